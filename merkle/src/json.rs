@@ -1,0 +1,507 @@
+//! JSON forms of the proofs: TAP-16's snapshot Merkle metadata for membership, and this POUF's
+//! own forms for non-membership and multi-proofs (`docs/pouf.md` specifies them).
+//!
+//! Parsing is strict, because proofs come from the network: the input's size is checked before
+//! anything is read, unknown fields and trailing data are refused, indices must be exactly
+//! `"0"` to `"d-1"` in plain decimal, hashes exactly 64 lowercase hex digits, directions must
+//! agree with the key, and repeated keys anywhere are refused (most JSON parsers keep the last).
+
+use crate::contents::LeafContents;
+use crate::hash::{Digest, KEY_BITS, key_of, parse_hex};
+use crate::multiproof::MultiProof;
+use crate::proof::{MembershipProof, NonMembershipProof, Proof, ProofError, Terminal};
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use std::fmt;
+
+/// Default size limit for a single proof. The longest canonical proof (256 siblings) with a
+/// 4 KiB name fits in about 30 KiB.
+pub const MAX_PROOF_BYTES: usize = 64 * 1024;
+
+/// Default size limit for a multi-proof: enough for about 100,000 names out of a tree of tens
+/// of millions.
+pub const MAX_MULTI_PROOF_BYTES: usize = 64 * 1024 * 1024;
+
+/// The side a sibling is on, as `path_directions` writes it.
+const LEFT: &str = "left";
+const RIGHT: &str = "right";
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/// Writes `items` as a JSON object `{"0": items[0], "1": items[1], …}`, in numeric order.
+struct Indexed<'a, T>(&'a [T]);
+
+impl<T: Serialize> Serialize for Indexed<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (i, item) in self.0.iter().enumerate() {
+            map.serialize_entry(&i.to_string(), item)?;
+        }
+        map.end()
+    }
+}
+
+/// `merkle_path` and `path_directions` for `siblings` (`s[0..d)`, root first) on `key`'s path:
+/// entry 0 is `s[d-1]`, the deepest, then upward.
+fn path_fields(key: &Digest, siblings: &[Digest]) -> (Vec<String>, Vec<&'static str>) {
+    let d = siblings.len();
+    let path = siblings.iter().rev().map(Digest::to_hex).collect();
+    let directions = (0..d).map(|j| if key.bit(d - 1 - j) { LEFT } else { RIGHT }).collect();
+    (path, directions)
+}
+
+struct OneEntry<'a, V>(&'a str, &'a V);
+
+impl<V: Serialize> Serialize for OneEntry<'_, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry(self.0, self.1)?;
+        map.end()
+    }
+}
+
+impl Serialize for MembershipProof {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (path, directions) = path_fields(&key_of(&self.name), &self.siblings);
+        let mut map = s.serialize_map(Some(3))?;
+        map.serialize_entry("leaf_contents", &OneEntry(&self.name, &self.contents))?;
+        map.serialize_entry("merkle_path", &Indexed(&path))?;
+        map.serialize_entry("path_directions", &Indexed(&directions))?;
+        map.end()
+    }
+}
+
+impl Serialize for Terminal {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Terminal::Empty => s.serialize_str("empty"),
+            Terminal::Leaf { key, contents_hash } => {
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("contents_hash", &contents_hash.to_hex())?;
+                map.serialize_entry("key", &key.to_hex())?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl Serialize for NonMembershipProof {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (path, directions) = path_fields(&key_of(&self.name), &self.siblings);
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("name", &self.name)?;
+        map.serialize_entry("merkle_path", &Indexed(&path))?;
+        map.serialize_entry("path_directions", &Indexed(&directions))?;
+        map.serialize_entry("terminal", &self.terminal)?;
+        map.end()
+    }
+}
+
+impl Serialize for Proof {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Proof::Membership(p) => p.serialize(s),
+            Proof::NonMembership(p) => p.serialize(s),
+        }
+    }
+}
+
+impl Serialize for MultiProof {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Targets<'a>(&'a MultiProof);
+        impl Serialize for Targets<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = s.serialize_map(Some(self.0.targets().len()))?;
+                for (name, contents) in self.0.targets() {
+                    map.serialize_entry(name, contents)?;
+                }
+                map.end()
+            }
+        }
+        let mut map = s.serialize_map(Some(3))?;
+        map.serialize_entry("hashes", &hex::encode(self.hash_bytes()))?;
+        map.serialize_entry("shape", &hex::encode(self.shape_bytes()))?;
+        map.serialize_entry("targets", &Targets(self))?;
+        map.end()
+    }
+}
+
+/// Any proof as compact JSON bytes.
+pub fn to_vec<T: Serialize>(proof: &T) -> Vec<u8> {
+    // Serializing these types into memory cannot fail: every map key is a string.
+    serde_json::to_vec(proof).unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// The entries of a JSON object in order, repeated keys kept so that they can be refused.
+struct Entries<T>(Vec<(String, T)>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Entries<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = access.next_entry::<String, T>()? {
+                    out.push(entry);
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMembership {
+    leaf_contents: Entries<Box<RawValue>>,
+    merkle_path: Entries<String>,
+    path_directions: Entries<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNonMembership {
+    name: String,
+    merkle_path: Entries<String>,
+    path_directions: Entries<String>,
+    terminal: Box<RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTerminal {
+    key: String,
+    contents_hash: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMulti {
+    targets: Entries<Box<RawValue>>,
+    shape: String,
+    hashes: String,
+}
+
+/// Parses one JSON value of type `T` from `bytes`, with the size limit checked first and
+/// trailing data refused.
+fn parse<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, ProofError> {
+    if bytes.len() > limit {
+        return Err(ProofError::TooLarge { limit, actual: bytes.len() });
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = T::deserialize(&mut de).map_err(|e| ProofError::Malformed(e.to_string()))?;
+    de.end().map_err(|_| ProofError::TrailingData)?;
+    Ok(value)
+}
+
+fn parse_contents(name: &str, raw: &RawValue) -> Result<LeafContents, ProofError> {
+    serde_json::from_str(raw.get()).map_err(|e| ProofError::contents(name, e))
+}
+
+/// Turns `{"0": …, "1": …}` into a vector, refusing anything but exactly the indices `0..len`.
+fn indexed<T>(field: &'static str, entries: Entries<T>) -> Result<Vec<T>, ProofError> {
+    let len = entries.0.len();
+    if len > KEY_BITS {
+        return Err(ProofError::PathTooLong { len });
+    }
+    let mut slots: Vec<Option<T>> = (0..len).map(|_| None).collect();
+    for (index, value) in entries.0 {
+        let canonical = index == "0" || (!index.starts_with('0') && index.bytes().all(|b| b.is_ascii_digit()));
+        let i = index.parse::<usize>().ok().filter(|i| canonical && *i < len);
+        let Some(i) = i else {
+            return Err(ProofError::BadIndex { field, index, len });
+        };
+        if slots[i].replace(value).is_some() {
+            return Err(ProofError::DuplicateIndex { field, index });
+        }
+    }
+    // Every slot is filled: `len` distinct indices below `len`.
+    Ok(slots.into_iter().flatten().collect())
+}
+
+/// Reads `merkle_path` and `path_directions` for `key` into `s[0..d)`, root first.
+fn path(
+    key: &Digest,
+    merkle_path: Entries<String>,
+    path_directions: Entries<String>,
+) -> Result<Vec<Digest>, ProofError> {
+    let hexes = indexed("merkle_path", merkle_path)?;
+    let directions = indexed("path_directions", path_directions)?;
+    if hexes.len() != directions.len() {
+        return Err(ProofError::DirectionCount { path: hexes.len(), directions: directions.len() });
+    }
+    let d = hexes.len();
+    let mut siblings = Vec::with_capacity(d);
+    for (j, (hex, direction)) in hexes.iter().zip(&directions).enumerate().rev() {
+        let sibling = parse_hex(hex)
+            .map_err(|error| ProofError::Hex { field: format!("merkle_path[{j}]"), error })?;
+        let sibling_is_left = match direction.as_str() {
+            LEFT => true,
+            RIGHT => false,
+            other => return Err(ProofError::BadDirection { index: j, value: other.to_owned() }),
+        };
+        // Entry j is the sibling at level d-1-j; it is on the left exactly when the key goes right.
+        if sibling_is_left != key.bit(d - 1 - j) {
+            return Err(ProofError::DirectionMismatch { index: j });
+        }
+        siblings.push(sibling);
+    }
+    Ok(siblings)
+}
+
+fn hex_field(field: &str, s: &str) -> Result<Digest, ProofError> {
+    parse_hex(s).map_err(|error| ProofError::Hex { field: field.to_owned(), error })
+}
+
+impl MembershipProof {
+    /// Parses TAP-16 snapshot Merkle metadata with the default size limit.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ProofError> {
+        Self::from_json_with_limit(bytes, MAX_PROOF_BYTES)
+    }
+
+    /// Parses TAP-16 snapshot Merkle metadata of at most `limit` bytes.
+    pub fn from_json_with_limit(bytes: &[u8], limit: usize) -> Result<Self, ProofError> {
+        let raw: RawMembership = parse(bytes, limit)?;
+        let mut leaves = raw.leaf_contents.0;
+        if leaves.len() != 1 {
+            return Err(ProofError::LeafCount(leaves.len()));
+        }
+        let Some((name, contents)) = leaves.pop() else {
+            return Err(ProofError::LeafCount(0));
+        };
+        let contents = parse_contents(&name, &contents)?;
+        let siblings = path(&key_of(&name), raw.merkle_path, raw.path_directions)?;
+        Ok(MembershipProof { name, contents, siblings })
+    }
+
+    /// The proof as TAP-16 snapshot Merkle metadata.
+    pub fn to_json(&self) -> Vec<u8> {
+        to_vec(self)
+    }
+}
+
+impl NonMembershipProof {
+    /// Parses this POUF's non-membership form with the default size limit.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ProofError> {
+        Self::from_json_with_limit(bytes, MAX_PROOF_BYTES)
+    }
+
+    /// Parses this POUF's non-membership form of at most `limit` bytes.
+    pub fn from_json_with_limit(bytes: &[u8], limit: usize) -> Result<Self, ProofError> {
+        let raw: RawNonMembership = parse(bytes, limit)?;
+        let siblings = path(&key_of(&raw.name), raw.merkle_path, raw.path_directions)?;
+        let terminal = if raw.terminal.get() == r#""empty""# {
+            Terminal::Empty
+        } else {
+            let t: RawTerminal = serde_json::from_str(raw.terminal.get()).map_err(|e| {
+                ProofError::Malformed(format!("terminal is neither \"empty\" nor a leaf: {e}"))
+            })?;
+            Terminal::Leaf {
+                key: hex_field("terminal.key", &t.key)?,
+                contents_hash: hex_field("terminal.contents_hash", &t.contents_hash)?,
+            }
+        };
+        Ok(NonMembershipProof { name: raw.name, siblings, terminal })
+    }
+
+    /// The proof in this POUF's non-membership form.
+    pub fn to_json(&self) -> Vec<u8> {
+        to_vec(self)
+    }
+}
+
+impl Proof {
+    /// Parses either form, telling them apart by their fields (`leaf_contents` or `terminal`).
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ProofError> {
+        if bytes.len() > MAX_PROOF_BYTES {
+            return Err(ProofError::TooLarge { limit: MAX_PROOF_BYTES, actual: bytes.len() });
+        }
+        #[derive(Deserialize)]
+        struct Probe {
+            leaf_contents: Option<serde::de::IgnoredAny>,
+        }
+        let probe: Probe = serde_json::from_slice(bytes).map_err(|e| ProofError::Malformed(e.to_string()))?;
+        if probe.leaf_contents.is_some() {
+            MembershipProof::from_json(bytes).map(Proof::Membership)
+        } else {
+            NonMembershipProof::from_json(bytes).map(Proof::NonMembership)
+        }
+    }
+
+    /// The proof in its JSON form.
+    pub fn to_json(&self) -> Vec<u8> {
+        to_vec(self)
+    }
+}
+
+impl MultiProof {
+    /// Parses a multi-proof with the default size limit.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ProofError> {
+        Self::from_json_with_limit(bytes, MAX_MULTI_PROOF_BYTES)
+    }
+
+    /// Parses a multi-proof of at most `limit` bytes.
+    pub fn from_json_with_limit(bytes: &[u8], limit: usize) -> Result<Self, ProofError> {
+        let raw: RawMulti = parse(bytes, limit)?;
+        let mut targets = Vec::with_capacity(raw.targets.0.len());
+        for (name, value) in raw.targets.0 {
+            let contents =
+                if value.get() == "null" { None } else { Some(parse_contents(&name, &value)?) };
+            targets.push((name, contents));
+        }
+        let shape = decode_hex_bytes("shape", &raw.shape)?;
+        let hash_bytes = decode_hex_bytes("hashes", &raw.hashes)?;
+        if hash_bytes.len() % 32 != 0 {
+            return Err(ProofError::WrongLength {
+                field: "hashes",
+                expected: "a multiple of 64 hex digits",
+                actual: raw.hashes.len(),
+            });
+        }
+        let hashes = hash_bytes
+            .chunks_exact(32)
+            .map(|c| {
+                let mut d = [0u8; 32];
+                d.copy_from_slice(c);
+                Digest(d)
+            })
+            .collect();
+        MultiProof::from_parts(targets, shape, hashes)
+    }
+
+    /// The multi-proof in this POUF's JSON form.
+    pub fn to_json(&self) -> Vec<u8> {
+        to_vec(self)
+    }
+}
+
+/// Lowercase hex of any even length.
+fn decode_hex_bytes(field: &'static str, s: &str) -> Result<Vec<u8>, ProofError> {
+    if let Some(c) = s.chars().find(|c| !matches!(c, '0'..='9' | 'a'..='f')) {
+        return Err(ProofError::Hex {
+            field: field.to_owned(),
+            error: crate::hash::HexError::Character(c),
+        });
+    }
+    if s.len() % 2 != 0 {
+        return Err(ProofError::WrongLength { field, expected: "an even number of hex digits", actual: s.len() });
+    }
+    hex::decode(s).map_err(|_| ProofError::WrongLength { field, expected: "hex", actual: s.len() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::Tree;
+
+    fn sample() -> (Tree, Vec<String>) {
+        let names: Vec<String> = (0..64).map(|i| format!("{i}/x/crate{i}")).collect();
+        let t = Tree::from_leaves(
+            names.iter().map(|n| (key_of(n), LeafContents::for_bytes(2, n.as_bytes()).unwrap())),
+        )
+        .unwrap();
+        (t, names)
+    }
+
+    #[test]
+    fn membership_round_trips_and_matches_tap16() {
+        let (t, names) = sample();
+        let Proof::Membership(p) = t.prove(&names[5]) else { panic!() };
+        let json: serde_json::Value = serde_json::from_slice(&p.to_json()).unwrap();
+        let d = p.siblings.len();
+        assert_eq!(json["merkle_path"]["0"], p.siblings[d - 1].to_hex());
+        assert_eq!(json["leaf_contents"][&names[5]]["version"], 2);
+        assert_eq!(MembershipProof::from_json(&p.to_json()).unwrap(), p);
+    }
+
+    #[test]
+    fn strict_parsing_names_each_fault() {
+        let (t, names) = sample();
+        let Proof::Membership(p) = t.prove(&names[9]) else { panic!() };
+        let good = String::from_utf8(p.to_json()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&good).unwrap();
+        let mutate = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut w = v.clone();
+            f(&mut w);
+            MembershipProof::from_json(w.to_string().as_bytes()).unwrap_err()
+        };
+        assert_eq!(MembershipProof::from_json(format!("{good} x").as_bytes()), Err(ProofError::TrailingData));
+        assert!(matches!(
+            MembershipProof::from_json_with_limit(good.as_bytes(), 10),
+            Err(ProofError::TooLarge { limit: 10, .. })
+        ));
+        assert!(matches!(
+            mutate(&|w| w["merkle_path"]["0"] = "zz".repeat(32).into()),
+            ProofError::Hex { .. }
+        ));
+        assert!(matches!(mutate(&|w| w["merkle_path"]["0"] = "ab".into()), ProofError::Hex { .. }));
+        assert!(matches!(
+            mutate(&|w| {
+                let x = w["path_directions"]["0"].as_str().unwrap().to_owned();
+                w["path_directions"]["0"] = if x == "left" { "right" } else { "left" }.into();
+            }),
+            ProofError::DirectionMismatch { index: 0 }
+        ));
+        assert!(matches!(mutate(&|w| w["path_directions"]["0"] = "up".into()), ProofError::BadDirection { .. }));
+        assert!(matches!(
+            mutate(&|w| {
+                let x = w["merkle_path"].as_object_mut().unwrap().remove("0").unwrap();
+                w["merkle_path"]["00"] = x;
+            }),
+            ProofError::BadIndex { .. }
+        ));
+        assert!(matches!(
+            mutate(&|w| {
+                let m = w["merkle_path"].as_object_mut().unwrap();
+                let last = (m.len() - 1).to_string();
+                m.remove(&last);
+            }),
+            ProofError::DirectionCount { .. }
+        ));
+        // A gap in the indices.
+        assert!(matches!(
+            mutate(&|w| {
+                w["merkle_path"].as_object_mut().unwrap().remove("1");
+            }),
+            ProofError::BadIndex { .. }
+        ));
+        assert!(matches!(mutate(&|w| w["extra"] = 1.into()), ProofError::Malformed(_)));
+        assert!(matches!(
+            mutate(&|w| w["leaf_contents"]["other"] = w["leaf_contents"][&names[9]].clone()),
+            ProofError::LeafCount(2)
+        ));
+        assert!(matches!(
+            mutate(&|w| w["leaf_contents"][&names[9]]["version"] = 0.into()),
+            ProofError::Contents { .. }
+        ));
+        // A repeated index, which serde_json's own maps would silently collapse.
+        let dup = good.replacen(r#""merkle_path":{"0":"#, r#""merkle_path":{"1":"00","0":"#, 1);
+        assert!(matches!(
+            MembershipProof::from_json(dup.as_bytes()),
+            Err(ProofError::DuplicateIndex { .. } | ProofError::BadIndex { .. })
+        ));
+    }
+
+    #[test]
+    fn non_membership_round_trips() {
+        let (t, _) = sample();
+        for name in ["absent", "another", "1/a"] {
+            let Proof::NonMembership(p) = t.prove(name) else { panic!() };
+            let back = NonMembershipProof::from_json(&p.to_json()).unwrap();
+            assert_eq!(back, p);
+            back.verify(&t.root()).unwrap();
+            assert_eq!(Proof::from_json(&p.to_json()).unwrap(), Proof::NonMembership(p));
+        }
+    }
+}

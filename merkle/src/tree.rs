@@ -1,0 +1,679 @@
+//! The Merkle prefix tree of D3, persistent and path-compressed.
+//!
+//! # Shape
+//! The tree D3 defines is a binary trie over 256-bit keys in which a leaf sits at the shallowest
+//! depth where it is alone. Where all the leaves below a node go the same way, D3's tree has a
+//! unary level whose other side is the empty hash `E`. This implementation does not store those
+//! levels: a [`Branch`] records the depth `split` at which its two (never empty) children part,
+//! and its stored hash is already folded through the unary levels above it, up to the depth at
+//! which it hangs from its parent. The roots and proofs are exactly D3's; only the memory is less
+//! (`n - 1` branches for `n` leaves, against about `1.44 n` interior nodes unfolded).
+//!
+//! Leaves keep their key and contents, not their hash: the leaf hash costs four SHA-256 blocks to
+//! recompute, and it is needed only along the paths that change or are proved.
+//!
+//! # Versions
+//! Nodes are reference counted and never changed while shared. Cloning a [`Tree`] is O(1) and
+//! gives an immutable version that stays readable (for proofs) while the original moves on; a
+//! change copies only the nodes on its path that another version still holds. Dropping a version
+//! frees the nodes no other version holds.
+//!
+//! # Updates
+//! Changes first mark the branches on their paths dirty, then one pass rehashes every dirty
+//! branch once, so a batch of changes shares the work on the upper levels. Every public method
+//! leaves the tree clean: a clean tree's stored hashes are exactly D3's.
+
+use crate::contents::LeafContents;
+use crate::hash::{Digest, EMPTY, KEY_BITS, interior_hash, key_of, leaf_hash};
+use triomphe::Arc;
+
+/// A leaf: the key and its contents, 80 bytes.
+#[derive(Clone)]
+struct Leaf {
+    key: Digest,
+    contents: Stored,
+}
+
+/// Leaf contents packed into 48 bytes; a tombstone is a length of `u64::MAX`, a value that
+/// [`LeafContents`] cannot hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Stored {
+    version: u64,
+    length: u64,
+    sha256: [u8; 32],
+}
+
+const TOMBSTONE: u64 = u64::MAX;
+
+impl From<LeafContents> for Stored {
+    fn from(c: LeafContents) -> Self {
+        match c {
+            LeafContents::Present { version, length, sha256 } => {
+                Stored { version, length, sha256: sha256.0 }
+            }
+            LeafContents::Deleted { version } => {
+                Stored { version, length: TOMBSTONE, sha256: [0; 32] }
+            }
+        }
+    }
+}
+
+impl From<Stored> for LeafContents {
+    fn from(s: Stored) -> Self {
+        if s.length == TOMBSTONE {
+            LeafContents::Deleted { version: s.version }
+        } else {
+            LeafContents::Present { version: s.version, length: s.length, sha256: Digest(s.sha256) }
+        }
+    }
+}
+
+impl Leaf {
+    fn hash(&self) -> Digest {
+        leaf_hash(&self.key, &LeafContents::from(self.contents).hash())
+    }
+}
+
+/// An interior node where the keys below part at bit `split`; both children are non-empty.
+#[derive(Clone)]
+struct Branch {
+    /// The tree hash of this subtree at the depth where it hangs from its parent (the root hangs
+    /// at 0), meaningful only when `dirty` is false.
+    hash: Digest,
+    children: [Node; 2],
+    split: u8,
+    dirty: bool,
+}
+
+#[derive(Clone)]
+enum Node {
+    Leaf(Arc<Leaf>),
+    Branch(Arc<Branch>),
+}
+
+impl Node {
+    /// The tree hash at the depth where the node hangs. Requires a clean subtree.
+    fn hash(&self) -> Digest {
+        match self {
+            Node::Leaf(l) => l.hash(),
+            Node::Branch(b) => b.hash,
+        }
+    }
+
+    /// Any key below the node: the leftmost. Used for the prefix bits of unary levels.
+    fn some_key(&self) -> Digest {
+        let mut node = self;
+        loop {
+            match node {
+                Node::Leaf(l) => return l.key,
+                Node::Branch(b) => node = &b.children[0],
+            }
+        }
+    }
+
+    /// Follows `key`'s bits at each split down to a leaf: the only leaf that can hold `key`.
+    fn blind_leaf(&self, key: &Digest) -> &Leaf {
+        let mut node = self;
+        loop {
+            match node {
+                Node::Leaf(l) => return l,
+                Node::Branch(b) => node = &b.children[usize::from(key.bit(usize::from(b.split)))],
+            }
+        }
+    }
+}
+
+/// Hashes a branch's children together at `split` and folds the result up through the unary
+/// levels to depth `hang`, taking the side at each level from `prefix` (any key below it).
+fn branch_hash(children: &[Node; 2], split: usize, hang: usize, prefix: &Digest) -> Digest {
+    let h = interior_hash(&children[0].hash(), &children[1].hash());
+    fold(h, split, hang, prefix)
+}
+
+/// Takes the hash `h` of a subtree at depth `from` to depth `to <= from` through unary levels,
+/// whose other sides are all empty.
+fn fold(mut h: Digest, from: usize, to: usize, prefix: &Digest) -> Digest {
+    for level in (to..from).rev() {
+        h = if prefix.bit(level) { interior_hash(&EMPTY, &h) } else { interior_hash(&h, &EMPTY) };
+    }
+    h
+}
+
+/// What a change did to a leaf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A new leaf: the tree had no leaf for the name.
+    Inserted,
+    /// The leaf existed with the given contents and now has the new ones.
+    Updated(LeafContents),
+    /// The leaf already had exactly these contents; nothing changed.
+    Unchanged,
+}
+
+/// Why a change to a target was refused. The tree is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TreeError {
+    /// Deleting a target the tree never held.
+    #[error("no target with key {0} to delete")]
+    NotFound(Digest),
+    /// Deleting a target that is already a tombstone.
+    #[error("target with key {0} is already deleted")]
+    AlreadyDeleted(Digest),
+    /// A target's version would reach 2^63.
+    #[error("version of {0} would overflow")]
+    VersionOverflow(Digest),
+    /// The same key twice in one build.
+    #[error("key {0} appears twice")]
+    DuplicateKey(Digest),
+}
+
+/// A Merkle prefix tree over the targets of one role: a map from key (`H(name)`) to contents.
+///
+/// Cloning is O(1) and yields an independent version (see the module documentation).
+#[derive(Clone, Default)]
+pub struct Tree {
+    root: Option<Node>,
+    leaves: usize,
+    tombstones: usize,
+}
+
+impl Tree {
+    /// An empty tree, whose root is `E`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a tree from leaves at once, using every core with the `parallel` feature.
+    ///
+    /// The root equals the one reached by inserting the same leaves one by one in any order.
+    pub fn from_leaves(
+        leaves: impl IntoIterator<Item = (Digest, LeafContents)>,
+    ) -> Result<Self, TreeError> {
+        let mut items: Vec<(Digest, Stored)> =
+            leaves.into_iter().map(|(k, c)| (k, Stored::from(c))).collect();
+        sort_by_key(&mut items);
+        if let Some(w) = items.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(TreeError::DuplicateKey(w[0].0));
+        }
+        let tombstones = items.iter().filter(|(_, s)| s.length == TOMBSTONE).count();
+        let root = if items.is_empty() { None } else { Some(build(&items, 0)) };
+        Ok(Tree { root, leaves: items.len(), tombstones })
+    }
+
+    /// The root hash: `E` for an empty tree.
+    pub fn root(&self) -> Digest {
+        self.root.as_ref().map_or(EMPTY, Node::hash)
+    }
+
+    /// Number of leaves, tombstones included.
+    pub fn len(&self) -> usize {
+        self.leaves
+    }
+
+    /// Whether the tree has no leaves.
+    pub fn is_empty(&self) -> bool {
+        self.leaves == 0
+    }
+
+    /// Number of tombstones.
+    pub fn tombstones(&self) -> usize {
+        self.tombstones
+    }
+
+    /// The contents of the leaf for `key`, if there is one.
+    pub fn get_key(&self, key: &Digest) -> Option<LeafContents> {
+        let leaf = self.root.as_ref()?.blind_leaf(key);
+        (leaf.key == *key).then(|| leaf.contents.into())
+    }
+
+    /// The contents of the leaf for the target `name`.
+    pub fn get(&self, name: &str) -> Option<LeafContents> {
+        self.get_key(&key_of(name))
+    }
+
+    /// Sets the contents of `key`'s leaf as given, inserting it if needed. This is the raw
+    /// operation, with no version rules: see [`Tree::publish`] and [`Tree::delete`] for D2's.
+    pub fn set(&mut self, key: Digest, contents: LeafContents) -> Change {
+        let change = self.put(key, contents.into());
+        self.rehash();
+        change
+    }
+
+    /// Sets many leaves and rehashes once: each node above them is hashed once per batch.
+    /// Later entries for the same key win. Returns one [`Change`] per entry.
+    pub fn set_many(
+        &mut self,
+        entries: impl IntoIterator<Item = (Digest, LeafContents)>,
+    ) -> Vec<Change> {
+        let changes = entries.into_iter().map(|(k, c)| self.put(k, c.into())).collect();
+        self.rehash();
+        changes
+    }
+
+    /// Publishes new bytes for a target by D2's rules: a new target starts at version 1, a
+    /// changed (or deleted) one goes to its version plus one, and identical contents change
+    /// nothing. Returns the contents now in the tree.
+    pub fn publish(
+        &mut self,
+        key: Digest,
+        length: u64,
+        sha256: Digest,
+    ) -> Result<LeafContents, PublishError> {
+        let next = self.next_present(&key, length, sha256)?;
+        self.set(key, next);
+        Ok(next)
+    }
+
+    /// Deletes a target by D2's rules: its leaf becomes a tombstone at its version plus one.
+    pub fn delete(&mut self, key: Digest) -> Result<LeafContents, TreeError> {
+        let next = self.next_tombstone(&key)?;
+        self.set(key, next);
+        Ok(next)
+    }
+
+    /// The contents [`Tree::publish`] would write, without writing them.
+    pub fn next_present(
+        &self,
+        key: &Digest,
+        length: u64,
+        sha256: Digest,
+    ) -> Result<LeafContents, PublishError> {
+        let version = match self.get_key(key) {
+            None => 1,
+            Some(LeafContents::Present { version, length: l, sha256: s })
+                if l == length && s == sha256 =>
+            {
+                version
+            }
+            Some(old) => next_version(key, old.version())?,
+        };
+        LeafContents::present(version, length, sha256).map_err(PublishError::Contents)
+    }
+
+    /// The contents [`Tree::delete`] would write, without writing them.
+    pub fn next_tombstone(&self, key: &Digest) -> Result<LeafContents, TreeError> {
+        match self.get_key(key) {
+            None => Err(TreeError::NotFound(*key)),
+            Some(LeafContents::Deleted { .. }) => Err(TreeError::AlreadyDeleted(*key)),
+            Some(old) => {
+                let version = next_version(key, old.version())?;
+                Ok(LeafContents::Deleted { version })
+            }
+        }
+    }
+
+    /// Visits every leaf in key order.
+    pub fn for_each_leaf(&self, mut f: impl FnMut(&Digest, LeafContents)) {
+        fn walk(node: &Node, f: &mut impl FnMut(&Digest, LeafContents)) {
+            match node {
+                Node::Leaf(l) => f(&l.key, l.contents.into()),
+                Node::Branch(b) => {
+                    walk(&b.children[0], f);
+                    walk(&b.children[1], f);
+                }
+            }
+        }
+        if let Some(root) = &self.root {
+            walk(root, &mut f);
+        }
+    }
+
+    /// Inserts or replaces without hashing; marks the path dirty.
+    fn put(&mut self, key: Digest, contents: Stored) -> Change {
+        let Some(root) = self.root.as_mut() else {
+            self.root = Some(Node::Leaf(Arc::new(Leaf { key, contents })));
+            self.count_new(contents);
+            return Change::Inserted;
+        };
+        let found = root.blind_leaf(&key);
+        let diverge = found.key.first_difference(&key);
+        if diverge.is_none() && found.contents == contents {
+            return Change::Unchanged;
+        }
+        let found_key = found.key;
+        match diverge {
+            Some(j) => {
+                insert_at(root, 0, key, contents, j, &found_key);
+                self.count_new(contents);
+                Change::Inserted
+            }
+            None => {
+                let old = update_at(root, &key, contents);
+                self.tombstones -= usize::from(old.length == TOMBSTONE);
+                self.tombstones += usize::from(contents.length == TOMBSTONE);
+                Change::Updated(old.into())
+            }
+        }
+    }
+
+    fn count_new(&mut self, contents: Stored) {
+        self.leaves += 1;
+        self.tombstones += usize::from(contents.length == TOMBSTONE);
+    }
+
+    fn rehash(&mut self) {
+        if let Some(root) = self.root.as_mut() {
+            rehash(root, 0);
+        }
+    }
+
+    /// The root node and the depth it hangs at, for proofs.
+    pub(crate) fn root_node(&self) -> Option<NodeRef<'_>> {
+        self.root.as_ref().map(|n| NodeRef { node: n })
+    }
+}
+
+fn next_version(key: &Digest, version: u64) -> Result<u64, TreeError> {
+    version
+        .checked_add(1)
+        .filter(|v| *v <= crate::contents::MAX_INTEGER)
+        .ok_or(TreeError::VersionOverflow(*key))
+}
+
+/// Why a publish was refused. The tree is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The version rules refused it.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// The contents are not valid (a length over 2^63 - 1).
+    #[error(transparent)]
+    Contents(crate::contents::ContentsError),
+}
+
+/// Replaces the contents of `key`'s leaf, which the blind descent found, copying shared nodes
+/// and marking branches dirty on the way. Returns the old contents.
+fn update_at(node: &mut Node, key: &Digest, contents: Stored) -> Stored {
+    match node {
+        Node::Branch(b) => {
+            let b = Arc::make_mut(b);
+            b.dirty = true;
+            let side = usize::from(key.bit(usize::from(b.split)));
+            update_at(&mut b.children[side], key, contents)
+        }
+        Node::Leaf(l) => {
+            let leaf = Arc::make_mut(l);
+            debug_assert!(leaf.key == *key);
+            std::mem::replace(&mut leaf.contents, contents)
+        }
+    }
+}
+
+/// Inserts a leaf for `key`, which parts from `found` (the leaf the blind descent reached, and
+/// so from every key on the way) at bit `j`. Descends from `node`, hanging at `hang`, to the
+/// first node that splits below `j`, and hangs a new branch at `j` there.
+fn insert_at(node: &mut Node, hang: usize, key: Digest, contents: Stored, j: usize, found: &Digest) {
+    if let Node::Branch(b) = node {
+        if usize::from(b.split) < j {
+            let b = Arc::make_mut(b);
+            b.dirty = true;
+            let split = usize::from(b.split);
+            let side = usize::from(key.bit(split));
+            return insert_at(&mut b.children[side], split + 1, key, contents, j, found);
+        }
+    }
+    let mut existing = node.clone();
+    if let Node::Branch(b) = &mut existing {
+        // The existing branch now hangs at j + 1: refold its hash to that depth. Its prefix
+        // is `found`'s, as `found` lies below it.
+        let b = Arc::make_mut(b);
+        b.hash = branch_hash(&b.children, usize::from(b.split), j + 1, found);
+    }
+    let leaf = Node::Leaf(Arc::new(Leaf { key, contents }));
+    let children = if key.bit(j) { [existing, leaf] } else { [leaf, existing] };
+    debug_assert!(hang <= j && j < KEY_BITS);
+    // j < 256 as it indexes a bit of a 256-bit key.
+    let split = u8::try_from(j).unwrap_or(u8::MAX);
+    *node = Node::Branch(Arc::new(Branch { hash: EMPTY, children, split, dirty: true }));
+}
+
+/// Rehashes every dirty branch below `node` (which hangs at `hang`). Returns a key below the
+/// node when the caller may need one for folding (always, unless the node was clean).
+fn rehash(node: &mut Node, hang: usize) -> Option<Digest> {
+    match node {
+        Node::Leaf(l) => Some(l.key),
+        Node::Branch(b) if !b.dirty => None,
+        Node::Branch(b) => {
+            let b = Arc::make_mut(b);
+            let split = usize::from(b.split);
+            let [left, right] = &mut b.children;
+            let (k0, k1) = rehash_pair(left, right, split + 1);
+            // A dirty branch always has a dirty or leaf child; the walk is the fallback.
+            let prefix = k0.or(k1).unwrap_or_else(|| b.children[0].some_key());
+            b.hash = branch_hash(&b.children, split, hang, &prefix);
+            b.dirty = false;
+            Some(prefix)
+        }
+    }
+}
+
+/// Rehashes two sibling subtrees, in parallel where both are dirty and near the root.
+fn rehash_pair(left: &mut Node, right: &mut Node, depth: usize) -> (Option<Digest>, Option<Digest>) {
+    #[cfg(feature = "parallel")]
+    {
+        let dirty = |n: &Node| matches!(n, Node::Branch(b) if b.dirty);
+        if depth <= PARALLEL_DEPTH && dirty(left) && dirty(right) {
+            return rayon::join(|| rehash(left, depth), || rehash(right, depth));
+        }
+    }
+    (rehash(left, depth), rehash(right, depth))
+}
+
+/// Depth down to which dirty sibling subtrees are rehashed on separate threads.
+#[cfg(feature = "parallel")]
+const PARALLEL_DEPTH: usize = 3;
+
+/// Subtrees smaller than this are built on one thread.
+#[cfg(feature = "parallel")]
+const PARALLEL_BUILD: usize = 1 << 13;
+
+fn sort_by_key(items: &mut [(Digest, Stored)]) {
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::slice::ParallelSliceMut as _;
+        items.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    }
+    #[cfg(not(feature = "parallel"))]
+    items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+}
+
+/// Builds the subtree of sorted, distinct, non-empty `items` hanging at depth `hang`.
+fn build(items: &[(Digest, Stored)], hang: usize) -> Node {
+    let (first, last) = (&items[0], &items[items.len() - 1]);
+    let Some(split) = first.0.first_difference(&last.0) else {
+        return Node::Leaf(Arc::new(Leaf { key: first.0, contents: first.1 }));
+    };
+    // Sorted keys that agree before `split` have their 0s at `split` first.
+    let mid = items.partition_point(|(k, _)| !k.bit(split));
+    let (lo, hi) = items.split_at(mid);
+    #[cfg(feature = "parallel")]
+    let children = if items.len() >= PARALLEL_BUILD {
+        let (l, r) = rayon::join(|| build(lo, split + 1), || build(hi, split + 1));
+        [l, r]
+    } else {
+        [build(lo, split + 1), build(hi, split + 1)]
+    };
+    #[cfg(not(feature = "parallel"))]
+    let children = [build(lo, split + 1), build(hi, split + 1)];
+    let hash = branch_hash(&children, split, hang, &first.0);
+    let split = u8::try_from(split).unwrap_or(u8::MAX);
+    Node::Branch(Arc::new(Branch { hash, children, split, dirty: false }))
+}
+
+/// Read access to a node for proof generation.
+#[derive(Clone, Copy)]
+pub(crate) struct NodeRef<'a> {
+    node: &'a Node,
+}
+
+/// What a proof walk finds at a position.
+pub(crate) enum Visit<'a> {
+    /// A leaf, with its key and contents.
+    Leaf(Digest, LeafContents),
+    /// A branch whose children part at `split`.
+    Branch { split: usize, children: [NodeRef<'a>; 2] },
+}
+
+impl<'a> NodeRef<'a> {
+    pub(crate) fn visit(self) -> Visit<'a> {
+        match self.node {
+            Node::Leaf(l) => Visit::Leaf(l.key, l.contents.into()),
+            Node::Branch(b) => Visit::Branch {
+                split: usize::from(b.split),
+                children: [NodeRef { node: &b.children[0] }, NodeRef { node: &b.children[1] }],
+            },
+        }
+    }
+
+    /// The node's tree hash at the depth where it hangs in the tree.
+    pub(crate) fn hash(self) -> Digest {
+        self.node.hash()
+    }
+
+    /// The node's tree hash at `depth`, which must lie between where it hangs and its split.
+    pub(crate) fn hash_at(self, depth: usize, prefix: &Digest) -> Digest {
+        match self.node {
+            Node::Leaf(l) => l.hash(),
+            Node::Branch(b) => branch_hash(&b.children, usize::from(b.split), depth, prefix),
+        }
+    }
+
+    /// A key below the node.
+    pub(crate) fn some_key(self) -> Digest {
+        self.node.some_key()
+    }
+
+    /// The leaf `key` would be in.
+    pub(crate) fn blind_leaf_key(self, key: &Digest) -> Digest {
+        self.node.blind_leaf(key).key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::sha256;
+
+    /// D3's definition, written as plainly as possible, as the reference for the tests.
+    pub(crate) fn reference_root(leaves: &[(Digest, LeafContents)]) -> Digest {
+        fn tree(set: &[(Digest, Digest)], d: usize) -> Digest {
+            match set {
+                [] => EMPTY,
+                [(k, ch)] => leaf_hash(k, ch),
+                _ => {
+                    let (s0, s1): (Vec<_>, Vec<_>) = set.iter().partition(|(k, _)| !k.bit(d));
+                    interior_hash(&tree(&s0, d + 1), &tree(&s1, d + 1))
+                }
+            }
+        }
+        let set: Vec<_> = leaves.iter().map(|(k, c)| (*k, c.hash())).collect();
+        tree(&set, 0)
+    }
+
+    fn contents(i: u64) -> LeafContents {
+        LeafContents::for_bytes(1 + i % 5, &i.to_le_bytes()).unwrap()
+    }
+
+    #[test]
+    fn empty_tree_has_the_empty_root() {
+        assert_eq!(Tree::new().root(), EMPTY);
+        assert!(Tree::new().is_empty());
+        assert_eq!(Tree::from_leaves([]).unwrap().root(), EMPTY);
+    }
+
+    #[test]
+    fn one_leaf_root_is_its_leaf_hash() {
+        let k = key_of("se/rd/serde");
+        let c = contents(1);
+        let mut t = Tree::new();
+        assert_eq!(t.set(k, c), Change::Inserted);
+        assert_eq!(t.root(), leaf_hash(&k, &c.hash()));
+        assert_eq!(t.get("se/rd/serde"), Some(c));
+        assert_eq!(t.get("se/rd/serd"), None);
+    }
+
+    #[test]
+    fn keys_sharing_a_long_prefix_fold_through_unary_levels() {
+        // Two keys that agree on their first 13 bits: D3 has 13 unary levels above their split.
+        let a = Digest([0xab; 32]);
+        let mut b = a;
+        b.0[1] ^= 0b0000_0100;
+        let leaves = [(a, contents(1)), (b, contents(2))];
+        let t = Tree::from_leaves(leaves).unwrap();
+        assert_eq!(t.root(), reference_root(&leaves));
+        let mut u = Tree::new();
+        u.set(b, contents(2));
+        u.set(a, contents(1));
+        assert_eq!(u.root(), t.root());
+    }
+
+    #[test]
+    fn incremental_matches_the_reference_at_every_step() {
+        let mut t = Tree::new();
+        let mut all = Vec::new();
+        for i in 0..300u64 {
+            let k = sha256(&i.to_be_bytes());
+            t.set(k, contents(i));
+            all.push((k, contents(i)));
+            assert_eq!(t.root(), reference_root(&all), "after {i}");
+        }
+        assert_eq!(t.len(), 300);
+        assert_eq!(Tree::from_leaves(all.clone()).unwrap().root(), t.root());
+    }
+
+    #[test]
+    fn versions_are_independent() {
+        let keys: Vec<_> = (0..100u64).map(|i| sha256(&i.to_be_bytes())).collect();
+        let mut t = Tree::from_leaves(keys.iter().map(|k| (*k, contents(0)))).unwrap();
+        let v1 = t.clone();
+        let r1 = v1.root();
+        t.set(keys[7], contents(9));
+        assert_ne!(t.root(), r1);
+        assert_eq!(v1.root(), r1);
+        assert_eq!(v1.get_key(&keys[7]), Some(contents(0)));
+        assert_eq!(t.get_key(&keys[7]), Some(contents(9)));
+        let fresh: Vec<_> = keys.iter().map(|k| (*k, if *k == keys[7] { contents(9) } else { contents(0) })).collect();
+        assert_eq!(t.root(), reference_root(&fresh));
+    }
+
+    #[test]
+    fn publish_and_delete_follow_the_version_rules() {
+        let k = key_of("3/s/syn");
+        let mut t = Tree::new();
+        assert_eq!(t.delete(k), Err(TreeError::NotFound(k)));
+        let h1 = sha256(b"one");
+        assert_eq!(t.publish(k, 3, h1).unwrap().version(), 1);
+        assert_eq!(t.publish(k, 3, h1).unwrap().version(), 1, "same bytes change nothing");
+        assert_eq!(t.publish(k, 4, sha256(b"four")).unwrap().version(), 2);
+        assert_eq!(t.delete(k).unwrap(), LeafContents::Deleted { version: 3 });
+        assert_eq!(t.tombstones(), 1);
+        assert_eq!(t.delete(k), Err(TreeError::AlreadyDeleted(k)));
+        assert_eq!(t.publish(k, 3, h1).unwrap().version(), 4);
+        assert_eq!(t.tombstones(), 0);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn duplicate_keys_in_a_build_are_refused() {
+        let k = key_of("a");
+        assert_eq!(
+            Tree::from_leaves([(k, contents(1)), (k, contents(2))]).err(),
+            Some(TreeError::DuplicateKey(k))
+        );
+    }
+
+    #[test]
+    fn batches_equal_single_changes() {
+        let keys: Vec<_> = (0..500u64).map(|i| sha256(&i.to_be_bytes())).collect();
+        let mut single = Tree::from_leaves(keys[..250].iter().map(|k| (*k, contents(0)))).unwrap();
+        let mut batch = single.clone();
+        let changes: Vec<_> = keys[100..400].iter().enumerate().map(|(i, k)| (*k, contents(i as u64))).collect();
+        for (k, c) in &changes {
+            single.set(*k, *c);
+        }
+        let result = batch.set_many(changes.iter().copied());
+        assert_eq!(result.iter().filter(|c| **c == Change::Inserted).count(), 150);
+        assert_eq!(batch.root(), single.root());
+        assert_eq!(batch.len(), 400);
+    }
+}
