@@ -1,0 +1,480 @@
+//! Signing keys in PKCS#8 PEM files: Ed25519 and ECDSA P-256.
+//!
+//! Security properties kept here:
+//! - a key file this crate creates is never readable by anyone but its owner, not even for an
+//!   instant: it is created with mode 0600 under a temporary name in the same directory, written,
+//!   fsynced, and only then linked (or renamed) to its final name, after which the directory is
+//!   fsynced; the temporary file is removed on every failure path;
+//! - key generation never overwrites an existing key;
+//! - a key file that its group or other users can access is refused, with the `chmod` to run;
+//! - key bytes read from disk are zeroed when dropped, and no error or `Debug` output contains
+//!   key material.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
+};
+use tough::key_source::KeySource;
+use tough::schema::key::Key;
+use tough::sign::Sign;
+use zeroize::Zeroizing;
+
+use crate::error::KeyFileError;
+use crate::tuf_key::{KeyAlgorithm, TufPublicKey};
+
+/// The largest key file this crate reads. PKCS#8 Ed25519 and P-256 keys in PEM are a few hundred
+/// bytes; anything larger is not one of them.
+pub const MAX_KEY_FILE_LEN: usize = 16 * 1024;
+
+/// The PEM label of an unencrypted PKCS#8 private key.
+const PKCS8_LABEL: &str = "PRIVATE KEY";
+
+/// Permission bits that must be clear on a key file: any access by group or others.
+const GROUP_OTHER_BITS: u32 = 0o077;
+
+/// A loaded private key.
+enum KeyPair {
+    Ed25519(Ed25519KeyPair),
+    EcdsaP256(EcdsaKeyPair),
+}
+
+/// A signer backed by a PKCS#8 PEM key file (Ed25519 or ECDSA P-256).
+///
+/// The private key stays in memory for the signer's lifetime (inside aws-lc, which zeroes it on
+/// drop); the file is read once, by [`FileSigner::load`].
+pub struct FileSigner {
+    path: PathBuf,
+    key: KeyPair,
+    public: TufPublicKey,
+    rng: SystemRandom,
+}
+
+impl fmt::Debug for FileSigner {
+    /// Shows the path, algorithm and key ID; never key material.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileSigner")
+            .field("path", &self.path)
+            .field("algorithm", &self.public.algorithm())
+            .field("key_id", &self.public.key_id_hex())
+            .finish()
+    }
+}
+
+impl FileSigner {
+    /// Loads the key in `path`.
+    ///
+    /// Refuses a file that its group or others can read or write ([`KeyFileError::InsecurePermissions`]),
+    /// checking the permissions of the opened file itself so that a swap between check and read
+    /// cannot slip through. Refuses anything but a single unencrypted PKCS#8 `PRIVATE KEY` PEM
+    /// block holding an Ed25519 or ECDSA P-256 key, with an error naming what is wrong.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, KeyFileError> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(io_error("open key file", path))?;
+        let metadata = file.metadata().map_err(io_error("stat key file", path))?;
+        if !metadata.is_file() {
+            return Err(KeyFileError::NotAFile {
+                path: path.to_owned(),
+            });
+        }
+        let mode = metadata.permissions().mode() & 0o7777;
+        if mode & GROUP_OTHER_BITS != 0 {
+            return Err(KeyFileError::InsecurePermissions {
+                path: path.to_owned(),
+                mode,
+            });
+        }
+        // Capacity for the whole limit up front, so the buffer never reallocates and leaves an
+        // unzeroed copy of key bytes behind.
+        let mut contents = Zeroizing::new(Vec::with_capacity(MAX_KEY_FILE_LEN + 1));
+        file.take(MAX_KEY_FILE_LEN as u64 + 1)
+            .read_to_end(&mut contents)
+            .map_err(io_error("read key file", path))?;
+        if contents.len() > MAX_KEY_FILE_LEN {
+            return Err(KeyFileError::TooLarge {
+                path: path.to_owned(),
+                max: MAX_KEY_FILE_LEN,
+            });
+        }
+        Self::from_pem(path, &contents)
+    }
+
+    /// Generates a new key of `algorithm` and writes it to `path` as a PKCS#8 PEM file with
+    /// mode 0600, creating missing parent directories with mode 0700.
+    ///
+    /// Never overwrites: if `path` exists, fails with [`KeyFileError::AlreadyExists`] and leaves
+    /// it untouched. The file is never visible under `path` half-written, and never readable by
+    /// group or others (see the module documentation).
+    pub fn generate(path: impl AsRef<Path>, algorithm: KeyAlgorithm) -> Result<Self, KeyFileError> {
+        let path = path.as_ref();
+        let rng = SystemRandom::new();
+        let document = match algorithm {
+            // PKCS#8 v1, the form the OpenSSL command line reads and writes.
+            KeyAlgorithm::Ed25519 => Ed25519KeyPair::generate_pkcs8v1(&rng),
+            KeyAlgorithm::EcdsaP256 => {
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+            }
+        }
+        .map_err(|_| KeyFileError::Generate { algorithm })?;
+        let block = pem::Pem::new(PKCS8_LABEL, document.as_ref().to_vec());
+        let text = Zeroizing::new(pem::encode(&block));
+        drop(Zeroizing::new(block.into_contents()));
+        let signer = Self::from_pem(path, text.as_bytes())?;
+        write_key_file(path, text.as_bytes(), WriteMode::CreateNew)?;
+        Ok(signer)
+    }
+
+    /// Loads the key in `path`, or generates one of `algorithm` there if no file exists (for
+    /// an embedded default that creates its keys on first start). Returns the signer and whether
+    /// the key was generated now.
+    ///
+    /// An existing key of another algorithm is an error ([`KeyFileError::AlgorithmMismatch`]),
+    /// and so is an existing file with unsafe permissions: an existing file is never replaced.
+    /// Two processes racing to generate end up with the same key: the loser loads the winner's.
+    pub fn load_or_generate(
+        path: impl AsRef<Path>,
+        algorithm: KeyAlgorithm,
+    ) -> Result<(Self, bool), KeyFileError> {
+        let path = path.as_ref();
+        match fs::symlink_metadata(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match Self::generate(path, algorithm) {
+                    Ok(signer) => return Ok((signer, true)),
+                    Err(KeyFileError::AlreadyExists { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(io_error("stat key file", path)(e)),
+            Ok(_) => {}
+        }
+        let signer = Self::load(path)?;
+        if signer.algorithm() != algorithm {
+            return Err(KeyFileError::AlgorithmMismatch {
+                path: path.to_owned(),
+                expected: algorithm,
+                found: signer.algorithm(),
+            });
+        }
+        Ok((signer, false))
+    }
+
+    /// Parses PEM text holding one PKCS#8 key; `path` is only used in errors.
+    fn from_pem(path: &Path, text: &[u8]) -> Result<Self, KeyFileError> {
+        let key = parse_pkcs8_pem(path, text)?;
+        let public = match &key {
+            KeyPair::Ed25519(pair) => TufPublicKey::ed25519(pair.public_key().as_ref()),
+            KeyPair::EcdsaP256(pair) => TufPublicKey::ecdsa_p256(pair.public_key().as_ref()),
+        }
+        .map_err(|source| KeyFileError::PublicKey {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            path: path.to_owned(),
+            key,
+            public,
+            rng: SystemRandom::new(),
+        })
+    }
+
+    /// The key file this signer was loaded from or generated into.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The algorithm of the key.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.public.algorithm()
+    }
+
+    /// The TUF public key this signer signs for.
+    pub fn public_key(&self) -> &TufPublicKey {
+        &self.public
+    }
+
+    /// Signs `message` (for TUF: the canonical JSON of a role's `signed`): Ed25519 over the
+    /// message, or ECDSA P-256 over its SHA-256 with a DER signature.
+    ///
+    /// The signature is checked against the public key before it is returned, so a fault in
+    /// signing never yields a signature that clients would reject.
+    pub fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, KeyFileError> {
+        let signature = match &self.key {
+            KeyPair::Ed25519(pair) => pair.sign(message).as_ref().to_vec(),
+            KeyPair::EcdsaP256(pair) => pair
+                .sign(&self.rng, message)
+                .map_err(|_| KeyFileError::Sign {
+                    path: self.path.clone(),
+                    algorithm: self.algorithm(),
+                })?
+                .as_ref()
+                .to_vec(),
+        };
+        if !self.public.verify(message, &signature) {
+            return Err(KeyFileError::SelfCheck {
+                path: self.path.clone(),
+            });
+        }
+        Ok(signature)
+    }
+}
+
+#[async_trait]
+impl Sign for FileSigner {
+    fn tuf_key(&self) -> Key {
+        self.public.key().clone()
+    }
+
+    async fn sign(
+        &self,
+        msg: &[u8],
+        _rng: &(dyn SecureRandom + Sync),
+    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync + 'static>> {
+        Ok(self.sign_message(msg)?)
+    }
+}
+
+impl crate::TufSigner for FileSigner {
+    fn public_key(&self) -> &TufPublicKey {
+        &self.public
+    }
+}
+
+/// A tough [`KeySource`] for a PKCS#8 PEM key file, with this crate's permission checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileKeySource {
+    /// The key file.
+    pub path: PathBuf,
+}
+
+impl FileKeySource {
+    /// A key source for the key file at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+}
+
+#[async_trait]
+impl KeySource for FileKeySource {
+    /// Loads the key as [`FileSigner::load`] does.
+    async fn as_sign(&self) -> Result<Box<dyn Sign>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Box::new(FileSigner::load(&self.path)?))
+    }
+
+    /// Replaces the key file with `value` (PKCS#8 PEM text), which must hold an Ed25519 or
+    /// ECDSA P-256 key; written atomically with mode 0600 like a generated key.
+    async fn write(
+        &self,
+        value: &str,
+        _key_id_hex: &str,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        parse_pkcs8_pem(&self.path, value.as_bytes())?;
+        write_key_file(&self.path, value.as_bytes(), WriteMode::Replace)?;
+        Ok(())
+    }
+}
+
+/// Parses PEM text holding exactly one unencrypted PKCS#8 Ed25519 or P-256 key.
+fn parse_pkcs8_pem(path: &Path, text: &[u8]) -> Result<KeyPair, KeyFileError> {
+    let blocks = pem::parse_many(text).map_err(|e| KeyFileError::NotPem {
+        path: path.to_owned(),
+        reason: pem_error_reason(&e),
+    })?;
+    let count = blocks.len();
+    let mut blocks = blocks.into_iter();
+    let block = match (blocks.next(), count) {
+        (Some(block), 1) => block,
+        (None, _) => {
+            return Err(KeyFileError::NotPem {
+                path: path.to_owned(),
+                reason: "no PEM block found".to_owned(),
+            });
+        }
+        (Some(first), _) => {
+            drop(Zeroizing::new(first.into_contents()));
+            blocks.for_each(|b| drop(Zeroizing::new(b.into_contents())));
+            return Err(KeyFileError::MultiplePemBlocks {
+                path: path.to_owned(),
+                count,
+            });
+        }
+    };
+    let label = block.tag().to_owned();
+    let der = Zeroizing::new(block.into_contents());
+    if label != PKCS8_LABEL {
+        return Err(KeyFileError::WrongPemLabel {
+            path: path.to_owned(),
+            hint: label_hint(&label),
+            label,
+        });
+    }
+    let ed25519_reason = match Ed25519KeyPair::from_pkcs8(&der) {
+        Ok(pair) => return Ok(KeyPair::Ed25519(pair)),
+        Err(e) => e.description_(),
+    };
+    let p256_reason = match EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der) {
+        Ok(pair) => return Ok(KeyPair::EcdsaP256(pair)),
+        Err(e) => e.description_(),
+    };
+    Err(KeyFileError::UnsupportedKey {
+        path: path.to_owned(),
+        ed25519_reason,
+        p256_reason,
+    })
+}
+
+/// What to do about a PEM block that is not `PRIVATE KEY`.
+fn label_hint(label: &str) -> &'static str {
+    match label {
+        "ENCRYPTED PRIVATE KEY" => {
+            "encrypted keys are not supported: decrypt it to an unencrypted PKCS#8 \"PRIVATE KEY\" \
+             (`openssl pkcs8 -in OLD -out NEW`) and keep NEW at mode 0600"
+        }
+        "EC PRIVATE KEY" => {
+            "this is a SEC1 EC key: convert it to PKCS#8 with \
+             `openssl pkcs8 -topk8 -nocrypt -in OLD -out NEW` and keep NEW at mode 0600"
+        }
+        "RSA PRIVATE KEY" => "RSA keys are not supported: use an Ed25519 or ECDSA P-256 key",
+        "PUBLIC KEY" => "this is a public key; a private key is needed to sign",
+        _ => "expected a PKCS#8 \"PRIVATE KEY\" block",
+    }
+}
+
+/// Describes a PEM parse failure without echoing any of the input.
+fn pem_error_reason(error: &pem::PemError) -> String {
+    match error {
+        pem::PemError::InvalidData(_) => "the base64 data is invalid".to_owned(),
+        pem::PemError::NotUtf8(_) => "the PEM text is not UTF-8".to_owned(),
+        pem::PemError::InvalidHeader(_) => "a PEM header line is invalid".to_owned(),
+        // The remaining variants carry at most the BEGIN/END labels.
+        other => other.to_string(),
+    }
+}
+
+/// Whether a key file write may replace an existing file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteMode {
+    /// Fail with [`KeyFileError::AlreadyExists`] if the file exists.
+    CreateNew,
+    /// Atomically replace an existing file.
+    Replace,
+}
+
+/// Removes a temporary file when dropped, unless disarmed.
+struct TempFileGuard<'a>(Option<&'a Path>);
+
+impl Drop for TempFileGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            // Best effort: the file is 0600 and in the key's own directory.
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// Writes `contents` to `path` atomically, with mode 0600 from the moment the file exists.
+fn write_key_file(path: &Path, contents: &[u8], mode: WriteMode) -> Result<(), KeyFileError> {
+    let name = path.file_name().ok_or_else(|| KeyFileError::NoFileName {
+        path: path.to_owned(),
+    })?;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io_error("create key directory", dir))?;
+
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        unique_suffix()
+    ));
+    // `create_new` refuses to follow a planted symlink or reuse a file; mode 0600 applies at
+    // creation (a umask can only clear bits).
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io_error("create temporary key file", &tmp))?;
+    let mut guard = TempFileGuard(Some(&tmp));
+    // Normalise to exactly 0600 whatever the umask (e.g. 0o277 would leave the owner unable to
+    // read the key back).
+    file.set_permissions(fs::Permissions::from_mode(0o600))
+        .map_err(io_error("set permissions of temporary key file", &tmp))?;
+    file.write_all(contents)
+        .map_err(io_error("write temporary key file", &tmp))?;
+    file.sync_all()
+        .map_err(io_error("sync temporary key file", &tmp))?;
+    drop(file);
+
+    match mode {
+        WriteMode::Replace => {
+            fs::rename(&tmp, path).map_err(io_error("rename temporary key file to", path))?;
+            guard.0 = None;
+        }
+        WriteMode::CreateNew => match fs::hard_link(&tmp, path) {
+            // The guard removes the temporary name; the key stays under `path`.
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(KeyFileError::AlreadyExists {
+                    path: path.to_owned(),
+                });
+            }
+            // A filesystem without hard links: check, then rename (a narrow race remains there).
+            Err(_) => {
+                if fs::symlink_metadata(path).is_ok() {
+                    return Err(KeyFileError::AlreadyExists {
+                        path: path.to_owned(),
+                    });
+                }
+                fs::rename(&tmp, path).map_err(io_error("rename temporary key file to", path))?;
+                guard.0 = None;
+            }
+        },
+    }
+    drop(guard);
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error("sync key directory", dir))
+}
+
+/// A suffix unique within this host for temporary file names.
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos
+    )
+}
+
+/// Builds a `map_err` closure for an I/O error on `path`.
+fn io_error<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> KeyFileError + 'a {
+    move |source| KeyFileError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests;

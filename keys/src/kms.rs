@@ -1,0 +1,363 @@
+//! Signing keys in AWS KMS: `ECC_NIST_P256` and `ECC_NIST_EDWARDS25519`.
+//!
+//! - `ECC_NIST_P256` signs with `ECDSA_SHA_256` over the SHA-256 digest of the message, computed
+//!   here (`MessageType::Digest`), so messages of any size can be signed and only 32 bytes travel.
+//!   KMS returns a DER signature, which is what TUF's `ecdsa-sha2-nistp256` uses.
+//! - `ECC_NIST_EDWARDS25519` signs with `ED25519_SHA_512` over the message itself
+//!   (`MessageType::Raw`), which is TUF's `ed25519`. KMS accepts RAW messages of at most
+//!   [`KMS_RAW_MESSAGE_MAX`] bytes; a longer message is refused here, before any call, and is
+//!   never truncated. `ED25519_PH_SHA_512` (pre-hashed Ed25519) produces signatures that TUF
+//!   clients do not accept, and is never used.
+//!
+//! The public key comes from `GetPublicKey`, once, when the signer is built; the alias (if one
+//! was given) is resolved then and the signer keeps using the key it resolved to. Every signature
+//! KMS returns is verified against that public key before it is handed out.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::rand::SecureRandom;
+use aws_sdk_kms::Client;
+use aws_sdk_kms::config::{Credentials, Region};
+use aws_sdk_kms::error::{DisplayErrorContext, SdkError};
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
+use tough::key_source::KeySource;
+use tough::schema::key::Key;
+use tough::sign::Sign;
+
+use crate::error::KmsError;
+use crate::tuf_key::{KeyAlgorithm, TufPublicKey};
+
+/// The largest message KMS signs with `MessageType::Raw`, in bytes.
+pub const KMS_RAW_MESSAGE_MAX: usize = 4096;
+
+/// How long one KMS operation (with its retries) may take by default.
+const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one attempt of a KMS operation may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting to KMS may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where and how to reach AWS KMS. Everything left unset comes from the usual AWS configuration
+/// (environment variables, `~/.aws/config` and `~/.aws/credentials`, web identity, container and
+/// instance metadata), as `aws-config` resolves it.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct KmsOptions {
+    /// The AWS region, e.g. `us-west-2`.
+    pub region: Option<String>,
+    /// An explicit endpoint, e.g. `http://127.0.0.1:5000` for a KMS emulator in tests.
+    pub endpoint_url: Option<String>,
+    /// The profile to read from the AWS config files.
+    pub profile: Option<String>,
+    /// Explicit credentials (for tests and emulators; production uses the provider chain).
+    /// Their `Debug` output redacts the secret.
+    pub credentials: Option<Credentials>,
+    /// The limit for one KMS operation including retries (default 30 s).
+    pub operation_timeout: Option<Duration>,
+}
+
+impl KmsOptions {
+    /// Sets the region.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Sets an explicit endpoint URL.
+    pub fn with_endpoint_url(mut self, endpoint_url: impl Into<String>) -> Self {
+        self.endpoint_url = Some(endpoint_url.into());
+        self
+    }
+
+    /// Sets the AWS config profile.
+    pub fn with_profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
+        self
+    }
+
+    /// Sets explicit credentials.
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Sets the limit for one KMS operation including retries.
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = Some(timeout);
+        self
+    }
+}
+
+/// Builds a KMS client from the usual AWS configuration, with `options` overriding it.
+///
+/// Calls are bounded in time (connect 5 s, attempt 10 s, operation 30 s by default), so a
+/// KMS outage makes signing fail instead of hang.
+pub async fn kms_client(options: &KmsOptions) -> Client {
+    let operation_timeout = options
+        .operation_timeout
+        .unwrap_or(DEFAULT_OPERATION_TIMEOUT);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT.min(operation_timeout))
+            .operation_timeout(operation_timeout)
+            .build(),
+    );
+    if let Some(region) = &options.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(endpoint_url) = &options.endpoint_url {
+        loader = loader.endpoint_url(endpoint_url);
+    }
+    if let Some(profile) = &options.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(credentials) = &options.credentials {
+        loader = loader.credentials_provider(credentials.clone());
+    }
+    Client::new(&loader.load().await)
+}
+
+/// The KMS signing algorithm that produces TUF signatures for `algorithm`.
+fn signing_algorithm(algorithm: KeyAlgorithm) -> SigningAlgorithmSpec {
+    match algorithm {
+        KeyAlgorithm::EcdsaP256 => SigningAlgorithmSpec::EcdsaSha256,
+        // Pure Ed25519; never `Ed25519PhSha512`.
+        KeyAlgorithm::Ed25519 => SigningAlgorithmSpec::Ed25519Sha512,
+    }
+}
+
+/// A signer whose private key lives in AWS KMS (an `ECC_NIST_P256` or `ECC_NIST_EDWARDS25519`
+/// key with usage `SIGN_VERIFY`). Needs only `kms:GetPublicKey` and `kms:Sign` on that key.
+#[derive(Clone)]
+pub struct KmsSigner {
+    client: Client,
+    /// The key's ID or ARN as `GetPublicKey` reported it: never an alias.
+    key_id: String,
+    public: TufPublicKey,
+}
+
+impl fmt::Debug for KmsSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KmsSigner")
+            .field("kms_key_id", &self.key_id)
+            .field("algorithm", &self.public.algorithm())
+            .field("key_id", &self.public.key_id_hex())
+            .finish()
+    }
+}
+
+impl KmsSigner {
+    /// Connects to KMS with `options` and builds a signer for `key_id` (a key ID, key ARN, alias
+    /// name or alias ARN), as [`KmsSigner::from_client`] does.
+    pub async fn connect(key_id: &str, options: &KmsOptions) -> Result<Self, KmsError> {
+        Self::from_client(kms_client(options).await, key_id).await
+    }
+
+    /// Builds a signer for `key_id` with an existing client: fetches the public key with
+    /// `GetPublicKey` and checks that the key is a `SIGN_VERIFY` key of a supported key spec
+    /// that offers the signing algorithm TUF needs, and that its public key matches that spec.
+    pub async fn from_client(client: Client, key_id: &str) -> Result<Self, KmsError> {
+        let out = client
+            .get_public_key()
+            .key_id(key_id)
+            .send()
+            .await
+            .map_err(api_error("GetPublicKey", key_id))?;
+        let missing = |field| KmsError::MissingField {
+            operation: "GetPublicKey",
+            key_id: key_id.to_owned(),
+            field,
+        };
+        let resolved = out.key_id().ok_or_else(|| missing("KeyId"))?.to_owned();
+        if let Some(usage) = out.key_usage()
+            && *usage != KeyUsageType::SignVerify
+        {
+            return Err(KmsError::WrongKeyUsage {
+                key_id: resolved,
+                usage: usage.as_str().to_owned(),
+            });
+        }
+        let key_spec = out.key_spec().ok_or_else(|| missing("KeySpec"))?;
+        let algorithm = match key_spec {
+            KeySpec::EccNistP256 => KeyAlgorithm::EcdsaP256,
+            KeySpec::EccNistEdwards25519 => KeyAlgorithm::Ed25519,
+            other => {
+                return Err(KmsError::UnsupportedKeySpec {
+                    key_id: resolved,
+                    key_spec: other.as_str().to_owned(),
+                });
+            }
+        };
+        let needed = signing_algorithm(algorithm);
+        if !out.signing_algorithms().contains(&needed) {
+            return Err(KmsError::AlgorithmNotOffered {
+                key_id: resolved,
+                algorithm: needed.as_str().to_owned(),
+                offered: out
+                    .signing_algorithms()
+                    .iter()
+                    .map(SigningAlgorithmSpec::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        let der = out.public_key().ok_or_else(|| missing("PublicKey"))?;
+        let public =
+            TufPublicKey::from_spki_der(der.as_ref()).map_err(|source| KmsError::PublicKey {
+                key_id: resolved.clone(),
+                source,
+            })?;
+        if public.algorithm() != algorithm {
+            return Err(KmsError::KeySpecMismatch {
+                key_id: resolved,
+                key_spec: key_spec.as_str().to_owned(),
+                found: public.algorithm(),
+            });
+        }
+        Ok(Self {
+            client,
+            key_id: resolved,
+            public,
+        })
+    }
+
+    /// The KMS key ID (or ARN) this signer signs with, as `GetPublicKey` resolved it.
+    pub fn kms_key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The algorithm of the key.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.public.algorithm()
+    }
+
+    /// The TUF public key this signer signs for.
+    pub fn public_key(&self) -> &TufPublicKey {
+        &self.public
+    }
+
+    /// Signs `message` (for TUF: the canonical JSON of a role's `signed`) with one KMS `Sign`
+    /// call: `ECDSA_SHA_256` over its SHA-256 digest for P-256 (any size), `ED25519_SHA_512` over
+    /// the message itself for Ed25519 (at most [`KMS_RAW_MESSAGE_MAX`] bytes, else
+    /// [`KmsError::MessageTooLarge`] without calling KMS; never truncated).
+    ///
+    /// The signature is verified against the public key before it is returned
+    /// ([`KmsError::BadSignature`] otherwise).
+    pub async fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, KmsError> {
+        let algorithm = self.algorithm();
+        let request = self
+            .client
+            .sign()
+            .key_id(&self.key_id)
+            .signing_algorithm(signing_algorithm(algorithm));
+        let request = match algorithm {
+            KeyAlgorithm::EcdsaP256 => request
+                .message(Blob::new(digest(&SHA256, message).as_ref()))
+                .message_type(MessageType::Digest),
+            KeyAlgorithm::Ed25519 => {
+                if message.len() > KMS_RAW_MESSAGE_MAX {
+                    return Err(KmsError::MessageTooLarge {
+                        len: message.len(),
+                        max: KMS_RAW_MESSAGE_MAX,
+                    });
+                }
+                request
+                    .message(Blob::new(message))
+                    .message_type(MessageType::Raw)
+            }
+        };
+        let out = request
+            .send()
+            .await
+            .map_err(api_error("Sign", &self.key_id))?;
+        let signature = out
+            .signature()
+            .ok_or_else(|| KmsError::MissingField {
+                operation: "Sign",
+                key_id: self.key_id.clone(),
+                field: "Signature",
+            })?
+            .as_ref()
+            .to_vec();
+        if !self.public.verify(message, &signature) {
+            return Err(KmsError::BadSignature {
+                key_id: self.key_id.clone(),
+            });
+        }
+        Ok(signature)
+    }
+}
+
+#[async_trait]
+impl Sign for KmsSigner {
+    fn tuf_key(&self) -> Key {
+        self.public.key().clone()
+    }
+
+    async fn sign(
+        &self,
+        msg: &[u8],
+        _rng: &(dyn SecureRandom + Sync),
+    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync + 'static>> {
+        Ok(self.sign_message(msg).await?)
+    }
+}
+
+impl crate::TufSigner for KmsSigner {
+    fn public_key(&self) -> &TufPublicKey {
+        &self.public
+    }
+}
+
+/// A tough [`KeySource`] for a KMS key.
+#[derive(Debug, Clone)]
+pub struct KmsKeySource {
+    /// The key ID, key ARN, alias name or alias ARN.
+    pub key_id: String,
+    /// How to reach KMS.
+    pub options: KmsOptions,
+}
+
+#[async_trait]
+impl KeySource for KmsKeySource {
+    /// Connects and builds a [`KmsSigner`].
+    async fn as_sign(&self) -> Result<Box<dyn Sign>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Box::new(
+            KmsSigner::connect(&self.key_id, &self.options).await?,
+        ))
+    }
+
+    /// Always fails: KMS keys are created in KMS, never written through this crate.
+    async fn write(
+        &self,
+        _value: &str,
+        _key_id_hex: &str,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Err(Box::new(KmsError::WriteUnsupported))
+    }
+}
+
+/// Builds a `map_err` closure turning an SDK error into [`KmsError::Api`].
+fn api_error<'a, E, R>(
+    operation: &'static str,
+    key_id: &'a str,
+) -> impl FnOnce(SdkError<E, R>) -> KmsError + 'a
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+    aws_sdk_kms::Error: From<SdkError<E, R>>,
+{
+    move |error| KmsError::Api {
+        operation,
+        key_id: key_id.to_owned(),
+        message: DisplayErrorContext(&error).to_string(),
+        error: Box::new(error.into()),
+    }
+}

@@ -1,0 +1,193 @@
+//! The KMS signers against a real KMS endpoint: the real aws-sdk-kms client talking to moto's
+//! server on 127.0.0.1 (with moto's gaps mended by `tests/kms/moto_kms.py`), for both key specs.
+//!
+//! Needs the test virtualenv (`bash scripts/test-env.sh`); without it this test is skipped with
+//! a message, except under `CI=true`, where it fails.
+
+use aws_sdk_kms::types::KeySpec;
+use tuf_keys::test_support::{MotoKms, sign_timestamp_with_tough};
+use tuf_keys::{
+    KMS_RAW_MESSAGE_MAX, KeyAlgorithm, KmsError, KmsKeySource, KmsSigner, TufPublicKey, TufSigner,
+};
+
+/// Message sizes to sign: tiny, around the RAW limit, and (P-256 only) far beyond it.
+const SIZES: [usize; 5] = [
+    1,
+    1000,
+    KMS_RAW_MESSAGE_MAX,
+    KMS_RAW_MESSAGE_MAX + 1,
+    200_000,
+];
+
+#[tokio::test]
+async fn kms_keys_of_both_specs_sign_what_tough_verifies() {
+    let Some(kms) = MotoKms::start_or_skip("kms_keys_of_both_specs_sign_what_tough_verifies")
+    else {
+        return;
+    };
+    let client = kms.client().await;
+    for (key_spec, algorithm) in [
+        (KeySpec::EccNistP256, KeyAlgorithm::EcdsaP256),
+        (KeySpec::EccNistEdwards25519, KeyAlgorithm::Ed25519),
+    ] {
+        let key_id = kms.create_key(key_spec.clone()).await.unwrap();
+        let signer = KmsSigner::connect(&key_id, &kms.options()).await.unwrap();
+        assert_eq!(signer.algorithm(), algorithm);
+
+        // The TUF key, built independently from GetPublicKey's DER.
+        let out = client
+            .get_public_key()
+            .key_id(&key_id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.key_spec(), Some(&key_spec), "the harness adds KeySpec");
+        let from_kms = TufPublicKey::from_spki_der(out.public_key().unwrap().as_ref()).unwrap();
+        assert_eq!(&from_kms, signer.public_key());
+        assert_eq!(&from_kms, TufSigner::public_key(&signer));
+
+        for size in SIZES {
+            let message: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let result = signer.sign_message(&message).await;
+            if algorithm == KeyAlgorithm::Ed25519 && size > KMS_RAW_MESSAGE_MAX {
+                let err = result.unwrap_err();
+                assert!(
+                    matches!(err, KmsError::MessageTooLarge { len, max: 4096 } if len == size),
+                    "{err}"
+                );
+                assert!(err.to_string().contains("at most 4096 bytes"), "{err}");
+                continue;
+            }
+            let signature = result.unwrap_or_else(|e| panic!("{key_spec:?}, {size} bytes: {e}"));
+            assert!(
+                from_kms.verify(&message, &signature),
+                "{key_spec:?}, {size} bytes"
+            );
+            match algorithm {
+                KeyAlgorithm::Ed25519 => assert_eq!(signature.len(), 64),
+                KeyAlgorithm::EcdsaP256 => assert_eq!(signature[0], 0x30, "DER signature"),
+            }
+            let mut tampered = message.clone();
+            tampered[0] ^= 1;
+            assert!(!from_kms.verify(&tampered, &signature));
+        }
+
+        // Through tough: tough signs a timestamp with the KMS key source and verifies it.
+        let source = KmsKeySource {
+            key_id: key_id.clone(),
+            options: kms.options(),
+        };
+        let (signed, len) = sign_timestamp_with_tough(Box::new(source.clone()), &from_kms, 500)
+            .await
+            .unwrap();
+        assert!(len < KMS_RAW_MESSAGE_MAX);
+        assert_eq!(signed.signatures.len(), 1);
+
+        // A timestamp whose canonical JSON exceeds 4,096 bytes: fine for P-256, a clear error
+        // for Ed25519.
+        let result = sign_timestamp_with_tough(Box::new(source), &from_kms, 5000).await;
+        match algorithm {
+            KeyAlgorithm::EcdsaP256 => {
+                let (_, len) = result.unwrap();
+                assert!(len > KMS_RAW_MESSAGE_MAX);
+            }
+            KeyAlgorithm::Ed25519 => {
+                let err = result.unwrap_err().to_string();
+                assert!(err.contains("too large for KMS Ed25519 signing"), "{err}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn ed25519_message_over_4096_bytes_is_refused_before_any_call() {
+    let Some(kms) = MotoKms::start_or_skip("ed25519_message_over_4096_bytes_is_refused") else {
+        return;
+    };
+    let key_id = kms.create_key(KeySpec::EccNistEdwards25519).await.unwrap();
+    let signer = KmsSigner::connect(&key_id, &kms.options()).await.unwrap();
+    // Stop the emulator: a call would now fail with an API error, so getting MessageTooLarge
+    // shows the check happens before any call.
+    drop(kms);
+    let err = signer.sign_message(&[b'x'; 4097]).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KmsError::MessageTooLarge {
+                len: 4097,
+                max: 4096
+            }
+        ),
+        "{err}"
+    );
+    let err = signer.sign_message(&[b'x'; 4096]).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KmsError::Api {
+                operation: "Sign",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn unsuitable_kms_keys_are_refused_with_clear_errors() {
+    let Some(kms) = MotoKms::start_or_skip("unsuitable_kms_keys_are_refused") else {
+        return;
+    };
+    let options = kms.options();
+
+    let rsa = kms.create_key(KeySpec::Rsa2048).await.unwrap();
+    let err = KmsSigner::connect(&rsa, &options).await.unwrap_err();
+    assert!(
+        matches!(&err, KmsError::UnsupportedKeySpec { key_spec, .. } if key_spec == "RSA_2048"),
+        "{err}"
+    );
+    let p384 = kms.create_key(KeySpec::EccNistP384).await.unwrap();
+    let err = KmsSigner::connect(&p384, &options).await.unwrap_err();
+    assert!(matches!(err, KmsError::UnsupportedKeySpec { .. }), "{err}");
+
+    let err = KmsSigner::connect("alias/does-not-exist", &options)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KmsError::Api {
+                operation: "GetPublicKey",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("NotFoundException"), "{err}");
+}
+
+#[tokio::test]
+async fn aliases_resolve_to_the_key_at_connect_time() {
+    let Some(kms) = MotoKms::start_or_skip("aliases_resolve_to_the_key_at_connect_time") else {
+        return;
+    };
+    let key_id = kms.create_key(KeySpec::EccNistP256).await.unwrap();
+    let client = kms.client().await;
+    client
+        .create_alias()
+        .alias_name("alias/tuf-timestamp")
+        .target_key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    let signer = KmsSigner::connect("alias/tuf-timestamp", &kms.options())
+        .await
+        .unwrap();
+    assert!(
+        signer.kms_key_id().contains(&key_id),
+        "{}",
+        signer.kms_key_id()
+    );
+    let signature = signer.sign_message(b"timestamp").await.unwrap();
+    assert!(signer.public_key().verify(b"timestamp", &signature));
+}
