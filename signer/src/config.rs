@@ -1,0 +1,393 @@
+//! Configuration: a TOML file, or the embedded development default.
+//!
+//! Properties kept: unknown keys are refused (a typo never silently weakens a setting); every
+//! writer token is stored only as its SHA-256 and belongs to exactly one role; in production mode
+//! every role must name its trusted root directory, its online key and at least one writer token,
+//! so nothing is generated behind the operator's back.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::target::Layout;
+
+/// The embedded default: four roles of D1, development keys and roots under `./tuf-data`.
+pub const DEFAULT_CONFIG: &str = r#"
+# Development default: keys and a root per role are generated under the data directory on
+# first start. NEVER use this for a real repository.
+mode = "development"
+data_dir = "./tuf-data"
+listen = "127.0.0.1:8080"
+
+[roles."crates.io"]
+snapshot = "merkle"
+layout = "crates-index"
+
+[roles.releases]
+snapshot = "classic"
+
+[roles.nightly]
+snapshot = "classic"
+
+[roles.rustup]
+snapshot = "classic"
+"#;
+
+/// Names a role may not take: they are the service's own URL prefixes.
+const RESERVED_ROLE_NAMES: [&str; 4] = ["api", "healthz", "metrics", "readyz"];
+
+/// Development (generated keys and roots) or production (everything given).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Generates missing keys, a development root per role and a writer token per role.
+    Development,
+    /// Requires every key, root and token to be configured; checks them before starting.
+    #[default]
+    Production,
+}
+
+/// Whether a role lists its targets in `targets.json` or in the Merkle tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotMode {
+    /// TAP-16: the timestamp carries `merkle_root`; targets live in the tree.
+    Merkle,
+    /// Plain TUF: targets in `targets.json`.
+    Classic,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Development or production.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Where keys (development), state and the published repository live.
+    pub data_dir: PathBuf,
+    /// The HTTP listen address.
+    pub listen: SocketAddr,
+    /// Request size limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// The roles, by name.
+    pub roles: BTreeMap<String, RoleConfig>,
+}
+
+/// Request size limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest target upload (octet-stream body), bytes.
+    pub max_upload_bytes: usize,
+    /// Largest JSON body, bytes.
+    pub max_json_bytes: usize,
+    /// Most names in one `POST .../proofs`.
+    pub max_proof_names: usize,
+    /// Most changes in one `POST .../batch`.
+    pub max_batch_changes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_upload_bytes: 16 * 1024 * 1024,
+            max_json_bytes: 4 * 1024 * 1024,
+            max_proof_names: 100_000,
+            max_batch_changes: 10_000,
+        }
+    }
+}
+
+/// One role's configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    /// Merkle or classic.
+    pub snapshot: SnapshotMode,
+    /// Which target names the role accepts.
+    #[serde(default)]
+    pub layout: Layout,
+    /// Directory of the role's trusted root files `1.root.json`, `2.root.json`, …; the highest
+    /// is current. Development mode generates one under the data directory when unset.
+    #[serde(default)]
+    pub root_dir: Option<PathBuf>,
+    /// The role's online key (timestamp, snapshot and targets). Development mode generates a
+    /// key file under the data directory when unset.
+    #[serde(default)]
+    pub online_key: Option<OnlineKey>,
+    /// How long signed metadata stays valid.
+    #[serde(default)]
+    pub expiry: Expiry,
+    /// Group-commit limits.
+    #[serde(default)]
+    pub batch: Batch,
+    /// How many recent signed tree versions are kept for proofs.
+    #[serde(default = "default_kept_versions")]
+    pub kept_versions: usize,
+    /// Write a checkpoint (and empty the write-ahead log) after this many changes.
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
+    /// SHA-256 (lowercase hex) of each bearer token allowed to write to this role.
+    #[serde(default)]
+    pub writer_token_sha256: Vec<String>,
+}
+
+fn default_kept_versions() -> usize {
+    64
+}
+
+fn default_checkpoint_every() -> u64 {
+    100_000
+}
+
+/// Where the online key is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum OnlineKey {
+    /// A PKCS#8 PEM file (mode 0600).
+    File {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// An AWS KMS key (`ECC_NIST_P256` or `ECC_NIST_EDWARDS25519`).
+    Kms {
+        /// Key ID, ARN or alias.
+        key_id: String,
+        /// The region; otherwise from the AWS configuration.
+        #[serde(default)]
+        region: Option<String>,
+        /// An endpoint override (for an emulator).
+        #[serde(default)]
+        endpoint: Option<String>,
+    },
+}
+
+/// Expiry periods, seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Expiry {
+    /// `timestamp.json`.
+    pub timestamp_secs: u64,
+    /// `snapshot.json`.
+    pub snapshot_secs: u64,
+    /// `targets.json`.
+    pub targets_secs: u64,
+    /// A generated development root.
+    pub dev_root_secs: u64,
+}
+
+impl Default for Expiry {
+    fn default() -> Self {
+        Expiry {
+            timestamp_secs: 24 * 3600,
+            snapshot_secs: 7 * 24 * 3600,
+            targets_secs: 30 * 24 * 3600,
+            dev_root_secs: 365 * 24 * 3600,
+        }
+    }
+}
+
+/// Group-commit limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Batch {
+    /// Most changes in one group commit (one signed timestamp).
+    pub max_changes: usize,
+    /// Longest wait for more changes after the first one arrives, milliseconds.
+    pub max_delay_ms: u64,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            max_changes: 1000,
+            max_delay_ms: 10,
+        }
+    }
+}
+
+/// Why a configuration is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Not valid TOML for this schema.
+    #[error("config {origin}: {message}")]
+    Parse {
+        /// The file, or "embedded default".
+        origin: String,
+        /// The parser's message (with the line).
+        message: String,
+    },
+    /// A setting that is present but wrong.
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// The embedded development default.
+    pub fn embedded_default() -> Self {
+        // The embedded text is a constant checked by the tests; a failure here is a build bug.
+        Self::parse(DEFAULT_CONFIG, "embedded default").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the rules that serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.roles.is_empty() {
+            return invalid("no roles configured; add a [roles.NAME] table".into());
+        }
+        let mut seen_tokens = BTreeMap::new();
+        for (name, role) in &self.roles {
+            let ok_name = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                && name
+                    .bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphanumeric())
+                && !RESERVED_ROLE_NAMES.contains(&name.as_str());
+            if !ok_name {
+                return invalid(format!(
+                    "role name {name:?}: use lowercase letters, digits, '.', '-' and '_' (not one of {RESERVED_ROLE_NAMES:?})"
+                ));
+            }
+            if role.batch.max_changes == 0 {
+                return invalid(format!("roles.{name}.batch.max_changes must be at least 1"));
+            }
+            if role.kept_versions == 0 {
+                return invalid(format!("roles.{name}.kept_versions must be at least 1"));
+            }
+            let e = &role.expiry;
+            if [
+                e.timestamp_secs,
+                e.snapshot_secs,
+                e.targets_secs,
+                e.dev_root_secs,
+            ]
+            .contains(&0)
+            {
+                return invalid(format!(
+                    "roles.{name}.expiry: every period must be positive"
+                ));
+            }
+            for hash in &role.writer_token_sha256 {
+                if hash.len() != 64
+                    || !hash
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return invalid(format!(
+                        "roles.{name}.writer_token_sha256: {hash:?} is not 64 lowercase hex digits (store `sha256sum` of the token, not the token)"
+                    ));
+                }
+                if let Some(other) = seen_tokens.insert(hash.clone(), name.clone()) {
+                    return invalid(format!(
+                        "a writer token is listed for both roles {other:?} and {name:?}; each token may write one role only"
+                    ));
+                }
+            }
+            if self.mode == Mode::Production {
+                if role.root_dir.is_none() {
+                    return invalid(format!(
+                        "roles.{name}.root_dir is required in production mode"
+                    ));
+                }
+                if role.online_key.is_none() {
+                    return invalid(format!(
+                        "roles.{name}.online_key is required in production mode"
+                    ));
+                }
+                if role.writer_token_sha256.is_empty() {
+                    return invalid(format!(
+                        "roles.{name}.writer_token_sha256 needs at least one token in production mode"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_has_the_four_roles() {
+        let c = Config::embedded_default();
+        assert_eq!(c.mode, Mode::Development);
+        assert_eq!(
+            c.roles.keys().collect::<Vec<_>>(),
+            ["crates.io", "nightly", "releases", "rustup"]
+        );
+        assert_eq!(c.roles["crates.io"].snapshot, SnapshotMode::Merkle);
+        assert_eq!(c.roles["crates.io"].layout, Layout::CratesIndex);
+        assert_eq!(c.roles["rustup"].snapshot, SnapshotMode::Classic);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn production_requires_everything_and_refuses_typos() {
+        let base = r#"
+            data_dir = "/var/lib/tuf"
+            listen = "127.0.0.1:1"
+            [roles.r]
+            snapshot = "classic"
+        "#;
+        assert!(
+            matches!(Config::parse(base, "t"), Err(ConfigError::Invalid(m)) if m.contains("root_dir"))
+        );
+        let typo = format!("{base}\nsnapshott = 1");
+        assert!(matches!(
+            Config::parse(&typo, "t"),
+            Err(ConfigError::Parse { .. })
+        ));
+        let h = "a".repeat(64);
+        let full = format!(
+            "{base}root_dir = \"/r\"\nonline_key = {{ type = \"kms\", key_id = \"alias/x\", region = \"us-east-1\" }}\nwriter_token_sha256 = [\"{h}\"]\n"
+        );
+        let c = Config::parse(&full, "t").unwrap();
+        assert!(matches!(
+            c.roles["r"].online_key,
+            Some(OnlineKey::Kms { .. })
+        ));
+        let two = format!(
+            "{full}[roles.s]\nsnapshot = \"merkle\"\nroot_dir = \"/r\"\nonline_key = {{ type = \"file\", path = \"/k\" }}\nwriter_token_sha256 = [\"{h}\"]\n"
+        );
+        assert!(
+            matches!(Config::parse(&two, "t"), Err(ConfigError::Invalid(m)) if m.contains("one role only"))
+        );
+    }
+}

@@ -1,0 +1,632 @@
+//! The HTTP API (`docs/api.md`, `docs/openapi.yaml`).
+//!
+//! Properties kept: every write is authenticated ([`crate::auth`]) before its body is looked at
+//! beyond the size limit; every input is checked (role, path, JSON shape, hash length, sizes)
+//! before anything reaches the sequencer, so a bad request changes no state; every error is a
+//! 4xx or 5xx with a JSON body `{"error": {"code", "message"}}` naming what is wrong; static
+//! files are served only from the role's published repository, through validated paths.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tuf_merkle::Digest;
+use tuf_merkle::contents::MAX_INTEGER;
+use tuf_merkle::hash::{HexError, parse_hex, sha256};
+
+use crate::auth::AuthOutcome;
+use crate::config::SnapshotMode;
+use crate::sequencer::{Reply, Submission, SubmitError, Wait};
+use crate::service::{RoleHandle, Service};
+use crate::target::{self, Layout, PathError};
+use crate::tree::Op;
+
+type AppState = Arc<Service>;
+
+/// An API error: status, stable code, message, and optionally the index of the bad item.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    index: Option<usize>,
+    extra: Option<(&'static str, Value)>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            index: None,
+            extra: None,
+        }
+    }
+    fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    fn at(mut self, index: usize) -> Self {
+        self.index = Some(index);
+        self
+    }
+    fn path(e: PathError) -> Self {
+        Self::bad(e.code(), e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(i) = self.index {
+            error["index"] = json!(i);
+        }
+        if let Some((k, v)) = self.extra {
+            error[k] = v;
+        }
+        (self.status, axum::Json(json!({ "error": error }))).into_response()
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// The router over `service`.
+pub fn router(service: Arc<Service>) -> Router {
+    let upload = service.limits.max_upload_bytes;
+    let json_limit = service.limits.max_json_bytes;
+    let errors = service.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route(
+            "/api/v1/{role}/targets/{*path}",
+            put(put_target)
+                .delete(delete_target)
+                .layer(DefaultBodyLimit::max(upload)),
+        )
+        .route(
+            "/api/v1/{role}/targets/",
+            put(empty_path).delete(empty_path),
+        )
+        .route("/api/v1/{role}/targets", put(empty_path).delete(empty_path))
+        .route("/api/v1/{role}/batch", post(batch))
+        .route("/api/v1/{role}/proof/{*path}", get(proof))
+        .route("/api/v1/{role}/proofs", post(proofs))
+        .route("/api/v1/{role}/status", get(status))
+        .route("/{role}/{*path}", get(static_file))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(json_limit))
+        .layer(axum::middleware::map_response(move |r: Response| {
+            let errors = errors.clone();
+            async move {
+                if r.status().is_client_error() {
+                    errors.http_errors.inc();
+                }
+                r
+            }
+        }))
+        .with_state(service)
+}
+
+async fn healthz(State(s): State<AppState>) -> Response {
+    let broken: Vec<_> = s
+        .roles
+        .iter()
+        .filter_map(|(n, r)| r.state.status().error.map(|e| (n.clone(), e)))
+        .collect();
+    if broken.is_empty() {
+        (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response()
+    } else {
+        let roles: serde_json::Map<String, Value> = broken
+            .into_iter()
+            .map(|(n, e)| (n, Value::String(e)))
+            .collect();
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "status": "degraded", "roles": roles })),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    let body = crate::metrics::render(
+        s.roles.iter().map(|(n, r)| (n.as_str(), &*r.metrics)),
+        &s.http_errors,
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; see docs/api.md",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this endpoint",
+    )
+}
+
+async fn empty_path(
+    Path(role): Path<String>,
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult {
+    writer(&s, &role, &headers)?;
+    Err(ApiError::path(PathError::Empty))
+}
+
+fn role<'a>(s: &'a Service, name: &str) -> Result<&'a RoleHandle, ApiError> {
+    s.roles.get(name).ok_or_else(|| {
+        let known: Vec<_> = s.roles.keys().cloned().collect();
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_role",
+            format!("no role {name:?}; roles: {known:?}"),
+        )
+    })
+}
+
+/// The role, if the request carries a token allowed to write it.
+fn writer<'a>(s: &'a Service, name: &str, headers: &HeaderMap) -> Result<&'a RoleHandle, ApiError> {
+    let handle = role(s, name)?;
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match s.tokens.check(auth, name) {
+        AuthOutcome::Allowed => Ok(handle),
+        AuthOutcome::Unauthenticated => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "send `Authorization: Bearer TOKEN` with a writer token for this role",
+        )),
+        AuthOutcome::Forbidden => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this token may not write role {name:?}; each token writes one role"),
+        )),
+    }
+}
+
+fn path_params(
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> Result<(String, String), ApiError> {
+    p.map(|Path(x)| x)
+        .map_err(|e| ApiError::bad("path_not_utf8", format!("bad path: {e}")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteQuery {
+    #[serde(default)]
+    wait: Wait,
+}
+
+fn wait_param(q: Result<Query<WriteQuery>, QueryRejection>) -> Result<Wait, ApiError> {
+    q.map(|Query(q)| q.wait).map_err(|e| {
+        ApiError::bad(
+            "bad_query",
+            format!("{e}; expected ?wait=durable or ?wait=signed"),
+        )
+    })
+}
+
+fn body_bytes(b: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    b.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body is over the limit of {limit} bytes"),
+            )
+        } else {
+            ApiError::bad("bad_body", e.body_text())
+        }
+    })
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, ApiError> {
+    if bytes.len() > limit {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the JSON body is over the limit of {limit} bytes"),
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad("malformed_json", e.to_string()))
+}
+
+fn parse_sha256(s: &str) -> Result<Digest, ApiError> {
+    parse_hex(s).map_err(|e| match e {
+        HexError::Length(n) => ApiError::bad(
+            "bad_hash_length",
+            format!("sha256 must be 64 hex digits, got {n}"),
+        ),
+        HexError::Character(c) => ApiError::bad(
+            "bad_hash",
+            format!("sha256: {c:?} is not a lowercase hex digit"),
+        ),
+    })
+}
+
+fn check_length(length: u64) -> Result<(), ApiError> {
+    if length > MAX_INTEGER {
+        return Err(ApiError::bad(
+            "value_out_of_range",
+            "length is over 2^63 - 1",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HashBody {
+    sha256: String,
+    length: u64,
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        })
+}
+
+async fn put_target(
+    State(s): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+    q: Result<Query<WriteQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let (role_name, path) = path_params(p)?;
+    let handle = writer(&s, &role_name, &headers)?;
+    let wait = wait_param(q)?;
+    target::validate(&path, handle.cfg.layout).map_err(ApiError::path)?;
+    let body = body_bytes(body, s.limits.max_upload_bytes)?;
+    let op = if is_json(&headers) {
+        let h: HashBody = parse_json(&body, s.limits.max_json_bytes)?;
+        check_length(h.length)?;
+        Op::Upsert {
+            name: path,
+            length: h.length,
+            sha256: parse_sha256(&h.sha256)?,
+        }
+    } else {
+        let digest = sha256(&body);
+        let length = body.len() as u64;
+        let publisher = handle.publisher.clone();
+        let name = path.clone();
+        tokio::task::spawn_blocking(move || publisher.store_target(&name, &digest, &body))
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })?
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_failed",
+                    e.to_string(),
+                )
+            })?;
+        Op::Upsert {
+            name: path,
+            length,
+            sha256: digest,
+        }
+    };
+    submit(&role_name, handle, vec![op], wait).await
+}
+
+async fn delete_target(
+    State(s): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+    q: Result<Query<WriteQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let (role_name, path) = path_params(p)?;
+    let handle = writer(&s, &role_name, &headers)?;
+    let wait = wait_param(q)?;
+    target::validate(&path, handle.cfg.layout).map_err(ApiError::path)?;
+    submit(&role_name, handle, vec![Op::Delete { name: path }], wait).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    changes: Vec<BatchChange>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
+enum BatchChange {
+    Upsert {
+        path: String,
+        sha256: String,
+        length: u64,
+    },
+    Delete {
+        path: String,
+    },
+}
+
+async fn batch(
+    State(s): State<AppState>,
+    Path(role_name): Path<String>,
+    q: Result<Query<WriteQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let handle = writer(&s, &role_name, &headers)?;
+    let wait = wait_param(q)?;
+    let body = body_bytes(body, s.limits.max_json_bytes)?;
+    let b: BatchBody = parse_json(&body, s.limits.max_json_bytes)?;
+    if b.changes.is_empty() {
+        return Err(ApiError::bad("empty_batch", "the batch has no changes"));
+    }
+    if b.changes.len() > s.limits.max_batch_changes {
+        return Err(ApiError::bad(
+            "batch_too_large",
+            format!(
+                "{} changes; at most {} per batch",
+                b.changes.len(),
+                s.limits.max_batch_changes
+            ),
+        ));
+    }
+    let layout = handle.cfg.layout;
+    let mut ops = Vec::with_capacity(b.changes.len());
+    for (i, c) in b.changes.into_iter().enumerate() {
+        let op = match c {
+            BatchChange::Upsert {
+                path,
+                sha256,
+                length,
+            } => {
+                target::validate(&path, layout).map_err(|e| ApiError::path(e).at(i))?;
+                check_length(length).map_err(|e| e.at(i))?;
+                Op::Upsert {
+                    name: path,
+                    length,
+                    sha256: parse_sha256(&sha256).map_err(|e| e.at(i))?,
+                }
+            }
+            BatchChange::Delete { path } => {
+                target::validate(&path, layout).map_err(|e| ApiError::path(e).at(i))?;
+                Op::Delete { name: path }
+            }
+        };
+        ops.push(op);
+    }
+    submit(&role_name, handle, ops, wait).await
+}
+
+async fn submit(role_name: &str, handle: &RoleHandle, ops: Vec<Op>, wait: Wait) -> ApiResult {
+    let (reply, rx) = oneshot::channel();
+    let unavailable = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the role's sequencer is not running (shutting down?)",
+        )
+    };
+    handle
+        .tx
+        .send(Submission { ops, wait, reply })
+        .await
+        .map_err(|_| unavailable())?;
+    let result = rx.await.map_err(|_| unavailable())?;
+    match result {
+        Ok(r) => Ok((StatusCode::OK, axum::Json(reply_json(role_name, wait, r))).into_response()),
+        Err(SubmitError::Rule { index, error }) => {
+            let status = match error {
+                crate::tree::RuleError::NotFound(_) => StatusCode::NOT_FOUND,
+                crate::tree::RuleError::AlreadyDeleted(_) => StatusCode::CONFLICT,
+                crate::tree::RuleError::Range(..) => StatusCode::BAD_REQUEST,
+            };
+            Err(ApiError::new(status, error.code(), error.to_string()).at(index))
+        }
+        Err(e @ SubmitError::Unavailable(_)) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        )),
+        Err(e @ SubmitError::NotSigned { seq, .. }) => {
+            let mut err =
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_signed", e.to_string());
+            err.extra = Some(("log_sequence", json!(seq)));
+            Err(err)
+        }
+    }
+}
+
+fn reply_json(role: &str, wait: Wait, r: Reply) -> Value {
+    let results: Vec<Value> = r
+        .applied
+        .iter()
+        .map(|a| json!({ "path": a.name, "contents": a.new, "changed": a.changed }))
+        .collect();
+    let mut out = json!({
+        "role": role,
+        "status": if wait == Wait::Signed { "signed" } else { "durable" },
+        "log_sequence": r.seq,
+        "results": results,
+    });
+    if let Some(sig) = r.signed {
+        out["timestamp_version"] = json!(sig.timestamp_version);
+        if let Some(root) = sig.merkle_root {
+            out["merkle_root"] = json!(root.to_hex());
+        }
+        if let Some(p) = sig.proof {
+            out["proof"] = p;
+        }
+    }
+    out
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProofQuery {
+    version: Option<u64>,
+}
+
+fn merkle_role<'a>(s: &'a Service, name: &str) -> Result<&'a RoleHandle, ApiError> {
+    let handle = role(s, name)?;
+    if handle.cfg.snapshot != SnapshotMode::Merkle {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_merkle_role",
+            format!("role {name:?} is in classic mode: its targets are listed in targets.json"),
+        ));
+    }
+    Ok(handle)
+}
+
+fn signed_version(
+    handle: &RoleHandle,
+    version: Option<u64>,
+) -> Result<crate::state::SignedVersion, ApiError> {
+    handle.state.version(version).ok_or_else(|| match version {
+        None => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_signed_yet",
+            "the role has no signed timestamp yet",
+        ),
+        Some(v) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "version_not_kept",
+            format!(
+                "timestamp version {v} is not kept; kept: {:?}",
+                handle.state.status().proof_versions
+            ),
+        ),
+    })
+}
+
+async fn proof(
+    State(s): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+    q: Result<Query<ProofQuery>, QueryRejection>,
+) -> ApiResult {
+    let (role_name, path) = path_params(p)?;
+    let handle = merkle_role(&s, &role_name)?;
+    let q = q
+        .map_err(|e| ApiError::bad("bad_query", format!("{e}; expected ?version=N")))?
+        .0;
+    target::validate(&path, handle.cfg.layout).map_err(ApiError::path)?;
+    let v = signed_version(handle, q.version)?;
+    let proof = v.tree.prove(&path);
+    Ok(axum::Json(json!({
+        "role": role_name,
+        "timestamp_version": v.version,
+        "merkle_root": v.root.to_hex(),
+        "proof": proof,
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProofsBody {
+    names: Vec<String>,
+    #[serde(default)]
+    version: Option<u64>,
+}
+
+async fn proofs(
+    State(s): State<AppState>,
+    Path(role_name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let handle = merkle_role(&s, &role_name)?;
+    let body = body_bytes(body, s.limits.max_json_bytes)?;
+    let b: ProofsBody = parse_json(&body, s.limits.max_json_bytes)?;
+    if b.names.is_empty() {
+        return Err(ApiError::bad("no_names", "give at least one name"));
+    }
+    if b.names.len() > s.limits.max_proof_names {
+        return Err(ApiError::bad(
+            "too_many_names",
+            format!("at most {} names per request", s.limits.max_proof_names),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, n) in b.names.iter().enumerate() {
+        target::validate(n, handle.cfg.layout).map_err(|e| ApiError::path(e).at(i))?;
+        if !seen.insert(n.as_str()) {
+            return Err(ApiError::bad("duplicate_name", format!("{n:?} appears twice")).at(i));
+        }
+    }
+    let v = signed_version(handle, b.version)?;
+    let names = b.names;
+    let proof = tokio::task::spawn_blocking(move || {
+        v.tree.prove_many(&names).map(|p| (v.version, v.root, p))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .map_err(|e| ApiError::bad("bad_names", e.to_string()))?;
+    Ok(axum::Json(json!({
+        "role": role_name,
+        "timestamp_version": proof.0,
+        "merkle_root": proof.1.to_hex(),
+        "proof": proof.2,
+    }))
+    .into_response())
+}
+
+async fn status(State(s): State<AppState>, Path(role_name): Path<String>) -> ApiResult {
+    let handle = role(&s, &role_name)?;
+    Ok(axum::Json(handle.state.status()).into_response())
+}
+
+async fn static_file(
+    State(s): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult {
+    let (role_name, path) = path_params(p)?;
+    let handle = role(&s, &role_name)?;
+    target::validate(&path, Layout::Generic).map_err(ApiError::path)?;
+    let full = handle.publisher.dir().join(&path);
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "file_not_found",
+            format!("{role_name}/{path} is not published"),
+        )
+    };
+    match tokio::fs::metadata(&full).await {
+        Ok(m) if m.is_file() => {}
+        _ => return Err(not_found()),
+    }
+    let bytes = tokio::fs::read(&full).await.map_err(|_| not_found())?;
+    let ct = if path.ends_with(".json") {
+        "application/json"
+    } else {
+        "application/octet-stream"
+    };
+    let mut resp = bytes.into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    Ok(resp)
+}

@@ -1,0 +1,176 @@
+//! `tuf-signer import`: build a role's tree from an existing checkout (for crates.io, the index).
+//!
+//! Properties kept: import only writes into a role that has no state yet (it never replaces a
+//! history that clients may already trust); it takes the data-directory lock; every file's path
+//! must pass the role's path rules (others are reported and skipped, never renamed); the result
+//! is a durable checkpoint whose leaves all have version 1, and the next `serve` signs it as the
+//! role's first timestamp, with a change record that lists every leaf.
+
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tuf_merkle::{LeafContents, Tree, key_of};
+
+use crate::checkpoint::{Checkpoint, Entry};
+use crate::config::Config;
+use crate::lock::{DataDirLock, LockError};
+use crate::service::{DataDir, role_has_state};
+use crate::target;
+
+/// Why an import failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The data directory is locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The role is not configured.
+    #[error("no role {0:?} in the configuration")]
+    UnknownRole(String),
+    /// The role already has state.
+    #[error(
+        "role {0:?} already has state in the data directory; import only builds a new role. \
+         To start over, stop the signer and move {1} aside"
+    )]
+    NotEmpty(String, PathBuf),
+    /// Reading the checkout.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Building the tree.
+    #[error("building the tree: {0}")]
+    Tree(String),
+    /// Writing the checkpoint.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
+}
+
+/// What an import did.
+#[derive(Debug)]
+pub struct ImportSummary {
+    /// Leaves imported.
+    pub leaves: usize,
+    /// Files skipped because their path is not a valid target name for the role, with why.
+    pub skipped: Vec<(String, String)>,
+    /// The tree root.
+    pub root: tuf_merkle::Digest,
+}
+
+/// Imports every file under `dir` as a leaf of `role`.
+pub fn import(
+    config: &Config,
+    role: &str,
+    dir: &Path,
+    progress: bool,
+) -> Result<ImportSummary, ImportError> {
+    let cfg = config
+        .roles
+        .get(role)
+        .ok_or_else(|| ImportError::UnknownRole(role.to_owned()))?;
+    let _lock = DataDirLock::acquire(&config.data_dir)?;
+    let data = DataDir(config.data_dir.clone());
+    let paths = data.role_paths(role);
+    if role_has_state(&config.data_dir, role) {
+        return Err(ImportError::NotEmpty(role.to_owned(), paths.state_dir));
+    }
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    let walker = walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = entry.map_err(|e| ImportError::Read {
+            path: e
+                .path()
+                .map(Path::to_owned)
+                .unwrap_or_else(|| dir.to_owned()),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        let name = rel
+            .to_string_lossy()
+            .replace(std::path::MAIN_SEPARATOR, "/");
+        match target::validate(&name, cfg.layout) {
+            Ok(()) => files.push((name, entry.path().to_owned())),
+            Err(e) => skipped.push((name, e.to_string())),
+        }
+    }
+    let bar = if progress {
+        ProgressBar::new(files.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} files ({per_sec}, {eta} left)")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(format!("hashing {role}"));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = files.len().div_ceil(threads).max(1);
+    let results: Vec<Result<Vec<Entry>, ImportError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                let bar = bar.clone();
+                scope.spawn(move || {
+                    let mut out = Vec::with_capacity(part.len());
+                    for (name, path) in part {
+                        let bytes = std::fs::read(path).map_err(|source| ImportError::Read {
+                            path: path.clone(),
+                            source,
+                        })?;
+                        let contents = LeafContents::for_bytes(1, &bytes)
+                            .map_err(|e| ImportError::Tree(e.to_string()))?;
+                        out.push(Entry {
+                            key: key_of(name),
+                            contents,
+                            name: Some(name.clone()),
+                        });
+                        bar.inc(1);
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(ImportError::Tree("a hashing thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut entries = Vec::with_capacity(files.len());
+    for r in results {
+        entries.extend(r?);
+    }
+    bar.finish_with_message(format!("hashed {role}"));
+    let tree = Tree::from_leaves(entries.iter().map(|e| (e.key, e.contents)))
+        .map_err(|e| ImportError::Tree(e.to_string()))?;
+    crate::fsutil::create_private_dir(&paths.state_dir).map_err(|e| ImportError::Read {
+        path: e.path,
+        source: e.source,
+    })?;
+    let leaves = entries.len();
+    Checkpoint {
+        seq: 0,
+        timestamp_version: 0,
+        entries,
+    }
+    .store(&paths.checkpoint())?;
+    Ok(ImportSummary {
+        leaves,
+        skipped,
+        root: tree.root(),
+    })
+}

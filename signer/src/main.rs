@@ -1,0 +1,204 @@
+//! The `tuf-signer` command: `serve`, `import`, `key export`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use tuf_keys::KeyAlgorithm;
+use tuf_signer::Config;
+use tuf_signer::config::ConfigError;
+
+/// TUF repository signer with TAP-16 Merkle snapshots.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the signing service (the embedded development default without --config).
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on (overrides the config).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Build a role's tree from a directory (one leaf per file), e.g. a crates.io index checkout.
+    Import {
+        #[command(flatten)]
+        common: Common,
+        /// The role to build.
+        #[arg(long)]
+        role: String,
+        /// The directory to import.
+        dir: PathBuf,
+    },
+    /// Key management.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Print a role's online public key (PEM and TUF key JSON) for the root ceremony.
+    Export {
+        #[command(flatten)]
+        common: Common,
+        /// The role.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// TOML config file (default: the embedded development config).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory (overrides the config).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl Common {
+    fn load(&self) -> Result<Config, ConfigError> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::embedded_default(),
+        };
+        if let Some(d) = &self.data_dir {
+            config.data_dir = d.clone();
+        }
+        Ok(config)
+    }
+}
+
+fn main() -> ExitCode {
+    let level = std::env::var("TUF_SIGNER_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match cli.command {
+        Command::Serve { common, listen } => {
+            let mut config = common.load()?;
+            if let Some(l) = listen {
+                config.listen = l;
+            }
+            let running = tuf_signer::start(config).await?;
+            eprintln!("tuf-signer listening on http://{}", running.local_addr());
+            wait_for_signal().await;
+            eprintln!("shutting down: finishing queued changes");
+            running.shutdown().await;
+            Ok(())
+        }
+        Command::Import { common, role, dir } => {
+            let config = common.load()?;
+            let summary = tokio::task::spawn_blocking(move || {
+                tuf_signer::import::import(&config, &role, &dir, true)
+            })
+            .await??;
+            println!(
+                "imported {} leaves; tree root {}",
+                summary.leaves, summary.root
+            );
+            if !summary.skipped.is_empty() {
+                println!(
+                    "skipped {} files whose paths are not valid target names:",
+                    summary.skipped.len()
+                );
+                for (name, why) in summary.skipped.iter().take(10) {
+                    println!("  {name}: {why}");
+                }
+            }
+            println!(
+                "run `tuf-signer serve` with the same config to sign and publish the first timestamp"
+            );
+            Ok(())
+        }
+        Command::Key {
+            command: KeyCommand::Export { common, role },
+        } => {
+            let config = common.load()?;
+            let key = tuf_signer::service::load_online_key(&config, &role).await?;
+            let public = key.public_key();
+            let spki = spki_der(public.algorithm(), public.raw_public_key());
+            print!("{}", pem::encode(&pem::Pem::new("PUBLIC KEY", spki)));
+            println!("key ID: {}", public.key_id_hex());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ public.key_id_hex(): public.key() })
+                )?
+            );
+            Ok(())
+        }
+    }
+}
+
+/// A DER SubjectPublicKeyInfo for the raw public key.
+fn spki_der(algorithm: KeyAlgorithm, raw: &[u8]) -> Vec<u8> {
+    const ED25519: [u8; 12] = [
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    const P256: [u8; 26] = [
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    ];
+    let prefix: &[u8] = match algorithm {
+        KeyAlgorithm::Ed25519 => &ED25519,
+        KeyAlgorithm::EcdsaP256 => &P256,
+    };
+    [prefix, raw].concat()
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

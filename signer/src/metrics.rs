@@ -1,0 +1,190 @@
+//! Prometheus metrics, written by hand in the text exposition format (no extra dependencies).
+//!
+//! Metrics carry no secrets and no target names (names are public, but unbounded label sets
+//! would let a writer grow the metrics without limit): only per-role counters, gauges and
+//! latency histograms.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// A monotonically increasing counter.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.add(1);
+    }
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    /// The value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A value that goes up and down.
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicU64);
+
+impl Gauge {
+    /// Sets the value.
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+    /// The value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Upper bounds of the latency buckets, seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// A latency histogram.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    counts: [AtomicU64; 12],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(
+            u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// A metric's name, help text and how to read it from a role's metrics.
+type Read<T> = (&'static str, &'static str, fn(&RoleMetrics) -> T);
+
+/// How to read a histogram from a role's metrics.
+type HistogramOf = fn(&RoleMetrics) -> &Histogram;
+
+/// One role's metrics.
+#[derive(Debug, Default)]
+pub struct RoleMetrics {
+    /// Changes made durable.
+    pub changes: Counter,
+    /// Requests refused by the version rules.
+    pub rejected: Counter,
+    /// Rounds published.
+    pub rounds: Counter,
+    /// Leaves in the tree.
+    pub leaves: Gauge,
+    /// Latest published timestamp version.
+    pub timestamp_version: Gauge,
+    /// Write-ahead-log append + fdatasync.
+    pub wal_fsync: Histogram,
+    /// Signing a round.
+    pub sign: Histogram,
+    /// From the start of a group commit to the "durable" answers.
+    pub durable_latency: Histogram,
+    /// From the start of a group commit to the "signed" answers.
+    pub signed_latency: Histogram,
+}
+
+/// Writes every role's metrics in the Prometheus text format.
+pub fn render<'a>(
+    roles: impl Iterator<Item = (&'a str, &'a RoleMetrics)> + Clone,
+    http_errors: &Counter,
+) -> String {
+    let mut out = String::new();
+    let counters: [Read<u64>; 3] = [
+        ("tuf_signer_changes_total", "Changes made durable.", |m| {
+            m.changes.get()
+        }),
+        (
+            "tuf_signer_rejected_total",
+            "Requests refused by the version rules.",
+            |m| m.rejected.get(),
+        ),
+        ("tuf_signer_rounds_total", "Signed rounds published.", |m| {
+            m.rounds.get()
+        }),
+    ];
+    for (name, help, get) in counters {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (role, m) in roles.clone() {
+            let _ = writeln!(out, "{name}{{role=\"{role}\"}} {}", get(m));
+        }
+    }
+    let gauges: [Read<u64>; 2] = [
+        (
+            "tuf_signer_leaves",
+            "Leaves in the role's tree, tombstones included.",
+            |m| m.leaves.get(),
+        ),
+        (
+            "tuf_signer_timestamp_version",
+            "Latest published timestamp version.",
+            |m| m.timestamp_version.get(),
+        ),
+    ];
+    for (name, help, get) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (role, m) in roles.clone() {
+            let _ = writeln!(out, "{name}{{role=\"{role}\"}} {}", get(m));
+        }
+    }
+    let histograms: [(&str, &str, HistogramOf); 4] = [
+        (
+            "tuf_signer_wal_fsync_seconds",
+            "Write-ahead-log append and fdatasync.",
+            |m| &m.wal_fsync,
+        ),
+        ("tuf_signer_sign_seconds", "Signing a round.", |m| &m.sign),
+        (
+            "tuf_signer_durable_seconds",
+            "Group commit start to durable answers.",
+            |m| &m.durable_latency,
+        ),
+        (
+            "tuf_signer_signed_seconds",
+            "Group commit start to signed answers.",
+            |m| &m.signed_latency,
+        ),
+    ];
+    for (name, help, get) in histograms {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (role, m) in roles.clone() {
+            let h = get(m);
+            let mut cumulative = 0;
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                cumulative += h.counts[i].load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{role=\"{role}\",le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let count = h.count.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{role=\"{role}\",le=\"+Inf\"}} {count}");
+            let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(
+                out,
+                "{name}_sum{{role=\"{role}\"}} {sum}\n{name}_count{{role=\"{role}\"}} {count}"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP tuf_signer_http_client_errors_total Requests answered with a 4xx.\n# TYPE tuf_signer_http_client_errors_total counter\ntuf_signer_http_client_errors_total {}",
+        http_errors.get()
+    );
+    out
+}

@@ -1,0 +1,211 @@
+//! Publishing a role's repository under `<data>/repo/<role>/`.
+//!
+//! ```text
+//! 1.root.json … N.root.json, root.json        the trusted root chain (root.json = latest)
+//! V.targets.json, V.snapshot.json             consistent snapshots
+//! timestamp.json                              the latest timestamp
+//! changes/V.json                              what timestamp V changed, for auditors
+//! targets/DIR/SHA256.BASENAME                 uploaded target bytes (consistent-snapshot names)
+//! ```
+//!
+//! Properties kept: every file is written atomically and durably ([`fsutil::write_atomic`]);
+//! within a round, everything the timestamp points at (targets, snapshot) and the change record
+//! are written before `timestamp.json`, so a client never sees a timestamp whose snapshot is
+//! missing. A round is first stored whole in `state/<role>/round.json` (see [`Round`]), so
+//! publishing can be repeated after a crash with exactly the same bytes.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tuf_merkle::Digest;
+
+use crate::fsutil::{self, FsError};
+use crate::metadata::{FileMeta, SignedFile};
+
+/// One signing round: everything needed to publish timestamp `timestamp_version` again, and to
+/// continue from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Round {
+    /// The timestamp version.
+    pub timestamp_version: u64,
+    /// The last write-ahead-log sequence number whose changes it includes.
+    pub seq: u64,
+    /// The root version it was signed under.
+    pub root_version: u64,
+    /// The tree root at `seq` (published as `merkle_root` in merkle mode).
+    pub tree_root: String,
+    /// Whether the timestamp carries `merkle_root`.
+    pub merkle: bool,
+    /// The current targets, snapshot and timestamp.
+    pub targets: FileMeta,
+    /// See `targets`.
+    pub snapshot: FileMeta,
+    /// See `targets`.
+    pub timestamp: FileMeta,
+    /// The files signed in this round, `timestamp.json` last.
+    pub files: Vec<SignedFile>,
+    /// The change record (`changes/V.json`) text.
+    pub change_record: String,
+}
+
+impl Round {
+    /// The tree root as a digest.
+    pub fn tree_root(&self) -> Option<Digest> {
+        tuf_merkle::hash::parse_hex(&self.tree_root).ok()
+    }
+
+    /// Loads `path`, if it exists.
+    pub fn load(path: &Path) -> Result<Option<Self>, PublishError> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| PublishError::BadRound {
+                        path: path.to_owned(),
+                        message: e.to_string(),
+                    })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(FsError::new(path, "read round", source).into()),
+        }
+    }
+
+    /// Stores the round durably at `path`: from then on its versions are used.
+    pub fn store(&self, path: &Path) -> Result<(), PublishError> {
+        let bytes = serde_json::to_vec(self).map_err(|e| PublishError::BadRound {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        fsutil::write_atomic(path, &bytes)?;
+        Ok(())
+    }
+}
+
+/// Why publishing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// I/O.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    /// A stored round that cannot be read back.
+    #[error("stored round {path} is unreadable ({message}); restore it from a backup")]
+    BadRound {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Writes one role's repository.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    dir: PathBuf,
+}
+
+impl Publisher {
+    /// A publisher for the repository at `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        Publisher { dir }
+    }
+
+    /// The repository directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Publishes the root chain: every `N.root.json` as given, then `root.json` (the latest).
+    pub fn publish_roots(&self, files: &[(u64, Vec<u8>)]) -> Result<(), PublishError> {
+        for (version, bytes) in files {
+            write_if_changed(&self.dir.join(format!("{version}.root.json")), bytes)?;
+        }
+        if let Some((_, latest)) = files.last() {
+            write_if_changed(&self.dir.join("root.json"), latest)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `timestamp.json` already holds the round's timestamp (so it was fully published).
+    pub fn is_published(&self, round: &Round) -> bool {
+        let on_disk = std::fs::read(self.dir.join("timestamp.json")).ok();
+        let ours = round
+            .files
+            .iter()
+            .find(|f| f.name == "timestamp.json")
+            .map(|f| f.bytes.as_bytes());
+        on_disk.as_deref() == ours
+    }
+
+    /// Publishes a round: its targets and snapshot, its change record, then its timestamp.
+    pub fn publish_round(&self, round: &Round) -> Result<(), PublishError> {
+        let (timestamp, others): (Vec<_>, Vec<_>) =
+            round.files.iter().partition(|f| f.name == "timestamp.json");
+        for f in others {
+            write_if_changed(&self.dir.join(&f.name), f.bytes.as_bytes())?;
+        }
+        let record = self
+            .dir
+            .join("changes")
+            .join(format!("{}.json", round.timestamp_version));
+        write_if_changed(&record, round.change_record.as_bytes())?;
+        for f in timestamp {
+            fsutil::write_atomic(&self.dir.join(&f.name), f.bytes.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Where the bytes of target `name` with hash `sha256` live:
+    /// `targets/DIR/SHA256.BASENAME`, the consistent-snapshot name TUF clients fetch.
+    pub fn target_path(&self, name: &str, sha256: &Digest) -> PathBuf {
+        let (dir, base) = match name.rsplit_once('/') {
+            Some((d, b)) => (Some(d), b),
+            None => (None, name),
+        };
+        let mut path = self.dir.join("targets");
+        if let Some(d) = dir {
+            path.push(d);
+        }
+        path.push(format!("{}.{base}", sha256.to_hex()));
+        path
+    }
+
+    /// Stores a target's bytes (content-addressed, so storing twice is harmless). `name` must
+    /// have passed [`crate::target::validate`], so the path stays under `targets/`.
+    pub fn store_target(
+        &self,
+        name: &str,
+        sha256: &Digest,
+        bytes: &[u8],
+    ) -> Result<PathBuf, PublishError> {
+        let path = self.target_path(name, sha256);
+        write_if_changed(&path, bytes)?;
+        Ok(path)
+    }
+}
+
+/// Writes the file unless it already holds exactly `bytes` (re-publishing after a crash).
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    fsutil::write_atomic(path, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_paths_use_consistent_snapshot_names() {
+        let p = Publisher::new(PathBuf::from("/r"));
+        let h = tuf_merkle::hash::sha256(b"x");
+        assert_eq!(
+            p.target_path("a/b/c.txt", &h),
+            PathBuf::from(format!("/r/targets/a/b/{}.c.txt", h.to_hex()))
+        );
+        assert_eq!(
+            p.target_path("c", &h),
+            PathBuf::from(format!("/r/targets/{}.c", h.to_hex()))
+        );
+    }
+}

@@ -1,0 +1,786 @@
+//! The per-role sequencer: group commit, signing and publishing, and recovery.
+//!
+//! Each role has one sequencer, on its own thread (it fsyncs, which must not stall the async
+//! workers that serve HTTP), driving an async loop with the runtime's handle. Requests arrive on
+//! a bounded channel, each with a oneshot for its reply. A group commit:
+//!
+//! 1. collects requests until `max_changes` changes or `max_delay_ms` after the first;
+//! 2. validates each request's changes against the tree and the batch so far (D2's rules; a
+//!    refused request is answered with its error and nothing of it is kept);
+//! 3. appends the accepted changes to the write-ahead log as one record and fsyncs once;
+//! 4. answers requests that asked to wait until "durable";
+//! 5. applies the changes to the tree, signs one new timestamp (classic: targets and snapshot
+//!    too), stores the round, publishes it, keeps the tree version for proofs;
+//! 6. answers requests that asked to wait until "signed", with the version and their proofs.
+//!
+//! Properties kept:
+//! - Nothing is acknowledged before it is fsynced in the log; after a log write fails the role
+//!   refuses further writes until restarted (the page cache can no longer be trusted).
+//! - Timestamp versions strictly increase and are never reused: a round (every file of it) is
+//!   stored durably in `round.json` before any of it is published, a version whose round could
+//!   not be stored is skipped, and recovery republishes the stored round byte for byte.
+//! - Recovery rebuilds the tree from the checkpoint and the log, checks that the tree at the
+//!   stored round's sequence number has the root that round signed, and signs the rest.
+//! - Idle roles are re-signed when half of a file's validity period has passed.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+use tuf_merkle::{Digest, LeafContents, Tree, key_of};
+
+use crate::checkpoint::{Checkpoint, CheckpointError, Entry};
+use crate::config::{RoleConfig, SnapshotMode};
+use crate::metadata::{FileMeta, MetadataError, MetadataSigner};
+use crate::metrics::RoleMetrics;
+use crate::publisher::{PublishError, Publisher, Round};
+use crate::state::{RoleState, SignedVersion};
+use crate::tree::{Applied, Op, RoleTree, RuleError, Staged};
+use crate::wal::{Wal, WalError};
+
+/// When a request is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Wait {
+    /// Once the change is fsynced in the write-ahead log.
+    #[default]
+    Durable,
+    /// Once a published timestamp includes it; the reply carries the version and proof.
+    Signed,
+}
+
+/// A request to the sequencer.
+#[derive(Debug)]
+pub struct Submission {
+    /// The changes, applied together or not at all.
+    pub ops: Vec<Op>,
+    /// When to answer.
+    pub wait: Wait,
+    /// Where to answer.
+    pub reply: oneshot::Sender<Result<Reply, SubmitError>>,
+}
+
+/// The answer to an accepted request.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The log sequence number that holds the changes (or the last one, if nothing changed).
+    pub seq: u64,
+    /// What each op did.
+    pub applied: Vec<Applied>,
+    /// For [`Wait::Signed`]: the timestamp that includes the changes.
+    pub signed: Option<SignedReply>,
+}
+
+/// The timestamp that includes a request's changes.
+#[derive(Debug, Clone)]
+pub struct SignedReply {
+    /// Its version.
+    pub timestamp_version: u64,
+    /// Its `merkle_root` (merkle mode).
+    pub merkle_root: Option<Digest>,
+    /// The proof for the request's names against that root (merkle mode): a single proof for
+    /// one name, a multi-proof for several.
+    pub proof: Option<serde_json::Value>,
+}
+
+/// Why a request was not (fully) served.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SubmitError {
+    /// The version rules refused op `index`; nothing of the request was applied.
+    #[error("change {index}: {error}")]
+    Rule {
+        /// The op's position in the request.
+        index: usize,
+        /// Why.
+        error: RuleError,
+    },
+    /// The changes could not be made durable; nothing was applied.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The changes are durable (at `seq`) but signing or publishing failed; it is retried.
+    #[error(
+        "changes are durable (log sequence {seq}) but not yet signed: {message}; signing is retried automatically"
+    )]
+    NotSigned {
+        /// Where the changes are.
+        seq: u64,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// Why a role cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    /// The write-ahead log.
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    /// The checkpoint.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The stored round.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// Signing the recovery round.
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    /// The state on disk does not match what was signed.
+    #[error("role {role}: {message}")]
+    Inconsistent {
+        /// The role.
+        role: String,
+        /// What does not match.
+        message: String,
+    },
+}
+
+/// Where a role keeps its state.
+#[derive(Debug, Clone)]
+pub struct RolePaths {
+    /// `<data>/state/<role>`.
+    pub state_dir: PathBuf,
+}
+
+impl RolePaths {
+    /// The write-ahead log.
+    pub fn wal(&self) -> PathBuf {
+        self.state_dir.join("wal.log")
+    }
+    /// The checkpoint.
+    pub fn checkpoint(&self) -> PathBuf {
+        self.state_dir.join("checkpoint.bin")
+    }
+    /// The last stored round.
+    pub fn round(&self) -> PathBuf {
+        self.state_dir.join("round.json")
+    }
+}
+
+/// A change as the change record lists it.
+#[derive(Debug, Clone, Serialize)]
+struct RecordEntry {
+    name: Option<String>,
+    key: String,
+    old: Option<LeafContents>,
+    new: LeafContents,
+}
+
+/// A request waiting for the next signed timestamp.
+struct SignedWaiter {
+    reply: oneshot::Sender<Result<Reply, SubmitError>>,
+    result: Reply,
+    names: Vec<String>,
+}
+
+/// The sequencer of one role.
+pub struct Sequencer {
+    role: String,
+    cfg: RoleConfig,
+    paths: RolePaths,
+    tree: RoleTree,
+    wal: Wal,
+    last: Option<Round>,
+    pending: Vec<RecordEntry>,
+    applied_seq: u64,
+    burned_version: u64,
+    signer: MetadataSigner,
+    publisher: Publisher,
+    state: Arc<RoleState>,
+    metrics: Arc<RoleMetrics>,
+    since_checkpoint: u64,
+    broken: Option<String>,
+    retry_at: Option<Instant>,
+    unpublished: bool,
+}
+
+impl Sequencer {
+    /// Recovers a role: loads the checkpoint, replays the log, republishes the stored round,
+    /// and signs whatever the log holds beyond it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn open(
+        role: String,
+        cfg: RoleConfig,
+        paths: RolePaths,
+        signer: MetadataSigner,
+        publisher: Publisher,
+        state: Arc<RoleState>,
+        metrics: Arc<RoleMetrics>,
+    ) -> Result<Self, RecoveryError> {
+        crate::fsutil::create_private_dir(&paths.state_dir).map_err(|e| {
+            RecoveryError::Inconsistent {
+                role: role.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        let classic = cfg.snapshot == SnapshotMode::Classic;
+        let checkpoint = Checkpoint::load(&paths.checkpoint())?;
+        let last = Round::load(&paths.round())?;
+        let mut tree = RoleTree::new(classic);
+        let mut pending = Vec::new();
+        let first_round = last.is_none();
+        tree.tree = Tree::from_leaves(checkpoint.entries.iter().map(|e| (e.key, e.contents)))
+            .map_err(|e| RecoveryError::Inconsistent {
+                role: role.clone(),
+                message: format!("checkpoint: {e}"),
+            })?;
+        if let Some(names) = &mut tree.names {
+            for e in &checkpoint.entries {
+                if let Some(n) = &e.name {
+                    names.insert(e.key, n.clone());
+                }
+            }
+        }
+        if first_round {
+            pending.extend(checkpoint.entries.iter().map(|e| RecordEntry {
+                name: e.name.clone(),
+                key: e.key.to_hex(),
+                old: None,
+                new: e.contents,
+            }));
+        }
+        let signed_seq = last.as_ref().map_or(0, |r| r.seq);
+        if !first_round && checkpoint.seq > signed_seq {
+            return Err(RecoveryError::Inconsistent {
+                role,
+                message: format!(
+                    "the checkpoint (log sequence {}) is newer than the last signed round (sequence {signed_seq})",
+                    checkpoint.seq
+                ),
+            });
+        }
+        let opened = Wal::open(&paths.wal(), checkpoint.seq)?;
+        if opened.truncated > 0 {
+            tracing::warn!(
+                role,
+                bytes = opened.truncated,
+                "cut a torn tail off the write-ahead log (an unacknowledged write)"
+            );
+        }
+        let mut signed_tree = if first_round || checkpoint.seq == signed_seq {
+            Some(tree.tree.clone())
+        } else {
+            None
+        };
+        let mut applied_seq = checkpoint.seq;
+        for record in &opened.records {
+            if record.seq > signed_seq {
+                if signed_tree.is_none() {
+                    signed_tree = Some(tree.tree.clone());
+                }
+                for c in &record.changes {
+                    let key = key_of(&c.name);
+                    let old = tree.tree.get_key(&key);
+                    pending.push(RecordEntry {
+                        name: Some(c.name.clone()),
+                        key: key.to_hex(),
+                        old,
+                        new: c.contents,
+                    });
+                }
+            }
+            tree.apply(&record.changes);
+            applied_seq = record.seq;
+        }
+        let signed_tree = signed_tree.unwrap_or_else(|| tree.tree.clone());
+        if let Some(round) = &last {
+            if applied_seq < round.seq {
+                return Err(RecoveryError::Inconsistent {
+                    role,
+                    message: format!(
+                        "the write-ahead log ends at sequence {applied_seq} but timestamp {} covers sequence {}: acknowledged changes are missing; restore the log",
+                        round.timestamp_version, round.seq
+                    ),
+                });
+            }
+            if round.tree_root() != Some(signed_tree.root()) {
+                return Err(RecoveryError::Inconsistent {
+                    role,
+                    message: format!(
+                        "the tree rebuilt from checkpoint and log has root {} at sequence {}, but timestamp {} signed {}",
+                        signed_tree.root(),
+                        round.seq,
+                        round.timestamp_version,
+                        round.tree_root
+                    ),
+                });
+            }
+        }
+        let mut seq = Sequencer {
+            burned_version: last
+                .as_ref()
+                .map_or(0, |r| r.timestamp_version)
+                .max(checkpoint.timestamp_version),
+            role,
+            since_checkpoint: opened.records.iter().map(|r| r.changes.len() as u64).sum(),
+            cfg,
+            paths,
+            tree,
+            wal: opened.wal,
+            last,
+            pending,
+            applied_seq,
+            signer,
+            publisher,
+            state,
+            metrics,
+            broken: None,
+            retry_at: None,
+            unpublished: false,
+        };
+        if let Some(round) = seq.last.clone() {
+            if !seq.publisher.is_published(&round) {
+                tracing::info!(
+                    role = seq.role,
+                    version = round.timestamp_version,
+                    "republishing the stored round"
+                );
+                seq.publisher.publish_round(&round)?;
+            }
+            seq.state.push_version(SignedVersion {
+                version: round.timestamp_version,
+                root: signed_tree.root(),
+                tree: signed_tree,
+            });
+        }
+        seq.refresh_status();
+        if seq.last.is_none() || !seq.pending.is_empty() || seq.resign_due() <= Instant::now() {
+            seq.sign_round().await.map_err(|e| match e {
+                RoundError::Metadata(m) => RecoveryError::Metadata(m),
+                RoundError::Publish(p) => RecoveryError::Publish(p),
+            })?;
+        }
+        Ok(seq)
+    }
+
+    /// Runs the loop until `shutdown` turns true, then serves what is queued and stops.
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Submission>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        loop {
+            let wake = self.retry_at.unwrap_or_else(|| self.resign_due());
+            let first = tokio::select! {
+                biased;
+                _ = shutdown.changed() => break,
+                sub = rx.recv() => match sub {
+                    Some(s) => Some(s),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(wake.into()) => None,
+            };
+            match first {
+                None => {
+                    self.retry_at = None;
+                    if let Err(e) = self.sign_or_republish().await {
+                        self.note_failure(&e.to_string());
+                    }
+                }
+                Some(first) => {
+                    let batch = self.collect(first, &mut rx).await;
+                    self.commit(batch).await;
+                }
+            }
+        }
+        rx.close();
+        let mut rest = Vec::new();
+        while let Ok(s) = rx.try_recv() {
+            rest.push(s);
+        }
+        if !rest.is_empty() {
+            self.commit(rest).await;
+        }
+        if self.since_checkpoint > 0
+            && self.pending.is_empty()
+            && self.broken.is_none()
+            && let Err(e) = self.checkpoint()
+        {
+            tracing::error!(role = self.role, error = %e, "checkpoint at shutdown failed; the log still holds every change");
+        }
+        tracing::info!(role = self.role, "sequencer stopped");
+    }
+
+    async fn collect(
+        &self,
+        first: Submission,
+        rx: &mut mpsc::Receiver<Submission>,
+    ) -> Vec<Submission> {
+        let mut changes = first.ops.len();
+        let mut batch = vec![first];
+        let until =
+            tokio::time::Instant::now() + Duration::from_millis(self.cfg.batch.max_delay_ms);
+        while changes < self.cfg.batch.max_changes {
+            match tokio::time::timeout_at(until, rx.recv()).await {
+                Ok(Some(s)) => {
+                    changes += s.ops.len();
+                    batch.push(s);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        batch
+    }
+
+    async fn commit(&mut self, batch: Vec<Submission>) {
+        let started = Instant::now();
+        if let Some(why) = &self.broken {
+            for s in batch {
+                let _ = s.reply.send(Err(SubmitError::Unavailable(why.clone())));
+            }
+            return;
+        }
+        let mut staged = Staged::default();
+        let mut accepted = Vec::with_capacity(batch.len());
+        for s in batch {
+            match self.tree.stage(&mut staged, &s.ops) {
+                Ok(applied) => accepted.push((s, applied)),
+                Err((index, error)) => {
+                    self.metrics.rejected.inc();
+                    let _ = s.reply.send(Err(SubmitError::Rule { index, error }));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        let seq = if staged.log.is_empty() {
+            self.applied_seq
+        } else {
+            let fsync_started = Instant::now();
+            match self.wal.append(staged.log.clone()) {
+                Ok(seq) => {
+                    self.metrics.wal_fsync.observe(fsync_started.elapsed());
+                    seq
+                }
+                Err(e) => {
+                    let why = format!(
+                        "role {} cannot write its log ({e}); it refuses writes until the signer is restarted",
+                        self.role
+                    );
+                    tracing::error!(role = self.role, error = %e, "write-ahead log append failed");
+                    self.broken = Some(why.clone());
+                    self.state.update_status(|s| s.error = Some(why.clone()));
+                    for (s, _) in accepted {
+                        let _ = s.reply.send(Err(SubmitError::Unavailable(why.clone())));
+                    }
+                    return;
+                }
+            }
+        };
+        self.tree.apply(&staged.log);
+        self.applied_seq = seq;
+        self.since_checkpoint += staged.log.len() as u64;
+        self.metrics.changes.add(staged.log.len() as u64);
+        for (name, old, new) in staged.record {
+            let key = key_of(&name);
+            self.pending.push(RecordEntry {
+                name: Some(name),
+                key: key.to_hex(),
+                old,
+                new,
+            });
+        }
+        let mut waiters = Vec::new();
+        for (s, applied) in accepted {
+            let result = Reply {
+                seq,
+                applied,
+                signed: None,
+            };
+            match s.wait {
+                Wait::Durable => {
+                    let _ = s.reply.send(Ok(result));
+                }
+                Wait::Signed => {
+                    let names: BTreeSet<String> =
+                        s.ops.iter().map(|o| o.name().to_owned()).collect();
+                    waiters.push(SignedWaiter {
+                        reply: s.reply,
+                        result,
+                        names: names.into_iter().collect(),
+                    });
+                }
+            }
+        }
+        self.metrics.durable_latency.observe(started.elapsed());
+        self.refresh_status();
+        let outcome = if self.pending.is_empty() && !self.unpublished {
+            Ok(())
+        } else {
+            self.sign_or_republish().await
+        };
+        match outcome {
+            Ok(()) => {
+                self.answer_signed(waiters);
+                self.maybe_checkpoint();
+            }
+            Err(e) => {
+                let message = e.to_string();
+                self.note_failure(&message);
+                for w in waiters {
+                    let _ = w.reply.send(Err(SubmitError::NotSigned {
+                        seq,
+                        message: message.clone(),
+                    }));
+                }
+            }
+        }
+        self.metrics.signed_latency.observe(started.elapsed());
+    }
+
+    fn answer_signed(&self, waiters: Vec<SignedWaiter>) {
+        let Some(current) = self.state.version(None) else {
+            return;
+        };
+        let merkle = self.cfg.snapshot == SnapshotMode::Merkle;
+        for mut w in waiters {
+            let proof = if merkle {
+                match w.names.as_slice() {
+                    [one] => serde_json::to_value(current.tree.prove(one)).ok(),
+                    names => current
+                        .tree
+                        .prove_many(names)
+                        .ok()
+                        .and_then(|p| serde_json::to_value(p).ok()),
+                }
+            } else {
+                None
+            };
+            w.result.signed = Some(SignedReply {
+                timestamp_version: current.version,
+                merkle_root: merkle.then_some(current.root),
+                proof,
+            });
+            let _ = w.reply.send(Ok(w.result));
+        }
+    }
+
+    fn note_failure(&mut self, message: &str) {
+        tracing::error!(
+            role = self.role,
+            error = message,
+            "signing or publishing failed; retrying in 1 s"
+        );
+        self.retry_at = Some(Instant::now() + Duration::from_secs(1));
+        let message = message.to_owned();
+        self.state.update_status(|s| s.error = Some(message));
+    }
+
+    async fn sign_or_republish(&mut self) -> Result<(), RoundError> {
+        if self.unpublished
+            && let Some(round) = &self.last
+        {
+            self.publisher.publish_round(round)?;
+            self.unpublished = false;
+            self.after_publish();
+            if self.pending.is_empty() && self.resign_due() > Instant::now() {
+                return Ok(());
+            }
+        }
+        self.sign_round().await
+    }
+
+    /// When the next re-sign is due: half-way through the validity of the file that expires
+    /// soonest relative to its period. Immediately if nothing was ever signed.
+    fn resign_due(&self) -> Instant {
+        let Some(round) = &self.last else {
+            return Instant::now();
+        };
+        let e = &self.cfg.expiry;
+        let due = |meta: &FileMeta, period: u64| {
+            meta.expires.as_second().saturating_sub((period / 2) as i64)
+        };
+        let mut at =
+            due(&round.timestamp, e.timestamp_secs).min(due(&round.snapshot, e.snapshot_secs));
+        at = at.min(due(&round.targets, e.targets_secs));
+        if round.root_version != self.signer.root_version() {
+            return Instant::now();
+        }
+        let now = jiff::Timestamp::now().as_second();
+        Instant::now() + Duration::from_secs(u64::try_from(at.saturating_sub(now)).unwrap_or(0))
+    }
+
+    /// Signs and publishes a new round with everything pending.
+    async fn sign_round(&mut self) -> Result<(), RoundError> {
+        let started = Instant::now();
+        let version = self.burned_version + 1;
+        let tree_root = self.tree.tree.root();
+        let merkle = self.cfg.snapshot == SnapshotMode::Merkle;
+        let now = jiff::Timestamp::now().as_second();
+        let half_gone =
+            |m: &FileMeta, period: u64| m.expires.as_second() - (period / 2) as i64 <= now;
+        let e = self.cfg.expiry.clone();
+        let root_changed = self
+            .last
+            .as_ref()
+            .is_some_and(|r| r.root_version != self.signer.root_version());
+        let mut files = Vec::new();
+        let targets = match &self.last {
+            Some(r)
+                if !root_changed
+                    && !half_gone(&r.targets, e.targets_secs)
+                    && (merkle || self.pending.is_empty()) =>
+            {
+                r.targets.clone()
+            }
+            _ => {
+                let list = self
+                    .tree
+                    .present_targets()
+                    .into_iter()
+                    .map(|(n, (l, h))| (n, l, h));
+                let f = self.signer.targets(version, e.targets_secs, list).await?;
+                let meta = f.meta.clone();
+                files.push(f);
+                meta
+            }
+        };
+        let snapshot = match &self.last {
+            Some(r)
+                if files.is_empty()
+                    && !root_changed
+                    && !half_gone(&r.snapshot, e.snapshot_secs) =>
+            {
+                r.snapshot.clone()
+            }
+            _ => {
+                let f = self
+                    .signer
+                    .snapshot(version, e.snapshot_secs, &targets)
+                    .await?;
+                let meta = f.meta.clone();
+                files.push(f);
+                meta
+            }
+        };
+        let ts = self
+            .signer
+            .timestamp(
+                version,
+                e.timestamp_secs,
+                &snapshot,
+                merkle.then_some(tree_root),
+            )
+            .await?;
+        let timestamp_value: serde_json::Value =
+            serde_json::from_str(&ts.bytes).unwrap_or(serde_json::Value::Null);
+        let timestamp = ts.meta.clone();
+        files.push(ts);
+        let record = serde_json::json!({
+            "role": self.role,
+            "timestamp_version": version,
+            "previous_timestamp_version": self.last.as_ref().map(|r| r.timestamp_version),
+            "root_version": self.signer.root_version(),
+            "merkle_root": merkle.then(|| tree_root.to_hex()),
+            "tree_root": tree_root.to_hex(),
+            "log_sequence": self.applied_seq,
+            "changes": self.pending,
+            "timestamp": timestamp_value,
+        });
+        let round = Round {
+            timestamp_version: version,
+            seq: self.applied_seq,
+            root_version: self.signer.root_version(),
+            tree_root: tree_root.to_hex(),
+            merkle,
+            targets,
+            snapshot,
+            timestamp,
+            files,
+            change_record: serde_json::to_string_pretty(&record).unwrap_or_default(),
+        };
+        // From here on the version is used, whatever happens.
+        self.burned_version = version;
+        round.store(&self.paths.round())?;
+        self.last = Some(round.clone());
+        self.pending.clear();
+        self.unpublished = true;
+        self.state.push_version(SignedVersion {
+            version,
+            root: tree_root,
+            tree: self.tree.tree.clone(),
+        });
+        self.metrics.sign.observe(started.elapsed());
+        self.publisher.publish_round(&round)?;
+        self.unpublished = false;
+        self.after_publish();
+        Ok(())
+    }
+
+    fn after_publish(&mut self) {
+        self.metrics.rounds.inc();
+        self.retry_at = None;
+        self.refresh_status();
+        self.state.update_status(|s| s.error = None);
+    }
+
+    fn maybe_checkpoint(&mut self) {
+        if self.since_checkpoint >= self.cfg.checkpoint_every
+            && self.pending.is_empty()
+            && let Err(e) = self.checkpoint()
+        {
+            tracing::error!(role = self.role, error = %e, "checkpoint failed; the log keeps every change");
+        }
+    }
+
+    /// Writes a checkpoint of the tree at the last signed round, then empties the log.
+    pub fn checkpoint(&mut self) -> Result<(), RecoveryError> {
+        let mut entries = Vec::with_capacity(self.tree.tree.len());
+        let names = self.tree.names.as_ref();
+        self.tree.tree.for_each_leaf(|key, contents| {
+            entries.push(Entry {
+                key: *key,
+                contents,
+                name: names.and_then(|n| n.get(key).cloned()),
+            });
+        });
+        let checkpoint = Checkpoint {
+            seq: self.applied_seq,
+            timestamp_version: self.last.as_ref().map_or(0, |r| r.timestamp_version),
+            entries,
+        };
+        checkpoint.store(&self.paths.checkpoint())?;
+        self.wal.truncate()?;
+        self.since_checkpoint = 0;
+        tracing::info!(
+            role = self.role,
+            seq = self.applied_seq,
+            leaves = self.tree.tree.len(),
+            "checkpoint written"
+        );
+        Ok(())
+    }
+
+    fn refresh_status(&self) {
+        let last = self.last.as_ref();
+        let leaves = self.tree.tree.len();
+        let tombstones = self.tree.tree.tombstones();
+        let seq = self.applied_seq;
+        let root_version = self.signer.root_version();
+        self.metrics.leaves.set(leaves as u64);
+        self.metrics
+            .timestamp_version
+            .set(last.map_or(0, |r| r.timestamp_version));
+        self.state.update_status(|s| {
+            s.timestamp_version = last.map_or(0, |r| r.timestamp_version);
+            s.timestamp_expires = last.map(|r| r.timestamp.expires.to_string());
+            s.merkle_root = last.filter(|r| r.merkle).map(|r| r.tree_root.clone());
+            s.leaves = leaves;
+            s.tombstones = tombstones;
+            s.last_seq = seq;
+            s.root_version = root_version;
+        });
+    }
+}
+
+/// Why a round failed.
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+}

@@ -1,0 +1,480 @@
+//! Starting and stopping the service: the data-directory lock, keys, roots, one sequencer per
+//! role, and the HTTP server.
+//!
+//! Properties kept: nothing is served before every role has recovered (replayed its log and
+//! republished its last round) and passed the trust checks of [`crate::metadata`]; the lock is
+//! held for as long as anything may write; shutdown stops accepting HTTP requests first, lets
+//! in-flight ones finish, then lets each sequencer commit what is queued and write a checkpoint.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tuf_keys::{FileSigner, KeyAlgorithm, KmsOptions, KmsSigner};
+
+use crate::auth::{TokenTable, token_hash};
+use crate::config::{Config, Limits, Mode, OnlineKey, RoleConfig};
+use crate::lock::{DataDirLock, LockError};
+use crate::metadata::{MetadataError, MetadataSigner, RootChain, SharedSigner, write_dev_root};
+use crate::metrics::{Counter, RoleMetrics};
+use crate::publisher::Publisher;
+use crate::sequencer::{RecoveryError, RolePaths, Sequencer, Submission};
+use crate::state::RoleState;
+
+/// Depth of each role's request queue.
+const QUEUE_DEPTH: usize = 4096;
+
+/// Why the service cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory is locked or unusable.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// A key file.
+    #[error("role {role}: online key: {source}")]
+    KeyFile {
+        /// The role.
+        role: String,
+        /// The error.
+        source: tuf_keys::KeyFileError,
+    },
+    /// A KMS key.
+    #[error("role {role}: KMS key: {source}")]
+    Kms {
+        /// The role.
+        role: String,
+        /// The error.
+        source: tuf_keys::KmsError,
+    },
+    /// Trust checks or root generation.
+    #[error("role {role}: {source}")]
+    Metadata {
+        /// The role.
+        role: String,
+        /// The error.
+        source: MetadataError,
+    },
+    /// Recovery.
+    #[error("role {role}: recovery failed: {source}")]
+    Recovery {
+        /// The role.
+        role: String,
+        /// The error.
+        source: RecoveryError,
+    },
+    /// Files in the data directory.
+    #[error(transparent)]
+    Fs(#[from] crate::fsutil::FsError),
+    /// Publishing the root chain.
+    #[error(transparent)]
+    Publish(#[from] crate::publisher::PublishError),
+    /// The listen address.
+    #[error("cannot listen on {addr}: {source}; pass another --listen address")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A role that the command names but the config lacks.
+    #[error("no role {0:?} in the configuration")]
+    UnknownRole(String),
+    /// A thread could not be started.
+    #[error("cannot start the sequencer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// What the HTTP handlers share.
+pub struct Service {
+    /// The roles, by name.
+    pub roles: BTreeMap<String, RoleHandle>,
+    /// Writer tokens.
+    pub tokens: TokenTable,
+    /// Request limits.
+    pub limits: Limits,
+    /// 4xx answers, for `/metrics`.
+    pub http_errors: Counter,
+}
+
+/// One role as the HTTP handlers see it.
+pub struct RoleHandle {
+    /// Its configuration.
+    pub cfg: RoleConfig,
+    /// The sequencer's queue.
+    pub tx: mpsc::Sender<Submission>,
+    /// Signed versions and status.
+    pub state: Arc<RoleState>,
+    /// Metrics.
+    pub metrics: Arc<RoleMetrics>,
+    /// The published repository.
+    pub publisher: Publisher,
+}
+
+/// A running service.
+pub struct Running {
+    addr: SocketAddr,
+    http_stop: watch::Sender<bool>,
+    sequencer_stop: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    service: Arc<Service>,
+    _lock: DataDirLock,
+}
+
+impl Running {
+    /// The address the HTTP server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state (for tests and embedding).
+    pub fn service(&self) -> &Arc<Service> {
+        &self.service
+    }
+
+    /// Stops HTTP (in-flight requests finish), then the sequencers (queued changes are
+    /// committed, a checkpoint is written), then releases the lock.
+    pub async fn shutdown(self) {
+        let _ = self.http_stop.send(true);
+        match self.server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "HTTP server error"),
+            Err(e) => tracing::error!(error = %e, "HTTP server task failed"),
+        }
+        let _ = self.sequencer_stop.send(true);
+        let threads = self.threads;
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+    }
+}
+
+/// The data-directory layout.
+#[derive(Debug, Clone)]
+pub struct DataDir(pub PathBuf);
+
+impl DataDir {
+    /// `<data>/state/<role>`.
+    pub fn role_paths(&self, role: &str) -> RolePaths {
+        RolePaths {
+            state_dir: self.0.join("state").join(role),
+        }
+    }
+    /// `<data>/repo/<role>`.
+    pub fn repo(&self, role: &str) -> PathBuf {
+        self.0.join("repo").join(role)
+    }
+    /// `<data>/keys/<role>.pem`: a generated online key.
+    pub fn online_key(&self, role: &str) -> PathBuf {
+        self.0.join("keys").join(format!("{role}.pem"))
+    }
+    /// `<data>/keys/dev-root.pem`: the development root key.
+    pub fn dev_root_key(&self) -> PathBuf {
+        self.0.join("keys").join("dev-root.pem")
+    }
+    /// `<data>/roots/<role>`: generated development roots.
+    pub fn dev_roots(&self, role: &str) -> PathBuf {
+        self.0.join("roots").join(role)
+    }
+    /// `<data>/dev-tokens/<role>`: a generated development writer token.
+    pub fn dev_token(&self, role: &str) -> PathBuf {
+        self.0.join("dev-tokens").join(role)
+    }
+}
+
+/// Loads (or in development mode generates) a role's online key.
+pub async fn load_online_key(config: &Config, role: &str) -> Result<SharedSigner, StartError> {
+    let cfg = config
+        .roles
+        .get(role)
+        .ok_or_else(|| StartError::UnknownRole(role.to_owned()))?;
+    let data = DataDir(config.data_dir.clone());
+    let key_err = |source| StartError::KeyFile {
+        role: role.to_owned(),
+        source,
+    };
+    match &cfg.online_key {
+        Some(OnlineKey::File { path }) => Ok(Arc::new(FileSigner::load(path).map_err(key_err)?)),
+        Some(OnlineKey::Kms {
+            key_id,
+            region,
+            endpoint,
+        }) => {
+            let mut options = KmsOptions::default();
+            if let Some(r) = region {
+                options = options.with_region(r.clone());
+            }
+            if let Some(e) = endpoint {
+                options = options.with_endpoint_url(e.clone());
+            }
+            let signer = KmsSigner::connect(key_id, &options)
+                .await
+                .map_err(|source| StartError::Kms {
+                    role: role.to_owned(),
+                    source,
+                })?;
+            Ok(Arc::new(signer))
+        }
+        None if config.mode == Mode::Development => {
+            let path = data.online_key(role);
+            let (signer, created) =
+                FileSigner::load_or_generate(&path, KeyAlgorithm::Ed25519).map_err(key_err)?;
+            if created {
+                tracing::warn!(role, path = %path.display(), "generated a DEVELOPMENT online key");
+            }
+            Ok(Arc::new(signer))
+        }
+        None => Err(StartError::Metadata {
+            role: role.to_owned(),
+            source: MetadataError::NoRoot(PathBuf::from(
+                "online_key is required in production mode",
+            )),
+        }),
+    }
+}
+
+/// The role's trusted root directory, creating a development root there if needed.
+async fn root_dir(
+    config: &Config,
+    role: &str,
+    online: &SharedSigner,
+) -> Result<PathBuf, StartError> {
+    let data = DataDir(config.data_dir.clone());
+    let cfg = &config.roles[role];
+    let meta_err = |source| StartError::Metadata {
+        role: role.to_owned(),
+        source,
+    };
+    if let Some(dir) = &cfg.root_dir {
+        return Ok(dir.clone());
+    }
+    let dir = data.dev_roots(role);
+    if !dir.join("1.root.json").exists() {
+        let (root_key, _) =
+            FileSigner::load_or_generate(data.dev_root_key(), KeyAlgorithm::Ed25519).map_err(
+                |source| StartError::KeyFile {
+                    role: role.to_owned(),
+                    source,
+                },
+            )?;
+        let root_key: SharedSigner = Arc::new(root_key);
+        let path = write_dev_root(
+            &dir,
+            &root_key,
+            online.public_key(),
+            cfg.expiry.dev_root_secs,
+        )
+        .await
+        .map_err(meta_err)?;
+        tracing::warn!(role, path = %path.display(), "generated a DEVELOPMENT root signed by a local key");
+    }
+    Ok(dir)
+}
+
+/// Reads or creates the development writer token of a role; returns it.
+fn dev_token(data: &DataDir, role: &str) -> Result<String, StartError> {
+    let path = data.dev_token(role);
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        return Ok(t.trim().to_owned());
+    }
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| {
+            crate::fsutil::FsError::new(
+                &path,
+                "generate token",
+                std::io::Error::other("no randomness"),
+            )
+        })?;
+    let token = hex::encode(bytes);
+    if let Some(dir) = path.parent() {
+        crate::fsutil::create_private_dir(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode_0600()
+        .open(&path)
+        .map_err(|e| crate::fsutil::FsError::new(&path, "create", e))?;
+    writeln!(f, "{token}").map_err(|e| crate::fsutil::FsError::new(&path, "write", e))?;
+    f.sync_all()
+        .map_err(|e| crate::fsutil::FsError::new(&path, "fsync", e))?;
+    Ok(token)
+}
+
+trait Mode0600 {
+    fn mode_0600(&mut self) -> &mut Self;
+}
+
+impl Mode0600 for std::fs::OpenOptions {
+    fn mode_0600(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.mode(0o600)
+    }
+}
+
+/// Starts the service: takes the lock, recovers every role, listens.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let lock = DataDirLock::acquire(&config.data_dir)?;
+    let data = DataDir(config.data_dir.clone());
+    if config.mode == Mode::Development {
+        tracing::warn!(
+            data_dir = %config.data_dir.display(),
+            "DEVELOPMENT MODE: keys, roots and writer tokens are generated locally. This repository \
+             is for development only; its root is NOT the ceremony's root. Use a config file with \
+             mode = \"production\" for anything real."
+        );
+    }
+    let (http_stop, mut http_stop_rx) = watch::channel(false);
+    let (sequencer_stop, sequencer_stop_rx) = watch::channel(false);
+    let mut tokens = TokenTable::default();
+    let mut roles = BTreeMap::new();
+    let mut threads = Vec::new();
+    let mut readies = Vec::new();
+    for (name, cfg) in &config.roles {
+        let mut hashes = cfg.writer_token_sha256.clone();
+        if config.mode == Mode::Development && hashes.is_empty() {
+            let token = dev_token(&data, name)?;
+            hashes.push(token_hash(&token));
+            tracing::warn!(role = name, path = %data.dev_token(name).display(), "DEVELOPMENT writer token");
+        }
+        tokens.add_role(name, &hashes);
+        let key = load_online_key(&config, name).await?;
+        let dir = root_dir(&config, name, &key).await?;
+        let meta_err = |source| StartError::Metadata {
+            role: name.clone(),
+            source,
+        };
+        let chain = RootChain::load(&dir).map_err(meta_err)?;
+        chain.check_online_key(key.public_key()).map_err(meta_err)?;
+        tracing::info!(
+            role = name,
+            root_version = chain.version(),
+            key_id = key.public_key().key_id_hex(),
+            "trust checks passed"
+        );
+        let publisher = Publisher::new(data.repo(name));
+        publisher.publish_roots(&chain.files)?;
+        let signer = MetadataSigner::new(chain.current.signed.clone(), key);
+        let state = Arc::new(RoleState::new(name, cfg.snapshot, cfg.kept_versions));
+        let metrics = Arc::new(RoleMetrics::default());
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let handle = tokio::runtime::Handle::current();
+        let stop = sequencer_stop_rx.clone();
+        let (role, role_cfg, paths, pub2, st, me) = (
+            name.clone(),
+            cfg.clone(),
+            data.role_paths(name),
+            publisher.clone(),
+            state.clone(),
+            metrics.clone(),
+        );
+        let thread = std::thread::Builder::new()
+            .name(format!("sequencer-{name}"))
+            .spawn(move || {
+                handle.block_on(async move {
+                    match Sequencer::open(role, role_cfg, paths, signer, pub2, st, me).await {
+                        Ok(seq) => {
+                            let _ = ready_tx.send(Ok(()));
+                            seq.run(rx, stop).await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })
+            .map_err(StartError::Thread)?;
+        threads.push(thread);
+        readies.push((name.clone(), ready_rx));
+        roles.insert(
+            name.clone(),
+            RoleHandle {
+                cfg: cfg.clone(),
+                tx,
+                state,
+                metrics,
+                publisher,
+            },
+        );
+    }
+    let mut failure = None;
+    for (role, ready) in readies {
+        match ready.await {
+            Ok(Ok(())) => {}
+            Ok(Err(source)) => failure = failure.or(Some(StartError::Recovery { role, source })),
+            Err(_) => {
+                failure = failure.or(Some(StartError::Recovery {
+                    role: role.clone(),
+                    source: RecoveryError::Inconsistent {
+                        role,
+                        message: "sequencer thread died".into(),
+                    },
+                }))
+            }
+        }
+    }
+    let listener = match failure {
+        Some(e) => Err(e),
+        None => tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.listen,
+                source,
+            }),
+    };
+    let listener = match listener {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = sequencer_stop.send(true);
+            drop(roles);
+            let _ = tokio::task::spawn_blocking(move || {
+                threads.into_iter().for_each(|t| drop(t.join()))
+            })
+            .await;
+            return Err(e);
+        }
+    };
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    let service = Arc::new(Service {
+        roles,
+        tokens,
+        limits: config.limits.clone(),
+        http_errors: Counter::default(),
+    });
+    let app = crate::http::router(service.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop_rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "listening");
+    Ok(Running {
+        addr,
+        http_stop,
+        sequencer_stop,
+        server,
+        threads,
+        service,
+        _lock: lock,
+    })
+}
+
+/// Whether `path` is inside the data directory's state for `role` and holds anything.
+pub fn role_has_state(data: &Path, role: &str) -> bool {
+    let paths = DataDir(data.to_owned()).role_paths(role);
+    let non_empty = |p: PathBuf| std::fs::metadata(p).is_ok_and(|m| m.len() > 0);
+    non_empty(paths.wal()) || non_empty(paths.checkpoint()) || non_empty(paths.round())
+}

@@ -1,0 +1,263 @@
+//! A role's leaf set: the Merkle tree, D2's version rules, and (for classic roles) the names.
+//!
+//! Properties kept: a target's version starts at 1 and goes up by exactly one on every change,
+//! including deletion (a tombstone) and re-publication after deletion; identical contents change
+//! nothing; deleting an absent or already deleted target is refused. A batch of changes is
+//! validated against the tree plus the earlier changes of the same batch, before anything is
+//! logged or applied, and one request's changes are accepted or refused together.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tuf_merkle::{Digest, LeafContents, Tree, key_of};
+
+use crate::wal::LoggedChange;
+
+/// A requested change to one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Add or update a target.
+    Upsert {
+        /// Target name (already validated).
+        name: String,
+        /// Length in bytes.
+        length: u64,
+        /// SHA-256 of the bytes.
+        sha256: Digest,
+    },
+    /// Delete a target (it becomes a tombstone).
+    Delete {
+        /// Target name (already validated).
+        name: String,
+    },
+}
+
+impl Op {
+    /// The target name.
+    pub fn name(&self) -> &str {
+        match self {
+            Op::Upsert { name, .. } | Op::Delete { name } => name,
+        }
+    }
+}
+
+/// Why a change was refused; nothing of its request was applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    /// Deleting a target the role never had.
+    #[error("cannot delete {0:?}: the role has no such target")]
+    NotFound(String),
+    /// Deleting a target that is already deleted.
+    #[error("cannot delete {0:?}: it is already deleted")]
+    AlreadyDeleted(String),
+    /// A version or length beyond 2^63 - 1.
+    #[error("{0:?}: {1}")]
+    Range(String, String),
+}
+
+impl RuleError {
+    /// The API error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RuleError::NotFound(_) => "target_not_found",
+            RuleError::AlreadyDeleted(_) => "target_already_deleted",
+            RuleError::Range(..) => "value_out_of_range",
+        }
+    }
+}
+
+/// The outcome of one accepted op.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The target name.
+    pub name: String,
+    /// Its contents before (`None`: new).
+    pub old: Option<LeafContents>,
+    /// Its contents after.
+    pub new: LeafContents,
+    /// Whether the op changed anything (an identical upsert does not).
+    pub changed: bool,
+}
+
+/// The next contents of a target under D2's rules, given its current contents.
+pub fn next_contents(op: &Op, current: Option<LeafContents>) -> Result<LeafContents, RuleError> {
+    let bump = |name: &str, v: u64| {
+        v.checked_add(1)
+            .filter(|v| *v <= tuf_merkle::contents::MAX_INTEGER)
+            .ok_or_else(|| RuleError::Range(name.to_owned(), "version would overflow".into()))
+    };
+    match op {
+        Op::Upsert {
+            name,
+            length,
+            sha256,
+        } => {
+            let version = match current {
+                None => 1,
+                Some(LeafContents::Present {
+                    version,
+                    length: l,
+                    sha256: s,
+                }) if l == *length && s == *sha256 => {
+                    return Ok(LeafContents::Present {
+                        version,
+                        length: l,
+                        sha256: s,
+                    });
+                }
+                Some(old) => bump(name, old.version())?,
+            };
+            LeafContents::present(version, *length, *sha256)
+                .map_err(|e| RuleError::Range(name.clone(), e.to_string()))
+        }
+        Op::Delete { name } => match current {
+            None => Err(RuleError::NotFound(name.clone())),
+            Some(LeafContents::Deleted { .. }) => Err(RuleError::AlreadyDeleted(name.clone())),
+            Some(old) => Ok(LeafContents::Deleted {
+                version: bump(name, old.version())?,
+            }),
+        },
+    }
+}
+
+/// A role's leaves.
+#[derive(Clone, Default)]
+pub struct RoleTree {
+    /// The Merkle tree (both modes: it holds the versions).
+    pub tree: Tree,
+    /// Names by key, kept for classic roles (their `targets.json` lists names).
+    pub names: Option<HashMap<Digest, String>>,
+}
+
+/// Changes validated against a tree but not yet applied.
+#[derive(Debug, Default)]
+pub struct Staged {
+    overlay: HashMap<Digest, LeafContents>,
+    /// The accepted changes that change something, in order (what goes into the log).
+    pub log: Vec<LoggedChange>,
+    /// `(name, old, new)` for the change record, in order.
+    pub record: Vec<(String, Option<LeafContents>, LeafContents)>,
+}
+
+impl RoleTree {
+    /// An empty tree; `keep_names` for classic roles.
+    pub fn new(keep_names: bool) -> Self {
+        RoleTree {
+            tree: Tree::new(),
+            names: keep_names.then(HashMap::new),
+        }
+    }
+
+    /// Validates one request's ops against the tree and what `staged` already holds; on success
+    /// adds them to `staged`, on failure leaves `staged` as it was.
+    /// The error carries the index of the refused op.
+    pub fn stage(
+        &self,
+        staged: &mut Staged,
+        ops: &[Op],
+    ) -> Result<Vec<Applied>, (usize, RuleError)> {
+        let mut local: HashMap<Digest, LeafContents> = HashMap::new();
+        let mut applied = Vec::with_capacity(ops.len());
+        for (index, op) in ops.iter().enumerate() {
+            let key = key_of(op.name());
+            let current = local
+                .get(&key)
+                .or_else(|| staged.overlay.get(&key))
+                .copied()
+                .or_else(|| self.tree.get_key(&key));
+            let new = next_contents(op, current).map_err(|e| (index, e))?;
+            local.insert(key, new);
+            applied.push(Applied {
+                name: op.name().to_owned(),
+                old: current,
+                new,
+                changed: current != Some(new),
+            });
+        }
+        for a in &applied {
+            if a.changed {
+                staged.overlay.insert(key_of(&a.name), a.new);
+                staged.log.push(LoggedChange {
+                    name: a.name.clone(),
+                    contents: a.new,
+                });
+                staged.record.push((a.name.clone(), a.old, a.new));
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Applies logged changes (in order) to the tree.
+    pub fn apply(&mut self, changes: &[LoggedChange]) {
+        if let Some(names) = &mut self.names {
+            for c in changes {
+                names.insert(key_of(&c.name), c.name.clone());
+            }
+        }
+        self.tree
+            .set_many(changes.iter().map(|c| (key_of(&c.name), c.contents)));
+    }
+
+    /// The present targets with names, sorted by name (classic `targets.json`).
+    pub fn present_targets(&self) -> BTreeMap<String, (u64, Digest)> {
+        let mut out = BTreeMap::new();
+        if let Some(names) = &self.names {
+            self.tree.for_each_leaf(|key, contents| {
+                if let (LeafContents::Present { length, sha256, .. }, Some(name)) =
+                    (contents, names.get(key))
+                {
+                    out.insert(name.clone(), (length, sha256));
+                }
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tuf_merkle::hash::sha256;
+
+    fn up(name: &str, bytes: &[u8]) -> Op {
+        Op::Upsert {
+            name: name.into(),
+            length: bytes.len() as u64,
+            sha256: sha256(bytes),
+        }
+    }
+
+    #[test]
+    fn versions_follow_d2_within_a_batch() {
+        let t = RoleTree::new(true);
+        let mut s = Staged::default();
+        let a = t
+            .stage(&mut s, &[up("a", b"1"), up("a", b"1"), up("a", b"2")])
+            .unwrap();
+        assert_eq!(
+            a.iter()
+                .map(|x| (x.new.version(), x.changed))
+                .collect::<Vec<_>>(),
+            [(1, true), (1, false), (2, true)]
+        );
+        let d = t.stage(&mut s, &[Op::Delete { name: "a".into() }]).unwrap();
+        assert_eq!(d[0].new, LeafContents::Deleted { version: 3 });
+        // A failing request leaves the staged state alone.
+        let before = s.log.len();
+        assert_eq!(
+            t.stage(&mut s, &[up("b", b"x"), Op::Delete { name: "a".into() }]),
+            Err((1, RuleError::AlreadyDeleted("a".into())))
+        );
+        assert_eq!(s.log.len(), before);
+        assert_eq!(
+            t.stage(&mut s, &[Op::Delete { name: "zz".into() }]),
+            Err((0, RuleError::NotFound("zz".into())))
+        );
+        let mut t = t;
+        t.apply(&s.log);
+        assert_eq!(t.tree.get("a"), Some(LeafContents::Deleted { version: 3 }));
+        assert!(t.present_targets().is_empty());
+        let mut s = Staged::default();
+        t.stage(&mut s, &[up("a", b"9")]).unwrap();
+        assert_eq!(s.log[0].contents.version(), 4);
+    }
+}

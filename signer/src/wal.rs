@@ -1,0 +1,391 @@
+//! The per-role write-ahead log.
+//!
+//! A record is one group commit: the leaves that a batch of accepted requests changed, with the
+//! contents the tree takes, and a sequence number one above the previous record's. On disk:
+//!
+//! ```text
+//! [u32 LE payload length][u32 LE CRC-32 of the payload][payload: JSON of `Record`]
+//! ```
+//!
+//! Security and durability properties kept:
+//! - [`Wal::append`] returns only after the record is written and `fdatasync`ed, so a change is
+//!   acknowledged only once it survives a crash.
+//! - Records hold the *resulting* leaf contents, not the requests, so replaying them rebuilds
+//!   exactly the tree that was signed, whatever the version rules were at the time.
+//! - On open, a torn tail (a record cut short or with a bad checksum that reaches the end of the
+//!   file, or trailing zeros) is the unacknowledged write a crash interrupted: it is cut off. A bad
+//!   record with anything after it, or a gap or repeat in the sequence numbers, means the log was
+//!   damaged, and opening fails rather than silently dropping acknowledged changes.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tuf_merkle::LeafContents;
+
+/// The largest record accepted on read (a batch of many thousands of changes fits easily).
+pub const MAX_RECORD_BYTES: u32 = 256 * 1024 * 1024;
+
+const HEADER: usize = 8;
+
+/// One change in a record: a target and the contents its leaf now has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedChange {
+    /// The target name.
+    pub name: String,
+    /// The leaf contents after the change.
+    pub contents: LeafContents,
+}
+
+/// One group commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// One above the previous record's (the first record after a checkpoint at `s` has `s + 1`).
+    pub seq: u64,
+    /// The changes, in the order they were applied.
+    pub changes: Vec<LoggedChange>,
+}
+
+/// Why the log cannot be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum WalError {
+    /// An I/O error on the log file.
+    #[error("write-ahead log {path}: {action}: {source}")]
+    Io {
+        /// The log file.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A damaged record with valid data after it: acknowledged changes may be lost.
+    #[error(
+        "write-ahead log {path} is corrupt at byte {offset} ({reason}) and has data after it; \
+         refusing to start so that no acknowledged change is dropped. Restore the log from a \
+         backup, or move it aside after checking that the last checkpoint covers everything"
+    )]
+    Corrupt {
+        /// The log file.
+        path: PathBuf,
+        /// Where the bad record starts.
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Sequence numbers that do not follow on.
+    #[error(
+        "write-ahead log {path}: record at byte {offset} has sequence {found}, expected {expected}"
+    )]
+    Sequence {
+        /// The log file.
+        path: PathBuf,
+        /// Where the record starts.
+        offset: u64,
+        /// The sequence number expected.
+        expected: u64,
+        /// The one found.
+        found: u64,
+    },
+    /// A record that does not serialize (cannot happen with the types here).
+    #[error("cannot encode a write-ahead log record: {0}")]
+    Encode(serde_json::Error),
+}
+
+/// An open write-ahead log, positioned at its end.
+#[derive(Debug)]
+pub struct Wal {
+    path: PathBuf,
+    file: File,
+    next_seq: u64,
+    len: u64,
+}
+
+/// What [`Wal::open`] found.
+#[derive(Debug)]
+pub struct Opened {
+    /// The log, ready for appends.
+    pub wal: Wal,
+    /// The records after the checkpoint, in order.
+    pub records: Vec<Record>,
+    /// Bytes cut off a torn tail, if any.
+    pub truncated: u64,
+}
+
+impl Wal {
+    /// Opens (creating if needed) the log at `path`, reads every record, keeps those with a
+    /// sequence number above `checkpoint_seq`, and cuts off a torn tail.
+    pub fn open(path: &Path, checkpoint_seq: u64) -> Result<Opened, WalError> {
+        let io = |action| {
+            let path = path.to_owned();
+            move |source| WalError::Io {
+                path,
+                action,
+                source,
+            }
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io("open"))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io("read"))?;
+        let total = bytes.len();
+        let mut offset = 0usize;
+        let mut records = Vec::new();
+        let mut expected: Option<u64> = None;
+        let mut good_end = 0usize;
+        while offset < total {
+            match parse_record(&bytes[offset..]) {
+                Ok((record, used)) => {
+                    if let Some(e) = expected
+                        && record.seq != e
+                    {
+                        return Err(WalError::Sequence {
+                            path: path.to_owned(),
+                            offset: offset as u64,
+                            expected: e,
+                            found: record.seq,
+                        });
+                    }
+                    if expected.is_none() && record.seq > checkpoint_seq + 1 {
+                        return Err(WalError::Sequence {
+                            path: path.to_owned(),
+                            offset: offset as u64,
+                            expected: checkpoint_seq + 1,
+                            found: record.seq,
+                        });
+                    }
+                    expected = Some(record.seq + 1);
+                    if record.seq > checkpoint_seq {
+                        records.push(record);
+                    }
+                    offset += used;
+                    good_end = offset;
+                }
+                Err(bad) => {
+                    // A crash can only tear the last write: anything that still parses as a
+                    // record after the damage proves the damage is not a torn tail.
+                    if has_record_after(&bytes[offset..]) {
+                        let reason = match bad {
+                            Bad::Torn => "record length runs past the end of the log".to_owned(),
+                            Bad::Corrupt { reason } => reason,
+                        };
+                        return Err(WalError::Corrupt {
+                            path: path.to_owned(),
+                            offset: offset as u64,
+                            reason,
+                        });
+                    }
+                    break;
+                }
+            }
+        }
+        let truncated = (total - good_end) as u64;
+        if truncated > 0 {
+            file.set_len(good_end as u64)
+                .map_err(io("truncate torn tail"))?;
+            file.sync_all().map_err(io("sync after truncation"))?;
+        }
+        file.seek(SeekFrom::End(0)).map_err(io("seek"))?;
+        let next_seq = expected
+            .unwrap_or(checkpoint_seq + 1)
+            .max(checkpoint_seq + 1);
+        let wal = Wal {
+            path: path.to_owned(),
+            file,
+            next_seq,
+            len: good_end as u64,
+        };
+        Ok(Opened {
+            wal,
+            records,
+            truncated,
+        })
+    }
+
+    /// The sequence number the next record gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Bytes in the log.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the log holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends one record with the next sequence number and `fdatasync`s. Returns the sequence
+    /// number. On error, the caller must not acknowledge the changes; the torn bytes, if any,
+    /// are cut off on the next open (and by the rollback here when possible).
+    pub fn append(&mut self, changes: Vec<LoggedChange>) -> Result<u64, WalError> {
+        let record = Record {
+            seq: self.next_seq,
+            changes,
+        };
+        let payload = serde_json::to_vec(&record).map_err(WalError::Encode)?;
+        let mut frame = Vec::with_capacity(HEADER + payload.len());
+        let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+        frame.extend_from_slice(&len.to_le_bytes());
+        frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        frame.extend_from_slice(&payload);
+        let result = self
+            .file
+            .write_all(&frame)
+            .and_then(|()| self.file.sync_data());
+        if let Err(source) = result {
+            // Best effort: remove what may have been written, so later appends stay aligned.
+            let _ = self.file.set_len(self.len);
+            return Err(WalError::Io {
+                path: self.path.clone(),
+                action: "append",
+                source,
+            });
+        }
+        self.len += frame.len() as u64;
+        self.next_seq += 1;
+        Ok(record.seq)
+    }
+
+    /// Empties the log after a checkpoint covering every record in it was made durable. The
+    /// sequence numbers continue.
+    pub fn truncate(&mut self) -> Result<(), WalError> {
+        let io = |action| {
+            let path = self.path.clone();
+            move |source| WalError::Io {
+                path,
+                action,
+                source,
+            }
+        };
+        self.file
+            .set_len(0)
+            .map_err(io("truncate after checkpoint"))?;
+        self.file.sync_all().map_err(io("sync after truncation"))?;
+        self.len = 0;
+        Ok(())
+    }
+}
+
+enum Bad {
+    /// The bytes end inside this record.
+    Torn,
+    /// The record is complete but wrong.
+    Corrupt { reason: String },
+}
+
+/// Whether a valid record starts anywhere after the first byte of `bytes`.
+fn has_record_after(bytes: &[u8]) -> bool {
+    (1..bytes.len().saturating_sub(HEADER)).any(|i| parse_record(&bytes[i..]).is_ok())
+}
+
+fn parse_record(bytes: &[u8]) -> Result<(Record, usize), Bad> {
+    if bytes.len() < HEADER {
+        return Err(Bad::Torn);
+    }
+    let len = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let crc = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+    if len == 0 || len > MAX_RECORD_BYTES {
+        return Err(Bad::Corrupt {
+            reason: format!("record length {len}"),
+        });
+    }
+    let end = HEADER + len as usize;
+    if bytes.len() < end {
+        return Err(Bad::Torn);
+    }
+    let payload = &bytes[HEADER..end];
+    if crc32fast::hash(payload) != crc {
+        return Err(Bad::Corrupt {
+            reason: "checksum mismatch".into(),
+        });
+    }
+    let record: Record = serde_json::from_slice(payload).map_err(|e| Bad::Corrupt {
+        reason: format!("undecodable record: {e}"),
+    })?;
+    Ok((record, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(name: &str, v: u64) -> Vec<LoggedChange> {
+        vec![LoggedChange {
+            name: name.into(),
+            contents: LeafContents::for_bytes(v, name.as_bytes()).unwrap(),
+        }]
+    }
+
+    #[test]
+    fn appends_and_replays() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        let mut o = Wal::open(&path, 0).unwrap();
+        assert_eq!(o.wal.append(change("a", 1)).unwrap(), 1);
+        assert_eq!(o.wal.append(change("b", 1)).unwrap(), 2);
+        drop(o);
+        let o = Wal::open(&path, 0).unwrap();
+        assert_eq!(o.records.len(), 2);
+        assert_eq!(o.wal.next_seq(), 3);
+        let o = Wal::open(&path, 1).unwrap();
+        assert_eq!(o.records.len(), 1);
+        assert_eq!(o.records[0].seq, 2);
+    }
+
+    #[test]
+    fn torn_tail_is_cut_and_middle_corruption_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        let mut o = Wal::open(&path, 0).unwrap();
+        o.wal.append(change("a", 1)).unwrap();
+        o.wal.append(change("b", 1)).unwrap();
+        let full = o.wal.len();
+        drop(o);
+        // Torn: cut in the middle of the last record.
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(full - 3).unwrap();
+        drop(f);
+        let mut o = Wal::open(&path, 0).unwrap();
+        assert_eq!(o.records.len(), 1);
+        assert!(o.truncated > 0);
+        assert_eq!(o.wal.append(change("c", 1)).unwrap(), 2);
+        assert_eq!(o.wal.append(change("d", 1)).unwrap(), 3);
+        drop(o);
+        // Corrupt a byte in the first record's payload: valid records follow, so refuse.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[HEADER + 2] ^= 0x20;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(Wal::open(&path, 0), Err(WalError::Corrupt { .. })));
+        // Zeros after the last good record are a torn tail.
+        bytes[HEADER + 2] ^= 0x20;
+        bytes.extend_from_slice(&[0u8; 100]);
+        std::fs::write(&path, &bytes).unwrap();
+        let o = Wal::open(&path, 0).unwrap();
+        assert_eq!(o.records.len(), 3);
+        assert_eq!(o.truncated, 100);
+    }
+
+    #[test]
+    fn gaps_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        let mut o = Wal::open(&path, 5).unwrap();
+        assert_eq!(o.wal.append(change("a", 1)).unwrap(), 6);
+        drop(o);
+        assert!(matches!(
+            Wal::open(&path, 3),
+            Err(WalError::Sequence { .. })
+        ));
+        let o = Wal::open(&path, 6).unwrap();
+        assert!(o.records.is_empty());
+        assert_eq!(o.wal.next_seq(), 7);
+    }
+}
