@@ -43,6 +43,9 @@ pub use file::{FileKeySource, FileSigner, MAX_KEY_FILE_LEN};
 pub use kms::{KMS_RAW_MESSAGE_MAX, KmsKeySource, KmsOptions, KmsSigner, kms_client};
 pub use tuf_key::{KeyAlgorithm, TufPublicKey};
 
+/// Re-exported so that callers can name KMS types ([`KmsOptions::credentials`], key specs)
+/// without depending on the SDK themselves, and always with the same version.
+pub use aws_sdk_kms;
 /// Re-exported so that callers can name the key and key ID types without depending on tough
 /// themselves.
 pub use tough::schema::decoded::{Decoded, Hex};

@@ -11,9 +11,8 @@
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//! use tuf_keys::test_support::MotoKms;
+//! use tuf_keys::test_support::{KeySpec, MotoKms};
 //! use tuf_keys::KmsSigner;
-//! use aws_sdk_kms::types::KeySpec;
 //!
 //! // Skips (returns None, printing why) when the venv is missing, unless CI=true: then it panics.
 //! let Some(kms) = MotoKms::start_or_skip("my_test") else { return Ok(()) };
@@ -33,11 +32,13 @@ use std::time::Duration;
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::Credentials;
-use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use aws_sdk_kms::types::KeyUsageType;
 
 use crate::{KmsOptions, kms_client};
 
 pub use crate::tough_check::sign_timestamp_with_tough;
+/// The key specs to pass to [`MotoKms::create_key`].
+pub use aws_sdk_kms::types::KeySpec;
 
 /// The environment variable naming the python to run moto with.
 pub const PYTHON_ENV_VAR: &str = "TUF_TEST_PYTHON";

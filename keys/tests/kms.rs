@@ -4,8 +4,7 @@
 //! Needs the test virtualenv (`bash scripts/test-env.sh`); without it this test is skipped with
 //! a message, except under `CI=true`, where it fails.
 
-use aws_sdk_kms::types::KeySpec;
-use tuf_keys::test_support::{MotoKms, sign_timestamp_with_tough};
+use tuf_keys::test_support::{KeySpec, MotoKms, sign_timestamp_with_tough};
 use tuf_keys::{
     KMS_RAW_MESSAGE_MAX, KeyAlgorithm, KmsError, KmsKeySource, KmsSigner, TufPublicKey, TufSigner,
 };
