@@ -82,6 +82,11 @@ pub enum StartError {
     /// A role that the command names but the config lacks.
     #[error("no role {0:?} in the configuration")]
     UnknownRole(String),
+    /// Called from a current-thread runtime.
+    #[error(
+        "tuf-signer must run on a multi-threaded tokio runtime (e.g. #[tokio::main] or #[tokio::test(flavor = \"multi_thread\")])"
+    )]
+    Runtime,
     /// A thread could not be started.
     #[error("cannot start the sequencer thread: {0}")]
     Thread(std::io::Error),
@@ -320,7 +325,15 @@ impl Mode0600 for std::fs::OpenOptions {
 }
 
 /// Starts the service: takes the lock, recovers every role, listens.
+///
+/// Must run on a multi-threaded tokio runtime: each sequencer drives its async work from its
+/// own thread through the runtime's handle, which a current-thread runtime cannot serve.
 pub async fn start(config: Config) -> Result<Running, StartError> {
+    if tokio::runtime::Handle::current().runtime_flavor()
+        != tokio::runtime::RuntimeFlavor::MultiThread
+    {
+        return Err(StartError::Runtime);
+    }
     let lock = DataDirLock::acquire(&config.data_dir)?;
     let data = DataDir(config.data_dir.clone());
     if config.mode == Mode::Development {

@@ -125,12 +125,24 @@ impl Wal {
                 source,
             }
         };
+        let existed = path.exists();
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(path)
             .map_err(io("open"))?;
+        if !existed {
+            // Make the new file's directory entry durable before anything is acknowledged.
+            file.sync_all().map_err(io("sync new log"))?;
+            if let Some(dir) = path.parent() {
+                crate::fsutil::sync_dir(dir).map_err(|e| WalError::Io {
+                    path: path.to_owned(),
+                    action: "sync log directory",
+                    source: e.source,
+                })?;
+            }
+        }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io("read"))?;
         let total = bytes.len();

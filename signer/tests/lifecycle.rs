@@ -1,0 +1,203 @@
+//! Trust checks in production mode, re-signing idle roles, and importing real index files.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use common::{MERKLE, Signer};
+use serde_json::json;
+use tuf_keys::{FileSigner, KeyAlgorithm};
+use tuf_merkle::multiproof::MultiProof;
+use tuf_signer::Config;
+use tuf_signer::auth::token_hash;
+use tuf_signer::metadata::{SharedSigner, write_dev_root};
+
+fn production_config(data: &Path, roots: &Path, key: &Path) -> Config {
+    let text = format!(
+        r#"
+        mode = "production"
+        data_dir = "{}"
+        listen = "127.0.0.1:0"
+        [roles.rustup]
+        snapshot = "classic"
+        root_dir = "{}"
+        online_key = {{ type = "file", path = "{}" }}
+        writer_token_sha256 = ["{}"]
+        "#,
+        data.display(),
+        roots.display(),
+        key.display(),
+        token_hash("rustup-writer")
+    );
+    Config::parse(&text, "test").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_mode_checks_the_root_and_the_online_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let root_key: SharedSigner =
+        Arc::new(FileSigner::generate(keys.join("root.pem"), KeyAlgorithm::EcdsaP256).unwrap());
+    let online = FileSigner::generate(keys.join("online.pem"), KeyAlgorithm::EcdsaP256).unwrap();
+    FileSigner::generate(keys.join("other.pem"), KeyAlgorithm::Ed25519).unwrap();
+    let roots = dir.path().join("roots");
+    write_dev_root(&roots, &root_key, online.public_key(), 3600)
+        .await
+        .unwrap();
+
+    // The right key under a root signed by its threshold: starts, and a write signs.
+    let data = dir.path().join("data");
+    let running = tuf_signer::start(production_config(&data, &roots, &keys.join("online.pem")))
+        .await
+        .unwrap();
+    let r = common::request(
+        running.local_addr(),
+        "PUT",
+        "/api/v1/rustup/targets/dist/rustup-init?wait=signed",
+        &[("Authorization", "Bearer rustup-writer")],
+        b"binary",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    running.shutdown().await;
+
+    // Another online key: refused, naming the key.
+    let err = tuf_signer::start(production_config(&data, &roots, &keys.join("other.pem")))
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("is not listed in root version 1"),
+        "{err}"
+    );
+
+    // A root whose signed part was changed: refused.
+    let tampered = dir.path().join("tampered");
+    std::fs::create_dir_all(&tampered).unwrap();
+    let text = std::fs::read_to_string(roots.join("1.root.json")).unwrap();
+    let mut root: serde_json::Value = serde_json::from_str(&text).unwrap();
+    root["signed"]["expires"] = json!("2099-01-01T00:00:00Z");
+    std::fs::write(
+        tampered.join("1.root.json"),
+        serde_json::to_vec(&root).unwrap(),
+    )
+    .unwrap();
+    let err = tuf_signer::start(production_config(
+        &data,
+        &tampered,
+        &keys.join("online.pem"),
+    ))
+    .await
+    .err()
+    .expect("refused");
+    assert!(
+        err.to_string()
+            .contains("not signed by its own root threshold"),
+        "{err}"
+    );
+
+    // A 2.root.json not signed by root 1's keys: refused.
+    let other_root: SharedSigner =
+        Arc::new(FileSigner::generate(keys.join("root2.pem"), KeyAlgorithm::Ed25519).unwrap());
+    let forged = dir.path().join("forged");
+    write_dev_root(&forged, &other_root, online.public_key(), 3600)
+        .await
+        .unwrap();
+    let mut v2: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(forged.join("1.root.json")).unwrap()).unwrap();
+    v2["signed"]["version"] = json!(2);
+    std::fs::write(roots.join("2.root.json"), serde_json::to_vec(&v2).unwrap()).unwrap();
+    let err = tuf_signer::start(production_config(&data, &roots, &keys.join("online.pem")))
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("2.root.json"), "{err}");
+
+    // No root at all.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = tuf_signer::start(production_config(&data, &empty, &keys.join("online.pem")))
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("no root files"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_roles_are_resigned_before_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.roles.retain(|name, _| name == MERKLE);
+    config.roles.get_mut(MERKLE).unwrap().expiry.timestamp_secs = 2;
+    let running = tuf_signer::start(config).await.unwrap();
+    let s = Signer {
+        addr: running.local_addr(),
+        running: Some(running),
+        data: dir.path().to_owned(),
+    };
+    let (v1, _) = s.verified_timestamp(MERKLE).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    let (v2, _) = s.verified_timestamp(MERKLE).await;
+    assert!(v2 > v1, "not re-signed: {v1} -> {v2}");
+    // Only the timestamp was re-signed: it still points at snapshot version 1.
+    let ts = s
+        .req("GET", "/crates.io/timestamp.json", &[], b"")
+        .await
+        .json();
+    assert_eq!(ts["signed"]["meta"]["snapshot.json"]["version"], 1);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_real_index_files_then_serve() {
+    let archive = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/crates-index-2026-sample.tar.gz");
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("index");
+    let file = std::fs::File::open(&archive)
+        .expect("shared/data/crates-index-2026-sample.tar.gz beside the repository");
+    tar::Archive::new(flate2::read::GzDecoder::new(file))
+        .unpack(&index)
+        .unwrap();
+    std::fs::create_dir_all(index.join(".git")).unwrap();
+    std::fs::write(index.join(".git/HEAD"), "ref: x").unwrap();
+    std::fs::write(index.join("README.md"), "not an index path").unwrap();
+
+    let data = dir.path().join("data");
+    let config = common::config(&data);
+    let summary = tuf_signer::import::import(&config, MERKLE, &index, false).unwrap();
+    assert_eq!(summary.leaves, 88);
+    assert_eq!(summary.skipped.len(), 1, "{:?}", summary.skipped);
+    // A second import into the same role is refused.
+    assert!(tuf_signer::import::import(&config, MERKLE, &index, false).is_err());
+
+    let s = Signer::start(&data).await;
+    let (version, root) = s.verified_timestamp(MERKLE).await;
+    assert_eq!(root, Some(summary.root));
+    let names = ["3/s/syn", "2/h2", "3/h/hex", "3/m/mio"];
+    let body = json!({ "names": names }).to_string();
+    let r = s
+        .req("POST", "/api/v1/crates.io/proofs", &[], body.as_bytes())
+        .await;
+    let multi = MultiProof::from_json(&serde_json::to_vec(&r.json()["proof"]).unwrap()).unwrap();
+    multi.verify(&summary.root).unwrap();
+    for n in names {
+        let bytes = std::fs::read(index.join(n)).unwrap();
+        let expected = tuf_merkle::LeafContents::for_bytes(1, &bytes).unwrap();
+        assert_eq!(multi.get(n), Some(Some(&expected)), "{n}");
+    }
+    let record = s
+        .req(
+            "GET",
+            &format!("/crates.io/changes/{version}.json"),
+            &[],
+            b"",
+        )
+        .await
+        .json();
+    assert_eq!(record["changes"].as_array().unwrap().len(), 88);
+    s.stop().await;
+}
