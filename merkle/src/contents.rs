@@ -8,7 +8,6 @@
 use crate::hash::{Digest, HexError, parse_hex, sha256};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::io::Write;
 
 /// The largest version or length the POUF accepts: 2^63 - 1, so that every value survives JSON
 /// implementations that hold integers as signed 64-bit numbers.
@@ -103,28 +102,59 @@ impl LeafContents {
 
     /// Writes the canonical form into `buf` and returns the bytes written. The longest form
     /// (two 19-digit integers and a 64-digit hash) takes 127 bytes, so it always fits.
+    ///
+    /// Written by hand rather than through `fmt`: every leaf hash in the tree starts here.
     fn write_canonical<'a>(&self, buf: &'a mut [u8; CANONICAL_MAX]) -> &'a [u8] {
-        let mut rest: &mut [u8] = &mut buf[..];
-        // Cannot fail: the buffer is larger than the longest form.
-        let _ = self.emit(&mut rest);
-        let written = CANONICAL_MAX - rest.len();
-        &buf[..written]
-    }
-
-    fn emit(&self, w: &mut impl Write) -> std::io::Result<()> {
+        let mut w = Cursor { buf, at: 0 };
         match *self {
             LeafContents::Present { version, length, sha256 } => {
+                w.put(br#"{"hashes":{"sha256":""#);
                 let mut hex = [0u8; 64];
                 // Cannot fail: 32 bytes always fill 64 hex digits.
                 let _ = hex::encode_to_slice(sha256.0, &mut hex);
-                w.write_all(br#"{"hashes":{"sha256":""#)?;
-                w.write_all(&hex)?;
-                write!(w, r#""}},"length":{length},"version":{version}}}"#)
+                w.put(&hex);
+                w.put(br#""},"length":"#);
+                w.decimal(length);
+                w.put(br#","version":"#);
+                w.decimal(version);
+                w.put(b"}");
             }
             LeafContents::Deleted { version } => {
-                write!(w, r#"{{"deleted":true,"version":{version}}}"#)
+                w.put(br#"{"deleted":true,"version":"#);
+                w.decimal(version);
+                w.put(b"}");
             }
         }
+        let written = w.at;
+        &buf[..written]
+    }
+}
+
+/// Appends to a buffer known to be large enough.
+struct Cursor<'a> {
+    buf: &'a mut [u8; CANONICAL_MAX],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf[self.at..self.at + bytes.len()].copy_from_slice(bytes);
+        self.at += bytes.len();
+    }
+
+    /// `n` in plain decimal, as JSON writes an integer.
+    fn decimal(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put(&digits[start..]);
     }
 }
 
@@ -213,6 +243,24 @@ mod tests {
             r#"{"hashes":{"sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"},"length":5,"version":3}"#
         );
         assert_eq!(LeafContents::deleted(7).unwrap().canonical_json(), r#"{"deleted":true,"version":7}"#);
+    }
+
+    #[test]
+    fn canonical_integers_are_plain_decimal() {
+        let h = sha256(b"x");
+        for version in [1, 9, 10, 99, 100, 12_345, MAX_INTEGER] {
+            for length in [0, 1, 10, 4_096, MAX_INTEGER] {
+                let c = LeafContents::present(version, length, h).unwrap();
+                let expected = format!(
+                    r#"{{"hashes":{{"sha256":"{}"}},"length":{length},"version":{version}}}"#,
+                    h.to_hex()
+                );
+                assert_eq!(c.canonical_json(), expected);
+                assert_eq!(c.hash(), sha256(expected.as_bytes()));
+            }
+            let d = LeafContents::deleted(version).unwrap();
+            assert_eq!(d.canonical_json(), format!(r#"{{"deleted":true,"version":{version}}}"#));
+        }
     }
 
     #[test]

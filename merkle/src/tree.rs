@@ -234,20 +234,82 @@ impl Tree {
     /// Sets the contents of `key`'s leaf as given, inserting it if needed. This is the raw
     /// operation, with no version rules: see [`Tree::publish`] and [`Tree::delete`] for D2's.
     pub fn set(&mut self, key: Digest, contents: LeafContents) -> Change {
-        let change = self.put(key, contents.into());
+        let contents = Stored::from(contents);
+        if let Some(root) = self.root.as_mut() {
+            let found = root.blind_leaf(&key);
+            if found.key == key {
+                if found.contents == contents {
+                    return Change::Unchanged;
+                }
+                // A new version of an existing target, the common case: one descent that
+                // rehashes on its way back up.
+                let change = Change::Updated(found.contents.into());
+                update_sorted(root, 0, &mut [Entry { key, contents, index: 0, change: None }]);
+                self.count_update(change, contents);
+                return change;
+            }
+        }
+        let change = self.put(key, contents);
         self.rehash();
         change
     }
 
     /// Sets many leaves and rehashes once: each node above them is hashed once per batch.
     /// Later entries for the same key win. Returns one [`Change`] per entry.
+    ///
+    /// Changes to existing leaves are applied in key order by one descent that splits the batch
+    /// at each branch (across threads with the `parallel` feature) and rehashes on its way up;
+    /// new leaves are then inserted one by one and their paths rehashed.
     pub fn set_many(
         &mut self,
         entries: impl IntoIterator<Item = (Digest, LeafContents)>,
     ) -> Vec<Change> {
-        let changes = entries.into_iter().map(|(k, c)| self.put(k, c.into())).collect();
-        self.rehash();
+        let mut entries: Vec<Entry> = entries
+            .into_iter()
+            .enumerate()
+            .map(|(index, (key, c))| Entry { key, contents: c.into(), index, change: None })
+            .collect();
+        sort_entries(&mut entries);
+        if entries.windows(2).any(|w| w[0].key == w[1].key) {
+            // Repeated keys: apply in the given order, so that each entry's change is relative
+            // to the one before it.
+            entries.sort_unstable_by_key(|e| e.index);
+            let changes = entries.into_iter().map(|e| self.put(e.key, e.contents)).collect();
+            self.rehash();
+            return changes;
+        }
+        // Which entries change an existing leaf: read only, so that nothing is copied for an
+        // entry that turns out to be new or unchanged.
+        if let Some(root) = self.root.as_ref() {
+            classify(root, &mut entries);
+        }
+        let (mut updates, inserts): (Vec<Entry>, Vec<Entry>) =
+            entries.into_iter().partition(|e| e.change.is_some());
+        let mut changes = vec![Change::Unchanged; updates.len() + inserts.len()];
+        updates.retain(|e| e.change != Some(Change::Unchanged));
+        if let (Some(root), false) = (self.root.as_mut(), updates.is_empty()) {
+            update_sorted(root, 0, &mut updates);
+        }
+        for e in &updates {
+            let change = e.change.unwrap_or(Change::Unchanged);
+            self.count_update(change, e.contents);
+            changes[e.index] = change;
+        }
+        for e in &inserts {
+            changes[e.index] = self.put(e.key, e.contents);
+        }
+        if !inserts.is_empty() {
+            self.rehash();
+        }
         changes
+    }
+
+    /// Keeps the tombstone count after an update that [`update_sorted`] applied.
+    fn count_update(&mut self, change: Change, contents: Stored) {
+        if let Change::Updated(old) = change {
+            self.tombstones -= usize::from(old.is_deleted());
+            self.tombstones += usize::from(contents.length == TOMBSTONE);
+        }
     }
 
     /// Publishes new bytes for a target by D2's rules: a new target starts at version 1, a
@@ -381,6 +443,104 @@ pub enum PublishError {
     Contents(crate::contents::ContentsError),
 }
 
+/// One entry of a batch, kept with its place in the batch so that its change goes back there.
+struct Entry {
+    key: Digest,
+    contents: Stored,
+    index: usize,
+    /// For an existing leaf: what setting it does (`Unchanged` or `Updated`). `None`: new.
+    change: Option<Change>,
+}
+
+/// Batches at least this large are split across threads at a branch.
+const PARALLEL_BATCH: usize = 64;
+
+fn sort_entries(entries: &mut [Entry]) {
+    #[cfg(feature = "parallel")]
+    if entries.len() >= 4 * PARALLEL_BATCH {
+        use rayon::slice::ParallelSliceMut as _;
+        entries.par_sort_unstable_by(|a, b| cmp_keys(&a.key, &b.key));
+        return;
+    }
+    entries.sort_unstable_by(|a, b| cmp_keys(&a.key, &b.key));
+}
+
+/// Whether two halves of a batch are worth handing to two threads.
+fn in_parallel(lo: &[Entry], hi: &[Entry]) -> bool {
+    cfg!(feature = "parallel") && lo.len() >= PARALLEL_BATCH && hi.len() >= PARALLEL_BATCH
+}
+
+/// Runs `a` and `b`, on two threads when the `parallel` feature is on and `both` says so.
+fn join<A: Send, B: Send>(
+    both: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    #[cfg(feature = "parallel")]
+    if both {
+        return rayon::join(a, b);
+    }
+    #[cfg(not(feature = "parallel"))]
+    let _ = both;
+    (a(), b())
+}
+
+/// Sets each entry's `change` to what setting it would do to the leaf already holding its key,
+/// or leaves it `None` if the key is new. `entries` are sorted and distinct. Reads only.
+fn classify(node: &Node, entries: &mut [Entry]) {
+    match node {
+        Node::Leaf(l) => {
+            for e in entries.iter_mut().filter(|e| e.key == l.key) {
+                e.change = Some(if l.contents == e.contents {
+                    Change::Unchanged
+                } else {
+                    Change::Updated(l.contents.into())
+                });
+            }
+        }
+        Node::Branch(b) => {
+            let split = usize::from(b.split);
+            let mid = entries.partition_point(|e| !e.key.bit(split));
+            let (lo, hi) = entries.split_at_mut(mid);
+            let [left, right] = &b.children;
+            join(
+                in_parallel(lo, hi),
+                || (!lo.is_empty()).then(|| classify(left, lo)),
+                || (!hi.is_empty()).then(|| classify(right, hi)),
+            );
+        }
+    }
+}
+
+/// Writes the new contents of `entries` into their leaves below `node`, which hangs at `hang`,
+/// and rehashes every branch on their paths on the way back up. Every entry names an existing
+/// leaf of the subtree and changes it; `entries` are sorted, distinct and not empty. Copies
+/// shared nodes. The tree must be clean outside these paths.
+fn update_sorted(node: &mut Node, hang: usize, entries: &mut [Entry]) {
+    match node {
+        Node::Leaf(l) => {
+            // Distinct keys: only one entry can reach a leaf.
+            debug_assert!(entries.len() == 1 && entries[0].key == l.key);
+            Arc::make_mut(l).contents = entries[0].contents;
+        }
+        Node::Branch(b) => {
+            let b = Arc::make_mut(b);
+            let split = usize::from(b.split);
+            let mid = entries.partition_point(|e| !e.key.bit(split));
+            let (lo, hi) = entries.split_at_mut(mid);
+            let [left, right] = &mut b.children;
+            join(
+                in_parallel(lo, hi),
+                || (!lo.is_empty()).then(|| update_sorted(left, split + 1, lo)),
+                || (!hi.is_empty()).then(|| update_sorted(right, split + 1, hi)),
+            );
+            // Any entry's key lies below this branch: it gives the prefix for the unary levels.
+            b.hash = branch_hash(&b.children, split, hang, &entries[0].key);
+            b.dirty = false;
+        }
+    }
+}
+
 /// Replaces the contents of `key`'s leaf, which the blind descent found, copying shared nodes
 /// and marking branches dirty on the way. Returns the old contents.
 fn update_at(node: &mut Node, key: &Digest, contents: Stored) -> Stored {
@@ -471,10 +631,20 @@ fn sort_by_key(items: &mut [(Digest, Stored)]) {
     #[cfg(feature = "parallel")]
     {
         use rayon::slice::ParallelSliceMut as _;
-        items.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        items.par_sort_unstable_by(|a, b| cmp_keys(&a.0, &b.0));
     }
     #[cfg(not(feature = "parallel"))]
-    items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    items.sort_unstable_by(|a, b| cmp_keys(&a.0, &b.0));
+}
+
+/// The order of keys, as `Ord` has it, but decided by their first eight bytes where those
+/// differ (nearly always, for hashes) without a call to `memcmp`.
+#[inline]
+fn cmp_keys(a: &Digest, b: &Digest) -> std::cmp::Ordering {
+    let head = |k: &Digest| {
+        u64::from_be_bytes([k.0[0], k.0[1], k.0[2], k.0[3], k.0[4], k.0[5], k.0[6], k.0[7]])
+    };
+    head(a).cmp(&head(b)).then_with(|| a.cmp(b))
 }
 
 /// Builds the subtree of sorted, distinct, non-empty `items` hanging at depth `hang`.
@@ -660,6 +830,58 @@ mod tests {
             Tree::from_leaves([(k, contents(1)), (k, contents(2))]).err(),
             Some(TreeError::DuplicateKey(k))
         );
+    }
+
+    #[test]
+    fn large_mixed_batches_equal_single_changes_and_keep_old_versions() {
+        // Large enough to split across threads; updates, unchanged entries, tombstones, new
+        // keys and (in the second round) repeated keys, on a tree whose nodes other versions
+        // share.
+        let keys: Vec<_> = (0..3_000u64).map(|i| sha256(&i.to_be_bytes())).collect();
+        let mut single =
+            Tree::from_leaves(keys[..2_000].iter().map(|k| (*k, contents(0)))).unwrap();
+        let mut batch = single.clone();
+        for round in 0..3u64 {
+            let kept = batch.clone();
+            let kept_root = kept.root();
+            let mut changes: Vec<(Digest, LeafContents)> = keys
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !(*i as u64 * 7 + round).is_multiple_of(5))
+                .map(|(i, k)| {
+                    let c = match (i as u64 + round) % 4 {
+                        0 => contents(0),
+                        1 => LeafContents::deleted(3 + round).unwrap(),
+                        _ => contents(i as u64 + round),
+                    };
+                    (*k, c)
+                })
+                .collect();
+            if round == 1 {
+                changes.extend(keys[10..200].iter().map(|k| (*k, contents(99))));
+            }
+            let expected: Vec<Change> = changes.iter().map(|(k, c)| single.set(*k, *c)).collect();
+            let got = batch.set_many(changes.iter().copied());
+            assert_eq!(got, expected, "round {round}");
+            assert_eq!(batch.root(), single.root(), "round {round}");
+            assert_eq!((batch.len(), batch.tombstones()), (single.len(), single.tombstones()));
+            let mut all = Vec::new();
+            batch.for_each_leaf(|k, c| all.push((*k, c)));
+            assert_eq!(batch.root(), reference_root(&all));
+            assert_eq!(kept.root(), kept_root);
+            let mut old = Vec::new();
+            kept.for_each_leaf(|k, c| old.push((*k, c)));
+            assert_eq!(reference_root(&old), kept_root);
+        }
+        // Single updates of existing keys take the one-descent path; check it against a build.
+        let kept = batch.clone();
+        for (i, k) in keys.iter().enumerate().step_by(37) {
+            batch.set(*k, contents(1_000 + i as u64));
+        }
+        let mut all = Vec::new();
+        batch.for_each_leaf(|k, c| all.push((*k, c)));
+        assert_eq!(batch.root(), Tree::from_leaves(all).unwrap().root());
+        assert_ne!(kept.root(), batch.root());
     }
 
     #[test]
