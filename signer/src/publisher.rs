@@ -5,7 +5,8 @@
 //! V.targets.json, V.snapshot.json             consistent snapshots
 //! timestamp.json                              the latest timestamp
 //! changes/V.json                              what timestamp V changed, for auditors
-//! targets/DIR/SHA256.BASENAME                 uploaded target bytes (consistent-snapshot names)
+//! targets/DIR/SHA256.BASENAME                 uploaded target bytes (python-tuf's consistent name)
+//! targets/SHA256.DIR/BASENAME                 the same bytes, hard-linked (tough's consistent name)
 //! ```
 //!
 //! Properties kept: every file is written atomically and durably ([`fsutil::write_atomic`]);
@@ -169,8 +170,20 @@ impl Publisher {
         path
     }
 
-    /// Stores a target's bytes (content-addressed, so storing twice is harmless). `name` must
-    /// have passed [`crate::target::validate`], so the path stays under `targets/`.
+    /// The other name clients use for the same bytes: tough prefixes the hash to the whole
+    /// target path (`targets/SHA256.DIR/BASENAME`), python-tuf and the specification's example
+    /// to the base name. `None` when the two agree (a name without `/`).
+    pub fn tough_target_path(&self, name: &str, sha256: &Digest) -> Option<PathBuf> {
+        name.contains('/').then(|| {
+            self.dir
+                .join("targets")
+                .join(format!("{}.{name}", sha256.to_hex()))
+        })
+    }
+
+    /// Stores a target's bytes (content-addressed, so storing twice is harmless) under both
+    /// consistent-snapshot names (the second a hard link). `name` must have passed
+    /// [`crate::target::validate`], so the paths stay under `targets/`.
     pub fn store_target(
         &self,
         name: &str,
@@ -179,6 +192,17 @@ impl Publisher {
     ) -> Result<PathBuf, PublishError> {
         let path = self.target_path(name, sha256);
         write_if_changed(&path, bytes)?;
+        if let Some(alt) = self.tough_target_path(name, sha256)
+            && std::fs::read(&alt).map_or(true, |old| old != bytes)
+        {
+            let dir = alt.parent().unwrap_or(&self.dir).to_owned();
+            std::fs::create_dir_all(&dir).map_err(|e| FsError::new(&dir, "create directory", e))?;
+            let _ = std::fs::remove_file(&alt);
+            if std::fs::hard_link(&path, &alt).is_err() {
+                fsutil::write_atomic(&alt, bytes)?;
+            }
+            fsutil::sync_dir(&dir)?;
+        }
         Ok(path)
     }
 }
