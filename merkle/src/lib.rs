@@ -11,6 +11,8 @@
 //! The crate does no I/O and has no unsafe code, so that a client such as cargo can embed the
 //! verifier. `docs/pouf.md` in the repository specifies every byte.
 
+#![forbid(unsafe_code)]
+
 pub mod contents;
 pub mod hash;
 pub mod json;
