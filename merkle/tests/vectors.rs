@@ -72,3 +72,22 @@ fn vectors_check_out() {
         }
     }
 }
+
+/// A second implementation, in Python from the POUF document alone, checks the same vectors.
+/// Needs `python3`; under `CI=true` its absence fails the test.
+#[test]
+fn an_independent_python_implementation_agrees() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    let files: Vec<_> = vectors().into_iter().map(|(f, _)| dir.join(f)).collect();
+    let output = match std::process::Command::new("python3").arg(dir.join("check_vectors.py")).args(&files).output() {
+        Ok(o) => o,
+        Err(e) => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "python3 is needed: {e}");
+            eprintln!("skipping: python3 not found: {e}");
+            return;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(stdout.lines().filter(|l| l.ends_with("check out")).count(), files.len(), "{stdout}");
+}

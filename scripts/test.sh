@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: installs what the tests need (the Python
+# venv with moto and python-tuf; SoftHSM2 from Debian when run as root), then checks formatting
+# and lints, then runs the whole workspace's tests. CI (.ci/run) calls exactly this.
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh -p tuf-merkle   # extra arguments go to `cargo test`
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+# Debian packages for the real components (SoftHSM2 for PKCS#11 tests). Installed only as root;
+# elsewhere the tests that need them say so and skip (under CI=true they fail instead).
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    missing=()
+    for pkg in softhsm2; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "test: installing ${missing[*]}"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+fi
+
+bash scripts/test-env.sh
+
+echo "test: cargo fmt --check"
+cargo fmt --all --check
+echo "test: cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "test: cargo test"
+cargo test --workspace "$@"
