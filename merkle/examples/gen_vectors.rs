@@ -21,8 +21,11 @@ struct Vector {
 }
 
 fn contents(name: &str, version: u64) -> LeafContents {
-    LeafContents::for_bytes(version, format!("index file of {name}, version {version}\n").as_bytes())
-        .unwrap()
+    LeafContents::for_bytes(
+        version,
+        format!("index file of {name}, version {version}\n").as_bytes(),
+    )
+    .unwrap()
 }
 
 /// The first name `{prefix}{i}` (in order of i) whose key shares its first `bits` bits with
@@ -59,7 +62,8 @@ fn vectors() -> Vec<Vector> {
 
     let mut tomb_leaves: Vec<(String, LeafContents)> = (0..12)
         .map(|i| {
-            let name = format!("{}/{}", i % 4, ["serde", "syn", "rand", "tokio"][i % 4]) + &i.to_string();
+            let name =
+                format!("{}/{}", i % 4, ["serde", "syn", "rand", "tokio"][i % 4]) + &i.to_string();
             (name.clone(), contents(&name, 1 + i as u64 % 3))
         })
         .collect();
@@ -122,7 +126,12 @@ fn vectors() -> Vec<Vector> {
             leaves: thousand,
             members: Some(sample.clone()),
             absent: (0..10).map(|i| format!("absent-{i}")).collect(),
-            multi: vec![sample.into_iter().chain((0..5).map(|i| format!("absent-{i}"))).collect()],
+            multi: vec![
+                sample
+                    .into_iter()
+                    .chain((0..5).map(|i| format!("absent-{i}")))
+                    .collect(),
+            ],
         },
     ]
 }
@@ -132,8 +141,9 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     for v in vectors() {
         let tree = Tree::from_leaves(v.leaves.iter().map(|(n, c)| (key_of(n), *c))).unwrap();
-        let members: Vec<String> =
-            v.members.unwrap_or_else(|| v.leaves.iter().map(|l| l.0.clone()).collect());
+        let members: Vec<String> = v
+            .members
+            .unwrap_or_else(|| v.leaves.iter().map(|l| l.0.clone()).collect());
         let membership: Vec<Value> = members
             .iter()
             .map(|n| match tree.prove(n) {
@@ -154,8 +164,11 @@ fn main() {
             .iter()
             .map(|names| json!({"names": names, "proof": tree.prove_many(names).unwrap()}))
             .collect();
-        let leaves: Vec<Value> =
-            v.leaves.iter().map(|(n, c)| json!({"name": n, "contents": c})).collect();
+        let leaves: Vec<Value> = v
+            .leaves
+            .iter()
+            .map(|(n, c)| json!({"name": n, "contents": c}))
+            .collect();
         let doc = json!({
             "pouf": "tuf-mpt-sha256-v1",
             "description": v.description,
@@ -168,6 +181,11 @@ fn main() {
         let mut text = serde_json::to_string_pretty(&doc).unwrap();
         text.push('\n');
         std::fs::write(dir.join(v.file), text).unwrap();
-        println!("wrote {} ({} leaves, root {})", v.file, v.leaves.len(), tree.root());
+        println!(
+            "wrote {} ({} leaves, root {})",
+            v.file,
+            v.leaves.len(),
+            tree.root()
+        );
     }
 }

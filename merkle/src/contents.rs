@@ -60,9 +60,16 @@ impl LeafContents {
     pub fn present(version: u64, length: u64, sha256: Digest) -> Result<Self, ContentsError> {
         check_version(version)?;
         if length > MAX_INTEGER {
-            return Err(ContentsError::TooLarge { field: "length", value: length });
+            return Err(ContentsError::TooLarge {
+                field: "length",
+                value: length,
+            });
         }
-        Ok(LeafContents::Present { version, length, sha256 })
+        Ok(LeafContents::Present {
+            version,
+            length,
+            sha256,
+        })
     }
 
     /// A tombstone, checked.
@@ -107,7 +114,11 @@ impl LeafContents {
     fn write_canonical<'a>(&self, buf: &'a mut [u8; CANONICAL_MAX]) -> &'a [u8] {
         let mut w = Cursor { buf, at: 0 };
         match *self {
-            LeafContents::Present { version, length, sha256 } => {
+            LeafContents::Present {
+                version,
+                length,
+                sha256,
+            } => {
                 w.put(br#"{"hashes":{"sha256":""#);
                 let mut hex = [0u8; 64];
                 // Cannot fail: 32 bytes always fill 64 hex digits.
@@ -166,7 +177,10 @@ fn check_version(version: u64) -> Result<(), ContentsError> {
         return Err(ContentsError::ZeroVersion);
     }
     if version > MAX_INTEGER {
-        return Err(ContentsError::TooLarge { field: "version", value: version });
+        return Err(ContentsError::TooLarge {
+            field: "version",
+            value: version,
+        });
     }
     Ok(())
 }
@@ -210,9 +224,9 @@ impl TryFrom<RawContents> for LeafContents {
     fn try_from(raw: RawContents) -> Result<Self, ContentsError> {
         match (raw.deleted, raw.length, raw.hashes) {
             (Some(true), None, None) => LeafContents::deleted(raw.version),
-            (Some(true), _, _) => {
-                Err(ContentsError::Shape("a tombstone has only \"version\" and \"deleted\""))
-            }
+            (Some(true), _, _) => Err(ContentsError::Shape(
+                "a tombstone has only \"version\" and \"deleted\"",
+            )),
             (Some(false), _, _) => Err(ContentsError::Shape(
                 "\"deleted\" is only ever true; a present target omits it",
             )),
@@ -242,7 +256,10 @@ mod tests {
             c.canonical_json(),
             r#"{"hashes":{"sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"},"length":5,"version":3}"#
         );
-        assert_eq!(LeafContents::deleted(7).unwrap().canonical_json(), r#"{"deleted":true,"version":7}"#);
+        assert_eq!(
+            LeafContents::deleted(7).unwrap().canonical_json(),
+            r#"{"deleted":true,"version":7}"#
+        );
     }
 
     #[test]
@@ -259,13 +276,19 @@ mod tests {
                 assert_eq!(c.hash(), sha256(expected.as_bytes()));
             }
             let d = LeafContents::deleted(version).unwrap();
-            assert_eq!(d.canonical_json(), format!(r#"{{"deleted":true,"version":{version}}}"#));
+            assert_eq!(
+                d.canonical_json(),
+                format!(r#"{{"deleted":true,"version":{version}}}"#)
+            );
         }
     }
 
     #[test]
     fn round_trips_through_serde() {
-        for c in [LeafContents::for_bytes(1, b"x").unwrap(), LeafContents::deleted(2).unwrap()] {
+        for c in [
+            LeafContents::for_bytes(1, b"x").unwrap(),
+            LeafContents::deleted(2).unwrap(),
+        ] {
             let json = serde_json::to_string(&c).unwrap();
             assert_eq!(json, c.canonical_json());
             assert_eq!(parse(&json).unwrap(), c);
@@ -277,7 +300,10 @@ mod tests {
         let h = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
         let cases = [
             format!(r#"{{"version":0,"length":1,"hashes":{{"sha256":"{h}"}}}}"#),
-            format!(r#"{{"version":1,"length":1,"hashes":{{"sha256":"{}"}}}}"#, h.to_uppercase()),
+            format!(
+                r#"{{"version":1,"length":1,"hashes":{{"sha256":"{}"}}}}"#,
+                h.to_uppercase()
+            ),
             format!(r#"{{"version":1,"length":1,"hashes":{{"sha256":"{h}","sha512":"00"}}}}"#),
             format!(r#"{{"version":1,"length":1,"hashes":{{"sha256":"{h}"}},"custom":{{}}}}"#),
             format!(r#"{{"version":1,"length":1,"hashes":{{"sha256":"{h}"}},"deleted":false}}"#),

@@ -269,7 +269,9 @@ mod tests {
         let h = key_of("x");
         assert_eq!(parse_hex(&h.to_hex()), Ok(h));
         assert_eq!(
-            parse_hex(&h.to_hex().to_uppercase()).err().map(|e| matches!(e, HexError::Character(_))),
+            parse_hex(&h.to_hex().to_uppercase())
+                .err()
+                .map(|e| matches!(e, HexError::Character(_))),
             Some(true)
         );
         assert_eq!(parse_hex("00"), Err(HexError::Length(2)));

@@ -49,7 +49,9 @@ impl<T: Serialize> Serialize for Indexed<'_, T> {
 fn path_fields(key: &Digest, siblings: &[Digest]) -> (Vec<String>, Vec<&'static str>) {
     let d = siblings.len();
     let path = siblings.iter().rev().map(Digest::to_hex).collect();
-    let directions = (0..d).map(|j| if key.bit(d - 1 - j) { LEFT } else { RIGHT }).collect();
+    let directions = (0..d)
+        .map(|j| if key.bit(d - 1 - j) { LEFT } else { RIGHT })
+        .collect();
     (path, directions)
 }
 
@@ -197,7 +199,10 @@ struct RawMulti {
 /// trailing data refused.
 fn parse<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, ProofError> {
     if bytes.len() > limit {
-        return Err(ProofError::TooLarge { limit, actual: bytes.len() });
+        return Err(ProofError::TooLarge {
+            limit,
+            actual: bytes.len(),
+        });
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = T::deserialize(&mut de).map_err(|e| ProofError::Malformed(e.to_string()))?;
@@ -217,8 +222,12 @@ fn indexed<T>(field: &'static str, entries: Entries<T>) -> Result<Vec<T>, ProofE
     }
     let mut slots: Vec<Option<T>> = (0..len).map(|_| None).collect();
     for (index, value) in entries.0 {
-        let canonical = index == "0" || (!index.starts_with('0') && index.bytes().all(|b| b.is_ascii_digit()));
-        let i = index.parse::<usize>().ok().filter(|i| canonical && *i < len);
+        let canonical =
+            index == "0" || (!index.starts_with('0') && index.bytes().all(|b| b.is_ascii_digit()));
+        let i = index
+            .parse::<usize>()
+            .ok()
+            .filter(|i| canonical && *i < len);
         let Some(i) = i else {
             return Err(ProofError::BadIndex { field, index, len });
         };
@@ -239,17 +248,27 @@ fn path(
     let hexes = indexed("merkle_path", merkle_path)?;
     let directions = indexed("path_directions", path_directions)?;
     if hexes.len() != directions.len() {
-        return Err(ProofError::DirectionCount { path: hexes.len(), directions: directions.len() });
+        return Err(ProofError::DirectionCount {
+            path: hexes.len(),
+            directions: directions.len(),
+        });
     }
     let d = hexes.len();
     let mut siblings = Vec::with_capacity(d);
     for (j, (hex, direction)) in hexes.iter().zip(&directions).enumerate().rev() {
-        let sibling = parse_hex(hex)
-            .map_err(|error| ProofError::Hex { field: format!("merkle_path[{j}]"), error })?;
+        let sibling = parse_hex(hex).map_err(|error| ProofError::Hex {
+            field: format!("merkle_path[{j}]"),
+            error,
+        })?;
         let sibling_is_left = match direction.as_str() {
             LEFT => true,
             RIGHT => false,
-            other => return Err(ProofError::BadDirection { index: j, value: other.to_owned() }),
+            other => {
+                return Err(ProofError::BadDirection {
+                    index: j,
+                    value: other.to_owned(),
+                });
+            }
         };
         // Entry j is the sibling at level d-1-j; it is on the left exactly when the key goes right.
         if sibling_is_left != key.bit(d - 1 - j) {
@@ -261,7 +280,10 @@ fn path(
 }
 
 fn hex_field(field: &str, s: &str) -> Result<Digest, ProofError> {
-    parse_hex(s).map_err(|error| ProofError::Hex { field: field.to_owned(), error })
+    parse_hex(s).map_err(|error| ProofError::Hex {
+        field: field.to_owned(),
+        error,
+    })
 }
 
 impl MembershipProof {
@@ -282,7 +304,11 @@ impl MembershipProof {
         };
         let contents = parse_contents(&name, &contents)?;
         let siblings = path(&key_of(&name), raw.merkle_path, raw.path_directions)?;
-        Ok(MembershipProof { name, contents, siblings })
+        Ok(MembershipProof {
+            name,
+            contents,
+            siblings,
+        })
     }
 
     /// The proof as TAP-16 snapshot Merkle metadata.
@@ -312,7 +338,11 @@ impl NonMembershipProof {
                 contents_hash: hex_field("terminal.contents_hash", &t.contents_hash)?,
             }
         };
-        Ok(NonMembershipProof { name: raw.name, siblings, terminal })
+        Ok(NonMembershipProof {
+            name: raw.name,
+            siblings,
+            terminal,
+        })
     }
 
     /// The proof in this POUF's non-membership form.
@@ -325,13 +355,17 @@ impl Proof {
     /// Parses either form, telling them apart by their fields (`leaf_contents` or `terminal`).
     pub fn from_json(bytes: &[u8]) -> Result<Self, ProofError> {
         if bytes.len() > MAX_PROOF_BYTES {
-            return Err(ProofError::TooLarge { limit: MAX_PROOF_BYTES, actual: bytes.len() });
+            return Err(ProofError::TooLarge {
+                limit: MAX_PROOF_BYTES,
+                actual: bytes.len(),
+            });
         }
         #[derive(Deserialize)]
         struct Probe {
             leaf_contents: Option<serde::de::IgnoredAny>,
         }
-        let probe: Probe = serde_json::from_slice(bytes).map_err(|e| ProofError::Malformed(e.to_string()))?;
+        let probe: Probe =
+            serde_json::from_slice(bytes).map_err(|e| ProofError::Malformed(e.to_string()))?;
         if probe.leaf_contents.is_some() {
             MembershipProof::from_json(bytes).map(Proof::Membership)
         } else {
@@ -356,8 +390,11 @@ impl MultiProof {
         let raw: RawMulti = parse(bytes, limit)?;
         let mut targets = Vec::with_capacity(raw.targets.0.len());
         for (name, value) in raw.targets.0 {
-            let contents =
-                if value.get() == "null" { None } else { Some(parse_contents(&name, &value)?) };
+            let contents = if value.get() == "null" {
+                None
+            } else {
+                Some(parse_contents(&name, &value)?)
+            };
             targets.push((name, contents));
         }
         let shape = decode_hex_bytes("shape", &raw.shape)?;
@@ -394,10 +431,18 @@ fn decode_hex_bytes(field: &'static str, s: &str) -> Result<Vec<u8>, ProofError>
             error: crate::hash::HexError::Character(c),
         });
     }
-    if s.len() % 2 != 0 {
-        return Err(ProofError::WrongLength { field, expected: "an even number of hex digits", actual: s.len() });
+    if !s.len().is_multiple_of(2) {
+        return Err(ProofError::WrongLength {
+            field,
+            expected: "an even number of hex digits",
+            actual: s.len(),
+        });
     }
-    hex::decode(s).map_err(|_| ProofError::WrongLength { field, expected: "hex", actual: s.len() })
+    hex::decode(s).map_err(|_| ProofError::WrongLength {
+        field,
+        expected: "hex",
+        actual: s.len(),
+    })
 }
 
 #[cfg(test)]
@@ -408,7 +453,9 @@ mod tests {
     fn sample() -> (Tree, Vec<String>) {
         let names: Vec<String> = (0..64).map(|i| format!("{i}/x/crate{i}")).collect();
         let t = Tree::from_leaves(
-            names.iter().map(|n| (key_of(n), LeafContents::for_bytes(2, n.as_bytes()).unwrap())),
+            names
+                .iter()
+                .map(|n| (key_of(n), LeafContents::for_bytes(2, n.as_bytes()).unwrap())),
         )
         .unwrap();
         (t, names)
@@ -417,7 +464,9 @@ mod tests {
     #[test]
     fn membership_round_trips_and_matches_tap16() {
         let (t, names) = sample();
-        let Proof::Membership(p) = t.prove(&names[5]) else { panic!() };
+        let Proof::Membership(p) = t.prove(&names[5]) else {
+            panic!()
+        };
         let json: serde_json::Value = serde_json::from_slice(&p.to_json()).unwrap();
         let d = p.siblings.len();
         assert_eq!(json["merkle_path"]["0"], p.siblings[d - 1].to_hex());
@@ -428,7 +477,9 @@ mod tests {
     #[test]
     fn strict_parsing_names_each_fault() {
         let (t, names) = sample();
-        let Proof::Membership(p) = t.prove(&names[9]) else { panic!() };
+        let Proof::Membership(p) = t.prove(&names[9]) else {
+            panic!()
+        };
         let good = String::from_utf8(p.to_json()).unwrap();
         let v: serde_json::Value = serde_json::from_str(&good).unwrap();
         let mutate = |f: &dyn Fn(&mut serde_json::Value)| {
@@ -436,7 +487,10 @@ mod tests {
             f(&mut w);
             MembershipProof::from_json(w.to_string().as_bytes()).unwrap_err()
         };
-        assert_eq!(MembershipProof::from_json(format!("{good} x").as_bytes()), Err(ProofError::TrailingData));
+        assert_eq!(
+            MembershipProof::from_json(format!("{good} x").as_bytes()),
+            Err(ProofError::TrailingData)
+        );
         assert!(matches!(
             MembershipProof::from_json_with_limit(good.as_bytes(), 10),
             Err(ProofError::TooLarge { limit: 10, .. })
@@ -445,7 +499,10 @@ mod tests {
             mutate(&|w| w["merkle_path"]["0"] = "zz".repeat(32).into()),
             ProofError::Hex { .. }
         ));
-        assert!(matches!(mutate(&|w| w["merkle_path"]["0"] = "ab".into()), ProofError::Hex { .. }));
+        assert!(matches!(
+            mutate(&|w| w["merkle_path"]["0"] = "ab".into()),
+            ProofError::Hex { .. }
+        ));
         assert!(matches!(
             mutate(&|w| {
                 let x = w["path_directions"]["0"].as_str().unwrap().to_owned();
@@ -453,10 +510,17 @@ mod tests {
             }),
             ProofError::DirectionMismatch { index: 0 }
         ));
-        assert!(matches!(mutate(&|w| w["path_directions"]["0"] = "up".into()), ProofError::BadDirection { .. }));
+        assert!(matches!(
+            mutate(&|w| w["path_directions"]["0"] = "up".into()),
+            ProofError::BadDirection { .. }
+        ));
         assert!(matches!(
             mutate(&|w| {
-                let x = w["merkle_path"].as_object_mut().unwrap().remove("0").unwrap();
+                let x = w["merkle_path"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("0")
+                    .unwrap();
                 w["merkle_path"]["00"] = x;
             }),
             ProofError::BadIndex { .. }
@@ -476,7 +540,10 @@ mod tests {
             }),
             ProofError::BadIndex { .. }
         ));
-        assert!(matches!(mutate(&|w| w["extra"] = 1.into()), ProofError::Malformed(_)));
+        assert!(matches!(
+            mutate(&|w| w["extra"] = 1.into()),
+            ProofError::Malformed(_)
+        ));
         assert!(matches!(
             mutate(&|w| w["leaf_contents"]["other"] = w["leaf_contents"][&names[9]].clone()),
             ProofError::LeafCount(2)
@@ -486,7 +553,11 @@ mod tests {
             ProofError::Contents { .. }
         ));
         // A repeated index, which serde_json's own maps would silently collapse.
-        let dup = good.replacen(r#""merkle_path":{"0":"#, r#""merkle_path":{"1":"00","0":"#, 1);
+        let dup = good.replacen(
+            r#""merkle_path":{"0":"#,
+            r#""merkle_path":{"1":"00","0":"#,
+            1,
+        );
         assert!(matches!(
             MembershipProof::from_json(dup.as_bytes()),
             Err(ProofError::DuplicateIndex { .. } | ProofError::BadIndex { .. })
@@ -497,11 +568,16 @@ mod tests {
     fn non_membership_round_trips() {
         let (t, _) = sample();
         for name in ["absent", "another", "1/a"] {
-            let Proof::NonMembership(p) = t.prove(name) else { panic!() };
+            let Proof::NonMembership(p) = t.prove(name) else {
+                panic!()
+            };
             let back = NonMembershipProof::from_json(&p.to_json()).unwrap();
             assert_eq!(back, p);
             back.verify(&t.root()).unwrap();
-            assert_eq!(Proof::from_json(&p.to_json()).unwrap(), Proof::NonMembership(p));
+            assert_eq!(
+                Proof::from_json(&p.to_json()).unwrap(),
+                Proof::NonMembership(p)
+            );
         }
     }
 }

@@ -54,12 +54,16 @@ impl MultiProof {
         if keyed.is_empty() {
             return Err(ProofError::NoNames);
         }
-        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keyed.sort_unstable_by_key(|a| a.0);
         if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(ProofError::DuplicateName(w[0].1.0.clone()));
         }
         let targets = keyed.into_iter().map(|(_, t)| t).collect();
-        Ok(MultiProof { targets, shape, hashes })
+        Ok(MultiProof {
+            targets,
+            shape,
+            hashes,
+        })
     }
 
     /// The names with their proved contents (`None`: absent), in key order.
@@ -97,15 +101,27 @@ impl MultiProof {
         let queries: Vec<Query<'_>> = self
             .targets
             .iter()
-            .map(|(name, contents)| Query { key: key_of(name), name, contents: contents.as_ref() })
+            .map(|(name, contents)| Query {
+                key: key_of(name),
+                name,
+                contents: contents.as_ref(),
+            })
             .collect();
-        let mut reader = Reader { shape: &self.shape, op: 0, hashes: &self.hashes, next_hash: 0 };
+        let mut reader = Reader {
+            shape: &self.shape,
+            op: 0,
+            hashes: &self.hashes,
+            next_hash: 0,
+        };
         let (computed, _) = reader.node(0, &queries)?;
         reader.finish()?;
         if computed == *root {
             Ok(())
         } else {
-            Err(ProofError::RootMismatch { expected: *root, computed })
+            Err(ProofError::RootMismatch {
+                expected: *root,
+                computed,
+            })
         }
     }
 }
@@ -128,14 +144,20 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn op(&mut self) -> Result<u8, ProofError> {
-        let byte = self.shape.get(self.op / 4).ok_or(ProofError::ShapeTruncated)?;
+        let byte = self
+            .shape
+            .get(self.op / 4)
+            .ok_or(ProofError::ShapeTruncated)?;
         let op = (byte >> (6 - 2 * (self.op % 4))) & 0b11;
         self.op += 1;
         Ok(op)
     }
 
     fn hash(&mut self) -> Result<Digest, ProofError> {
-        let h = self.hashes.get(self.next_hash).ok_or(ProofError::HashesTruncated)?;
+        let h = self
+            .hashes
+            .get(self.next_hash)
+            .ok_or(ProofError::HashesTruncated)?;
         self.next_hash += 1;
         Ok(*h)
     }
@@ -177,7 +199,8 @@ impl Reader<'_> {
                         let key = self.hash()?;
                         let contents_hash = self.hash()?;
                         let first = &queries[0];
-                        if queries.iter().any(|q| q.key == key) || !key.shares_prefix(&first.key, d) {
+                        if queries.iter().any(|q| q.key == key) || !key.shares_prefix(&first.key, d)
+                        {
                             return Err(ProofError::TerminalOffPath(first.name.to_owned()));
                         }
                         leaf_hash(&key, &contents_hash)
@@ -202,7 +225,9 @@ impl Reader<'_> {
                     _ => Ok((interior_hash(&h0, &h1), Kind::Interior)),
                 }
             }
-            _ => Err(ProofError::NonCanonical("a hash stands on a proved name's path")),
+            _ => Err(ProofError::NonCanonical(
+                "a hash stands on a proved name's path",
+            )),
         }
     }
 
@@ -216,11 +241,15 @@ impl Reader<'_> {
             HASH_OP => {
                 let h = self.hash()?;
                 if h.is_empty() {
-                    return Err(ProofError::NonCanonical("the empty hash written out as a hash"));
+                    return Err(ProofError::NonCanonical(
+                        "the empty hash written out as a hash",
+                    ));
                 }
                 Ok((h, Kind::Opaque))
             }
-            _ => Err(ProofError::NonCanonical("a side no name goes to must be one hash")),
+            _ => Err(ProofError::NonCanonical(
+                "a side no name goes to must be one hash",
+            )),
         }
     }
 }
@@ -234,7 +263,7 @@ struct Writer {
 
 impl Writer {
     fn op(&mut self, op: u8) {
-        if self.ops % 4 == 0 {
+        if self.ops.is_multiple_of(4) {
             self.shape.push(0);
         }
         let shift = 6 - 2 * (self.ops % 4);
@@ -249,12 +278,14 @@ impl Tree {
     /// One proof for all of `names` against this version's root. Each present name carries its
     /// contents; hashes that several names' paths need are written once.
     pub fn prove_many<S: AsRef<str>>(&self, names: &[S]) -> Result<MultiProof, ProofError> {
-        let mut keyed: Vec<(Digest, &str)> =
-            names.iter().map(|n| (key_of(n.as_ref()), n.as_ref())).collect();
+        let mut keyed: Vec<(Digest, &str)> = names
+            .iter()
+            .map(|n| (key_of(n.as_ref()), n.as_ref()))
+            .collect();
         if keyed.is_empty() {
             return Err(ProofError::NoNames);
         }
-        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keyed.sort_unstable_by_key(|a| a.0);
         if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(ProofError::DuplicateName(w[0].1.to_owned()));
         }
@@ -265,9 +296,16 @@ impl Tree {
             None => w.op(EMPTY_OP),
             Some(root) => write_node(root, 0, &keys, 0, &mut found, &mut w),
         }
-        let targets =
-            keyed.iter().zip(found).map(|((_, name), contents)| ((*name).to_owned(), contents)).collect();
-        Ok(MultiProof { targets, shape: w.shape, hashes: w.hashes })
+        let targets = keyed
+            .iter()
+            .zip(found)
+            .map(|((_, name), contents)| ((*name).to_owned(), contents))
+            .collect();
+        Ok(MultiProof {
+            targets,
+            shape: w.shape,
+            hashes: w.hashes,
+        })
     }
 }
 
@@ -331,7 +369,10 @@ mod tests {
     fn tree(n: usize) -> Tree {
         Tree::from_leaves((0..n).map(|i| {
             let name = format!("c{i}");
-            (key_of(&name), LeafContents::for_bytes(1, name.as_bytes()).unwrap())
+            (
+                key_of(&name),
+                LeafContents::for_bytes(1, name.as_bytes()).unwrap(),
+            )
         }))
         .unwrap()
     }
@@ -340,8 +381,10 @@ mod tests {
     fn proves_mixed_sets() {
         for n in [0, 1, 2, 5, 100, 1000] {
             let t = tree(n);
-            let names: Vec<String> =
-                (0..n.min(40)).map(|i| format!("c{}", i * 7 % n.max(1))).chain((0..30).map(|i| format!("x{i}"))).collect();
+            let names: Vec<String> = (0..n.min(40))
+                .map(|i| format!("c{}", i * 7 % n.max(1)))
+                .chain((0..30).map(|i| format!("x{i}")))
+                .collect();
             let mut names = names;
             names.sort();
             names.dedup();
@@ -358,7 +401,10 @@ mod tests {
     #[test]
     fn refuses_duplicates_and_tampering() {
         let t = tree(200);
-        assert_eq!(t.prove_many(&["c1", "c1"]).err(), Some(ProofError::DuplicateName("c1".into())));
+        assert_eq!(
+            t.prove_many(&["c1", "c1"]).err(),
+            Some(ProofError::DuplicateName("c1".into()))
+        );
         assert_eq!(t.prove_many::<&str>(&[]).err(), Some(ProofError::NoNames));
         let p = t.prove_many(&["c1", "c2", "nope"]).unwrap();
         let mut forged = p.clone();

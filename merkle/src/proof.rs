@@ -184,7 +184,10 @@ pub enum ProofError {
 
 impl ProofError {
     pub(crate) fn contents(name: &str, e: impl std::fmt::Display) -> Self {
-        ProofError::Contents { name: name.to_owned(), reason: e.to_string() }
+        ProofError::Contents {
+            name: name.to_owned(),
+            reason: e.to_string(),
+        }
     }
 }
 
@@ -221,7 +224,10 @@ pub fn verify_non_membership(
     let d = siblings.len();
     let start = match terminal {
         Terminal::Empty => EMPTY,
-        Terminal::Leaf { key: other, contents_hash } => {
+        Terminal::Leaf {
+            key: other,
+            contents_hash,
+        } => {
             if *other == key || !other.shares_prefix(&key, d) {
                 return Err(ProofError::TerminalOffPath(name.to_owned()));
             }
@@ -233,23 +239,34 @@ pub fn verify_non_membership(
 
 fn check_canonical(siblings: &[Digest]) -> Result<(), ProofError> {
     if siblings.len() > KEY_BITS {
-        return Err(ProofError::PathTooLong { len: siblings.len() });
+        return Err(ProofError::PathTooLong {
+            len: siblings.len(),
+        });
     }
     if siblings.last().is_some_and(Digest::is_empty) {
-        return Err(ProofError::NonCanonical("the deepest sibling is the empty hash"));
+        return Err(ProofError::NonCanonical(
+            "the deepest sibling is the empty hash",
+        ));
     }
     Ok(())
 }
 
 fn climb_path(key: &Digest, start: Digest, siblings: &[Digest]) -> Digest {
-    siblings.iter().enumerate().rev().fold(start, |h, (level, s)| climb(key, level, &h, s))
+    siblings
+        .iter()
+        .enumerate()
+        .rev()
+        .fold(start, |h, (level, s)| climb(key, level, &h, s))
 }
 
 fn compare(expected: &Digest, computed: Digest) -> Result<(), ProofError> {
     if computed == *expected {
         Ok(())
     } else {
-        Err(ProofError::RootMismatch { expected: *expected, computed })
+        Err(ProofError::RootMismatch {
+            expected: *expected,
+            computed,
+        })
     }
 }
 
@@ -311,9 +328,16 @@ impl Tree {
                 Visit::Leaf(leaf_key, contents) => {
                     if diverge.is_none() {
                         let name = name.to_owned();
-                        return Proof::Membership(MembershipProof { name, contents, siblings });
+                        return Proof::Membership(MembershipProof {
+                            name,
+                            contents,
+                            siblings,
+                        });
                     }
-                    let terminal = Terminal::Leaf { key: leaf_key, contents_hash: contents.hash() };
+                    let terminal = Terminal::Leaf {
+                        key: leaf_key,
+                        contents_hash: contents.hash(),
+                    };
                     return absent(name, siblings, terminal);
                 }
                 Visit::Branch { split, children } => {
@@ -335,7 +359,11 @@ impl Tree {
 }
 
 fn absent(name: &str, siblings: Vec<Digest>, terminal: Terminal) -> Proof {
-    Proof::NonMembership(NonMembershipProof { name: name.to_owned(), siblings, terminal })
+    Proof::NonMembership(NonMembershipProof {
+        name: name.to_owned(),
+        siblings,
+        terminal,
+    })
 }
 
 #[cfg(test)]
@@ -345,9 +373,12 @@ mod tests {
 
     fn tree(n: u64) -> (Tree, Vec<String>) {
         let names: Vec<String> = (0..n).map(|i| format!("crate-{i}")).collect();
-        let t = Tree::from_leaves(
-            names.iter().enumerate().map(|(i, n)| (key_of(n), LeafContents::for_bytes(1, &i.to_le_bytes()).unwrap())),
-        )
+        let t = Tree::from_leaves(names.iter().enumerate().map(|(i, n)| {
+            (
+                key_of(n),
+                LeafContents::for_bytes(1, &i.to_le_bytes()).unwrap(),
+            )
+        }))
         .unwrap();
         (t, names)
     }
@@ -377,27 +408,42 @@ mod tests {
         let p = t.prove(&names[3]);
         let mut other = t.clone();
         other.set(key_of("new"), LeafContents::for_bytes(1, b"n").unwrap());
-        assert!(matches!(p.verify(&other.root()), Err(ProofError::RootMismatch { .. })));
+        assert!(matches!(
+            p.verify(&other.root()),
+            Err(ProofError::RootMismatch { .. })
+        ));
     }
 
     #[test]
     fn non_canonical_paths_are_refused() {
         let (t, names) = tree(20);
-        let Proof::Membership(mut p) = t.prove(&names[0]) else { panic!("member") };
+        let Proof::Membership(mut p) = t.prove(&names[0]) else {
+            panic!("member")
+        };
         p.siblings.push(EMPTY);
         assert_eq!(
             p.verify(&t.root()),
-            Err(ProofError::NonCanonical("the deepest sibling is the empty hash"))
+            Err(ProofError::NonCanonical(
+                "the deepest sibling is the empty hash"
+            ))
         );
         p.siblings = vec![sha256(b"x"); 257];
-        assert_eq!(p.verify(&t.root()), Err(ProofError::PathTooLong { len: 257 }));
+        assert_eq!(
+            p.verify(&t.root()),
+            Err(ProofError::PathTooLong { len: 257 })
+        );
     }
 
     #[test]
     fn a_present_name_cannot_borrow_a_non_membership_proof() {
         let (t, names) = tree(30);
-        let Proof::NonMembership(p) = t.prove("absent") else { panic!("absent") };
-        let forged = NonMembershipProof { name: names[0].clone(), ..p };
+        let Proof::NonMembership(p) = t.prove("absent") else {
+            panic!("absent")
+        };
+        let forged = NonMembershipProof {
+            name: names[0].clone(),
+            ..p
+        };
         assert!(forged.verify(&t.root()).is_err());
     }
 }

@@ -48,12 +48,20 @@ const TOMBSTONE: u64 = u64::MAX;
 impl From<LeafContents> for Stored {
     fn from(c: LeafContents) -> Self {
         match c {
-            LeafContents::Present { version, length, sha256 } => {
-                Stored { version, length, sha256: sha256.0 }
-            }
-            LeafContents::Deleted { version } => {
-                Stored { version, length: TOMBSTONE, sha256: [0; 32] }
-            }
+            LeafContents::Present {
+                version,
+                length,
+                sha256,
+            } => Stored {
+                version,
+                length,
+                sha256: sha256.0,
+            },
+            LeafContents::Deleted { version } => Stored {
+                version,
+                length: TOMBSTONE,
+                sha256: [0; 32],
+            },
         }
     }
 }
@@ -63,7 +71,11 @@ impl From<Stored> for LeafContents {
         if s.length == TOMBSTONE {
             LeafContents::Deleted { version: s.version }
         } else {
-            LeafContents::Present { version: s.version, length: s.length, sha256: Digest(s.sha256) }
+            LeafContents::Present {
+                version: s.version,
+                length: s.length,
+                sha256: Digest(s.sha256),
+            }
         }
     }
 }
@@ -134,7 +146,11 @@ fn branch_hash(children: &[Node; 2], split: usize, hang: usize, prefix: &Digest)
 /// whose other sides are all empty.
 fn fold(mut h: Digest, from: usize, to: usize, prefix: &Digest) -> Digest {
     for level in (to..from).rev() {
-        h = if prefix.bit(level) { interior_hash(&EMPTY, &h) } else { interior_hash(&h, &EMPTY) };
+        h = if prefix.bit(level) {
+            interior_hash(&EMPTY, &h)
+        } else {
+            interior_hash(&h, &EMPTY)
+        };
     }
     h
 }
@@ -189,15 +205,25 @@ impl Tree {
     pub fn from_leaves(
         leaves: impl IntoIterator<Item = (Digest, LeafContents)>,
     ) -> Result<Self, TreeError> {
-        let mut items: Vec<(Digest, Stored)> =
-            leaves.into_iter().map(|(k, c)| (k, Stored::from(c))).collect();
+        let mut items: Vec<(Digest, Stored)> = leaves
+            .into_iter()
+            .map(|(k, c)| (k, Stored::from(c)))
+            .collect();
         sort_by_key(&mut items);
         if let Some(w) = items.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(TreeError::DuplicateKey(w[0].0));
         }
         let tombstones = items.iter().filter(|(_, s)| s.length == TOMBSTONE).count();
-        let root = if items.is_empty() { None } else { Some(build(&items, 0)) };
-        Ok(Tree { root, leaves: items.len(), tombstones })
+        let root = if items.is_empty() {
+            None
+        } else {
+            Some(build(&items, 0))
+        };
+        Ok(Tree {
+            root,
+            leaves: items.len(),
+            tombstones,
+        })
     }
 
     /// The root hash: `E` for an empty tree.
@@ -244,7 +270,16 @@ impl Tree {
                 // A new version of an existing target, the common case: one descent that
                 // rehashes on its way back up.
                 let change = Change::Updated(found.contents.into());
-                update_sorted(root, 0, &mut [Entry { key, contents, index: 0, change: None }]);
+                update_sorted(
+                    root,
+                    0,
+                    &mut [Entry {
+                        key,
+                        contents,
+                        index: 0,
+                        change: None,
+                    }],
+                );
                 self.count_update(change, contents);
                 return change;
             }
@@ -267,14 +302,22 @@ impl Tree {
         let mut entries: Vec<Entry> = entries
             .into_iter()
             .enumerate()
-            .map(|(index, (key, c))| Entry { key, contents: c.into(), index, change: None })
+            .map(|(index, (key, c))| Entry {
+                key,
+                contents: c.into(),
+                index,
+                change: None,
+            })
             .collect();
         sort_entries(&mut entries);
         if entries.windows(2).any(|w| w[0].key == w[1].key) {
             // Repeated keys: apply in the given order, so that each entry's change is relative
             // to the one before it.
             entries.sort_unstable_by_key(|e| e.index);
-            let changes = entries.into_iter().map(|e| self.put(e.key, e.contents)).collect();
+            let changes = entries
+                .into_iter()
+                .map(|e| self.put(e.key, e.contents))
+                .collect();
             self.rehash();
             return changes;
         }
@@ -342,11 +385,11 @@ impl Tree {
     ) -> Result<LeafContents, PublishError> {
         let version = match self.get_key(key) {
             None => 1,
-            Some(LeafContents::Present { version, length: l, sha256: s })
-                if l == length && s == sha256 =>
-            {
-                version
-            }
+            Some(LeafContents::Present {
+                version,
+                length: l,
+                sha256: s,
+            }) if l == length && s == sha256 => version,
             Some(old) => next_version(key, old.version())?,
         };
         LeafContents::present(version, length, sha256).map_err(PublishError::Contents)
@@ -562,15 +605,22 @@ fn update_at(node: &mut Node, key: &Digest, contents: Stored) -> Stored {
 /// Inserts a leaf for `key`, which parts from `found` (the leaf the blind descent reached, and
 /// so from every key on the way) at bit `j`. Descends from `node`, hanging at `hang`, to the
 /// first node that splits below `j`, and hangs a new branch at `j` there.
-fn insert_at(node: &mut Node, hang: usize, key: Digest, contents: Stored, j: usize, found: &Digest) {
-    if let Node::Branch(b) = node {
-        if usize::from(b.split) < j {
-            let b = Arc::make_mut(b);
-            b.dirty = true;
-            let split = usize::from(b.split);
-            let side = usize::from(key.bit(split));
-            return insert_at(&mut b.children[side], split + 1, key, contents, j, found);
-        }
+fn insert_at(
+    node: &mut Node,
+    hang: usize,
+    key: Digest,
+    contents: Stored,
+    j: usize,
+    found: &Digest,
+) {
+    if let Node::Branch(b) = node
+        && usize::from(b.split) < j
+    {
+        let b = Arc::make_mut(b);
+        b.dirty = true;
+        let split = usize::from(b.split);
+        let side = usize::from(key.bit(split));
+        return insert_at(&mut b.children[side], split + 1, key, contents, j, found);
     }
     let mut existing = node.clone();
     if let Node::Branch(b) = &mut existing {
@@ -580,11 +630,20 @@ fn insert_at(node: &mut Node, hang: usize, key: Digest, contents: Stored, j: usi
         b.hash = branch_hash(&b.children, usize::from(b.split), j + 1, found);
     }
     let leaf = Node::Leaf(Arc::new(Leaf { key, contents }));
-    let children = if key.bit(j) { [existing, leaf] } else { [leaf, existing] };
+    let children = if key.bit(j) {
+        [existing, leaf]
+    } else {
+        [leaf, existing]
+    };
     debug_assert!(hang <= j && j < KEY_BITS);
     // j < 256 as it indexes a bit of a 256-bit key.
     let split = u8::try_from(j).unwrap_or(u8::MAX);
-    *node = Node::Branch(Arc::new(Branch { hash: EMPTY, children, split, dirty: true }));
+    *node = Node::Branch(Arc::new(Branch {
+        hash: EMPTY,
+        children,
+        split,
+        dirty: true,
+    }));
 }
 
 /// Rehashes every dirty branch below `node` (which hangs at `hang`). Returns a key below the
@@ -608,7 +667,11 @@ fn rehash(node: &mut Node, hang: usize) -> Option<Digest> {
 }
 
 /// Rehashes two sibling subtrees, in parallel where both are dirty and near the root.
-fn rehash_pair(left: &mut Node, right: &mut Node, depth: usize) -> (Option<Digest>, Option<Digest>) {
+fn rehash_pair(
+    left: &mut Node,
+    right: &mut Node,
+    depth: usize,
+) -> (Option<Digest>, Option<Digest>) {
     #[cfg(feature = "parallel")]
     {
         let dirty = |n: &Node| matches!(n, Node::Branch(b) if b.dirty);
@@ -642,7 +705,9 @@ fn sort_by_key(items: &mut [(Digest, Stored)]) {
 #[inline]
 fn cmp_keys(a: &Digest, b: &Digest) -> std::cmp::Ordering {
     let head = |k: &Digest| {
-        u64::from_be_bytes([k.0[0], k.0[1], k.0[2], k.0[3], k.0[4], k.0[5], k.0[6], k.0[7]])
+        u64::from_be_bytes([
+            k.0[0], k.0[1], k.0[2], k.0[3], k.0[4], k.0[5], k.0[6], k.0[7],
+        ])
     };
     head(a).cmp(&head(b)).then_with(|| a.cmp(b))
 }
@@ -651,7 +716,10 @@ fn cmp_keys(a: &Digest, b: &Digest) -> std::cmp::Ordering {
 fn build(items: &[(Digest, Stored)], hang: usize) -> Node {
     let (first, last) = (&items[0], &items[items.len() - 1]);
     let Some(split) = first.0.first_difference(&last.0) else {
-        return Node::Leaf(Arc::new(Leaf { key: first.0, contents: first.1 }));
+        return Node::Leaf(Arc::new(Leaf {
+            key: first.0,
+            contents: first.1,
+        }));
     };
     // Sorted keys that agree before `split` have their 0s at `split` first.
     let mid = items.partition_point(|(k, _)| !k.bit(split));
@@ -667,7 +735,12 @@ fn build(items: &[(Digest, Stored)], hang: usize) -> Node {
     let children = [build(lo, split + 1), build(hi, split + 1)];
     let hash = branch_hash(&children, split, hang, &first.0);
     let split = u8::try_from(split).unwrap_or(u8::MAX);
-    Node::Branch(Arc::new(Branch { hash, children, split, dirty: false }))
+    Node::Branch(Arc::new(Branch {
+        hash,
+        children,
+        split,
+        dirty: false,
+    }))
 }
 
 /// Read access to a node for proof generation.
@@ -681,7 +754,10 @@ pub(crate) enum Visit<'a> {
     /// A leaf, with its key and contents.
     Leaf(Digest, LeafContents),
     /// A branch whose children part at `split`.
-    Branch { split: usize, children: [NodeRef<'a>; 2] },
+    Branch {
+        split: usize,
+        children: [NodeRef<'a>; 2],
+    },
 }
 
 impl<'a> NodeRef<'a> {
@@ -690,7 +766,14 @@ impl<'a> NodeRef<'a> {
             Node::Leaf(l) => Visit::Leaf(l.key, l.contents.into()),
             Node::Branch(b) => Visit::Branch {
                 split: usize::from(b.split),
-                children: [NodeRef { node: &b.children[0] }, NodeRef { node: &b.children[1] }],
+                children: [
+                    NodeRef {
+                        node: &b.children[0],
+                    },
+                    NodeRef {
+                        node: &b.children[1],
+                    },
+                ],
             },
         }
     }
@@ -802,7 +885,19 @@ mod tests {
         assert_eq!(v1.root(), r1);
         assert_eq!(v1.get_key(&keys[7]), Some(contents(0)));
         assert_eq!(t.get_key(&keys[7]), Some(contents(9)));
-        let fresh: Vec<_> = keys.iter().map(|k| (*k, if *k == keys[7] { contents(9) } else { contents(0) })).collect();
+        let fresh: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                (
+                    *k,
+                    if *k == keys[7] {
+                        contents(9)
+                    } else {
+                        contents(0)
+                    },
+                )
+            })
+            .collect();
         assert_eq!(t.root(), reference_root(&fresh));
     }
 
@@ -813,7 +908,11 @@ mod tests {
         assert_eq!(t.delete(k), Err(TreeError::NotFound(k)));
         let h1 = sha256(b"one");
         assert_eq!(t.publish(k, 3, h1).unwrap().version(), 1);
-        assert_eq!(t.publish(k, 3, h1).unwrap().version(), 1, "same bytes change nothing");
+        assert_eq!(
+            t.publish(k, 3, h1).unwrap().version(),
+            1,
+            "same bytes change nothing"
+        );
         assert_eq!(t.publish(k, 4, sha256(b"four")).unwrap().version(), 2);
         assert_eq!(t.delete(k).unwrap(), LeafContents::Deleted { version: 3 });
         assert_eq!(t.tombstones(), 1);
@@ -864,7 +963,10 @@ mod tests {
             let got = batch.set_many(changes.iter().copied());
             assert_eq!(got, expected, "round {round}");
             assert_eq!(batch.root(), single.root(), "round {round}");
-            assert_eq!((batch.len(), batch.tombstones()), (single.len(), single.tombstones()));
+            assert_eq!(
+                (batch.len(), batch.tombstones()),
+                (single.len(), single.tombstones())
+            );
             let mut all = Vec::new();
             batch.for_each_leaf(|k, c| all.push((*k, c)));
             assert_eq!(batch.root(), reference_root(&all));
@@ -889,12 +991,19 @@ mod tests {
         let keys: Vec<_> = (0..500u64).map(|i| sha256(&i.to_be_bytes())).collect();
         let mut single = Tree::from_leaves(keys[..250].iter().map(|k| (*k, contents(0)))).unwrap();
         let mut batch = single.clone();
-        let changes: Vec<_> = keys[100..400].iter().enumerate().map(|(i, k)| (*k, contents(i as u64))).collect();
+        let changes: Vec<_> = keys[100..400]
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, contents(i as u64)))
+            .collect();
         for (k, c) in &changes {
             single.set(*k, *c);
         }
         let result = batch.set_many(changes.iter().copied());
-        assert_eq!(result.iter().filter(|c| **c == Change::Inserted).count(), 150);
+        assert_eq!(
+            result.iter().filter(|c| **c == Change::Inserted).count(),
+            150
+        );
         assert_eq!(batch.root(), single.root());
         assert_eq!(batch.len(), 400);
     }

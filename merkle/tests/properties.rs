@@ -1,5 +1,7 @@
 //! Property tests of the tree and its proofs against D3.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use tuf_merkle::hash::{Digest, sha256};
@@ -9,8 +11,12 @@ use tuf_merkle::{LeafContents, Proof, Tree, key_of};
 
 fn contents() -> impl Strategy<Value = LeafContents> {
     prop_oneof![
-        (1u64..1000, 0u64..1 << 40, any::<[u8; 32]>())
-            .prop_map(|(v, l, h)| LeafContents::present(v, l, Digest(h)).unwrap()),
+        (1u64..1000, 0u64..1 << 40, any::<[u8; 32]>()).prop_map(|(v, l, h)| LeafContents::present(
+            v,
+            l,
+            Digest(h)
+        )
+        .unwrap()),
         (1u64..1000).prop_map(|v| LeafContents::deleted(v).unwrap()),
     ]
 }
@@ -52,7 +58,11 @@ fn flip(bytes: &mut [u8], bit: usize) {
 
 fn flip_contents(c: &LeafContents, bit: usize) -> Option<LeafContents> {
     match *c {
-        LeafContents::Present { version, length, mut sha256 } => match bit % 3 {
+        LeafContents::Present {
+            version,
+            length,
+            mut sha256,
+        } => match bit % 3 {
             0 => LeafContents::present(version ^ (1 << (bit % 8)), length, sha256).ok(),
             1 => LeafContents::present(version, length ^ (1 << (bit % 40)), sha256).ok(),
             _ => {
@@ -266,20 +276,29 @@ fn back_hashes(p: &MultiProof) -> Vec<Digest> {
 fn old_versions_stay_readable_while_the_tree_moves_on() {
     let names: Vec<String> = (0..2000).map(|i| format!("c{i}")).collect();
     let mut tree = Tree::from_leaves(
-        names.iter().map(|n| (key_of(n), LeafContents::for_bytes(1, n.as_bytes()).unwrap())),
+        names
+            .iter()
+            .map(|n| (key_of(n), LeafContents::for_bytes(1, n.as_bytes()).unwrap())),
     )
     .unwrap();
     let mut versions = Vec::new();
     for round in 0..20u64 {
         versions.push(tree.clone());
         for n in names.iter().skip(round as usize * 50).take(50) {
-            tree.publish(key_of(n), round, sha256(&round.to_be_bytes())).unwrap();
+            tree.publish(key_of(n), round, sha256(&round.to_be_bytes()))
+                .unwrap();
         }
     }
     for (round, v) in versions.iter().enumerate() {
         let n = &names[round * 50];
-        let Proof::Membership(p) = v.prove(n) else { panic!("present") };
-        assert_eq!(p.contents.version(), 1, "version {round} still holds the old leaf");
+        let Proof::Membership(p) = v.prove(n) else {
+            panic!("present")
+        };
+        assert_eq!(
+            p.contents.version(),
+            1,
+            "version {round} still holds the old leaf"
+        );
         p.verify(&v.root()).unwrap();
         assert!(p.verify(&tree.root()).is_err());
     }

@@ -2,6 +2,8 @@
 //! its index path, with version 1 and the file's length and SHA-256; and the 2026 files'
 //! `pubtime` stream replayed as a publish per line.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use flate2::read::GzDecoder;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -11,9 +13,9 @@ use tuf_merkle::{LeafContents, Proof, Tree, key_of};
 
 /// Where the shared data lives: `$TUF_SHARED_DATA`, or `shared/data` beside the repository.
 fn data_dir() -> PathBuf {
-    std::env::var_os("TUF_SHARED_DATA").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
-    })
+    std::env::var_os("TUF_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
 }
 
 /// Reads every regular file of a `.tar.gz` into (path, bytes), or says why it cannot. Under
@@ -36,7 +38,12 @@ fn archive(name: &str) -> Option<BTreeMap<String, Vec<u8>>> {
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let name = entry.path().expect("path").to_string_lossy().trim_start_matches("./").to_owned();
+        let name = entry
+            .path()
+            .expect("path")
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_owned();
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).expect("read entry");
         files.insert(name, bytes);
@@ -50,7 +57,9 @@ fn leaf(bytes: &[u8]) -> LeafContents {
 
 #[test]
 fn index_2019_one_leaf_per_file() {
-    let Some(files) = archive("crates-index-2019-sample.tar.gz") else { return };
+    let Some(files) = archive("crates-index-2019-sample.tar.gz") else {
+        return;
+    };
     assert_eq!(files.len(), 3945, "the README counts 3,945 crates");
     let tree = Tree::from_leaves(files.iter().map(|(n, b)| (key_of(n), leaf(b)))).unwrap();
     let mut incremental = Tree::new();
@@ -60,7 +69,9 @@ fn index_2019_one_leaf_per_file() {
     assert_eq!(tree.root(), incremental.root());
     let root = tree.root();
     for (n, b) in files.iter().step_by(7) {
-        let Proof::Membership(p) = tree.prove(n) else { panic!("{n} present") };
+        let Proof::Membership(p) = tree.prove(n) else {
+            panic!("{n} present")
+        };
         assert_eq!(p.contents, leaf(b));
         p.verify(&root).unwrap();
         assert!(p.siblings.len() <= 30, "{n} sits {} deep", p.siblings.len());
@@ -83,7 +94,9 @@ struct Line {
 
 #[test]
 fn index_2026_pubtime_stream_replays_as_publishes() {
-    let Some(files) = archive("crates-index-2026-sample.tar.gz") else { return };
+    let Some(files) = archive("crates-index-2026-sample.tar.gz") else {
+        return;
+    };
     assert_eq!(files.len(), 88);
     // Every line of every file is a publish event at its pubtime; ties keep file order.
     let mut events = Vec::new();
@@ -104,7 +117,9 @@ fn index_2026_pubtime_stream_replays_as_publishes() {
         let file = served.entry(name).or_default();
         file.extend_from_slice(line.as_bytes());
         let before = tree.get(name).map_or(0, |c| c.version());
-        let now = tree.publish(key_of(name), file.len() as u64, sha256(file)).unwrap();
+        let now = tree
+            .publish(key_of(name), file.len() as u64, sha256(file))
+            .unwrap();
         assert_eq!(now.version(), before + 1, "{name} at event {step}");
         if step % 500 == 0 {
             kept.push((tree.clone(), name.clone(), now));
@@ -112,7 +127,10 @@ fn index_2026_pubtime_stream_replays_as_publishes() {
     }
     // Each file's version counts its lines, and the final state is the one built at once.
     for (name, bytes) in &files {
-        let lines = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
+        let lines = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count() as u64;
         assert_eq!(tree.get(name).map(|c| c.version()), Some(lines), "{name}");
     }
     let at_once = Tree::from_leaves(served.iter().map(|(n, b)| {
@@ -123,7 +141,9 @@ fn index_2026_pubtime_stream_replays_as_publishes() {
     assert_eq!(tree.root(), at_once.root());
     // Versions kept along the way still prove what they held then.
     for (version, name, contents) in &kept {
-        let Proof::Membership(p) = version.prove(name) else { panic!("{name} present") };
+        let Proof::Membership(p) = version.prove(name) else {
+            panic!("{name} present")
+        };
         assert_eq!(p.contents, *contents);
         p.verify(&version.root()).unwrap();
     }

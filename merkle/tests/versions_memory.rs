@@ -1,6 +1,7 @@
 //! Dropping old versions frees the nodes only they held. Measured with a counting allocator,
 //! in a test binary of its own so that nothing else allocates concurrently.
 #![allow(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -35,8 +36,10 @@ fn live() -> isize {
 #[test]
 fn versions_share_nodes_and_dropping_them_frees_memory() {
     let names: Vec<String> = (0..20_000).map(|i| format!("crate-{i}")).collect();
-    let leaves: Vec<_> =
-        names.iter().map(|n| (key_of(n), LeafContents::for_bytes(1, n.as_bytes()).unwrap())).collect();
+    let leaves: Vec<_> = names
+        .iter()
+        .map(|n| (key_of(n), LeafContents::for_bytes(1, n.as_bytes()).unwrap()))
+        .collect();
     let start = live();
     let mut tree = Tree::from_leaves(leaves).unwrap();
     let one_tree = live() - start;
@@ -47,7 +50,8 @@ fn versions_share_nodes_and_dropping_them_frees_memory() {
     for round in 0..10u64 {
         versions.push(tree.clone());
         for n in names.iter().skip(round as usize * 10).take(10) {
-            tree.publish(key_of(n), round, sha256(&round.to_be_bytes())).unwrap();
+            tree.publish(key_of(n), round, sha256(&round.to_be_bytes()))
+                .unwrap();
         }
     }
     let with_versions = live() - start;
@@ -58,7 +62,10 @@ fn versions_share_nodes_and_dropping_them_frees_memory() {
 
     drop(versions);
     let after_drop = live() - start;
-    assert!(after_drop < with_versions, "dropping versions freed nothing");
+    assert!(
+        after_drop < with_versions,
+        "dropping versions freed nothing"
+    );
     // What is left is one tree's worth: the same as a fresh tree (give or take the build's
     // temporary allocations, which are freed).
     assert!(
@@ -66,5 +73,9 @@ fn versions_share_nodes_and_dropping_them_frees_memory() {
         "after dropping every old version {after_drop} bytes are live; one tree is {one_tree}"
     );
     drop(tree);
-    assert!(live() - start < 4096, "dropping the tree leaves {} bytes", live() - start);
+    assert!(
+        live() - start < 4096,
+        "dropping the tree leaves {} bytes",
+        live() - start
+    );
 }
