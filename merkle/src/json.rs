@@ -565,6 +565,54 @@ mod tests {
     }
 
     #[test]
+    fn multi_proof_parsing_names_each_fault() {
+        let (t, names) = sample();
+        let p = t.prove_many(&[&names[1], &names[2], "absent"]).unwrap();
+        let good = String::from_utf8(p.to_json()).unwrap();
+        assert_eq!(MultiProof::from_json(good.as_bytes()).unwrap(), p);
+        // The same name twice in `targets`, which a map-based parser would collapse.
+        let dup = good.replacen(r#""absent":null"#, r#""absent":null,"absent":null"#, 1);
+        assert_ne!(dup, good);
+        assert_eq!(
+            MultiProof::from_json(dup.as_bytes()),
+            Err(ProofError::DuplicateName("absent".into()))
+        );
+        let v: serde_json::Value = serde_json::from_str(&good).unwrap();
+        let with = |field: &str, value: &str| {
+            let mut w = v.clone();
+            w[field] = value.into();
+            MultiProof::from_json(w.to_string().as_bytes()).unwrap_err()
+        };
+        let hashes = v["hashes"].as_str().unwrap();
+        assert!(matches!(
+            with("hashes", &hashes[2..]),
+            ProofError::WrongLength { .. }
+        ));
+        assert!(matches!(
+            with("hashes", &hashes.to_uppercase()),
+            ProofError::Hex { .. }
+        ));
+        assert!(matches!(
+            with("shape", "abc"),
+            ProofError::WrongLength { .. }
+        ));
+        let mut w = v.clone();
+        w["targets"] = serde_json::json!({});
+        assert_eq!(
+            MultiProof::from_json(w.to_string().as_bytes()),
+            Err(ProofError::NoNames)
+        );
+        assert!(matches!(
+            MultiProof::from_json_with_limit(good.as_bytes(), 100),
+            Err(ProofError::TooLarge { limit: 100, .. })
+        ));
+        assert_eq!(
+            MultiProof::from_json(format!("{good}{{}}").as_bytes()),
+            Err(ProofError::TrailingData)
+        );
+    }
+
+    #[test]
     fn non_membership_round_trips() {
         let (t, _) = sample();
         for name in ["absent", "another", "1/a"] {
