@@ -80,3 +80,21 @@ pub fn create_private_dir(dir: &Path) -> Result<(), FsError> {
         .create(dir)
         .map_err(|e| FsError::new(dir, "create directory", e))
 }
+
+/// Removes the temporary files that [`write_atomic`] leaves behind when the process is killed
+/// mid-write (`.NAME.tmp.PID`), in `dir` only. Call with the data directory lock held.
+pub fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.')
+            && name.contains(".tmp.")
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}

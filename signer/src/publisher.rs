@@ -110,6 +110,13 @@ impl Publisher {
         Publisher { dir }
     }
 
+    /// Removes temporary files a killed process left in the metadata and change-record
+    /// directories (never published: they were not yet renamed into place).
+    pub fn remove_stale_temps(&self) {
+        fsutil::remove_stale_temps(&self.dir);
+        fsutil::remove_stale_temps(&self.dir.join("changes"));
+    }
+
     /// The repository directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -373,6 +373,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             "trust checks passed"
         );
         let publisher = Publisher::new(data.repo(name));
+        publisher.remove_stale_temps();
+        crate::fsutil::remove_stale_temps(&data.role_paths(name).state_dir);
         publisher.publish_roots(&chain.files)?;
         let signer = MetadataSigner::new(chain.current.signed.clone(), key);
         let state = Arc::new(RoleState::new(name, cfg.snapshot, cfg.kept_versions));

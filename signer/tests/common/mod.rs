@@ -4,8 +4,11 @@
 
 #![allow(dead_code, missing_docs, clippy::expect_used, clippy::unwrap_used)]
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -223,4 +226,43 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     tuf_merkle::hash::sha256(bytes).to_hex()
+}
+
+/// Runs the real `tuf-signer serve --config CONFIG` with extra environment variables, and waits
+/// until it listens. Returns the child (kill it when done) and its address.
+pub fn start_binary(config: &Path, env: &[(&str, &str)]) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tuf-signer"))
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .env("TUF_SIGNER_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("tuf-signer listening on http://")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(Ok(addr.trim().to_owned()));
+            } else if line.starts_with("error:")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(Err(line));
+            }
+        }
+    });
+    let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(Ok(addr)) => addr.parse().unwrap(),
+        other => {
+            let _ = child.kill();
+            panic!("signer did not start: {other:?}");
+        }
+    };
+    (child, addr)
 }

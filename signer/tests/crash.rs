@@ -1,0 +1,320 @@
+//! Crash safety: the real binary under load, killed with SIGKILL at random moments, restarted.
+//!
+//! After every restart, three properties are checked:
+//! 1. no acknowledged change is lost: each name's leaf has at least the version last acknowledged
+//!    for it (and exactly the acknowledged contents when the version is equal);
+//! 2. the published timestamp version never goes down;
+//! 3. no two different timestamps carry the same version: every timestamp seen (from replies,
+//!    from `timestamp.json`, and embedded in `changes/V.json`) is remembered by version with its
+//!    `merkle_root`, and any disagreement fails the test.
+//!
+//! `TUF_SIGNER_CRASH_KILLS` sets the number of kills (default 20).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{request, sha256_hex};
+use serde_json::{Value, json};
+use tough::schema::{Root, Signed, Timestamp};
+use tuf_merkle::multiproof::MultiProof;
+
+const WRITERS: usize = 4;
+const NAMES_PER_WRITER: usize = 8;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[derive(Default)]
+struct Seen {
+    /// Timestamp version → merkle_root.
+    roots: BTreeMap<u64, String>,
+    max_version: u64,
+}
+
+impl Seen {
+    fn record(&mut self, version: u64, root: &str, whence: &str) {
+        if let Some(old) = self.roots.insert(version, root.to_owned()) {
+            assert_eq!(
+                old, root,
+                "two different timestamps with version {version} ({whence})"
+            );
+        }
+    }
+}
+
+fn name(writer: usize, i: usize) -> String {
+    let n = format!("cr{writer}x-n{i}");
+    format!("{}/{}/{n}", &n[..2], &n[2..4])
+}
+
+async fn check_after_restart(
+    addr: SocketAddr,
+    data: &Path,
+    acked: &BTreeMap<String, (u64, String)>,
+    seen: &mut Seen,
+) {
+    // Property 2 and 3 on timestamp.json, verified with tough against the root.
+    let root = request(addr, "GET", "/crates.io/root.json", &[], b"").await;
+    let root: Signed<Root> = serde_json::from_slice(&root.body).unwrap();
+    let ts = request(addr, "GET", "/crates.io/timestamp.json", &[], b"").await;
+    let ts: Signed<Timestamp> = serde_json::from_slice(&ts.body).unwrap();
+    root.signed.verify_role(&ts).expect("timestamp verifies");
+    let version = ts.signed.version.get();
+    let merkle_root = ts.signed._extra["merkle_root"].as_str().unwrap().to_owned();
+    assert!(
+        version >= seen.max_version,
+        "timestamp version went down: {} -> {version}",
+        seen.max_version
+    );
+    seen.max_version = version;
+    seen.record(version, &merkle_root, "timestamp.json after restart");
+    // Property 3 on every change record, each with its signed timestamp.
+    for entry in std::fs::read_dir(data.join("repo/crates.io/changes")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue; // a temporary file that a kill left behind; never published
+        }
+        let record: Value = serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
+        let embedded: Signed<Timestamp> =
+            serde_json::from_value(record["timestamp"].clone()).unwrap();
+        root.signed
+            .verify_role(&embedded)
+            .expect("embedded timestamp verifies");
+        let v = embedded.signed.version.get();
+        let r = embedded.signed._extra["merkle_root"].as_str().unwrap();
+        assert_eq!(record["timestamp_version"], v);
+        seen.record(v, r, "changes/V.json");
+    }
+    // Property 1: every acknowledged change is in the signed tree.
+    if acked.is_empty() {
+        return;
+    }
+    let names: Vec<&String> = acked.keys().collect();
+    let body = json!({ "names": names }).to_string();
+    let r = request(
+        addr,
+        "POST",
+        "/api/v1/crates.io/proofs",
+        &[],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert!(v["timestamp_version"].as_u64().unwrap() >= version);
+    let proof = MultiProof::from_json(&serde_json::to_vec(&v["proof"]).unwrap()).unwrap();
+    let proved_root = tuf_merkle::hash::parse_hex(v["merkle_root"].as_str().unwrap()).unwrap();
+    proof.verify(&proved_root).unwrap();
+    seen.record(
+        v["timestamp_version"].as_u64().unwrap(),
+        v["merkle_root"].as_str().unwrap(),
+        "proofs",
+    );
+    for (n, (acked_version, acked_sha)) in acked {
+        match proof.get(n) {
+            Some(Some(tuf_merkle::LeafContents::Present {
+                version, sha256, ..
+            })) => {
+                assert!(
+                    *version >= *acked_version,
+                    "{n}: acknowledged version {acked_version}, found {version}"
+                );
+                if version == acked_version {
+                    assert_eq!(
+                        &sha256.to_hex(),
+                        acked_sha,
+                        "{n}: acknowledged contents lost"
+                    );
+                }
+            }
+            other => {
+                panic!("{n}: acknowledged (version {acked_version}) but the tree has {other:?}")
+            }
+        }
+    }
+}
+
+#[test]
+fn sigkill_under_load_loses_nothing() {
+    let kills: usize = std::env::var("TUF_SIGNER_CRASH_KILLS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(20);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+            mode = "development"
+            data_dir = "{}"
+            listen = "127.0.0.1:0"
+            [roles."crates.io"]
+            snapshot = "merkle"
+            layout = "crates-index"
+            checkpoint_every = 150
+            batch = {{ max_changes = 64, max_delay_ms = 3 }}
+            "#,
+            data.display()
+        ),
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("crash test seed {seed}");
+    let mut rng = Rng(seed);
+    let acked: Arc<Mutex<BTreeMap<String, (u64, String)>>> = Arc::default();
+    let signed_seen: Arc<Mutex<Vec<(u64, String)>>> = Arc::default();
+    let mut seen = Seen::default();
+    let mut counter = 0u64;
+    let mut total_acked = 0usize;
+    for round in 0..=kills {
+        let (mut child, addr) = common::start_binary(&config, &[]);
+        let token = std::fs::read_to_string(data.join("dev-tokens/crates.io"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        runtime.block_on(check_after_restart(
+            addr,
+            &data,
+            &acked.lock().unwrap(),
+            &mut seen,
+        ));
+        for (v, r) in signed_seen.lock().unwrap().drain(..) {
+            seen.record(v, &r, "signed reply");
+        }
+        if round == kills {
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
+        // Load, then SIGKILL at a random moment.
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for w in 0..WRITERS {
+            let (stop, acked, signed_seen, token) = (
+                stop.clone(),
+                acked.clone(),
+                signed_seen.clone(),
+                token.clone(),
+            );
+            let start_at = counter + (w as u64) * 1_000_000;
+            tasks.push(runtime.spawn(async move {
+                let mut c = start_at;
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    c += 1;
+                    let target = name(w, (c as usize) % NAMES_PER_WRITER);
+                    let bytes = format!("contents {c}");
+                    let body =
+                        json!({ "sha256": sha256_hex(bytes.as_bytes()), "length": bytes.len() })
+                            .to_string();
+                    let wait = if c.is_multiple_of(3) {
+                        "signed"
+                    } else {
+                        "durable"
+                    };
+                    let auth = format!("Bearer {token}");
+                    let headers = [
+                        ("Authorization", auth.as_str()),
+                        ("Content-Type", "application/json"),
+                    ];
+                    let path = format!("/api/v1/crates.io/targets/{target}?wait={wait}");
+                    let r = tokio::time::timeout(
+                        Duration::from_secs(10),
+                        request_safe(addr, &path, &headers, body.as_bytes()),
+                    )
+                    .await;
+                    let Ok(Some((status, v))) = r else { break };
+                    if status != 200 {
+                        continue;
+                    }
+                    let version = v["results"][0]["contents"]["version"].as_u64().unwrap();
+                    acked
+                        .lock()
+                        .unwrap()
+                        .insert(target, (version, sha256_hex(bytes.as_bytes())));
+                    if let (Some(tv), Some(root)) =
+                        (v["timestamp_version"].as_u64(), v["merkle_root"].as_str())
+                    {
+                        signed_seen.lock().unwrap().push((tv, root.to_owned()));
+                    }
+                    n += 1;
+                }
+                n
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(20 + rng.below(300)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            total_acked += runtime.block_on(t).unwrap_or(0);
+        }
+        counter += 10_000_000;
+    }
+    eprintln!(
+        "{kills} kills, {total_acked} acknowledged changes, {} timestamp versions seen",
+        seen.roots.len()
+    );
+    assert!(total_acked > 0);
+}
+
+/// A request that reports a dropped connection (the kill) as `None` instead of panicking.
+async fn request_safe(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<(u16, Value)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let mut head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.ok()?;
+    stream.write_all(body).await.ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.ok()?;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let status = String::from_utf8_lossy(&raw[..split])
+        .split(' ')
+        .nth(1)?
+        .parse()
+        .ok()?;
+    let v = serde_json::from_slice(&raw[split + 4..]).ok()?;
+    Some((status, v))
+}
