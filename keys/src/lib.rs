@@ -33,6 +33,10 @@ mod file;
 mod kms;
 mod tuf_key;
 
+/// Keys on PKCS#11 tokens (HSMs, YubiKey PIV through ykcs11, YubiHSM, SoftHSM2).
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
+
 #[cfg(feature = "test-support")]
 pub mod test_support;
 #[cfg(any(test, feature = "test-support"))]

@@ -1,0 +1,643 @@
+//! Signing TUF metadata with keys held on PKCS#11 tokens: HSMs, YubiHSM, YubiKey PIV through
+//! ykcs11, and SoftHSM2 in tests (DESIGN.md D4, D7).
+//!
+//! Two key types, as everywhere in this crate:
+//!
+//! - **ECDSA P-256** (`CKK_EC` on prime256v1): the message is hashed with SHA-256 here and the
+//!   digest signed with plain `CKM_ECDSA`, because not every token offers `CKM_ECDSA_SHA256`
+//!   (SoftHSM2 does not). PKCS#11 returns the signature as raw `r || s`; TUF wants DER, so it is
+//!   re-encoded before it leaves this module.
+//! - **Ed25519** (`CKK_EC_EDWARDS` on edwards25519): `CKM_EDDSA` without parameters, which is
+//!   pure Ed25519 over the whole message, the scheme TUF's `ed25519` means.
+//!
+//! The public key comes from the token's public key object (`CKA_EC_POINT`, which tokens return
+//! wrapped in a DER OCTET STRING; a bare point is accepted too) with the same `CKA_LABEL` as
+//! the private key.
+//!
+//! Security properties kept here:
+//! - the PIN is taken as a [`Pin`] (zeroed when dropped), handed only to `C_Login`, and never
+//!   written into an error, a `Debug` output or a log;
+//! - a wrong PIN, a locked PIN, a missing token and a missing or ambiguous key are distinct
+//!   errors ([`Pkcs11Error`]) that say what to do;
+//! - every signature is checked against the token's public key before it is returned, so a
+//!   token fault (or a key that does not match its public object) never yields a signature
+//!   that clients would reject.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use aws_lc_rs::rand::SecureRandom;
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use tough::schema::key::Key;
+use tough::sign::Sign;
+
+use crate::tuf_key::{KeyAlgorithm, TufPublicKey};
+
+pub use cryptoki::types::AuthPin as Pin;
+
+/// DER of the prime256v1 (P-256) OID, as `CKA_EC_PARAMS` holds it.
+const P256_EC_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// DER of the id-Ed25519 OID (RFC 8410), one way `CKA_EC_PARAMS` names edwards25519.
+const ED25519_EC_PARAMS_OID: [u8; 5] = [0x06, 0x03, 0x2b, 0x65, 0x70];
+/// DER PrintableString "edwards25519", the other way (PKCS#11 3.0 allows both).
+const ED25519_EC_PARAMS_NAME: [u8; 14] = [
+    0x13, 0x0c, b'e', b'd', b'w', b'a', b'r', b'd', b's', b'2', b'5', b'5', b'1', b'9',
+];
+
+/// Which token to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSelector {
+    /// The token whose label is this (trailing padding ignored). Must match exactly one token.
+    Label(String),
+    /// The slot with this ID.
+    Slot(u64),
+}
+
+impl fmt::Display for TokenSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenSelector::Label(l) => write!(f, "token labelled {l:?}"),
+            TokenSelector::Slot(s) => write!(f, "the token in slot {s}"),
+        }
+    }
+}
+
+/// Where a key lives: the PKCS#11 module, the token and the key's label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pkcs11KeySpec {
+    /// The PKCS#11 module (shared library), e.g. `/usr/lib/softhsm/libsofthsm2.so`.
+    pub module: PathBuf,
+    /// The token.
+    pub token: TokenSelector,
+    /// `CKA_LABEL` of the key pair (the private and the public key object).
+    pub key_label: String,
+}
+
+impl fmt::Display for Pkcs11KeySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "key {:?} on the {} of {}",
+            self.key_label,
+            self.token,
+            self.module.display()
+        )
+    }
+}
+
+/// Why a PKCS#11 key could not be found, generated or used. Never contains the PIN.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Pkcs11Error {
+    /// The module could not be loaded or initialised.
+    #[error(
+        "cannot load PKCS#11 module {module}: {message}; check the path (SoftHSM2: \
+         /usr/lib/softhsm/libsofthsm2.so, YubiKey: libykcs11.so) and that it matches this machine"
+    )]
+    Module {
+        /// The module path.
+        module: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// No token matches the selector.
+    #[error(
+        "no {selector} in {module} (tokens present: {present}); insert the token, or check \
+         --token-label / --slot"
+    )]
+    TokenNotFound {
+        /// The module.
+        module: PathBuf,
+        /// What was looked for.
+        selector: String,
+        /// The labels (and slots) of the tokens that are present.
+        present: String,
+    },
+    /// More than one token has the label.
+    #[error("{count} tokens are labelled {label:?}; select one with --slot")]
+    AmbiguousToken {
+        /// The label.
+        label: String,
+        /// How many tokens carry it.
+        count: usize,
+    },
+    /// The PIN was refused.
+    #[error(
+        "the token refused the PIN (wrong PIN); nothing was signed. Tokens lock after a few \
+         wrong PINs: check it before trying again"
+    )]
+    WrongPin,
+    /// The PIN is locked.
+    #[error(
+        "the token's user PIN is locked after too many wrong PINs; it must be unlocked with \
+         the security officer PIN (or the key is lost: see the runbook)"
+    )]
+    PinLocked,
+    /// The token needs a PIN but none was given.
+    #[error("the token needs a PIN to sign")]
+    PinRequired,
+    /// No key with the label.
+    #[error(
+        "no {class} labelled {label:?} on the token (keys present: {present}); check --key-label"
+    )]
+    KeyNotFound {
+        /// `private key` or `public key`.
+        class: &'static str,
+        /// The label.
+        label: String,
+        /// Labels of the keys of that class on the token.
+        present: String,
+    },
+    /// More than one key object with the label.
+    #[error("{count} {class} objects are labelled {label:?}; labels must be unique on the token")]
+    AmbiguousKey {
+        /// `private key` or `public key`.
+        class: &'static str,
+        /// The label.
+        label: String,
+        /// How many.
+        count: usize,
+    },
+    /// A key generation was asked for a label that is taken.
+    #[error("the token already has a key labelled {label:?}; refusing to create a second one")]
+    KeyExists {
+        /// The label.
+        label: String,
+    },
+    /// The key is not an Ed25519 or P-256 key, or its attributes are malformed.
+    #[error("key {label:?} is not usable for TUF: {reason}")]
+    UnsupportedKey {
+        /// The label.
+        label: String,
+        /// Why.
+        reason: String,
+    },
+    /// A PKCS#11 call failed for another reason.
+    #[error("PKCS#11 {operation} failed: {message}")]
+    Call {
+        /// What was being done.
+        operation: &'static str,
+        /// The module's error.
+        message: String,
+    },
+    /// The token's signature does not verify under the key's public key.
+    #[error(
+        "the signature made by key {label:?} does not verify under its public key object \
+         (the private and public objects do not belong together, or the token is faulty)"
+    )]
+    BadSignature {
+        /// The label.
+        label: String,
+    },
+}
+
+fn call(operation: &'static str) -> impl FnOnce(CkError) -> Pkcs11Error {
+    move |e| Pkcs11Error::Call {
+        operation,
+        message: e.to_string(),
+    }
+}
+
+/// A loaded, initialised module.
+fn open_module(module: &Path) -> Result<Pkcs11, Pkcs11Error> {
+    let err = |e: CkError| Pkcs11Error::Module {
+        module: module.to_owned(),
+        message: e.to_string(),
+    };
+    let ctx = Pkcs11::new(module).map_err(err)?;
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) => {}
+        // Another user of the module in this process initialised it already.
+        Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(e) => return Err(err(e)),
+    }
+    Ok(ctx)
+}
+
+/// Finds the slot of the token `selector` names.
+fn find_slot(ctx: &Pkcs11, module: &Path, selector: &TokenSelector) -> Result<Slot, Pkcs11Error> {
+    let slots = ctx.get_slots_with_token().map_err(call("C_GetSlotList"))?;
+    let mut present = Vec::new();
+    let mut matches = Vec::new();
+    for slot in slots {
+        let label = match ctx.get_token_info(slot) {
+            Ok(info) => info.label().trim_end().to_owned(),
+            Err(_) => continue,
+        };
+        present.push(format!("{label:?} in slot {}", slot.id()));
+        let hit = match selector {
+            TokenSelector::Label(want) => label == want.trim_end(),
+            TokenSelector::Slot(id) => slot.id() == *id,
+        };
+        if hit {
+            matches.push(slot);
+        }
+    }
+    match matches.len() {
+        1 => Ok(matches[0]),
+        0 => Err(Pkcs11Error::TokenNotFound {
+            module: module.to_owned(),
+            selector: selector.to_string(),
+            present: if present.is_empty() {
+                "none".to_owned()
+            } else {
+                present.join(", ")
+            },
+        }),
+        count => Err(Pkcs11Error::AmbiguousToken {
+            label: match selector {
+                TokenSelector::Label(l) => l.clone(),
+                TokenSelector::Slot(s) => s.to_string(),
+            },
+            count,
+        }),
+    }
+}
+
+fn login(session: &Session, pin: Option<&Pin>) -> Result<(), Pkcs11Error> {
+    let Some(pin) = pin else {
+        return Err(Pkcs11Error::PinRequired);
+    };
+    match session.login(UserType::User, Some(pin)) {
+        Ok(()) => Ok(()),
+        Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+        Err(CkError::Pkcs11(RvError::PinIncorrect | RvError::PinInvalid, _)) => {
+            Err(Pkcs11Error::WrongPin)
+        }
+        Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(Pkcs11Error::PinLocked),
+        Err(e) => Err(call("C_Login")(e)),
+    }
+}
+
+/// Labels of the objects of `class` on the token, for error messages.
+fn labels(session: &Session, class: ObjectClass) -> String {
+    let handles = session
+        .find_objects(&[Attribute::Class(class)])
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for h in handles {
+        if let Ok(attrs) = session.get_attributes(h, &[AttributeType::Label]) {
+            for a in attrs {
+                if let Attribute::Label(l) = a {
+                    out.push(format!("{:?}", String::from_utf8_lossy(&l)));
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        "none".to_owned()
+    } else {
+        out.join(", ")
+    }
+}
+
+/// The single object of `class` labelled `label`.
+fn find_key(
+    session: &Session,
+    class: ObjectClass,
+    label: &str,
+) -> Result<ObjectHandle, Pkcs11Error> {
+    let class_name = if class == ObjectClass::PRIVATE_KEY {
+        "private key"
+    } else {
+        "public key"
+    };
+    let found = session
+        .find_objects(&[
+            Attribute::Class(class),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ])
+        .map_err(call("C_FindObjects"))?;
+    match found.len() {
+        1 => Ok(found[0]),
+        0 => Err(Pkcs11Error::KeyNotFound {
+            class: class_name,
+            label: label.to_owned(),
+            present: labels(session, class),
+        }),
+        count => Err(Pkcs11Error::AmbiguousKey {
+            class: class_name,
+            label: label.to_owned(),
+            count,
+        }),
+    }
+}
+
+/// Strips the DER OCTET STRING that tokens wrap `CKA_EC_POINT` in; a bare point of the
+/// expected length (some tokens return one) is taken as it is.
+fn unwrap_ec_point(value: &[u8], expected_len: usize) -> Option<&[u8]> {
+    if value.len() == expected_len && (expected_len != 65 || value[0] == 0x04) {
+        // A bare uncompressed P-256 point, or 32 raw Ed25519 bytes. (A DER OCTET STRING of
+        // 32 bytes is 34 long, and one of 65 bytes is 67, so these cannot be confused.)
+        return Some(value);
+    }
+    match value {
+        [0x04, len, rest @ ..]
+            if usize::from(*len) == expected_len && rest.len() == expected_len =>
+        {
+            Some(rest)
+        }
+        [0x04, 0x81, len, rest @ ..]
+            if usize::from(*len) == expected_len && rest.len() == expected_len =>
+        {
+            Some(rest)
+        }
+        _ => None,
+    }
+}
+
+/// Reads the TUF public key of the public key object `handle`.
+fn read_public_key(
+    session: &Session,
+    handle: ObjectHandle,
+    label: &str,
+) -> Result<TufPublicKey, Pkcs11Error> {
+    let unsupported = |reason: String| Pkcs11Error::UnsupportedKey {
+        label: label.to_owned(),
+        reason,
+    };
+    let attrs = session
+        .get_attributes(
+            handle,
+            &[
+                AttributeType::KeyType,
+                AttributeType::EcParams,
+                AttributeType::EcPoint,
+            ],
+        )
+        .map_err(call("C_GetAttributeValue"))?;
+    let (mut key_type, mut params, mut point) = (None, None, None);
+    for a in attrs {
+        match a {
+            Attribute::KeyType(t) => key_type = Some(t),
+            Attribute::EcParams(p) => params = Some(p),
+            Attribute::EcPoint(p) => point = Some(p),
+            _ => {}
+        }
+    }
+    let key_type = key_type.ok_or_else(|| unsupported("it has no CKA_KEY_TYPE".into()))?;
+    let params = params.ok_or_else(|| unsupported("it has no CKA_EC_PARAMS".into()))?;
+    let point = point.ok_or_else(|| unsupported("it has no CKA_EC_POINT".into()))?;
+    let result = if key_type == KeyType::EC {
+        if params != P256_EC_PARAMS {
+            return Err(unsupported(
+                "it is an EC key on another curve than P-256 (prime256v1)".into(),
+            ));
+        }
+        let raw = unwrap_ec_point(&point, 65).ok_or_else(|| {
+            unsupported("its CKA_EC_POINT is not an uncompressed P-256 point".into())
+        })?;
+        TufPublicKey::ecdsa_p256(raw)
+    } else if key_type == KeyType::EC_EDWARDS {
+        if params != ED25519_EC_PARAMS_OID && params != ED25519_EC_PARAMS_NAME {
+            return Err(unsupported(
+                "it is an Edwards key on another curve than edwards25519".into(),
+            ));
+        }
+        let raw = unwrap_ec_point(&point, 32)
+            .ok_or_else(|| unsupported("its CKA_EC_POINT is not a 32-byte Ed25519 key".into()))?;
+        TufPublicKey::ed25519(raw)
+    } else {
+        return Err(unsupported(format!(
+            "its key type is {key_type}; TUF keys here are ECDSA P-256 (CKK_EC) or Ed25519 \
+             (CKK_EC_EDWARDS)"
+        )));
+    };
+    result.map_err(|e| unsupported(e.to_string()))
+}
+
+/// Reads the TUF public key of the key `spec` names, without logging in (public key objects
+/// are readable without a PIN on every token this was written for).
+pub fn read_public_key_only(spec: &Pkcs11KeySpec) -> Result<TufPublicKey, Pkcs11Error> {
+    let ctx = open_module(&spec.module)?;
+    let slot = find_slot(&ctx, &spec.module, &spec.token)?;
+    let session = ctx.open_ro_session(slot).map_err(call("C_OpenSession"))?;
+    let handle = find_key(&session, ObjectClass::PUBLIC_KEY, &spec.key_label)?;
+    read_public_key(&session, handle, &spec.key_label)
+}
+
+/// Generates a key pair of `algorithm` on the token, labelled `spec.key_label`, with a
+/// private key that is sensitive and never extractable. Refuses a label that is taken.
+pub fn generate(
+    spec: &Pkcs11KeySpec,
+    algorithm: KeyAlgorithm,
+    pin: Option<&Pin>,
+) -> Result<TufPublicKey, Pkcs11Error> {
+    let ctx = open_module(&spec.module)?;
+    let slot = find_slot(&ctx, &spec.module, &spec.token)?;
+    let session = ctx.open_rw_session(slot).map_err(call("C_OpenSession"))?;
+    login(&session, pin)?;
+    let label = spec.key_label.as_bytes().to_vec();
+    for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
+        let found = session
+            .find_objects(&[Attribute::Class(class), Attribute::Label(label.clone())])
+            .map_err(call("C_FindObjects"))?;
+        if !found.is_empty() {
+            return Err(Pkcs11Error::KeyExists {
+                label: spec.key_label.clone(),
+            });
+        }
+    }
+    let (mechanism, params) = match algorithm {
+        KeyAlgorithm::EcdsaP256 => (Mechanism::EccKeyPairGen, P256_EC_PARAMS.to_vec()),
+        KeyAlgorithm::Ed25519 => (
+            Mechanism::EccEdwardsKeyPairGen,
+            ED25519_EC_PARAMS_NAME.to_vec(),
+        ),
+    };
+    let public_template = [
+        Attribute::Token(true),
+        Attribute::Private(false),
+        Attribute::Verify(true),
+        Attribute::EcParams(params),
+        Attribute::Label(label.clone()),
+    ];
+    let private_template = [
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Sign(true),
+        Attribute::Label(label),
+    ];
+    let (public, _private) = session
+        .generate_key_pair(&mechanism, &public_template, &private_template)
+        .map_err(call("C_GenerateKeyPair"))?;
+    read_public_key(&session, public, &spec.key_label)
+}
+
+/// A signer for a key on a PKCS#11 token, logged in for its lifetime.
+pub struct Pkcs11Signer {
+    spec: Pkcs11KeySpec,
+    // The session is not `Sync`; tough's `Sign` must be.
+    session: Mutex<Session>,
+    private: ObjectHandle,
+    public: TufPublicKey,
+    // Keeps the module loaded while the session lives.
+    _ctx: Pkcs11,
+}
+
+impl fmt::Debug for Pkcs11Signer {
+    /// Shows the key's location, algorithm and key ID; never the PIN.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pkcs11Signer")
+            .field("spec", &self.spec)
+            .field("algorithm", &self.public.algorithm())
+            .field("key_id", &self.public.key_id_hex())
+            .finish()
+    }
+}
+
+impl Pkcs11Signer {
+    /// Opens the token `spec` names, logs in with `pin` and finds the key pair labelled
+    /// `spec.key_label` (private key and public key object).
+    pub fn open(spec: &Pkcs11KeySpec, pin: Option<&Pin>) -> Result<Self, Pkcs11Error> {
+        let ctx = open_module(&spec.module)?;
+        let slot = find_slot(&ctx, &spec.module, &spec.token)?;
+        let session = ctx.open_ro_session(slot).map_err(call("C_OpenSession"))?;
+        login(&session, pin)?;
+        let public_handle = find_key(&session, ObjectClass::PUBLIC_KEY, &spec.key_label)?;
+        let public = read_public_key(&session, public_handle, &spec.key_label)?;
+        let private = find_key(&session, ObjectClass::PRIVATE_KEY, &spec.key_label)?;
+        Ok(Self {
+            spec: spec.clone(),
+            session: Mutex::new(session),
+            private,
+            public,
+            _ctx: ctx,
+        })
+    }
+
+    /// Where the key is.
+    pub fn spec(&self) -> &Pkcs11KeySpec {
+        &self.spec
+    }
+
+    /// The TUF public key this signer signs for.
+    pub fn public_key(&self) -> &TufPublicKey {
+        &self.public
+    }
+
+    /// Signs `message` the TUF way for the key's type (Ed25519 over the message; ECDSA P-256
+    /// over its SHA-256, DER-encoded), and checks the signature before returning it.
+    pub fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
+        let session = self.session.lock().map_err(|_| Pkcs11Error::Call {
+            operation: "C_Sign",
+            message: "an earlier signing attempt panicked".into(),
+        })?;
+        let signature = match self.public.algorithm() {
+            KeyAlgorithm::EcdsaP256 => {
+                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
+                let raw = session
+                    .sign(&Mechanism::Ecdsa, self.private, digest.as_ref())
+                    .map_err(call("C_Sign (CKM_ECDSA)"))?;
+                raw_ecdsa_to_der(&raw).ok_or_else(|| Pkcs11Error::UnsupportedKey {
+                    label: self.spec.key_label.clone(),
+                    reason: format!(
+                        "the token returned a {}-byte ECDSA signature; P-256 gives 64 (r || s)",
+                        raw.len()
+                    ),
+                })?
+            }
+            KeyAlgorithm::Ed25519 => session
+                .sign(
+                    &Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)),
+                    self.private,
+                    message,
+                )
+                .map_err(call("C_Sign (CKM_EDDSA)"))?,
+        };
+        if !self.public.verify(message, &signature) {
+            return Err(Pkcs11Error::BadSignature {
+                label: self.spec.key_label.clone(),
+            });
+        }
+        Ok(signature)
+    }
+}
+
+#[async_trait]
+impl Sign for Pkcs11Signer {
+    fn tuf_key(&self) -> Key {
+        self.public.key().clone()
+    }
+
+    async fn sign(
+        &self,
+        msg: &[u8],
+        _rng: &(dyn SecureRandom + Sync),
+    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync + 'static>> {
+        Ok(self.sign_message(msg)?)
+    }
+}
+
+impl crate::TufSigner for Pkcs11Signer {
+    fn public_key(&self) -> &TufPublicKey {
+        &self.public
+    }
+}
+
+/// Re-encodes a raw P-256 ECDSA signature `r || s` (64 bytes) as the DER
+/// `SEQUENCE { INTEGER r, INTEGER s }` that TUF's `ecdsa-sha2-nistp256` uses.
+pub fn raw_ecdsa_to_der(raw: &[u8]) -> Option<Vec<u8>> {
+    if raw.len() != 64 {
+        return None;
+    }
+    let (r, s) = raw.split_at(32);
+    let int = |v: &[u8]| {
+        // Minimal two's-complement encoding of an unsigned integer.
+        let start = v.iter().position(|&b| b != 0).unwrap_or(v.len() - 1);
+        let v = &v[start..];
+        let mut out = vec![0x02];
+        if v[0] & 0x80 != 0 {
+            out.push(u8::try_from(v.len() + 1).unwrap_or(0));
+            out.push(0);
+        } else {
+            out.push(u8::try_from(v.len()).unwrap_or(0));
+        }
+        out.extend_from_slice(v);
+        out
+    };
+    let (r, s) = (int(r), int(s));
+    let mut der = vec![0x30, u8::try_from(r.len() + s.len()).ok()?];
+    der.extend(r);
+    der.extend(s);
+    Some(der)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_encoding_of_raw_signatures() {
+        let mut raw = [0u8; 64];
+        raw[31] = 1; // r = 1
+        raw[32] = 0x80; // s has its high bit set: needs a leading zero
+        let der = raw_ecdsa_to_der(&raw).unwrap();
+        assert_eq!(&der[..5], &[0x30, 3 + 35, 0x02, 0x01, 0x01]);
+        assert_eq!(&der[5..8], &[0x02, 33, 0x00]);
+        assert_eq!(der.len(), 2 + 3 + 35);
+        assert!(raw_ecdsa_to_der(&raw[..63]).is_none());
+    }
+
+    #[test]
+    fn ec_points_are_unwrapped() {
+        let mut wrapped = vec![0x04, 65, 0x04];
+        wrapped.extend([1u8; 64]);
+        assert_eq!(unwrap_ec_point(&wrapped, 65).unwrap().len(), 65);
+        assert_eq!(unwrap_ec_point(&wrapped[2..], 65).unwrap().len(), 65);
+        let mut ed = vec![0x04, 32];
+        ed.extend([2u8; 32]);
+        assert_eq!(unwrap_ec_point(&ed, 32).unwrap(), &[2u8; 32]);
+        assert!(unwrap_ec_point(&ed[..20], 32).is_none());
+    }
+}

@@ -1,0 +1,317 @@
+//! Member and online public keys, and the signers members sign with: PKCS#8 key files and
+//! PKCS#11 tokens (through `tuf_keys`).
+//!
+//! Security properties: the PIN comes from the `TUF_CEREMONY_PIN` environment variable or a
+//! prompt on the terminal, never from the command line (where `ps` and shell history see it);
+//! it is held in a zeroing [`Pin`] and never printed.
+
+use std::path::{Path, PathBuf};
+
+use tuf_keys::pkcs11::{Pin, Pkcs11KeySpec, Pkcs11Signer, TokenSelector};
+use tuf_keys::{FileSigner, KeyAlgorithm, TufPublicKey};
+
+use crate::error::CeremonyError;
+
+/// The environment variable a PIN may come from (for scripted use; the runbook uses the prompt).
+pub const PIN_ENV: &str = "TUF_CEREMONY_PIN";
+
+/// Largest public key file read.
+const MAX_PUBLIC_FILE: u64 = 64 * 1024;
+
+/// DER prefix of an Ed25519 SubjectPublicKeyInfo.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+/// DER prefix of a P-256 SubjectPublicKeyInfo with an uncompressed point.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// The PEM `PUBLIC KEY` (SubjectPublicKeyInfo) text of a key, as `openssl pkey -pubout` and
+/// `tuf-signer key export` write it.
+pub fn public_key_pem(key: &TufPublicKey) -> String {
+    let prefix: &[u8] = match key.algorithm() {
+        KeyAlgorithm::Ed25519 => &ED25519_SPKI_PREFIX,
+        KeyAlgorithm::EcdsaP256 => &P256_SPKI_PREFIX,
+    };
+    pem::encode(&pem::Pem::new(
+        "PUBLIC KEY",
+        [prefix, key.raw_public_key()].concat(),
+    ))
+}
+
+/// Reads a public key: a file with exactly one PEM `PUBLIC KEY` block (other text around it,
+/// such as the key ID lines `tuf-signer key export` prints, is ignored), or a PKCS#8
+/// `PRIVATE KEY` file (whose public half is taken; the file must then be mode 0600).
+pub fn read_public_key_file(path: &Path) -> Result<TufPublicKey, CeremonyError> {
+    use std::io::Read;
+    let bad = |reason: String| CeremonyError::BadPublicKey {
+        path: path.display().to_string(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(CeremonyError::io("open", path))?;
+    let mut text = Vec::new();
+    file.take(MAX_PUBLIC_FILE + 1)
+        .read_to_end(&mut text)
+        .map_err(CeremonyError::io("read", path))?;
+    if text.len() as u64 > MAX_PUBLIC_FILE {
+        return Err(bad("file too large to be a public key".into()));
+    }
+    let text = String::from_utf8(text).map_err(|_| bad("not a text (PEM) file".into()))?;
+    if text.contains("PRIVATE KEY-----") {
+        return Ok(FileSigner::load(path)?.public_key().clone());
+    }
+    // Only the PEM blocks: `tuf-signer key export` prints a key ID line and JSON after it.
+    let blocks = pem_blocks(&text);
+    if blocks.is_empty() {
+        return Err(bad(
+            "no PEM \"PUBLIC KEY\" block found; export it with `tuf-ceremony pubkey …`, \
+             `tuf-signer key export --role R` or `openssl pkey -pubout`"
+                .into(),
+        ));
+    }
+    if blocks.len() > 1 {
+        return Err(bad(format!(
+            "{} PEM blocks found; give one key per file",
+            blocks.len()
+        )));
+    }
+    let block = pem::parse(blocks[0]).map_err(|e| bad(format!("invalid PEM: {e}")))?;
+    if block.tag() != "PUBLIC KEY" {
+        return Err(bad(format!(
+            "the PEM block is \"{}\", expected \"PUBLIC KEY\"",
+            block.tag()
+        )));
+    }
+    TufPublicKey::from_spki_der(block.contents()).map_err(|e| bad(e.to_string()))
+}
+
+/// The `-----BEGIN …----- … -----END …-----` blocks of `text`.
+fn pem_blocks(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let after = &rest[start..];
+        let Some(end_marker) = after.find("-----END ") else {
+            out.push(after);
+            break;
+        };
+        let tail = &after[end_marker + 9..];
+        let close = tail.find("-----").map_or(tail.len(), |i| i + 5);
+        let len = end_marker + 9 + close;
+        out.push(&after[..len]);
+        rest = &after[len..];
+    }
+    out
+}
+
+/// Where a member's key is, for `init --member` and `add-member`: a PEM file, or a key on a
+/// PKCS#11 token written as an RFC 7512 URI subset, `pkcs11:token=LABEL;object=KEYLABEL` or
+/// `pkcs11:slot-id=N;object=KEYLABEL` (with `--pkcs11-module`).
+pub fn read_member_key(spec: &str, module: Option<&Path>) -> Result<TufPublicKey, CeremonyError> {
+    if let Some(uri) = spec.strip_prefix("pkcs11:") {
+        let module = module.ok_or_else(|| {
+            CeremonyError::Usage(format!(
+                "{spec}: a PKCS#11 key needs --pkcs11-module (e.g. /usr/lib/softhsm/libsofthsm2.so)"
+            ))
+        })?;
+        let key = parse_pkcs11_uri(uri, module)?;
+        Ok(tuf_keys::pkcs11::read_public_key_only(&key)?)
+    } else {
+        read_public_key_file(Path::new(spec))
+    }
+}
+
+fn parse_pkcs11_uri(uri: &str, module: &Path) -> Result<Pkcs11KeySpec, CeremonyError> {
+    let usage = |m: &str| {
+        CeremonyError::Usage(format!(
+            "pkcs11:{uri}: {m}; write pkcs11:token=LABEL;object=KEYLABEL or pkcs11:slot-id=N;object=KEYLABEL"
+        ))
+    };
+    let (mut token, mut object) = (None, None);
+    for part in uri.split(';') {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| usage("malformed attribute"))?;
+        let v = percent_decode(v).ok_or_else(|| usage("malformed %-escape"))?;
+        match k {
+            "token" => token = Some(TokenSelector::Label(v)),
+            "slot-id" => {
+                token = Some(TokenSelector::Slot(
+                    v.parse().map_err(|_| usage("slot-id is not a number"))?,
+                ))
+            }
+            "object" => object = Some(v),
+            _ => return Err(usage(&format!("unsupported attribute {k:?}"))),
+        }
+    }
+    Ok(Pkcs11KeySpec {
+        module: module.to_owned(),
+        token: token.ok_or_else(|| usage("no token= or slot-id="))?,
+        key_label: object.ok_or_else(|| usage("no object="))?,
+    })
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Reads the PIN: from [`PIN_ENV`] if set, otherwise from a prompt on the terminal (not echoed).
+pub fn read_pin(what: &str) -> Result<Pin, CeremonyError> {
+    if let Ok(pin) = std::env::var(PIN_ENV) {
+        return Ok(Pin::from(pin));
+    }
+    rpassword::prompt_password(format!("PIN for {what}: "))
+        .map(Pin::from)
+        .map_err(|e| {
+            CeremonyError::Usage(format!(
+                "cannot read the PIN from the terminal ({e}); run on a terminal, or set {PIN_ENV}"
+            ))
+        })
+}
+
+/// A member's signing key.
+#[derive(Debug)]
+pub enum MemberSigner {
+    /// A PKCS#8 key file.
+    File(Box<FileSigner>),
+    /// A key on a PKCS#11 token.
+    Pkcs11(Box<Pkcs11Signer>),
+}
+
+impl MemberSigner {
+    /// The TUF public key.
+    pub fn public_key(&self) -> &TufPublicKey {
+        match self {
+            MemberSigner::File(s) => s.public_key(),
+            MemberSigner::Pkcs11(s) => s.public_key(),
+        }
+    }
+
+    /// Signs `message` (checked against the public key before it is returned).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CeremonyError> {
+        match self {
+            MemberSigner::File(s) => Ok(s.sign_message(message)?),
+            MemberSigner::Pkcs11(s) => Ok(s.sign_message(message)?),
+        }
+    }
+
+    /// A short description for the transcript ("key file alice.pem", "PKCS#11 key …").
+    pub fn describe(&self) -> String {
+        match self {
+            MemberSigner::File(s) => format!("key file {}", s.path().display()),
+            MemberSigner::Pkcs11(s) => format!("PKCS#11 {}", s.spec()),
+        }
+    }
+}
+
+/// How the command line names a key on a token.
+#[derive(Debug, Clone, Default)]
+pub struct TokenArgs {
+    /// The module.
+    pub module: Option<PathBuf>,
+    /// The token label.
+    pub token_label: Option<String>,
+    /// The slot.
+    pub slot: Option<u64>,
+    /// The key label.
+    pub key_label: Option<String>,
+}
+
+impl TokenArgs {
+    /// The key spec, or `None` if no module was given.
+    pub fn spec(&self) -> Result<Option<Pkcs11KeySpec>, CeremonyError> {
+        let Some(module) = &self.module else {
+            if self.token_label.is_some() || self.slot.is_some() || self.key_label.is_some() {
+                return Err(CeremonyError::Usage(
+                    "--token-label, --slot and --key-label need --pkcs11-module".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        let token = match (&self.token_label, self.slot) {
+            (Some(l), None) => TokenSelector::Label(l.clone()),
+            (None, Some(s)) => TokenSelector::Slot(s),
+            _ => {
+                return Err(CeremonyError::Usage(
+                    "with --pkcs11-module, give exactly one of --token-label and --slot".into(),
+                ));
+            }
+        };
+        let key_label = self
+            .key_label
+            .clone()
+            .ok_or_else(|| CeremonyError::Usage("with --pkcs11-module, give --key-label".into()))?;
+        Ok(Some(Pkcs11KeySpec {
+            module: module.clone(),
+            token,
+            key_label,
+        }))
+    }
+}
+
+/// Opens the member's signer: a key file, or a token (asking for its PIN).
+pub fn open_signer(
+    key_file: Option<&Path>,
+    token: &TokenArgs,
+) -> Result<MemberSigner, CeremonyError> {
+    match (key_file, token.spec()?) {
+        (Some(path), None) => Ok(MemberSigner::File(Box::new(FileSigner::load(path)?))),
+        (None, Some(spec)) => {
+            // Find the token before asking for the PIN, so a missing token fails at once.
+            tuf_keys::pkcs11::read_public_key_only(&spec)?;
+            let pin = read_pin(&spec.to_string())?;
+            Ok(MemberSigner::Pkcs11(Box::new(Pkcs11Signer::open(
+                &spec,
+                Some(&pin),
+            )?)))
+        }
+        (Some(_), Some(_)) => Err(CeremonyError::Usage(
+            "give either --key-file or --pkcs11-module, not both".into(),
+        )),
+        (None, None) => Err(CeremonyError::Usage(
+            "give the signing key: --key-file FILE, or --pkcs11-module MODULE with --token-label \
+             (or --slot) and --key-label"
+                .into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkcs11_uris_parse() {
+        let s = parse_pkcs11_uri("token=alice%20x;object=root", Path::new("/m.so")).unwrap();
+        assert_eq!(s.token, TokenSelector::Label("alice x".into()));
+        assert_eq!(s.key_label, "root");
+        let s = parse_pkcs11_uri("slot-id=7;object=root", Path::new("/m.so")).unwrap();
+        assert_eq!(s.token, TokenSelector::Slot(7));
+        assert!(parse_pkcs11_uri("object=root", Path::new("/m.so")).is_err());
+        assert!(parse_pkcs11_uri("token=a;pin-value=1;object=r", Path::new("/m.so")).is_err());
+    }
+
+    #[test]
+    fn pem_blocks_ignore_surrounding_text() {
+        let text =
+            "key ID: ab\n-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n{\"x\": 1}\n";
+        let blocks = pem_blocks(text);
+        assert_eq!(blocks.len(), 1);
+        assert!(blocks[0].ends_with("-----END PUBLIC KEY-----"));
+    }
+}
