@@ -1,0 +1,210 @@
+//! Auditor attestations: a signed statement that an auditor replayed a role's history up to a
+//! timestamp version and found it consistent, in the TUF envelope (`signed` + `signatures`,
+//! signatures over the OLPC canonical JSON of `signed`, key IDs as TUF computes them).
+//!
+//! ```json
+//! { "signed": { "_type": "audit-attestation", "spec_version": "tuf-client-attestation-v1",
+//!               "role": "crates.io", "timestamp_version": 1093, "merkle_root": "<hex>",
+//!               "root_version": 1, "first_timestamp_version": 1, "leaves": 250000,
+//!               "audited_at": "2026-11-23T16:00:00Z" },
+//!   "signatures": [ { "keyid": "<hex>", "sig": "<hex>" } ] }
+//! ```
+
+use serde::{Deserialize, Serialize};
+use tough::schema::key::Key;
+use tuf_keys::FileSigner;
+use tuf_merkle::Digest;
+
+use crate::error::ClientError;
+use crate::transport::Transport;
+use crate::tuf::{self, Limits};
+
+/// The `_type` of an attestation.
+pub const ATTESTATION_TYPE: &str = "audit-attestation";
+/// The format's name and version.
+pub const ATTESTATION_SPEC: &str = "tuf-client-attestation-v1";
+
+/// What an auditor attests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statement {
+    /// Always [`ATTESTATION_TYPE`].
+    #[serde(rename = "_type")]
+    pub typ: String,
+    /// Always [`ATTESTATION_SPEC`].
+    pub spec_version: String,
+    /// The role audited.
+    pub role: String,
+    /// The last timestamp version replayed and checked.
+    pub timestamp_version: u64,
+    /// Its `merkle_root`, recomputed by the auditor and equal to the signed one.
+    pub merkle_root: String,
+    /// The root version that timestamp was signed under.
+    pub root_version: u64,
+    /// The first timestamp version replayed.
+    pub first_timestamp_version: u64,
+    /// Leaves in the tree at `timestamp_version` (tombstones included).
+    pub leaves: u64,
+    /// When the audit finished (RFC 3339, UTC).
+    pub audited_at: String,
+}
+
+/// One signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttestationSignature {
+    /// The TUF key ID of the auditor's key.
+    pub keyid: String,
+    /// Hex signature over the canonical JSON of `signed`.
+    pub sig: String,
+}
+
+/// A signed attestation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    /// The statement.
+    pub signed: Statement,
+    /// Its signatures.
+    pub signatures: Vec<AttestationSignature>,
+}
+
+fn canonical(statement: &Statement) -> Result<Vec<u8>, ClientError> {
+    let mut out = Vec::new();
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut out, olpc_cjson::CanonicalFormatter::new());
+    statement
+        .serialize(&mut ser)
+        .map_err(|e| ClientError::Attestation(e.to_string()))?;
+    Ok(out)
+}
+
+impl Attestation {
+    /// Signs `statement` with an auditor's key file.
+    pub fn sign(statement: Statement, key: &FileSigner) -> Result<Self, ClientError> {
+        let message = canonical(&statement)?;
+        let sig = key
+            .sign_message(&message)
+            .map_err(|e| ClientError::Attestation(e.to_string()))?;
+        Ok(Attestation {
+            signed: statement,
+            signatures: vec![AttestationSignature {
+                keyid: key.public_key().key_id_hex(),
+                sig: hex::encode(sig),
+            }],
+        })
+    }
+
+    /// Checks that at least `threshold` distinct keys of `keys` signed it.
+    pub fn verify(&self, keys: &[Key], threshold: usize) -> Result<(), ClientError> {
+        if self.signed.typ != ATTESTATION_TYPE || self.signed.spec_version != ATTESTATION_SPEC {
+            return Err(ClientError::Attestation(format!(
+                "not a {ATTESTATION_SPEC} attestation"
+            )));
+        }
+        let message = canonical(&self.signed)?;
+        let mut valid = std::collections::BTreeSet::new();
+        for s in &self.signatures {
+            for key in keys {
+                let Ok(id) = key.key_id() else { continue };
+                if hex::encode(id.as_ref()) != s.keyid {
+                    continue;
+                }
+                let Ok(sig) = hex::decode(&s.sig) else {
+                    continue;
+                };
+                let Ok(public) = tuf_keys::TufPublicKey::from_tuf_key(key.clone()) else {
+                    continue;
+                };
+                if public.verify(&message, &sig) {
+                    valid.insert(s.keyid.clone());
+                }
+            }
+        }
+        if valid.len() < threshold.max(1) {
+            return Err(ClientError::Attestation(format!(
+                "signed by {} of the required {} auditor keys",
+                valid.len(),
+                threshold.max(1)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A client's requirement of an attestation.
+pub struct AttestationPolicy {
+    /// The auditors' public keys (TUF key objects).
+    pub keys: Vec<Key>,
+    /// How many of them must have signed.
+    pub threshold: usize,
+    /// Where the attestation is fetched from.
+    pub source: Box<dyn Transport>,
+    /// Its path on `source`.
+    pub path: String,
+    /// How many timestamp versions the attested one may lag behind the latest.
+    pub max_lag: u64,
+}
+
+impl AttestationPolicy {
+    /// Fetches and checks the attestation for a client that trusts timestamp `latest` with
+    /// `merkle_root`, and that accepted attestation `previous` before. Returns the statement
+    /// whose root the client then checks proofs against.
+    pub fn check(
+        &self,
+        role: &str,
+        latest: u64,
+        merkle_root: Option<Digest>,
+        previous: u64,
+        limits: &Limits,
+    ) -> Result<Statement, ClientError> {
+        let bytes = tuf::fetch_required(self.source.as_ref(), &self.path, limits.attestation)
+            .map_err(|e| ClientError::Attestation(e.to_string()))?;
+        let a: Attestation = tuf::parse("attestation", &bytes)?;
+        a.verify(&self.keys, self.threshold)?;
+        let s = a.signed;
+        if s.role != role {
+            return Err(ClientError::Attestation(format!(
+                "it is for role {:?}, not {role:?}",
+                s.role
+            )));
+        }
+        if s.timestamp_version > latest {
+            return Err(ClientError::Attestation(format!(
+                "it attests timestamp {} but the latest is {latest}; refresh again",
+                s.timestamp_version
+            )));
+        }
+        if s.timestamp_version < previous {
+            return Err(ClientError::Attestation(format!(
+                "it attests timestamp {}, below the {previous} accepted before (rollback)",
+                s.timestamp_version
+            )));
+        }
+        if latest - s.timestamp_version > self.max_lag {
+            return Err(ClientError::Attestation(format!(
+                "it attests timestamp {}, more than {} behind the latest {latest}",
+                s.timestamp_version, self.max_lag
+            )));
+        }
+        if s.timestamp_version == latest
+            && merkle_root.map(|r| r.to_hex()).as_deref() != Some(s.merkle_root.as_str())
+        {
+            return Err(ClientError::Equivocation {
+                version: latest,
+                trusted: merkle_root.map(|r| r.to_hex()).unwrap_or_default(),
+                got: s.merkle_root,
+            });
+        }
+        tuf_merkle::hash::parse_hex(&s.merkle_root)
+            .map_err(|e| ClientError::Attestation(format!("merkle_root: {e}")))?;
+        Ok(s)
+    }
+}
+
+impl Statement {
+    /// The attested root.
+    pub fn root(&self) -> Option<Digest> {
+        tuf_merkle::hash::parse_hex(&self.merkle_root).ok()
+    }
+}

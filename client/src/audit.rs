@@ -1,0 +1,387 @@
+//! The auditor: replays a merkle role's history from its change records (`changes/V.json`) and
+//! checks every signed root.
+//!
+//! For every timestamp version from the first to the latest it checks that:
+//! - the record is the next one (its `previous_timestamp_version` is the last record replayed:
+//!   no record is missing, versions only go up);
+//! - the timestamp embedded in it is signed by the threshold of the root version it names (a
+//!   root of the chain walked from the auditor's trusted root), carries this version, and its
+//!   `merkle_root` is the record's;
+//! - each change's `old` is exactly the replayed tree's leaf (the record tells the truth about
+//!   the past), and its `new` version is above `old`'s (never down, never the same with other
+//!   contents);
+//! - the root recomputed from the replayed leaves equals the signed `merkle_root`. Changes can
+//!   only set leaves, so a leaf that disappears, or changes without a record, makes the signed
+//!   root differ from the replayed one.
+//!
+//! The latest `timestamp.json` must be one of the replayed versions (its root checked too).
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use tough::schema::{Root, Signed, Timestamp};
+use tuf_merkle::{Digest, LeafContents, Tree, key_of};
+
+use crate::error::ClientError;
+use crate::transport::{Fetched, Transport};
+use crate::tuf::{self, Limits};
+
+/// One change in a record.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecordChange {
+    /// The target name (absent for leaves restored from a checkpoint without names).
+    pub name: Option<String>,
+    /// `H(name)`, hex.
+    pub key: String,
+    /// The leaf before.
+    pub old: Option<LeafContents>,
+    /// The leaf after.
+    pub new: LeafContents,
+}
+
+/// `changes/V.json`, as the signer publishes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChangeRecord {
+    /// The role.
+    pub role: String,
+    /// This timestamp version.
+    pub timestamp_version: u64,
+    /// The version before (none for the first).
+    pub previous_timestamp_version: Option<u64>,
+    /// The root version the timestamp was signed under.
+    pub root_version: u64,
+    /// The signed `merkle_root`.
+    pub merkle_root: Option<String>,
+    /// The changes, in the order applied.
+    pub changes: Vec<RecordChange>,
+    /// The signed timestamp itself.
+    pub timestamp: Signed<Timestamp>,
+}
+
+/// The first inconsistency found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Breach {
+    /// A leaf's version went down.
+    #[error(
+        "timestamp {timestamp_version}: {name} went from version {from} down to {to} (signed root {merkle_root})"
+    )]
+    VersionDecreased {
+        /// Where.
+        timestamp_version: u64,
+        /// The name (or key).
+        name: String,
+        /// Before.
+        from: u64,
+        /// After.
+        to: u64,
+        /// The root signed with it.
+        merkle_root: String,
+    },
+    /// A leaf changed without a new version.
+    #[error("timestamp {timestamp_version}: {name} changed contents but kept version {version}")]
+    VersionNotIncreased {
+        /// Where.
+        timestamp_version: u64,
+        /// The name.
+        name: String,
+        /// The version.
+        version: u64,
+    },
+    /// The signed root is not the root of the replayed leaves.
+    #[error(
+        "timestamp {timestamp_version}: signed merkle_root {signed} is not the replayed root {replayed} \
+         (a leaf was removed, added or changed without a record)"
+    )]
+    RootMismatch {
+        /// Where.
+        timestamp_version: u64,
+        /// The signed root.
+        signed: String,
+        /// The replayed one.
+        replayed: String,
+    },
+    /// A record that contradicts the history before it.
+    #[error("timestamp {timestamp_version}: {message}")]
+    BadRecord {
+        /// Where.
+        timestamp_version: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// A timestamp in the history that is not validly signed.
+    #[error("timestamp {timestamp_version}: {message}")]
+    BadTimestamp {
+        /// Where.
+        timestamp_version: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// Records missing from the history.
+    #[error("the change record after timestamp {after:?} is missing (next found: {next:?})")]
+    MissingRecord {
+        /// The last replayed version.
+        after: Option<u64>,
+        /// The next record found, if any.
+        next: Option<u64>,
+    },
+}
+
+/// What an audit found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditReport {
+    /// The role.
+    pub role: String,
+    /// The first timestamp version replayed.
+    pub first_version: Option<u64>,
+    /// The last timestamp version checked good.
+    pub last_good_version: Option<u64>,
+    /// Its root.
+    pub last_good_root: Option<Digest>,
+    /// The root version it was signed under.
+    pub last_root_version: u64,
+    /// The latest timestamp version the repository serves.
+    pub latest_version: u64,
+    /// Records replayed.
+    pub records: u64,
+    /// Changes applied.
+    pub changes: u64,
+    /// Leaves at the last good version.
+    pub leaves: u64,
+    /// The first breach, if any.
+    pub breach: Option<Breach>,
+}
+
+/// Replays `role`'s history from `transport`, trusting `trusted_root` (the role's first root,
+/// `1.root.json`, obtained out of band).
+pub fn audit(
+    transport: &dyn Transport,
+    role: &str,
+    trusted_root: &[u8],
+    limits: &Limits,
+) -> Result<AuditReport, ClientError> {
+    let first = tuf::initial_root(trusted_root)?;
+    let mut roots: HashMap<u64, Root> = HashMap::new();
+    roots.insert(first.signed.version.get(), first.signed.clone());
+    let latest_root = tuf::walk_roots(transport, role, first, limits, |r, _| {
+        roots.insert(r.signed.version.get(), r.signed.clone());
+        Ok(())
+    })?;
+    let ts_path = format!("{role}/timestamp.json");
+    let ts_bytes = tuf::fetch_required(transport, &ts_path, limits.timestamp)?;
+    let latest = tuf::verify_timestamp(&latest_root.signed, &ts_path, &ts_bytes, true)?;
+    let mut auditor = Replay::new(role, roots);
+    let mut missing_from: Option<u64> = None;
+    for v in 1..=latest.version {
+        let path = format!("{role}/changes/{v}.json");
+        let bytes = match transport.get(&path, limits.change_record)? {
+            Fetched::Found(b) => b,
+            Fetched::NotFound => {
+                missing_from.get_or_insert(v);
+                continue;
+            }
+        };
+        let record: ChangeRecord = match serde_json::from_slice(&bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                auditor.breach = Some(Breach::BadRecord {
+                    timestamp_version: v,
+                    message: format!("{path} is malformed: {e}"),
+                });
+                break;
+            }
+        };
+        if record.timestamp_version != v {
+            auditor.breach = Some(Breach::BadRecord {
+                timestamp_version: v,
+                message: format!("{path} is the record of {}", record.timestamp_version),
+            });
+            break;
+        }
+        if !auditor.apply(&record) {
+            break;
+        }
+        missing_from = None;
+    }
+    if auditor.breach.is_none() {
+        if missing_from.is_some() || auditor.last != Some(latest.version) {
+            auditor.breach = Some(Breach::MissingRecord {
+                after: auditor.last,
+                next: None,
+            });
+        } else if auditor.last_root != latest.merkle_root {
+            auditor.breach = Some(Breach::BadTimestamp {
+                timestamp_version: latest.version,
+                message: "timestamp.json differs from the timestamp in its change record".into(),
+            });
+        }
+    }
+    Ok(AuditReport {
+        role: role.to_owned(),
+        first_version: auditor.first,
+        last_good_version: auditor.last,
+        last_good_root: auditor.last_root,
+        last_root_version: auditor.last_root_version,
+        latest_version: latest.version,
+        records: auditor.records,
+        changes: auditor.changes,
+        leaves: auditor.tree.len() as u64,
+        breach: auditor.breach,
+    })
+}
+
+/// The replay state: the tree and the last version checked. Usable on its own (benchmarks,
+/// auditors that keep the tree between runs).
+pub struct Replay {
+    role: String,
+    roots: HashMap<u64, Root>,
+    /// The replayed tree.
+    pub tree: Tree,
+    /// The first version replayed.
+    pub first: Option<u64>,
+    /// The last version checked good.
+    pub last: Option<u64>,
+    /// Its root.
+    pub last_root: Option<Digest>,
+    /// The root version it was signed under.
+    pub last_root_version: u64,
+    /// Records replayed.
+    pub records: u64,
+    /// Changes applied.
+    pub changes: u64,
+    /// The first breach.
+    pub breach: Option<Breach>,
+}
+
+impl Replay {
+    /// An empty replay trusting `roots` (by version).
+    pub fn new(role: &str, roots: HashMap<u64, Root>) -> Self {
+        Replay {
+            role: role.to_owned(),
+            roots,
+            tree: Tree::new(),
+            first: None,
+            last: None,
+            last_root: None,
+            last_root_version: 0,
+            records: 0,
+            changes: 0,
+            breach: None,
+        }
+    }
+
+    /// Checks and applies the next record; false (with [`Replay::breach`] set) on a breach.
+    pub fn apply(&mut self, record: &ChangeRecord) -> bool {
+        match self.check(record) {
+            Ok(()) => true,
+            Err(b) => {
+                self.breach = Some(b);
+                false
+            }
+        }
+    }
+
+    fn check(&mut self, record: &ChangeRecord) -> Result<(), Breach> {
+        let v = record.timestamp_version;
+        let bad = |message: String| Breach::BadRecord {
+            timestamp_version: v,
+            message,
+        };
+        if record.role != self.role {
+            return Err(bad(format!("record of role {:?}", record.role)));
+        }
+        if record.previous_timestamp_version != self.last {
+            return Err(Breach::MissingRecord {
+                after: self.last,
+                next: Some(v),
+            });
+        }
+        // The signed timestamp.
+        let root = self
+            .roots
+            .get(&record.root_version)
+            .ok_or_else(|| Breach::BadTimestamp {
+                timestamp_version: v,
+                message: format!(
+                    "signed under root version {}, which is not in the verified chain",
+                    record.root_version
+                ),
+            })?;
+        let ts = tuf::verified_timestamp(root, record.timestamp.clone(), true).map_err(|e| {
+            Breach::BadTimestamp {
+                timestamp_version: v,
+                message: e.to_string(),
+            }
+        })?;
+        if ts.version != v {
+            return Err(Breach::BadTimestamp {
+                timestamp_version: v,
+                message: format!("the record's timestamp has version {}", ts.version),
+            });
+        }
+        let signed = ts.merkle_root.unwrap_or(tuf_merkle::EMPTY);
+        if record.merkle_root.as_deref() != Some(signed.to_hex().as_str()) {
+            return Err(bad("the record's merkle_root is not its timestamp's".into()));
+        }
+        // The changes, against the replayed tree (with an overlay for a name changed twice).
+        let mut overlay: HashMap<Digest, LeafContents> = HashMap::new();
+        let mut order: Vec<Digest> = Vec::new();
+        for c in &record.changes {
+            let key = tuf_merkle::hash::parse_hex(&c.key)
+                .map_err(|e| bad(format!("change key {:?}: {e}", c.key)))?;
+            let label = c.name.clone().unwrap_or_else(|| c.key.clone());
+            if let Some(name) = &c.name
+                && key_of(name) != key
+            {
+                return Err(bad(format!("key {} is not H({name:?})", c.key)));
+            }
+            let current = overlay
+                .get(&key)
+                .copied()
+                .or_else(|| self.tree.get_key(&key));
+            if current != c.old {
+                return Err(bad(format!(
+                    "{label}: the record says it was {:?} but the history has {:?}",
+                    c.old.map(|o| o.canonical_json()),
+                    current.map(|o| o.canonical_json())
+                )));
+            }
+            if let Some(old) = current {
+                if c.new.version() < old.version() {
+                    return Err(Breach::VersionDecreased {
+                        timestamp_version: v,
+                        name: label,
+                        from: old.version(),
+                        to: c.new.version(),
+                        merkle_root: signed.to_hex(),
+                    });
+                }
+                if c.new.version() == old.version() && c.new != old {
+                    return Err(Breach::VersionNotIncreased {
+                        timestamp_version: v,
+                        name: label,
+                        version: old.version(),
+                    });
+                }
+            }
+            if overlay.insert(key, c.new).is_none() {
+                order.push(key);
+            }
+        }
+        self.tree.set_many(order.iter().map(|k| (*k, overlay[k])));
+        let replayed = self.tree.root();
+        if replayed != signed {
+            return Err(Breach::RootMismatch {
+                timestamp_version: v,
+                signed: signed.to_hex(),
+                replayed: replayed.to_hex(),
+            });
+        }
+        self.first.get_or_insert(v);
+        self.last = Some(v);
+        self.last_root = Some(replayed);
+        self.last_root_version = record.root_version;
+        self.records += 1;
+        self.changes += record.changes.len() as u64;
+        Ok(())
+    }
+}

@@ -1,0 +1,722 @@
+//! The verifying client: a trusted root per role, `refresh` (root chain, timestamp, and for
+//! classic roles snapshot and targets), and `verify`/`verify_many` of targets against the
+//! trusted Merkle root with a proof from the signer's API.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tough::schema::{RoleType, Root, Signed, Snapshot, Targets};
+use tuf_merkle::multiproof::MultiProof;
+use tuf_merkle::{Digest, LeafContents, Proof, ProofError};
+
+use crate::attest::AttestationPolicy;
+use crate::error::ClientError;
+use crate::state::{Mode, State, write_atomic};
+use crate::transport::{Fetched, Transport};
+use crate::tuf::{self, Limits};
+
+/// What a verification established about one name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// In the signed tree with these contents (and the file, if given, matches them).
+    Present(LeafContents),
+    /// In the signed tree as a tombstone: deleted at this version. Not present.
+    Deleted(u64),
+    /// Proved absent from the signed tree (never published). Not present.
+    Absent,
+    /// Classic role: listed in the signed targets.json with this length and SHA-256.
+    Listed {
+        /// Length in bytes.
+        length: u64,
+        /// SHA-256.
+        sha256: Digest,
+    },
+}
+
+impl Status {
+    /// Whether the target is there to use.
+    pub fn is_present(&self) -> bool {
+        matches!(self, Status::Present(_) | Status::Listed { .. })
+    }
+}
+
+/// The result of verifying one name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The name.
+    pub name: String,
+    /// What was proved.
+    pub status: Status,
+    /// The timestamp version it was proved against.
+    pub timestamp_version: u64,
+}
+
+/// What a refresh ended on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refreshed {
+    /// The trusted root version.
+    pub root_version: u64,
+    /// The trusted timestamp version.
+    pub timestamp_version: u64,
+    /// Its `merkle_root` (merkle roles).
+    pub merkle_root: Option<Digest>,
+    /// The version proofs are checked against (below `timestamp_version` only when pinned to
+    /// an attestation).
+    pub proof_version: u64,
+}
+
+/// A verifying client for one role.
+pub struct Client {
+    dir: PathBuf,
+    transport: Box<dyn Transport>,
+    state: State,
+    root: Signed<Root>,
+    limits: Limits,
+    now: Option<jiff::Timestamp>,
+    attestation: Option<AttestationPolicy>,
+}
+
+/// The signer's proof answer.
+#[derive(Deserialize)]
+struct ProofAnswer {
+    #[allow(dead_code)]
+    role: String,
+    timestamp_version: u64,
+    merkle_root: String,
+    proof: Box<RawValue>,
+}
+
+impl Client {
+    /// `init`: trusts `root_bytes` (a root signed by its own threshold, obtained out of band) for
+    /// `role` in `mode`, with state in `dir`. Refuses a directory that already has a state.
+    pub fn init(dir: &Path, role: &str, mode: Mode, root_bytes: &[u8]) -> Result<(), ClientError> {
+        let root = tuf::initial_root(root_bytes)?;
+        if dir.join("state.json").exists() {
+            return Err(ClientError::local(
+                dir.join("state.json"),
+                "already initialised; use another directory or remove it",
+            ));
+        }
+        write_atomic(&dir.join("root.json"), root_bytes)?;
+        State::new(role, mode, root.signed.version.get()).store(dir)
+    }
+
+    /// Opens the state in `dir`, fetching through `transport`.
+    pub fn open(dir: &Path, transport: Box<dyn Transport>) -> Result<Self, ClientError> {
+        let state = State::load(dir)?;
+        let path = dir.join("root.json");
+        let bytes = std::fs::read(&path).map_err(|e| ClientError::local(&path, e))?;
+        let root = tuf::initial_root(&bytes)?;
+        Ok(Client {
+            dir: dir.to_owned(),
+            transport,
+            state,
+            root,
+            limits: Limits::default(),
+            now: None,
+            attestation: None,
+        })
+    }
+
+    /// Replaces the download limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Uses `now` instead of the system clock for expiry checks (tests; replaying a day).
+    pub fn with_time(mut self, now: jiff::Timestamp) -> Self {
+        self.now = Some(now);
+        self
+    }
+
+    /// Requires an auditor's attestation: after each refresh, proofs are checked only against a
+    /// root that the auditor signed to have replayed.
+    pub fn require_attestation(mut self, policy: AttestationPolicy) -> Self {
+        self.attestation = Some(policy);
+        self
+    }
+
+    /// The persisted state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The trusted root.
+    pub fn root(&self) -> &Signed<Root> {
+        &self.root
+    }
+
+    fn now(&self) -> jiff::Timestamp {
+        self.now.unwrap_or_else(jiff::Timestamp::now)
+    }
+
+    fn role(&self) -> &str {
+        &self.state.role
+    }
+
+    /// `refresh`: the TUF client workflow (spec 5.3-5.6) for this role.
+    pub fn refresh(&mut self) -> Result<Refreshed, ClientError> {
+        self.update_root()?;
+        let merkle_root = self.update_timestamp()?;
+        if self.state.mode == Mode::Classic {
+            self.update_classic()?;
+        }
+        self.state.proof_version = self.state.timestamp_version;
+        self.state.proof_root = merkle_root.map(|r| r.to_hex());
+        if let Some(policy) = &self.attestation
+            && self.state.mode == Mode::Merkle
+        {
+            let a = policy.check(
+                &self.state.role,
+                self.state.timestamp_version,
+                merkle_root,
+                self.state.attested_version,
+                &self.limits,
+            )?;
+            self.state.attested_version = a.timestamp_version;
+            self.state.proof_version = a.timestamp_version;
+            self.state.proof_root = Some(a.merkle_root.clone());
+        }
+        self.state.store(&self.dir)?;
+        Ok(Refreshed {
+            root_version: self.state.root_version,
+            timestamp_version: self.state.timestamp_version,
+            merkle_root,
+            proof_version: self.state.proof_version,
+        })
+    }
+
+    fn update_root(&mut self) -> Result<(), ClientError> {
+        let dir = self.dir.clone();
+        let role = self.state.role.clone();
+        let mut state = self.state.clone();
+        let start = self.root.clone();
+        let latest = tuf::walk_roots(
+            self.transport.as_ref(),
+            &role,
+            start,
+            &self.limits,
+            |new, bytes| {
+                // TUF 5.3.11: a rotated timestamp or snapshot key voids the trusted versions
+                // (recovery from a fast-forward attack).
+                let old_root = tuf::initial_root(
+                    &std::fs::read(dir.join("root.json"))
+                        .map_err(|e| ClientError::local(dir.join("root.json"), e))?,
+                )?;
+                for r in [RoleType::Timestamp, RoleType::Snapshot] {
+                    let keys = |root: &Root| root.roles.get(&r).map(|k| k.keyids.clone());
+                    if keys(&old_root.signed) != keys(&new.signed) {
+                        state.timestamp_version = 0;
+                        state.merkle_root = None;
+                        state.snapshot_version = 0;
+                        state.targets_version = 0;
+                    }
+                }
+                write_atomic(&dir.join("root.json"), bytes)?;
+                state.root_version = new.signed.version.get();
+                state.store(&dir)
+            },
+        )?;
+        self.state = state;
+        self.root = latest;
+        let r = &self.root.signed;
+        tuf::check_expiry("root", r.version.get(), r.expires, self.now())
+    }
+
+    fn update_timestamp(&mut self) -> Result<Option<Digest>, ClientError> {
+        let path = format!("{}/timestamp.json", self.role());
+        let bytes = tuf::fetch_required(self.transport.as_ref(), &path, self.limits.timestamp)?;
+        let merkle = self.state.mode == Mode::Merkle;
+        let ts = tuf::verify_timestamp(&self.root.signed, &path, &bytes, merkle)?;
+        let trusted = self.state.timestamp_version;
+        if ts.version < trusted {
+            return Err(ClientError::Rollback {
+                role: "timestamp",
+                trusted,
+                got: ts.version,
+            });
+        }
+        let got_root = ts.merkle_root.map(|r| r.to_hex());
+        if ts.version == trusted && got_root != self.state.merkle_root {
+            return Err(ClientError::Equivocation {
+                version: trusted,
+                trusted: self.state.merkle_root.clone().unwrap_or_default(),
+                got: got_root.unwrap_or_default(),
+            });
+        }
+        let snapshot = ts.signed.signed.meta.get("snapshot.json").ok_or_else(|| {
+            ClientError::MetadataMismatch {
+                what: path.clone(),
+                message: "no snapshot.json entry".into(),
+            }
+        })?;
+        let sv = snapshot.version.get();
+        if sv < self.state.snapshot_version {
+            return Err(ClientError::Rollback {
+                role: "snapshot",
+                trusted: self.state.snapshot_version,
+                got: sv,
+            });
+        }
+        tuf::check_expiry(
+            "timestamp",
+            ts.version,
+            ts.signed.signed.expires,
+            self.now(),
+        )?;
+        write_atomic(&self.dir.join("timestamp.json"), &bytes)?;
+        self.state.timestamp_version = ts.version;
+        self.state.timestamp_expires = Some(ts.signed.signed.expires);
+        self.state.merkle_root = got_root;
+        self.state.snapshot_version = sv;
+        Ok(ts.merkle_root)
+    }
+
+    /// Classic roles: snapshot then targets (TUF 5.5, 5.6), consistent-snapshot names.
+    fn update_classic(&mut self) -> Result<(), ClientError> {
+        let ts_path = self.dir.join("timestamp.json");
+        let ts_bytes = std::fs::read(&ts_path).map_err(|e| ClientError::local(&ts_path, e))?;
+        let ts = tuf::verify_timestamp(&self.root.signed, "timestamp.json", &ts_bytes, false)?;
+        let meta = ts
+            .signed
+            .signed
+            .meta
+            .get("snapshot.json")
+            .cloned()
+            .ok_or_else(|| ClientError::MetadataMismatch {
+                what: "timestamp.json".into(),
+                message: "no snapshot.json entry".into(),
+            })?;
+        let consistent = self.root.signed.consistent_snapshot;
+        let name = |v: u64, f: &str| {
+            if consistent {
+                format!("{}/{v}.{f}", self.state.role)
+            } else {
+                format!("{}/{f}", self.state.role)
+            }
+        };
+        let sv = meta.version.get();
+        let path = name(sv, "snapshot.json");
+        let bytes = self.fetch_meta(&path, meta.length, meta.hashes.as_ref())?;
+        let snapshot: Signed<Snapshot> = tuf::parse(&path, &bytes)?;
+        let version = snapshot.signed.version.get();
+        tuf::verify_signed(&self.root.signed, &snapshot, version)?;
+        if version != sv {
+            return Err(ClientError::MetadataMismatch {
+                what: path,
+                message: format!("version {version}, the timestamp says {sv}"),
+            });
+        }
+        let tmeta = snapshot
+            .signed
+            .meta
+            .get("targets.json")
+            .cloned()
+            .ok_or_else(|| ClientError::MetadataMismatch {
+                what: path.clone(),
+                message: "no targets.json entry".into(),
+            })?;
+        let tv = tmeta.version.get();
+        if tv < self.state.targets_version {
+            return Err(ClientError::Rollback {
+                role: "targets",
+                trusted: self.state.targets_version,
+                got: tv,
+            });
+        }
+        tuf::check_expiry("snapshot", version, snapshot.signed.expires, self.now())?;
+        let tpath = name(tv, "targets.json");
+        let tbytes = self.fetch_meta(&tpath, tmeta.length, tmeta.hashes.as_ref())?;
+        let targets: Signed<Targets> = tuf::parse(&tpath, &tbytes)?;
+        let version = targets.signed.version.get();
+        tuf::verify_signed(&self.root.signed, &targets, version)?;
+        if version != tv {
+            return Err(ClientError::MetadataMismatch {
+                what: tpath,
+                message: format!("version {version}, the snapshot says {tv}"),
+            });
+        }
+        tuf::check_expiry("targets", version, targets.signed.expires, self.now())?;
+        write_atomic(&self.dir.join("targets.json"), &tbytes)?;
+        self.state.targets_version = tv;
+        Ok(())
+    }
+
+    fn fetch_meta(
+        &self,
+        path: &str,
+        length: Option<u64>,
+        hashes: Option<&tough::schema::Hashes>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let limit = length.unwrap_or(self.limits.metadata);
+        let bytes = tuf::fetch_required(self.transport.as_ref(), path, limit)?;
+        if let Some(len) = length
+            && bytes.len() as u64 != len
+        {
+            return Err(ClientError::Truncated {
+                what: path.to_owned(),
+                expected: len,
+                got: bytes.len() as u64,
+            });
+        }
+        if let Some(h) = hashes
+            && tuf_merkle::hash::sha256(&bytes).0.as_slice() != h.sha256.as_ref()
+        {
+            return Err(ClientError::MetadataMismatch {
+                what: path.to_owned(),
+                message: "sha256 differs from the one its parent role lists".into(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// The version and root proofs are checked against, after checking the timestamp has not
+    /// expired since the refresh (a frozen client must refresh).
+    fn proof_target(&self) -> Result<(u64, Digest), ClientError> {
+        if self.state.mode != Mode::Merkle {
+            return Err(ClientError::Unsupported(format!(
+                "{} is a classic role: it has no Merkle proofs",
+                self.state.role
+            )));
+        }
+        let root = self
+            .state
+            .proof_root
+            .as_deref()
+            .and_then(|h| tuf_merkle::hash::parse_hex(h).ok())
+            .ok_or_else(|| {
+                ClientError::Unsupported("no trusted timestamp yet: refresh first".into())
+            })?;
+        if let Some(expires) = self.state.timestamp_expires {
+            tuf::check_expiry(
+                "timestamp",
+                self.state.timestamp_version,
+                expires,
+                self.now(),
+            )?;
+        }
+        Ok((self.state.proof_version, root))
+    }
+
+    /// `verify NAME [--file]`: proves `name` present (with `file`'s length and SHA-256, if
+    /// given), deleted or absent against the trusted root, and checks that its version did not
+    /// go down since this client last saw it.
+    pub fn verify(&mut self, name: &str, file: Option<&[u8]>) -> Result<Verified, ClientError> {
+        if self.state.mode == Mode::Classic {
+            return self.verify_classic(name, file);
+        }
+        let (version, root) = self.proof_target()?;
+        let path = format!(
+            "api/v1/{}/proof/{}?version={version}",
+            tuf::encode_path(self.role()),
+            tuf::encode_path(name)
+        );
+        let answer = match self.transport.get(&path, self.limits.proof)? {
+            Fetched::Found(b) => b,
+            Fetched::NotFound => {
+                return Err(ClientError::Withheld {
+                    name: name.to_owned(),
+                    how: "answered 404 instead of a membership or non-membership proof".into(),
+                });
+            }
+        };
+        let answer: ProofAnswer = tuf::parse(&path, &answer)?;
+        let proof = Proof::from_json(answer.proof.get().as_bytes()).map_err(|source| {
+            ClientError::MalformedProof {
+                name: name.to_owned(),
+                source,
+            }
+        })?;
+        if proof.name() != name {
+            return Err(ClientError::WrongNames(format!(
+                "asked for {name:?}, got a proof for {:?}",
+                proof.name()
+            )));
+        }
+        let served = proof.contents().copied();
+        match proof.verify(&root) {
+            Ok(()) => {}
+            Err(ProofError::RootMismatch { computed, .. }) => {
+                return Err(self.diagnose(name, served, computed, &answer, version, root));
+            }
+            Err(source) => {
+                return Err(ClientError::MalformedProof {
+                    name: name.to_owned(),
+                    source,
+                });
+            }
+        }
+        let status = self.check_leaf(name, served, file)?;
+        self.state.store(&self.dir)?;
+        Ok(Verified {
+            name: name.to_owned(),
+            status,
+            timestamp_version: version,
+        })
+    }
+
+    /// Tells which attack a proof that misses the trusted root is: valid for another root
+    /// (mix-and-match), or, comparing with a second copy of the proof fetched through the
+    /// multi-proof endpoint, a changed leaf, a forged absence, or a wrong sibling.
+    fn diagnose(
+        &self,
+        name: &str,
+        served: Option<LeafContents>,
+        computed: Digest,
+        answer: &ProofAnswer,
+        version: u64,
+        root: Digest,
+    ) -> ClientError {
+        let claimed_root = tuf_merkle::hash::parse_hex(&answer.merkle_root).ok();
+        if answer.timestamp_version != version || claimed_root == Some(computed) {
+            return ClientError::ProofForOtherRoot {
+                name: name.to_owned(),
+                trusted_version: version,
+                trusted_root: root,
+                claimed_version: answer.timestamp_version,
+                proof_root: computed,
+            };
+        }
+        let rejected = ClientError::ProofRejected {
+            name: name.to_owned(),
+            source: ProofError::RootMismatch {
+                expected: root,
+                computed,
+            },
+        };
+        let Ok(multi) = self.fetch_multi(&[name.to_owned()], version) else {
+            return rejected;
+        };
+        if multi.verify(&root).is_err() {
+            return rejected;
+        }
+        let signed = multi.get(name).flatten().copied();
+        match (served, signed) {
+            (None, Some(_)) => ClientError::Withheld {
+                name: name.to_owned(),
+                how: "sent a forged non-membership proof".into(),
+            },
+            (s, t) if s != t => ClientError::ChangedLeaf {
+                name: name.to_owned(),
+                served: s.map_or("absent".into(), |c| c.canonical_json()),
+                signed: t.map_or("absent".into(), |c| c.canonical_json()),
+            },
+            _ => ClientError::WrongSibling {
+                name: name.to_owned(),
+            },
+        }
+    }
+
+    fn fetch_multi(&self, names: &[String], version: u64) -> Result<MultiProof, ClientError> {
+        let (_, proof) = self.fetch_multi_answer(names, version)?;
+        Ok(proof)
+    }
+
+    fn fetch_multi_answer(
+        &self,
+        names: &[String],
+        version: u64,
+    ) -> Result<(ProofAnswer, MultiProof), ClientError> {
+        let path = format!("api/v1/{}/proofs", tuf::encode_path(self.role()));
+        let body = serde_json::to_vec(&serde_json::json!({ "names": names, "version": version }))
+            .map_err(|e| ClientError::malformed("request", e))?;
+        let answer = match self
+            .transport
+            .post_json(&path, &body, self.limits.multi_proof)?
+        {
+            Fetched::Found(b) => b,
+            Fetched::NotFound => {
+                return Err(ClientError::Withheld {
+                    name: names.first().cloned().unwrap_or_default(),
+                    how: "answered 404 to the multi-proof request".into(),
+                });
+            }
+        };
+        let answer: ProofAnswer = tuf::parse(&path, &answer)?;
+        let proof = MultiProof::from_json(answer.proof.get().as_bytes()).map_err(|source| {
+            ClientError::MalformedProof {
+                name: names.first().cloned().unwrap_or_default(),
+                source,
+            }
+        })?;
+        Ok((answer, proof))
+    }
+
+    /// `verify-many`: one multi-proof for all `names` (a lockfile's worth), each checked as
+    /// [`Client::verify`] does; `files` gives the bytes to check for some of them.
+    pub fn verify_many(
+        &mut self,
+        names: &[String],
+        files: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<Vec<Verified>, ClientError> {
+        if self.state.mode == Mode::Classic {
+            return names
+                .iter()
+                .map(|n| self.verify_classic(n, files.get(n).map(Vec::as_slice)))
+                .collect();
+        }
+        let (version, root) = self.proof_target()?;
+        let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        let (answer, proof) = self.fetch_multi_answer(names, version)?;
+        let got: BTreeSet<&str> = proof.targets().iter().map(|(n, _)| n.as_str()).collect();
+        if got != wanted {
+            return Err(ClientError::WrongNames(format!(
+                "{} names asked, {} in the proof",
+                wanted.len(),
+                got.len()
+            )));
+        }
+        match proof.verify(&root) {
+            Ok(()) => {}
+            Err(ProofError::RootMismatch { computed, .. }) => {
+                let name = names.first().cloned().unwrap_or_default();
+                let claimed_root = tuf_merkle::hash::parse_hex(&answer.merkle_root).ok();
+                if answer.timestamp_version != version || claimed_root == Some(computed) {
+                    return Err(ClientError::ProofForOtherRoot {
+                        name,
+                        trusted_version: version,
+                        trusted_root: root,
+                        claimed_version: answer.timestamp_version,
+                        proof_root: computed,
+                    });
+                }
+                return Err(ClientError::ProofRejected {
+                    name,
+                    source: ProofError::RootMismatch {
+                        expected: root,
+                        computed,
+                    },
+                });
+            }
+            Err(source) => {
+                return Err(ClientError::MalformedProof {
+                    name: names.first().cloned().unwrap_or_default(),
+                    source,
+                });
+            }
+        }
+        // All checks first, then the state: a refused list leaves the state untouched.
+        let before = self.state.leaves.clone();
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let contents = proof.get(name).flatten().copied();
+            match self.check_leaf(name, contents, files.get(name).map(Vec::as_slice)) {
+                Ok(status) => out.push(Verified {
+                    name: name.clone(),
+                    status,
+                    timestamp_version: version,
+                }),
+                Err(e) => {
+                    self.state.leaves = before;
+                    return Err(e);
+                }
+            }
+        }
+        self.state.store(&self.dir)?;
+        Ok(out)
+    }
+
+    /// Version monotonicity and the file check for a proved leaf; records the version seen.
+    fn check_leaf(
+        &mut self,
+        name: &str,
+        contents: Option<LeafContents>,
+        file: Option<&[u8]>,
+    ) -> Result<Status, ClientError> {
+        let got = contents.map_or(0, |c| c.version());
+        let seen = self.state.leaves.get(name).copied().unwrap_or(0);
+        if got < seen {
+            return Err(ClientError::LeafVersionDecreased {
+                name: name.to_owned(),
+                seen,
+                got,
+            });
+        }
+        let status = match contents {
+            None => Status::Absent,
+            Some(LeafContents::Deleted { version }) => Status::Deleted(version),
+            Some(c @ LeafContents::Present { length, sha256, .. }) => {
+                if let Some(bytes) = file {
+                    check_file(name, &c, length, sha256, bytes)?;
+                }
+                Status::Present(c)
+            }
+        };
+        self.state.leaves.insert(name.to_owned(), got);
+        Ok(status)
+    }
+
+    fn verify_classic(&mut self, name: &str, file: Option<&[u8]>) -> Result<Verified, ClientError> {
+        let path = self.dir.join("targets.json");
+        let bytes = std::fs::read(&path).map_err(|e| ClientError::local(&path, e))?;
+        let targets: Signed<Targets> = tuf::parse("targets.json", &bytes)?;
+        if let Some(expires) = self.state.timestamp_expires {
+            tuf::check_expiry(
+                "timestamp",
+                self.state.timestamp_version,
+                expires,
+                self.now(),
+            )?;
+        }
+        tuf::check_expiry(
+            "targets",
+            targets.signed.version.get(),
+            targets.signed.expires,
+            self.now(),
+        )?;
+        let target = targets
+            .signed
+            .targets
+            .iter()
+            .find(|(n, _)| n.raw() == name)
+            .map(|(_, t)| t)
+            .ok_or_else(|| ClientError::NotListed(name.to_owned()))?;
+        let mut sha = [0u8; 32];
+        if target.hashes.sha256.len() != 32 {
+            return Err(ClientError::MetadataMismatch {
+                what: "targets.json".into(),
+                message: format!("{name}: sha256 is not 32 bytes"),
+            });
+        }
+        sha.copy_from_slice(&target.hashes.sha256);
+        let sha256 = Digest(sha);
+        if let Some(bytes) = file {
+            let expected = LeafContents::Present {
+                version: 1,
+                length: target.length,
+                sha256,
+            };
+            check_file(name, &expected, target.length, sha256, bytes)?;
+        }
+        Ok(Verified {
+            name: name.to_owned(),
+            status: Status::Listed {
+                length: target.length,
+                sha256,
+            },
+            timestamp_version: self.state.timestamp_version,
+        })
+    }
+}
+
+fn check_file(
+    name: &str,
+    expected: &LeafContents,
+    length: u64,
+    sha256: Digest,
+    bytes: &[u8],
+) -> Result<(), ClientError> {
+    let actual = tuf_merkle::hash::sha256(bytes);
+    if bytes.len() as u64 != length || actual != sha256 {
+        return Err(ClientError::FileMismatch {
+            name: name.to_owned(),
+            expected: Box::new(*expected),
+            actual_length: bytes.len() as u64,
+            actual_sha256: actual,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! Every way verification can fail. Each attack the client defends against has its own variant,
+//! so callers (and the attack suite) can tell a rollback from a freeze from a forged proof.
+
+use std::path::PathBuf;
+
+use tuf_merkle::{Digest, LeafContents, ProofError};
+
+/// Why the client refused what it was served, or could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    // ----- transport -----
+    /// The server could not be reached, or the connection failed before a response.
+    #[error("fetching {what}: {message}")]
+    Transport {
+        /// What was being fetched.
+        what: String,
+        /// The underlying error.
+        message: String,
+    },
+    /// An HTTP status other than 200 or 404.
+    #[error("fetching {what}: HTTP status {status}")]
+    Status {
+        /// What was being fetched.
+        what: String,
+        /// The status.
+        status: u16,
+    },
+    /// A file the protocol requires is missing (404).
+    #[error("{what} is missing on the repository (404)")]
+    NotFound {
+        /// What was being fetched.
+        what: String,
+    },
+    /// Oversized response: larger than the limit for its kind (endless-data attack).
+    #[error("{what} is larger than its limit of {limit} bytes")]
+    TooLarge {
+        /// What was being fetched.
+        what: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// Truncated response: the connection ended before the announced length.
+    #[error("{what} is truncated: got {got} bytes of {expected}")]
+    Truncated {
+        /// What was being fetched.
+        what: String,
+        /// The announced length (0 when unknown).
+        expected: u64,
+        /// The bytes received.
+        got: u64,
+    },
+    /// Malformed JSON, or JSON of the wrong shape, in metadata or an API answer.
+    #[error("{what} is not valid: {message}")]
+    MalformedJson {
+        /// What was being parsed.
+        what: String,
+        /// The parser's message.
+        message: String,
+    },
+
+    // ----- root chain -----
+    /// `N.root.json` carries another version than N.
+    #[error("{file} has version {found}")]
+    RootVersion {
+        /// The file fetched.
+        file: String,
+        /// The version inside.
+        found: u64,
+    },
+    /// A root rotation signed below threshold: by fewer than the previous root's root threshold,
+    /// or fewer than its own.
+    #[error("root version {version} is not signed by the root threshold of {by}: {message}")]
+    RootBelowThreshold {
+        /// The new root's version.
+        version: u64,
+        /// `"root N-1"` or `"itself"`.
+        by: String,
+        /// tough's message.
+        message: String,
+    },
+    /// More root versions than the client walks in one refresh.
+    #[error("more than {0} new root versions in one refresh")]
+    RootChainTooLong(u64),
+
+    // ----- timestamp, snapshot, targets -----
+    /// Freeze attack: metadata that has expired.
+    #[error("{role} version {version} expired at {expires} (freeze attack or stale mirror)")]
+    Expired {
+        /// root, timestamp, snapshot or targets.
+        role: &'static str,
+        /// Its version.
+        version: u64,
+        /// When it expired.
+        expires: jiff::Timestamp,
+    },
+    /// Metadata not signed by the threshold of the keys the trusted root lists for its role.
+    #[error("{role} version {version} is not signed by its role's threshold: {message}")]
+    BadSignature {
+        /// timestamp, snapshot or targets.
+        role: &'static str,
+        /// Its version.
+        version: u64,
+        /// tough's message.
+        message: String,
+    },
+    /// Rollback attack: a version below the one already trusted.
+    #[error("rollback: {role} version {got} is below the trusted version {trusted}")]
+    Rollback {
+        /// timestamp, snapshot or targets.
+        role: &'static str,
+        /// The trusted version.
+        trusted: u64,
+        /// The version served.
+        got: u64,
+    },
+    /// Two different timestamps with one version: the repository signed two histories.
+    #[error("timestamp version {version} was seen with merkle_root {trusted} and now with {got}")]
+    Equivocation {
+        /// The version.
+        version: u64,
+        /// The root trusted for it.
+        trusted: String,
+        /// The root served now.
+        got: String,
+    },
+    /// A merkle-mode timestamp without a valid `merkle_root`.
+    #[error("timestamp version {version} has no valid merkle_root: {message}")]
+    MissingMerkleRoot {
+        /// The timestamp version.
+        version: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// Snapshot or targets metadata that is not what the role above it points at.
+    #[error("{what}: {message}")]
+    MetadataMismatch {
+        /// The file.
+        what: String,
+        /// What differs.
+        message: String,
+    },
+
+    // ----- proofs and targets -----
+    /// Mix-and-match: a proof that is valid, but for another tree root than the trusted one.
+    #[error(
+        "mix-and-match: the proof for {name:?} is for root {proof_root} (timestamp {claimed_version}), \
+         not the trusted root {trusted_root} (timestamp {trusted_version})"
+    )]
+    ProofForOtherRoot {
+        /// The name.
+        name: String,
+        /// The trusted timestamp version.
+        trusted_version: u64,
+        /// The trusted root.
+        trusted_root: Digest,
+        /// The timestamp version the server claimed.
+        claimed_version: u64,
+        /// The root the proof computes.
+        proof_root: Digest,
+    },
+    /// A changed leaf: the contents served for a name are not the ones in the signed tree.
+    #[error("changed leaf: {name:?} was served as {served} but the signed tree holds {signed}")]
+    ChangedLeaf {
+        /// The name.
+        name: String,
+        /// The contents served in the forged proof.
+        served: String,
+        /// The contents the signed tree holds.
+        signed: String,
+    },
+    /// A wrong sibling: the leaf is the signed one but the proof's path was altered.
+    #[error("wrong sibling: the path of {name:?} was altered (the leaf itself is the signed one)")]
+    WrongSibling {
+        /// The name.
+        name: String,
+    },
+    /// A proof that does not reach the trusted root, where no second copy could tell which part
+    /// was altered.
+    #[error("the proof for {name:?} does not verify against the trusted root: {source}")]
+    ProofRejected {
+        /// The name.
+        name: String,
+        /// The verifier's error.
+        source: ProofError,
+    },
+    /// A proof that is not a well-formed, canonical proof.
+    #[error("the proof for {name:?} is malformed: {source}")]
+    MalformedProof {
+        /// The name (or the list's first).
+        name: String,
+        /// The parser's error.
+        source: ProofError,
+    },
+    /// A withheld target: the server would not give a proof (404) or claimed absence for a
+    /// name the signed tree holds.
+    #[error("withheld: {name:?} is in the signed tree but the repository {how}")]
+    Withheld {
+        /// The name.
+        name: String,
+        /// What it did instead.
+        how: String,
+    },
+    /// A leaf version lower than the one this client saw before for the name.
+    #[error("{name:?} has version {got}, lower than the version {seen} this client saw before")]
+    LeafVersionDecreased {
+        /// The name.
+        name: String,
+        /// The version seen before.
+        seen: u64,
+        /// The version proved now.
+        got: u64,
+    },
+    /// A file whose length or SHA-256 is not the one its leaf gives.
+    #[error(
+        "{name:?}: the file has length {actual_length} and sha256 {actual_sha256}, the signed leaf says {expected:?}"
+    )]
+    FileMismatch {
+        /// The name.
+        name: String,
+        /// The signed leaf (or target entry).
+        expected: Box<LeafContents>,
+        /// The file's length.
+        actual_length: u64,
+        /// The file's SHA-256.
+        actual_sha256: Digest,
+    },
+    /// A multi-proof whose names are not the ones asked for.
+    #[error("the multi-proof's names are not the requested ones: {0}")]
+    WrongNames(String),
+    /// A target that a classic role's targets.json does not list.
+    #[error("{0:?} is not listed in the role's targets.json")]
+    NotListed(String),
+
+    // ----- attestations -----
+    /// An auditor attestation that is missing, unsigned, or does not cover the trusted root.
+    #[error("auditor attestation: {0}")]
+    Attestation(String),
+
+    // ----- local -----
+    /// The state directory has no trusted root yet.
+    #[error("{0} holds no trusted root; run `tuf-verify init` first")]
+    NotInitialized(PathBuf),
+    /// Reading or writing local state.
+    #[error("{path}: {message}")]
+    Local {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// An operation this role or transport cannot do.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl ClientError {
+    pub(crate) fn local(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
+        ClientError::Local {
+            path: path.into(),
+            message: e.to_string(),
+        }
+    }
+
+    pub(crate) fn malformed(what: impl Into<String>, e: impl std::fmt::Display) -> Self {
+        ClientError::MalformedJson {
+            what: what.into(),
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! Test helpers: a real `tuf-signer` started in-process on 127.0.0.1:0 (its own runtime and
+//! temporary data directory), a tampering HTTP proxy in front of it, and forging helpers that
+//! sign with the role's own key files from the data directory (what an attacker who stole them
+//! could do).
+
+#![allow(dead_code, missing_docs, clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tough::schema::{Root, Signed, Timestamp};
+use tuf_client::{Client, Mode};
+use tuf_keys::FileSigner;
+use tuf_merkle::Digest;
+
+pub const ROLE: &str = "crates.io";
+pub const CLASSIC: &str = "releases";
+
+/// A signer running in-process.
+pub struct Signer {
+    pub runtime: tokio::runtime::Runtime,
+    pub running: Option<tuf_signer::Running>,
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    pub _tmp: tempfile::TempDir,
+}
+
+impl Signer {
+    pub fn start() -> Signer {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("data");
+        let text = format!(
+            r#"
+            mode = "development"
+            data_dir = "{}"
+            listen = "127.0.0.1:0"
+            [roles."crates.io"]
+            snapshot = "merkle"
+            layout = "crates-index"
+            batch = {{ max_changes = 1000, max_delay_ms = 2 }}
+            [roles.releases]
+            snapshot = "classic"
+            batch = {{ max_changes = 1000, max_delay_ms = 2 }}
+            "#,
+            data.display()
+        );
+        let config = tuf_signer::Config::parse(&text, "test").expect("config");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let running = runtime
+            .block_on(tuf_signer::start(config))
+            .expect("start signer");
+        let addr = running.local_addr();
+        Signer {
+            runtime,
+            running: Some(running),
+            addr,
+            data,
+            _tmp: tmp,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn repo(&self, role: &str) -> PathBuf {
+        self.data.join("repo").join(role)
+    }
+
+    pub fn token(&self, role: &str) -> String {
+        std::fs::read_to_string(self.data.join("dev-tokens").join(role))
+            .expect("token")
+            .trim()
+            .to_owned()
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into()
+    }
+
+    /// Publishes `bytes` under `name` and waits for the signed timestamp; returns its version.
+    pub fn publish(&self, role: &str, name: &str, bytes: &[u8]) -> u64 {
+        let url = format!("{}/api/v1/{role}/targets/{name}?wait=signed", self.url());
+        let mut r = Self::agent()
+            .put(&url)
+            .header("Authorization", &format!("Bearer {}", self.token(role)))
+            .content_type("application/octet-stream")
+            .send(bytes)
+            .expect("publish");
+        let status = r.status().as_u16();
+        let body = r.body_mut().read_to_string().expect("body");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        v["timestamp_version"].as_u64().expect("timestamp_version")
+    }
+
+    /// Deletes `name` (a tombstone) and waits for the signed timestamp.
+    pub fn delete(&self, role: &str, name: &str) -> u64 {
+        let url = format!("{}/api/v1/{role}/targets/{name}?wait=signed", self.url());
+        let mut r = Self::agent()
+            .delete(&url)
+            .header("Authorization", &format!("Bearer {}", self.token(role)))
+            .call()
+            .expect("delete");
+        let status = r.status().as_u16();
+        let body = r.body_mut().read_to_string().expect("body");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        v["timestamp_version"].as_u64().expect("timestamp_version")
+    }
+
+    /// GETs a path from the signer directly.
+    pub fn get(&self, path: &str) -> Vec<u8> {
+        let mut r = Self::agent()
+            .get(&format!("{}/{path}", self.url()))
+            .call()
+            .expect("get");
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        r.body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .expect("body")
+    }
+
+    /// The role's online key (timestamp, snapshot, targets).
+    pub fn online_key(&self, role: &str) -> FileSigner {
+        FileSigner::load(self.data.join("keys").join(format!("{role}.pem"))).expect("online key")
+    }
+
+    /// The development root key.
+    pub fn root_key(&self) -> FileSigner {
+        FileSigner::load(self.data.join("keys").join("dev-root.pem")).expect("root key")
+    }
+
+    /// A client for `role` initialised with the role's `1.root.json`, fetching through `base`.
+    pub fn client(&self, role: &str, mode: Mode, base: &str, state: &Path) -> Client {
+        let root = std::fs::read(self.repo(role).join("1.root.json")).expect("1.root.json");
+        Client::init(state, role, mode, &root).expect("init");
+        Client::open(state, tuf_client::transport::open(base)).expect("open")
+    }
+}
+
+impl Drop for Signer {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            self.runtime.block_on(r.shutdown());
+        }
+    }
+}
+
+/// TUF signature over the canonical JSON of `signed`.
+pub fn sign<T: Serialize>(signed: T, keys: &[&FileSigner]) -> Signed<T> {
+    let mut data = Vec::new();
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut data, olpc_cjson::CanonicalFormatter::new());
+    signed.serialize(&mut ser).expect("canonical");
+    let signatures = keys
+        .iter()
+        .map(|k| {
+            let sig = k.sign_message(&data).expect("sign");
+            serde_json::from_value(serde_json::json!({
+                "keyid": k.public_key().key_id_hex(),
+                "sig": hex::encode(sig),
+            }))
+            .expect("signature")
+        })
+        .collect();
+    Signed { signed, signatures }
+}
+
+/// A copy of `ts` re-signed with `key` at `version`, expiring at `expires`, carrying `root`.
+pub fn forge_timestamp(
+    ts: &Signed<Timestamp>,
+    key: &FileSigner,
+    version: u64,
+    expires: jiff::Timestamp,
+    root: Digest,
+) -> Vec<u8> {
+    let mut t = ts.signed.clone();
+    t.version = std::num::NonZeroU64::new(version).expect("version");
+    t.expires = expires;
+    t._extra.insert(
+        "merkle_root".into(),
+        serde_json::Value::String(root.to_hex()),
+    );
+    serde_json::to_vec(&sign(t, &[key])).expect("json")
+}
+
+pub fn parse_timestamp(bytes: &[u8]) -> Signed<Timestamp> {
+    serde_json::from_slice(bytes).expect("timestamp")
+}
+
+pub fn parse_root(bytes: &[u8]) -> Signed<Root> {
+    serde_json::from_slice(bytes).expect("root")
+}
+
+/// What the proxy does with one request.
+pub enum Action {
+    /// Forward it, then pass the (status, body) through this function.
+    Forward,
+    /// Forward it to another path.
+    Rewrite(String),
+    /// Forward it and replace the body.
+    Mutate(Box<dyn Fn(Vec<u8>) -> Vec<u8> + Send>),
+    /// Answer with this status and body.
+    Respond(u16, Vec<u8>),
+    /// Write these raw bytes and close (truncated or broken responses).
+    Raw(Vec<u8>),
+}
+
+pub type Rule = Box<dyn Fn(&str, &str) -> Action + Send + Sync>;
+
+/// A tampering HTTP/1.1 proxy on 127.0.0.1 in front of the signer.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    rule: Arc<Mutex<Rule>>,
+}
+
+impl Proxy {
+    pub fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let rule: Arc<Mutex<Rule>> = Arc::new(Mutex::new(Box::new(|_, _| Action::Forward)));
+        let r = rule.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let r = r.clone();
+                std::thread::spawn(move || {
+                    let _ = serve(stream, upstream, &r);
+                });
+            }
+        });
+        Proxy { addr, rule }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Sets the rule: `(method, path) -> Action`.
+    pub fn set(&self, rule: impl Fn(&str, &str) -> Action + Send + Sync + 'static) {
+        *self.rule.lock().unwrap() = Box::new(rule);
+    }
+
+    pub fn honest(&self) {
+        self.set(|_, _| Action::Forward);
+    }
+}
+
+fn serve(mut stream: TcpStream, upstream: SocketAddr, rule: &Mutex<Rule>) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let first = lines.next().unwrap_or_default();
+    let mut parts = first.split(' ');
+    let method = parts.next().unwrap_or_default().to_owned();
+    let path = parts.next().unwrap_or_default().to_owned();
+    let mut content_type = None;
+    let mut length = 0usize;
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            let k = k.trim().to_ascii_lowercase();
+            if k == "content-length" {
+                length = v.trim().parse().unwrap_or(0);
+            } else if k == "content-type" {
+                content_type = Some(v.trim().to_owned());
+            }
+        }
+    }
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let action = (rule.lock().unwrap())(&method, &path);
+    let forward = |p: &str| -> (u16, Vec<u8>) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let url = format!("http://{upstream}{p}");
+        let result = if method == "POST" {
+            agent
+                .post(&url)
+                .content_type(content_type.as_deref().unwrap_or("application/json"))
+                .send(&body[..])
+        } else {
+            agent.get(&url).call()
+        };
+        match result {
+            Ok(mut r) => {
+                let status = r.status().as_u16();
+                let body = r
+                    .body_mut()
+                    .with_config()
+                    .limit(1 << 30)
+                    .read_to_vec()
+                    .unwrap_or_default();
+                (status, body)
+            }
+            Err(e) => (502, e.to_string().into_bytes()),
+        }
+    };
+    let (status, out) = match action {
+        Action::Forward => forward(&path),
+        Action::Rewrite(p) => forward(&p),
+        Action::Mutate(f) => {
+            let (s, b) = forward(&path);
+            (s, f(b))
+        }
+        Action::Respond(s, b) => (s, b),
+        Action::Raw(bytes) => {
+            stream.write_all(&bytes)?;
+            return stream.flush();
+        }
+    };
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        out.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(&out)?;
+    stream.flush()
+}
+
+/// Edits a JSON body.
+pub fn edit_json(body: Vec<u8>, f: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&body).expect("json body");
+    f(&mut v);
+    serde_json::to_vec(&v).expect("json")
+}
