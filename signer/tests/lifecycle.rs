@@ -201,3 +201,66 @@ async fn import_real_index_files_then_serve() {
     assert_eq!(record["changes"].as_array().unwrap().len(), 88);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_refuses_state_that_does_not_match_what_was_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Signer::start(dir.path()).await;
+    for name in ["1/a", "1/b", "1/c"] {
+        let r = s
+            .write(
+                MERKLE,
+                "PUT",
+                &format!("/api/v1/crates.io/targets/{name}"),
+                None,
+                name.as_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    s.stop().await;
+    let state = dir.path().join("state/crates.io");
+    let round_path = state.join("round.json");
+    let original = std::fs::read(&round_path).unwrap();
+
+    // A stored round whose root is not the tree's: refused.
+    let mut round: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    round["tree_root"] = json!("00".repeat(32));
+    std::fs::write(&round_path, serde_json::to_vec(&round).unwrap()).unwrap();
+    let err = tuf_signer::start(common::config(dir.path()))
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("but timestamp"), "{err}");
+    std::fs::write(&round_path, &original).unwrap();
+
+    // Acknowledged changes missing (checkpoint and log gone, round still there): refused.
+    let checkpoint = std::fs::read(state.join("checkpoint.bin")).unwrap();
+    std::fs::remove_file(state.join("checkpoint.bin")).unwrap();
+    let err = tuf_signer::start(common::config(dir.path()))
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("acknowledged changes are missing"),
+        "{err}"
+    );
+    std::fs::write(state.join("checkpoint.bin"), &checkpoint).unwrap();
+
+    // A damaged checkpoint: refused.
+    let mut damaged = checkpoint.clone();
+    let last = damaged.len() - 10;
+    damaged[last] ^= 0xff;
+    std::fs::write(state.join("checkpoint.bin"), &damaged).unwrap();
+    let err = tuf_signer::start(common::config(dir.path()))
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("damaged"), "{err}");
+    std::fs::write(state.join("checkpoint.bin"), &checkpoint).unwrap();
+
+    // Restored, it starts and still has the three targets.
+    let s = Signer::start(dir.path()).await;
+    assert_eq!(s.status(MERKLE).await["leaves"], 3);
+    s.stop().await;
+}
