@@ -29,9 +29,8 @@ pub struct Signer {
 }
 
 impl Signer {
-    pub fn start() -> Signer {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let data = tmp.path().join("data");
+    /// The test configuration for a signer with data in `data`.
+    pub fn config(data: &Path) -> tuf_signer::Config {
         let text = format!(
             r#"
             mode = "development"
@@ -47,7 +46,19 @@ impl Signer {
             "#,
             data.display()
         );
-        let config = tuf_signer::Config::parse(&text, "test").expect("config");
+        tuf_signer::Config::parse(&text, "test").expect("config")
+    }
+
+    pub fn start() -> Signer {
+        Self::start_after(|_| {})
+    }
+
+    /// Starts a signer after `prepare` has run on its configuration (an import).
+    pub fn start_after(prepare: impl FnOnce(&tuf_signer::Config)) -> Signer {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("data");
+        let config = Self::config(&data);
+        prepare(&config);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -220,6 +231,32 @@ pub enum Action {
 }
 
 pub type Rule = Box<dyn Fn(&str, &str) -> Action + Send + Sync>;
+
+/// The real index sample in `../shared/data/`, unpacked into `into`; `None` (after saying why)
+/// when it is missing outside CI. Under `CI=true` a missing sample fails the test.
+pub fn real_index(archive: &str, into: &Path) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(archive);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) => {
+            let msg = format!(
+                "{}: {e} (the shared real-index data beside the repository)",
+                path.display()
+            );
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{msg}");
+            }
+            eprintln!("SKIPPED: {msg}");
+            return None;
+        }
+    };
+    tar::Archive::new(flate2::read::GzDecoder::new(file))
+        .unpack(into)
+        .expect("unpack");
+    Some(into.to_owned())
+}
 
 /// A tampering HTTP/1.1 proxy on 127.0.0.1 in front of the signer.
 pub struct Proxy {
