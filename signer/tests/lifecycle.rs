@@ -264,3 +264,63 @@ async fn recovery_refuses_state_that_does_not_match_what_was_signed() {
     assert_eq!(s.status(MERKLE).await["leaves"], 3);
     s.stop().await;
 }
+
+#[test]
+fn cli_key_export_and_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let bin = env!("CARGO_BIN_EXE_tuf-signer");
+    let out = std::process::Command::new(bin)
+        .args(["key", "export", "--role", "rustup", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("-----BEGIN PUBLIC KEY-----"), "{text}");
+    let key_id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("key ID: "))
+        .unwrap()
+        .to_owned();
+    let json_start = text.find('{').unwrap();
+    let keys: serde_json::Value = serde_json::from_str(&text[json_start..]).unwrap();
+    assert_eq!(keys[&key_id]["keytype"], "ed25519");
+    // The exported key is the one the generated key file holds.
+    let signer = FileSigner::load(data.join("keys/rustup.pem")).unwrap();
+    assert_eq!(signer.public_key().key_id_hex(), key_id);
+
+    let out = std::process::Command::new(bin)
+        .args(["key", "export", "--role", "nope", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no role \"nope\""));
+
+    let index = dir.path().join("index");
+    for (path, bytes) in [
+        ("1/a", "a"),
+        ("se/rd/serde", "serde"),
+        ("config.json", "{}"),
+    ] {
+        std::fs::create_dir_all(index.join(path).parent().unwrap()).unwrap();
+        std::fs::write(index.join(path), bytes).unwrap();
+    }
+    let out = std::process::Command::new(bin)
+        .args(["import", "--role", "crates.io", "--data-dir"])
+        .arg(&data)
+        .arg(&index)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 3 leaves"));
+}

@@ -138,6 +138,13 @@ async fn load_250k() {
             l.last().copied().unwrap_or_default()
         );
     }
+    let metrics = s.req("GET", "/metrics", &[], b"").await.text();
+    for line in metrics
+        .lines()
+        .filter(|l| l.contains("_seconds_sum") || l.contains("_seconds_count"))
+    {
+        eprintln!("{line}");
+    }
     let status = s.status("crates.io").await;
     eprintln!(
         "after: {} leaves, timestamp version {}",
