@@ -414,13 +414,64 @@ fn read_public_key(
     result.map_err(|e| unsupported(e.to_string()))
 }
 
+/// The public key object that belongs to the private key `private`: the one with the same
+/// label, or else the one with the same `CKA_ID` (YubiKey PIV labels its private and public
+/// objects differently but gives them one ID).
+fn find_public_for(
+    session: &Session,
+    private: ObjectHandle,
+    label: &str,
+) -> Result<ObjectHandle, Pkcs11Error> {
+    match find_key(session, ObjectClass::PUBLIC_KEY, label) {
+        Err(Pkcs11Error::KeyNotFound { .. }) => {}
+        other => return other,
+    }
+    let id = session
+        .get_attributes(private, &[AttributeType::Id])
+        .map_err(call("C_GetAttributeValue"))?
+        .into_iter()
+        .find_map(|a| match a {
+            Attribute::Id(id) if !id.is_empty() => Some(id),
+            _ => None,
+        });
+    let found = match id {
+        Some(id) => session
+            .find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::Id(id)])
+            .map_err(call("C_FindObjects"))?,
+        None => Vec::new(),
+    };
+    match found.len() {
+        1 => Ok(found[0]),
+        0 => Err(Pkcs11Error::KeyNotFound {
+            class: "public key",
+            label: label.to_owned(),
+            present: labels(session, ObjectClass::PUBLIC_KEY),
+        }),
+        count => Err(Pkcs11Error::AmbiguousKey {
+            class: "public key",
+            label: label.to_owned(),
+            count,
+        }),
+    }
+}
+
 /// Reads the TUF public key of the key `spec` names, without logging in (public key objects
 /// are readable without a PIN on every token this was written for).
 pub fn read_public_key_only(spec: &Pkcs11KeySpec) -> Result<TufPublicKey, Pkcs11Error> {
     let ctx = open_module(&spec.module)?;
     let slot = find_slot(&ctx, &spec.module, &spec.token)?;
     let session = ctx.open_ro_session(slot).map_err(call("C_OpenSession"))?;
-    let handle = find_key(&session, ObjectClass::PUBLIC_KEY, &spec.key_label)?;
+    let handle = match find_key(&session, ObjectClass::PUBLIC_KEY, &spec.key_label) {
+        Ok(h) => h,
+        // Private objects are visible without login on some tokens: find the pair by CKA_ID.
+        Err(e @ Pkcs11Error::KeyNotFound { .. }) => {
+            match find_key(&session, ObjectClass::PRIVATE_KEY, &spec.key_label) {
+                Ok(private) => find_public_for(&session, private, &spec.key_label)?,
+                Err(_) => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     read_public_key(&session, handle, &spec.key_label)
 }
 
@@ -481,6 +532,7 @@ pub struct Pkcs11Signer {
     session: Mutex<Session>,
     private: ObjectHandle,
     public: TufPublicKey,
+    context_pin: Option<Pin>,
     // Keeps the module loaded while the session lives.
     _ctx: Pkcs11,
 }
@@ -504,14 +556,27 @@ impl Pkcs11Signer {
         let slot = find_slot(&ctx, &spec.module, &spec.token)?;
         let session = ctx.open_ro_session(slot).map_err(call("C_OpenSession"))?;
         login(&session, pin)?;
-        let public_handle = find_key(&session, ObjectClass::PUBLIC_KEY, &spec.key_label)?;
-        let public = read_public_key(&session, public_handle, &spec.key_label)?;
         let private = find_key(&session, ObjectClass::PRIVATE_KEY, &spec.key_label)?;
+        let public_handle = find_public_for(&session, private, &spec.key_label)?;
+        let public = read_public_key(&session, public_handle, &spec.key_label)?;
+        let always_authenticate = session
+            .get_attributes(private, &[AttributeType::AlwaysAuthenticate])
+            .ok()
+            .into_iter()
+            .flatten()
+            .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true)));
         Ok(Self {
             spec: spec.clone(),
             session: Mutex::new(session),
             private,
             public,
+            // Kept only for keys that need the PIN again for every signature (YubiKey PIV's
+            // signature slot): zeroed on drop, never shown.
+            context_pin: if always_authenticate {
+                pin.cloned()
+            } else {
+                None
+            },
             _ctx: ctx,
         })
     }
@@ -533,6 +598,15 @@ impl Pkcs11Signer {
             operation: "C_Sign",
             message: "an earlier signing attempt panicked".into(),
         })?;
+        if let Some(pin) = &self.context_pin {
+            session
+                .login(UserType::ContextSpecific, Some(pin))
+                .map_err(|e| match e {
+                    CkError::Pkcs11(RvError::PinIncorrect, _) => Pkcs11Error::WrongPin,
+                    CkError::Pkcs11(RvError::PinLocked, _) => Pkcs11Error::PinLocked,
+                    e => call("C_Login (context specific)")(e),
+                })?;
+        }
         let signature = match self.public.algorithm() {
             KeyAlgorithm::EcdsaP256 => {
                 let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
@@ -582,6 +656,45 @@ impl Sign for Pkcs11Signer {
 impl crate::TufSigner for Pkcs11Signer {
     fn public_key(&self) -> &TufPublicKey {
         &self.public
+    }
+}
+
+/// A tough [`KeySource`](tough::key_source::KeySource) for a key on a PKCS#11 token: each
+/// `as_sign` opens the token and logs in with the PIN held here (zeroed on drop, never shown).
+pub struct Pkcs11KeySource {
+    /// Where the key is.
+    pub spec: Pkcs11KeySpec,
+    pin: Pin,
+}
+
+impl Pkcs11KeySource {
+    /// A key source for `spec`, logging in with `pin`.
+    pub fn new(spec: Pkcs11KeySpec, pin: Pin) -> Self {
+        Self { spec, pin }
+    }
+}
+
+impl fmt::Debug for Pkcs11KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pkcs11KeySource")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl tough::key_source::KeySource for Pkcs11KeySource {
+    async fn as_sign(&self) -> Result<Box<dyn Sign>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Box::new(Pkcs11Signer::open(&self.spec, Some(&self.pin))?))
+    }
+
+    /// Keys are generated on the token ([`generate`]); they are never written through here.
+    async fn write(
+        &self,
+        _value: &str,
+        _key_id_hex: &str,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Err("a PKCS#11 key cannot be written; generate it on the token".into())
     }
 }
 

@@ -488,24 +488,7 @@ impl Ceremony {
     ) -> Result<usize, CeremonyError> {
         let public = signer.public_key().clone();
         let id = public.key_id_hex();
-        for (name, entry) in &self.file.roles {
-            match self.member_key(name, &id) {
-                Some(k) if k.key() == public.key() => {}
-                _ => {
-                    let mut members = root_keyids(&entry.draft.signed);
-                    if let Some(p) = self.previous.get(name) {
-                        members.extend(root_keyids(&p.signed));
-                    }
-                    members.sort();
-                    members.dedup();
-                    return Err(CeremonyError::NotAMember {
-                        key_id: id,
-                        role: name.clone(),
-                        members: members.join(", "),
-                    });
-                }
-            }
-        }
+        self.check_member(&public)?;
         let mut file = self.file.clone();
         let mut signed_now = Vec::new();
         for (name, entry) in file.roles.iter_mut() {
@@ -541,6 +524,30 @@ impl Ceremony {
         let n = signed_now.len() - 1;
         self.save(file, "sign", operator, Some(id), signed_now)?;
         Ok(n)
+    }
+
+    /// Refuses a key that is not a root member of the new or the previous root of every role.
+    pub fn check_member(&self, public: &tuf_keys::TufPublicKey) -> Result<(), CeremonyError> {
+        let id = public.key_id_hex();
+        for (name, entry) in &self.file.roles {
+            match self.member_key(name, &id) {
+                Some(k) if k.key() == public.key() => {}
+                _ => {
+                    let mut members = root_keyids(&entry.draft.signed);
+                    if let Some(p) = self.previous.get(name) {
+                        members.extend(root_keyids(&p.signed));
+                    }
+                    members.sort();
+                    members.dedup();
+                    return Err(CeremonyError::NotAMember {
+                        key_id: id,
+                        role: name.clone(),
+                        members: members.join(", "),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Rebuilds every draft from its spec after `change` edits it, before anyone has signed.

@@ -489,6 +489,11 @@ fn run(command: Command) -> Result<(), CeremonyError> {
                 None => ask_digest(&c)?,
             };
             check_typed_digest(&typed, c.digest())?;
+            // A token key is checked for membership before its PIN is asked for, so a wrong
+            // token never costs a PIN attempt.
+            if let Some(spec) = token.args().spec()? {
+                c.check_member(&tuf_keys::pkcs11::read_public_key_only(&spec)?)?;
+            }
             let signer = open_signer(key_file.as_deref(), &token.args())?;
             let id = signer.public_key().key_id_hex();
             let n = c.sign(&signer, dir.operator.as_deref())?;

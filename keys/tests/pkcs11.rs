@@ -1,0 +1,149 @@
+//! The PKCS#11 signer against a real token: SoftHSM2 (Debian's `softhsm2`), in a token
+//! directory of this test's own. Keys of both types are generated on the token, sign a TUF
+//! timestamp through tough's own `SignedRole` (via `Pkcs11KeySource`), and tough verifies it.
+//! Also: a wrong PIN, a missing token and a missing key give their own errors.
+//!
+//! SoftHSM2 reads its configuration (`SOFTHSM2_CONF`) when the module is initialised, so the
+//! test re-runs itself as a child process with that variable set. Without SoftHSM2 it is
+//! skipped with a message, except under `CI=true`, where it fails.
+
+#![cfg(feature = "pkcs11")]
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use tuf_keys::pkcs11::{
+    Pin, Pkcs11Error, Pkcs11KeySource, Pkcs11KeySpec, Pkcs11Signer, TokenSelector, generate,
+    read_public_key_only,
+};
+use tuf_keys::test_support::{in_ci, sign_timestamp_with_tough};
+use tuf_keys::KeyAlgorithm;
+
+const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const PIN: &str = "123456";
+const CHILD: &str = "TUF_KEYS_PKCS11_CHILD";
+
+fn spec(token: &str, key: &str) -> Pkcs11KeySpec {
+    Pkcs11KeySpec {
+        module: MODULE.into(),
+        token: TokenSelector::Label(token.into()),
+        key_label: key.into(),
+    }
+}
+
+#[test]
+fn softhsm_keys_sign_what_tough_verifies() {
+    if std::env::var_os(CHILD).is_some() {
+        child();
+        return;
+    }
+    let present = Path::new(MODULE).exists()
+        && Command::new("softhsm2-util")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !present {
+        assert!(
+            !in_ci(),
+            "SoftHSM2 is missing under CI: install the Debian package softhsm2"
+        );
+        eprintln!("SKIPPED softhsm_keys_sign_what_tough_verifies: SoftHSM2 is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir(&tokens).unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", &conf)
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            "t1",
+            "--so-pin",
+            "999999",
+            "--pin",
+            PIN,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "softhsm_keys_sign_what_tough_verifies",
+            "--nocapture",
+        ])
+        .env("SOFTHSM2_CONF", &conf)
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "child failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn child() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let pin = Pin::from(PIN);
+    for (label, algorithm) in [
+        ("p256", KeyAlgorithm::EcdsaP256),
+        ("ed", KeyAlgorithm::Ed25519),
+    ] {
+        let public = generate(&spec("t1", label), algorithm, Some(&pin)).unwrap();
+        assert_eq!(public.algorithm(), algorithm);
+        assert_eq!(read_public_key_only(&spec("t1", label)).unwrap(), public);
+        // A second key with the same label is refused.
+        assert!(matches!(
+            generate(&spec("t1", label), algorithm, Some(&pin)),
+            Err(Pkcs11Error::KeyExists { .. })
+        ));
+        let signer = Pkcs11Signer::open(&spec("t1", label), Some(&pin)).unwrap();
+        assert_eq!(signer.public_key(), &public);
+        for len in [0usize, 100, 10_000] {
+            let message = vec![b'x'; len];
+            let sig = signer.sign_message(&message).unwrap();
+            assert!(public.verify(&message, &sig));
+        }
+        // Through tough: it signs with the key source and verifies with the root listing it.
+        let source = Box::new(Pkcs11KeySource::new(spec("t1", label), pin.clone()));
+        runtime
+            .block_on(sign_timestamp_with_tough(source, &public, 3000))
+            .unwrap();
+    }
+    assert!(matches!(
+        Pkcs11Signer::open(&spec("t1", "p256"), Some(&Pin::from("000000"))),
+        Err(Pkcs11Error::WrongPin)
+    ));
+    assert!(matches!(
+        Pkcs11Signer::open(&spec("missing", "p256"), Some(&pin)),
+        Err(Pkcs11Error::TokenNotFound { .. })
+    ));
+    assert!(matches!(
+        Pkcs11Signer::open(&spec("t1", "nope"), Some(&pin)),
+        Err(Pkcs11Error::KeyNotFound { .. })
+    ));
+    assert!(matches!(
+        Pkcs11Signer::open(&spec("t1", "p256"), None),
+        Err(Pkcs11Error::PinRequired)
+    ));
+}
