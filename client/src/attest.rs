@@ -208,3 +208,52 @@ impl Statement {
         tuf_merkle::hash::parse_hex(&self.merkle_root).ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn statement() -> Statement {
+        Statement {
+            typ: ATTESTATION_TYPE.into(),
+            spec_version: ATTESTATION_SPEC.into(),
+            role: "crates.io".into(),
+            timestamp_version: 10,
+            merkle_root: tuf_merkle::hash::sha256(b"r").to_hex(),
+            root_version: 1,
+            first_timestamp_version: 1,
+            leaves: 3,
+            audited_at: "2026-11-23T16:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn attestations_verify_only_unchanged_and_under_known_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = FileSigner::generate(dir.path().join("a.pem"), tuf_keys::KeyAlgorithm::Ed25519)
+            .unwrap();
+        let b = FileSigner::generate(dir.path().join("b.pem"), tuf_keys::KeyAlgorithm::EcdsaP256)
+            .unwrap();
+        let keys = vec![a.public_key().key().clone(), b.public_key().key().clone()];
+        let signed = Attestation::sign(statement(), &a).unwrap();
+        signed.verify(&keys, 1).unwrap();
+        assert!(signed.verify(&keys, 2).is_err());
+        assert!(signed.verify(&keys[1..], 1).is_err());
+        let mut changed = signed.clone();
+        changed.signed.timestamp_version = 11;
+        assert!(changed.verify(&keys, 1).is_err());
+        // The same signature twice counts once.
+        let mut twice = signed.clone();
+        twice.signatures.push(twice.signatures[0].clone());
+        assert!(twice.verify(&keys, 2).is_err());
+        let mut both = signed;
+        both.signatures
+            .extend(Attestation::sign(statement(), &b).unwrap().signatures);
+        both.verify(&keys, 2).unwrap();
+        // Round trip through JSON.
+        let text = serde_json::to_vec(&both).unwrap();
+        let back: Attestation = serde_json::from_slice(&text).unwrap();
+        back.verify(&keys, 2).unwrap();
+    }
+}

@@ -385,3 +385,158 @@ impl Replay {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::num::NonZeroU64;
+
+    use tough::schema::{RoleKeys, RoleType};
+    use tuf_keys::FileSigner;
+
+    use super::*;
+
+    fn root(key: &FileSigner) -> Root {
+        let p = key.public_key();
+        let keys = [(p.key_id().clone(), p.key().clone())]
+            .into_iter()
+            .collect();
+        let roles = [
+            RoleType::Root,
+            RoleType::Timestamp,
+            RoleType::Snapshot,
+            RoleType::Targets,
+        ]
+        .into_iter()
+        .map(|r| {
+            let k = RoleKeys {
+                keyids: vec![p.key_id().clone()],
+                threshold: NonZeroU64::MIN,
+                _extra: HashMap::new(),
+            };
+            (r, k)
+        })
+        .collect();
+        Root {
+            spec_version: "1.0.0".into(),
+            consistent_snapshot: true,
+            version: NonZeroU64::MIN,
+            expires: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1),
+            keys,
+            roles,
+            _extra: HashMap::new(),
+        }
+    }
+
+    fn record(
+        key: &FileSigner,
+        v: u64,
+        changes: Vec<(&str, Option<LeafContents>, LeafContents)>,
+        root: Digest,
+    ) -> ChangeRecord {
+        let mut t = Timestamp::new(
+            "1.0.0".into(),
+            NonZeroU64::new(v).unwrap(),
+            jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1),
+        );
+        t._extra.insert(
+            "merkle_root".into(),
+            serde_json::Value::String(root.to_hex()),
+        );
+        ChangeRecord {
+            role: "crates.io".into(),
+            timestamp_version: v,
+            previous_timestamp_version: (v > 1).then(|| v - 1),
+            root_version: 1,
+            merkle_root: Some(root.to_hex()),
+            changes: changes
+                .into_iter()
+                .map(|(n, old, new)| RecordChange {
+                    name: Some(n.into()),
+                    key: key_of(n).to_hex(),
+                    old,
+                    new,
+                })
+                .collect(),
+            timestamp: tuf::sign_metadata(t, &[key]).unwrap(),
+        }
+    }
+
+    fn c(v: u64, b: &[u8]) -> LeafContents {
+        LeafContents::for_bytes(v, b).unwrap()
+    }
+
+    #[test]
+    fn replay_checks_versions_records_roots_and_signatures() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = FileSigner::generate(dir.path().join("k.pem"), tuf_keys::KeyAlgorithm::Ed25519)
+            .unwrap();
+        let roots: HashMap<u64, Root> = [(1, root(&key))].into_iter().collect();
+        let mut tree = Tree::new();
+        tree.set(key_of("a"), c(1, b"a1"));
+        let r1 = record(&key, 1, vec![("a", None, c(1, b"a1"))], tree.root());
+        let mut replay = Replay::new("crates.io", roots.clone());
+        assert!(replay.apply(&r1), "{:?}", replay.breach);
+
+        // Same version, other contents.
+        let mut t2 = tree.clone();
+        t2.set(key_of("a"), c(1, b"a-other"));
+        let bad = record(
+            &key,
+            2,
+            vec![("a", Some(c(1, b"a1")), c(1, b"a-other"))],
+            t2.root(),
+        );
+        let mut r = Replay::new("crates.io", roots.clone());
+        assert!(r.apply(&r1));
+        assert!(!r.apply(&bad));
+        assert!(matches!(r.breach, Some(Breach::VersionNotIncreased { .. })));
+
+        // A record lying about the old contents.
+        let lie = record(
+            &key,
+            2,
+            vec![("a", Some(c(3, b"a3")), c(4, b"a4"))],
+            t2.root(),
+        );
+        let mut r = Replay::new("crates.io", roots.clone());
+        assert!(r.apply(&r1));
+        assert!(!r.apply(&lie));
+        assert!(matches!(r.breach, Some(Breach::BadRecord { .. })));
+
+        // A timestamp signed by another key.
+        let other = FileSigner::generate(dir.path().join("o.pem"), tuf_keys::KeyAlgorithm::Ed25519)
+            .unwrap();
+        let forged = record(&other, 2, vec![], tree.root());
+        let mut r = Replay::new("crates.io", roots.clone());
+        assert!(r.apply(&r1));
+        assert!(!r.apply(&forged));
+        assert!(matches!(r.breach, Some(Breach::BadTimestamp { .. })));
+
+        // A record out of order.
+        let skip = record(&key, 3, vec![], tree.root());
+        let mut r = Replay::new("crates.io", roots);
+        assert!(r.apply(&r1));
+        let mut skip = skip;
+        skip.previous_timestamp_version = Some(2);
+        assert!(!r.apply(&skip));
+        assert!(matches!(r.breach, Some(Breach::MissingRecord { .. })));
+
+        // An honest update.
+        let mut t3 = tree.clone();
+        t3.set(key_of("a"), c(2, b"a2"));
+        t3.set(key_of("b"), c(1, b"b1"));
+        let good = record(
+            &key,
+            2,
+            vec![
+                ("a", Some(c(1, b"a1")), c(2, b"a2")),
+                ("b", None, c(1, b"b1")),
+            ],
+            t3.root(),
+        );
+        assert!(replay.apply(&good), "{:?}", replay.breach);
+        assert_eq!(replay.last_root, Some(t3.root()));
+        assert_eq!(replay.tree.len(), 2);
+    }
+}

@@ -131,3 +131,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
     })();
     result.map_err(|e| ClientError::local(path, e))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn state_round_trips_and_is_replaced_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            State::load(dir.path()),
+            Err(ClientError::NotInitialized(_))
+        ));
+        let mut s = State::new("crates.io", Mode::Merkle, 1);
+        s.leaves.insert("se/rd/serde".into(), 7);
+        s.store(dir.path()).unwrap();
+        assert_eq!(State::load(dir.path()).unwrap(), s);
+        s.timestamp_version = 9;
+        s.store(dir.path()).unwrap();
+        assert_eq!(State::load(dir.path()).unwrap().timestamp_version, 9);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+}

@@ -219,3 +219,55 @@ pub fn open(location: &str) -> Box<dyn Transport> {
         Box::new(FileTransport::new(path))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn bodies_over_the_limit_or_short_of_their_length_are_refused() {
+        assert!(matches!(
+            check_body("x", vec![0; 11], None, 10),
+            Err(ClientError::TooLarge { limit: 10, .. })
+        ));
+        assert!(matches!(
+            check_body("x", vec![0; 5], Some(9), 10),
+            Err(ClientError::Truncated {
+                expected: 9,
+                got: 5,
+                ..
+            })
+        ));
+        assert_eq!(
+            check_body("x", vec![1; 10], Some(10), 10).unwrap(),
+            Fetched::Found(vec![1; 10])
+        );
+    }
+
+    #[test]
+    fn directories_serve_files_within_limits_and_no_api() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("r")).unwrap();
+        std::fs::write(dir.path().join("r/f.json"), b"12345").unwrap();
+        let t = FileTransport::new(dir.path());
+        assert_eq!(
+            t.get("r/f.json", 5).unwrap(),
+            Fetched::Found(b"12345".to_vec())
+        );
+        assert!(matches!(
+            t.get("r/f.json", 4),
+            Err(ClientError::TooLarge { .. })
+        ));
+        assert_eq!(t.get("r/none.json", 5).unwrap(), Fetched::NotFound);
+        assert!(matches!(
+            t.get("r/../r/f.json", 5),
+            Err(ClientError::Unsupported(_))
+        ));
+        assert!(matches!(
+            t.get("api/v1/r/proof/x", 5),
+            Err(ClientError::Unsupported(_))
+        ));
+        assert!(t.post_json("api/v1/r/proofs", b"{}", 5).is_err());
+    }
+}

@@ -246,3 +246,57 @@ pub fn encode_path(name: &str) -> String {
     }
     out
 }
+
+/// Signs `signed` the TUF way (over its OLPC canonical JSON, with the key's TUF key ID) with
+/// key files: for auditors, test repositories and benchmarks that build metadata themselves.
+pub fn sign_metadata<T: serde::Serialize>(
+    signed: T,
+    keys: &[&tuf_keys::FileSigner],
+) -> Result<Signed<T>, ClientError> {
+    let mut data = Vec::new();
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut data, olpc_cjson::CanonicalFormatter::new());
+    signed
+        .serialize(&mut ser)
+        .map_err(|e| ClientError::malformed("metadata to sign", e))?;
+    let mut signatures = Vec::with_capacity(keys.len());
+    for k in keys {
+        let sig = k
+            .sign_message(&data)
+            .map_err(|e| ClientError::local(k.path(), e))?;
+        let s: tough::schema::Signature = serde_json::from_value(serde_json::json!({
+            "keyid": k.public_key().key_id_hex(),
+            "sig": hex::encode(sig),
+        }))
+        .map_err(|e| ClientError::malformed("signature", e))?;
+        signatures.push(s);
+    }
+    Ok(Signed { signed, signatures })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn names_are_percent_encoded_but_slashes_kept() {
+        assert_eq!(encode_path("se/rd/serde"), "se/rd/serde");
+        assert_eq!(encode_path("a b/ü?"), "a%20b/%C3%BC%3F");
+    }
+
+    #[test]
+    fn expiry_is_strict() {
+        let t = jiff::Timestamp::from_second(1_000).unwrap();
+        assert!(check_expiry("timestamp", 1, t, t).is_err());
+        assert!(
+            check_expiry(
+                "timestamp",
+                1,
+                t,
+                jiff::Timestamp::from_second(999).unwrap()
+            )
+            .is_ok()
+        );
+    }
+}

@@ -172,22 +172,7 @@ impl Drop for Signer {
 
 /// TUF signature over the canonical JSON of `signed`.
 pub fn sign<T: Serialize>(signed: T, keys: &[&FileSigner]) -> Signed<T> {
-    let mut data = Vec::new();
-    let mut ser =
-        serde_json::Serializer::with_formatter(&mut data, olpc_cjson::CanonicalFormatter::new());
-    signed.serialize(&mut ser).expect("canonical");
-    let signatures = keys
-        .iter()
-        .map(|k| {
-            let sig = k.sign_message(&data).expect("sign");
-            serde_json::from_value(serde_json::json!({
-                "keyid": k.public_key().key_id_hex(),
-                "sig": hex::encode(sig),
-            }))
-            .expect("signature")
-        })
-        .collect();
-    Signed { signed, signatures }
+    tuf_client::tuf::sign_metadata(signed, keys).expect("sign")
 }
 
 /// A copy of `ts` re-signed with `key` at `version`, expiring at `expires`, carrying `root`.
