@@ -272,8 +272,13 @@ pub fn open_signer(
     match (key_file, token.spec()?) {
         (Some(path), None) => Ok(MemberSigner::File(Box::new(FileSigner::load(path)?))),
         (None, Some(spec)) => {
-            // Find the token before asking for the PIN, so a missing token fails at once.
-            tuf_keys::pkcs11::read_public_key_only(&spec)?;
+            // Find the token and key before asking for the PIN, so a missing token fails at
+            // once. (Some tokens show key objects only after login: then the key is looked for
+            // again after it.)
+            match tuf_keys::pkcs11::read_public_key_only(&spec) {
+                Ok(_) | Err(tuf_keys::pkcs11::Pkcs11Error::KeyNotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
             let pin = read_pin(&spec.to_string())?;
             Ok(MemberSigner::Pkcs11(Box::new(Pkcs11Signer::open(
                 &spec,

@@ -492,7 +492,12 @@ fn run(command: Command) -> Result<(), CeremonyError> {
             // A token key is checked for membership before its PIN is asked for, so a wrong
             // token never costs a PIN attempt.
             if let Some(spec) = token.args().spec()? {
-                c.check_member(&tuf_keys::pkcs11::read_public_key_only(&spec)?)?;
+                match tuf_keys::pkcs11::read_public_key_only(&spec) {
+                    Ok(public) => c.check_member(&public)?,
+                    // Visible only after login on some tokens; checked again after signing in.
+                    Err(tuf_keys::pkcs11::Pkcs11Error::KeyNotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
             let signer = open_signer(key_file.as_deref(), &token.args())?;
             let id = signer.public_key().key_id_hex();
