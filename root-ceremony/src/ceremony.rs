@@ -242,6 +242,28 @@ impl Ceremony {
                 },
             );
         }
+        // D1: one quorum for every role.
+        let quorum = |e: &RoleEntry| {
+            let mut ids = root_keyids(&e.draft.signed);
+            ids.sort();
+            let t = e
+                .draft
+                .signed
+                .roles
+                .get(&tough::schema::RoleType::Root)
+                .map_or(0, |k| k.threshold.get());
+            (ids, t)
+        };
+        let mut quorums = entries.iter().map(|(n, e)| (n, quorum(e)));
+        if let Some((first_name, first)) = quorums.next() {
+            for (name, q) in quorums {
+                if q != first {
+                    return Err(CeremonyError::Usage(format!(
+                        "roles {first_name} and {name} would get different root members or                          thresholds; every role's root must list the same quorum (D1): give                          --member and --threshold explicitly"
+                    )));
+                }
+            }
+        }
         let digest = content_digest(&entries)?;
         let file = CeremonyFile {
             format: FORMAT.to_owned(),

@@ -669,6 +669,7 @@ fn verify(roots: &Path, roles: Vec<String>, transcripts: &[PathBuf]) -> Result<(
             let e = e.map_err(CeremonyError::io("list", roots))?;
             if e.path().is_dir()
                 && let Some(n) = e.file_name().to_str()
+                && !n.starts_with('.')
             {
                 found.push(n.to_owned());
             }
