@@ -639,6 +639,12 @@ impl Ceremony {
         roots: &Path,
         operator: Option<&str>,
     ) -> Result<Vec<PathBuf>, CeremonyError> {
+        // The record must be complete: every change to the ceremony file was a recorded step.
+        transcript::verify_transcript(
+            &self.dir.join(TRANSCRIPT_FILE),
+            Some(&self.file_sha256),
+            None,
+        )?;
         let now = jiff::Timestamp::now();
         let mut unmet = Vec::new();
         for s in self.status()? {

@@ -42,8 +42,9 @@ pub fn public_key_pem(key: &TufPublicKey) -> String {
 }
 
 /// Reads a public key: a file with exactly one PEM `PUBLIC KEY` block (other text around it,
-/// such as the key ID lines `tuf-signer key export` prints, is ignored), or a PKCS#8
-/// `PRIVATE KEY` file (whose public half is taken; the file must then be mode 0600).
+/// such as the key ID lines `tuf-signer key export` prints, is ignored), a DER
+/// SubjectPublicKeyInfo (what AWS KMS `GetPublicKey` returns), or a PKCS#8 `PRIVATE KEY` file
+/// (whose public half is taken; the file must then be mode 0600).
 pub fn read_public_key_file(path: &Path) -> Result<TufPublicKey, CeremonyError> {
     use std::io::Read;
     let bad = |reason: String| CeremonyError::BadPublicKey {
@@ -58,7 +59,17 @@ pub fn read_public_key_file(path: &Path) -> Result<TufPublicKey, CeremonyError> 
     if text.len() as u64 > MAX_PUBLIC_FILE {
         return Err(bad("file too large to be a public key".into()));
     }
-    let text = String::from_utf8(text).map_err(|_| bad("not a text (PEM) file".into()))?;
+    let text = match String::from_utf8(text) {
+        Ok(t) => t,
+        // Binary: a DER SubjectPublicKeyInfo (e.g. AWS KMS `GetPublicKey`, base64-decoded).
+        Err(e) => {
+            return TufPublicKey::from_spki_der(e.as_bytes()).map_err(|e| {
+                bad(format!(
+                    "neither PEM text nor a DER Ed25519/P-256 SubjectPublicKeyInfo: {e}"
+                ))
+            });
+        }
+    };
     if text.contains("PRIVATE KEY-----") {
         return Ok(FileSigner::load(path)?.public_key().clone());
     }

@@ -512,6 +512,13 @@ fn run(command: Command) -> Result<(), CeremonyError> {
         Command::Status { dir } => {
             let c = Ceremony::load(&dir)?;
             print_status(&c)?;
+            match verify_transcript(&dir.join(TRANSCRIPT_FILE), Some(&c.file_sha256), None) {
+                Ok(t) => println!(
+                    "Transcript: {} recorded steps, consistent.",
+                    t.entries.len()
+                ),
+                Err(e) => println!("Transcript: BROKEN: {e}"),
+            }
             print_digest(&c);
             Ok(())
         }

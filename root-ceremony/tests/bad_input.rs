@@ -445,3 +445,43 @@ fn wrong_pin_and_missing_token() {
         .unwrap();
     assert_ok(&out, "sign with the right PIN");
 }
+
+#[test]
+fn der_online_keys_and_unrecorded_changes() {
+    let s = setup();
+    // An online key given as DER (as AWS KMS GetPublicKey returns it) is the same key.
+    let pem_text = std::fs::read_to_string(&s.online[0].1).unwrap();
+    let der = pem::parse(pem_text.split("key ID").next().unwrap())
+        .unwrap()
+        .into_contents();
+    let der_path = s.w.join("online.der");
+    std::fs::write(&der_path, der).unwrap();
+    assert_eq!(
+        root_ceremony::keys::read_public_key_file(&der_path).unwrap(),
+        root_ceremony::keys::read_public_key_file(&s.online[0].1).unwrap()
+    );
+
+    let c = s.ceremony("c");
+    for (k, _) in &s.members[..3] {
+        assert_ok(&sign_file(&c, k), "sign");
+    }
+    // Someone drops a signature by hand: the drafts still check out, but the change is not in
+    // the transcript, so finalize refuses and status says so.
+    edit(&c, |f| {
+        for e in f.roles.values_mut() {
+            e.draft.signatures.pop();
+        }
+    });
+    let out = tool().args(["status", "--dir"]).arg(&c).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Transcript: BROKEN"));
+    let roots = s.w.join("roots");
+    let out = tool()
+        .args(["finalize", "--dir"])
+        .arg(&c)
+        .arg("--roots")
+        .arg(&roots)
+        .output()
+        .unwrap();
+    assert_fails(&out, "changed outside the tool");
+    assert!(snapshot(&roots).is_empty());
+}
