@@ -13,12 +13,12 @@
 use std::path::Path;
 use std::process::Command;
 
+use tuf_keys::KeyAlgorithm;
 use tuf_keys::pkcs11::{
     Pin, Pkcs11Error, Pkcs11KeySource, Pkcs11KeySpec, Pkcs11Signer, TokenSelector, generate,
     read_public_key_only,
 };
 use tuf_keys::test_support::{in_ci, sign_timestamp_with_tough};
-use tuf_keys::KeyAlgorithm;
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const PIN: &str = "123456";
