@@ -697,10 +697,19 @@ impl Ceremony {
                 _ => false,
             };
             if !matches {
-                return Err(CeremonyError::VersionSkip {
+                let describe = |v: Option<(u64, String)>| match v {
+                    None => "no root (a first ceremony)".to_owned(),
+                    Some((v, sha)) => format!("version {v} (SHA-256 {sha})"),
+                };
+                return Err(CeremonyError::ChainMoved {
                     role: name.clone(),
-                    version: draft.signed.version.get(),
-                    previous: chain.version(),
+                    dir: dir.clone(),
+                    found: describe(
+                        chain
+                            .last()
+                            .map(|l| (l.root.signed.version.get(), sha256_hex(&l.bytes))),
+                    ),
+                    expected: describe(expected.map(|p| (p.version, p.sha256.clone()))),
                 });
             }
             let path = dir.join(format!("{}.root.json", draft.signed.version));

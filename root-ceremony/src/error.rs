@@ -188,6 +188,20 @@ pub enum CeremonyError {
         /// The drafts' digest.
         actual: String,
     },
+    /// The published chain no longer ends at the root the ceremony started from.
+    #[error(
+        "role {role}: {dir} ends at version {found}, but this ceremony follows {expected};          another root was published (or the wrong directory was given). Give the chain the          ceremony started from, or start a new ceremony from the current chain"
+    )]
+    ChainMoved {
+        /// The role.
+        role: String,
+        /// The directory.
+        dir: PathBuf,
+        /// What the directory ends at ("none" or "version N (sha256 …)").
+        found: String,
+        /// What the ceremony follows.
+        expected: String,
+    },
     /// The output already holds a root of this version.
     #[error(
         "{0} exists already; finalize never overwrites a root (was this ceremony finalized before?)"

@@ -184,6 +184,7 @@ fn percent_decode(s: &str) -> Option<String> {
 /// Reads the PIN: from [`PIN_ENV`] if set, otherwise from a prompt on the terminal (not echoed).
 pub fn read_pin(what: &str) -> Result<Pin, CeremonyError> {
     if let Ok(pin) = std::env::var(PIN_ENV) {
+        eprintln!("Using the PIN from {PIN_ENV} (meant for automated tests; a ceremony types it).");
         return Ok(Pin::from(pin));
     }
     rpassword::prompt_password(format!("PIN for {what}: "))

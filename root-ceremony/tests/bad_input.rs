@@ -485,3 +485,36 @@ fn der_online_keys_and_unrecorded_changes() {
     assert_fails(&out, "changed outside the tool");
     assert!(snapshot(&roots).is_empty());
 }
+
+#[test]
+fn finalize_refuses_a_chain_that_moved() {
+    let s = setup();
+    let c = s.ceremony("c");
+    for (k, _) in &s.members[..2] {
+        assert_ok(&sign_file(&c, k), "sign");
+    }
+    // Another root 1 is already in the output: this ceremony's first roots do not follow it.
+    let other = s.ceremony("other");
+    for (k, _) in &s.members[2..4] {
+        assert_ok(&sign_file(&other, k), "sign other");
+    }
+    let roots = s.w.join("roots");
+    let out = tool()
+        .args(["finalize", "--dir"])
+        .arg(&other)
+        .arg("--roots")
+        .arg(&roots)
+        .output()
+        .unwrap();
+    assert_ok(&out, "finalize other");
+    let before = snapshot(&roots);
+    let out = tool()
+        .args(["finalize", "--dir"])
+        .arg(&c)
+        .arg("--roots")
+        .arg(&roots)
+        .output()
+        .unwrap();
+    assert_fails(&out, "another root was published");
+    assert_eq!(before, snapshot(&roots));
+}
