@@ -64,6 +64,32 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsE
     result
 }
 
+/// Writes `bytes` to `path` atomically (temporary file, rename) but without fsync: readers never
+/// see a partial file, but a power loss may lose it. Only for files that can be rebuilt from
+/// durable state (the published repository, rebuilt from the write-ahead log's round records);
+/// [`sync_filesystem`] makes them durable in bulk.
+pub fn write_atomic_nosync(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| FsError::new(dir, "create directory", e))?;
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
+    let result = fs::write(&tmp, bytes)
+        .map_err(|e| FsError::new(&tmp, "write", e))
+        .and_then(|()| {
+            fs::rename(&tmp, path).map_err(|e| FsError::new(path, "rename into place", e))
+        });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Flushes every file of the filesystem holding `dir` to disk (`syncfs`).
+pub fn sync_filesystem(dir: &Path) -> Result<(), FsError> {
+    let d = File::open(dir).map_err(|e| FsError::new(dir, "open directory", e))?;
+    rustix::fs::syncfs(&d).map_err(|e| FsError::new(dir, "syncfs", e.into()))
+}
+
 /// fsyncs a directory, so that renames and creations in it are durable.
 pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
     File::open(dir)

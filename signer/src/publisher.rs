@@ -145,23 +145,33 @@ impl Publisher {
     }
 
     /// Publishes a round: its targets and snapshot, its change record, then its timestamp.
+    ///
+    /// Files are renamed into place (atomic for readers) but not fsynced one by one: the round
+    /// is durable in the write-ahead log before this is called, recovery republishes every round
+    /// the log holds, and [`Publisher::sync`] flushes the repository before a checkpoint
+    /// empties the log.
     pub fn publish_round(&self, round: &Round) -> Result<(), PublishError> {
         let (timestamp, others): (Vec<_>, Vec<_>) =
             round.files.iter().partition(|f| f.name == "timestamp.json");
         for f in others {
-            write_if_changed(&self.dir.join(&f.name), f.bytes.as_bytes())?;
+            publish_file(&self.dir.join(&f.name), f.bytes.as_bytes())?;
         }
         let record = self
             .dir
             .join("changes")
             .join(format!("{}.json", round.timestamp_version));
-        write_if_changed(&record, round.change_record.as_bytes())?;
+        publish_file(&record, round.change_record.as_bytes())?;
         for f in timestamp {
-            fsutil::write_atomic(&self.dir.join(&f.name), f.bytes.as_bytes())?;
+            fsutil::write_atomic_nosync(&self.dir.join(&f.name), f.bytes.as_bytes())?;
         }
         Ok(())
     }
 
+    /// Makes everything published so far durable (one `syncfs`).
+    pub fn sync(&self) -> Result<(), PublishError> {
+        fsutil::sync_filesystem(&self.dir)?;
+        Ok(())
+    }
     /// Where the bytes of target `name` with hash `sha256` live:
     /// `targets/DIR/SHA256.BASENAME`, the consistent-snapshot name TUF clients fetch.
     pub fn target_path(&self, name: &str, sha256: &Digest) -> PathBuf {
@@ -212,6 +222,14 @@ impl Publisher {
         }
         Ok(path)
     }
+}
+
+/// Renames the file into place (no fsync) unless it already holds exactly `bytes`.
+fn publish_file(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    fsutil::write_atomic_nosync(path, bytes)
 }
 
 /// Writes the file unless it already holds exactly `bytes` (re-publishing after a crash).

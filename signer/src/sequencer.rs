@@ -191,14 +191,16 @@ pub struct Sequencer {
     state: Arc<RoleState>,
     metrics: Arc<RoleMetrics>,
     since_checkpoint: u64,
+    rounds_since_checkpoint: u64,
     broken: Option<String>,
     retry_at: Option<Instant>,
     unpublished: bool,
 }
 
 impl Sequencer {
-    /// Recovers a role: loads the checkpoint, replays the log, republishes the stored round,
-    /// and signs whatever the log holds beyond it.
+    /// Recovers a role: loads the checkpoint and the round stored with it, replays the log
+    /// (change records onto the tree; round records checked against the tree and republished),
+    /// and signs whatever the log holds beyond the last round.
     #[allow(clippy::too_many_arguments)]
     pub async fn open(
         role: String,
@@ -209,23 +211,18 @@ impl Sequencer {
         state: Arc<RoleState>,
         metrics: Arc<RoleMetrics>,
     ) -> Result<Self, RecoveryError> {
-        crate::fsutil::create_private_dir(&paths.state_dir).map_err(|e| {
-            RecoveryError::Inconsistent {
-                role: role.clone(),
-                message: e.to_string(),
-            }
-        })?;
+        let inconsistent = |message: String| RecoveryError::Inconsistent {
+            role: role.clone(),
+            message,
+        };
+        crate::fsutil::create_private_dir(&paths.state_dir)
+            .map_err(|e| inconsistent(e.to_string()))?;
         let classic = cfg.snapshot == SnapshotMode::Classic;
         let checkpoint = Checkpoint::load(&paths.checkpoint())?;
-        let last = Round::load(&paths.round())?;
+        let stored = Round::load(&paths.round())?;
         let mut tree = RoleTree::new(classic);
-        let mut pending = Vec::new();
-        let first_round = last.is_none();
         tree.tree = Tree::from_leaves(checkpoint.entries.iter().map(|e| (e.key, e.contents)))
-            .map_err(|e| RecoveryError::Inconsistent {
-                role: role.clone(),
-                message: format!("checkpoint: {e}"),
-            })?;
+            .map_err(|e| inconsistent(format!("checkpoint: {e}")))?;
         if let Some(names) = &mut tree.names {
             for e in &checkpoint.entries {
                 if let Some(n) = &e.name {
@@ -233,23 +230,37 @@ impl Sequencer {
                 }
             }
         }
-        if first_round {
-            pending.extend(checkpoint.entries.iter().map(|e| RecordEntry {
+        // Checks that `round` signed exactly `tree`.
+        let check = |round: &Round, tree: &Tree, whence: &str| {
+            if round.tree_root() == Some(tree.root()) {
+                Ok(())
+            } else {
+                Err(inconsistent(format!(
+                    "the tree rebuilt from checkpoint and log has root {} where timestamp {} ({whence}) signed {}",
+                    tree.root(),
+                    round.timestamp_version,
+                    round.tree_root
+                )))
+            }
+        };
+        let mut pending = Vec::new();
+        let mut last: Option<Round> = None;
+        let mut signed_tree = tree.tree.clone();
+        // Whether the stored round still has to be matched against the log.
+        let mut stored_unchecked = None;
+        match &stored {
+            None => pending.extend(checkpoint.entries.iter().map(|e| RecordEntry {
                 name: e.name.clone(),
                 key: e.key.to_hex(),
                 old: None,
                 new: e.contents,
-            }));
-        }
-        let signed_seq = last.as_ref().map_or(0, |r| r.seq);
-        if !first_round && checkpoint.seq > signed_seq {
-            return Err(RecoveryError::Inconsistent {
-                role,
-                message: format!(
-                    "the checkpoint (log sequence {}) is newer than the last signed round (sequence {signed_seq})",
-                    checkpoint.seq
-                ),
-            });
+            })),
+            Some(r) if r.seq <= checkpoint.seq => {
+                // A checkpoint is only taken with nothing pending: its tree is the round's.
+                check(r, &tree.tree, "round.json")?;
+                last = Some(r.clone());
+            }
+            Some(r) => stored_unchecked = Some(r.clone()),
         }
         let opened = Wal::open(&paths.wal(), checkpoint.seq)?;
         if opened.truncated > 0 {
@@ -259,62 +270,57 @@ impl Sequencer {
                 "cut a torn tail off the write-ahead log (an unacknowledged write)"
             );
         }
-        let mut signed_tree = if first_round || checkpoint.seq == signed_seq {
-            Some(tree.tree.clone())
-        } else {
-            None
-        };
-        let mut applied_seq = checkpoint.seq;
+        let mut republish = Vec::new();
+        let mut since_checkpoint = 0;
         for record in &opened.records {
-            if record.seq > signed_seq {
-                if signed_tree.is_none() {
-                    signed_tree = Some(tree.tree.clone());
+            if let Some(round) = &record.round {
+                check(round, &tree.tree, "log")?;
+                if last
+                    .as_ref()
+                    .is_none_or(|l| round.timestamp_version > l.timestamp_version)
+                {
+                    last = Some((**round).clone());
                 }
-                for c in &record.changes {
-                    let key = key_of(&c.name);
-                    let old = tree.tree.get_key(&key);
-                    pending.push(RecordEntry {
-                        name: Some(c.name.clone()),
-                        key: key.to_hex(),
-                        old,
-                        new: c.contents,
-                    });
+                if stored_unchecked
+                    .as_ref()
+                    .is_some_and(|s| s.timestamp_version == round.timestamp_version)
+                {
+                    stored_unchecked = None;
                 }
+                pending.clear();
+                signed_tree = tree.tree.clone();
+                republish.push(round.clone());
+                continue;
+            }
+            for c in &record.changes {
+                let key = key_of(&c.name);
+                let old = tree.tree.get_key(&key);
+                pending.push(RecordEntry {
+                    name: Some(c.name.clone()),
+                    key: key.to_hex(),
+                    old,
+                    new: c.contents,
+                });
             }
             tree.apply(&record.changes);
-            applied_seq = record.seq;
+            since_checkpoint += record.changes.len() as u64;
         }
-        let signed_tree = signed_tree.unwrap_or_else(|| tree.tree.clone());
-        if let Some(round) = &last {
-            if applied_seq < round.seq {
-                return Err(RecoveryError::Inconsistent {
-                    role,
-                    message: format!(
-                        "the write-ahead log ends at sequence {applied_seq} but timestamp {} covers sequence {}: acknowledged changes are missing; restore the log",
-                        round.timestamp_version, round.seq
-                    ),
-                });
-            }
-            if round.tree_root() != Some(signed_tree.root()) {
-                return Err(RecoveryError::Inconsistent {
-                    role,
-                    message: format!(
-                        "the tree rebuilt from checkpoint and log has root {} at sequence {}, but timestamp {} signed {}",
-                        signed_tree.root(),
-                        round.seq,
-                        round.timestamp_version,
-                        round.tree_root
-                    ),
-                });
-            }
+        if let Some(r) = stored_unchecked {
+            return Err(inconsistent(format!(
+                "timestamp {} covers log sequence {} but the log holds neither it nor all the changes before it: acknowledged changes are missing; restore the log",
+                r.timestamp_version, r.seq
+            )));
         }
+        let applied_seq = opened.wal.last_seq();
+        let rounds_since_checkpoint = republish.len() as u64;
         let mut seq = Sequencer {
             burned_version: last
                 .as_ref()
                 .map_or(0, |r| r.timestamp_version)
                 .max(checkpoint.timestamp_version),
             role,
-            since_checkpoint: opened.records.iter().map(|r| r.changes.len() as u64).sum(),
+            since_checkpoint,
+            rounds_since_checkpoint,
             cfg,
             paths,
             tree,
@@ -330,8 +336,13 @@ impl Sequencer {
             retry_at: None,
             unpublished: false,
         };
+        // Republish what the log holds (a crash may have cut publishing short, and published
+        // files are not fsynced one by one), then the stored round if it is not on disk.
+        for round in &republish {
+            seq.publisher.publish_round(round)?;
+        }
         if let Some(round) = seq.last.clone() {
-            if !seq.publisher.is_published(&round) {
+            if republish.is_empty() && !seq.publisher.is_published(&round) {
                 tracing::info!(
                     role = seq.role,
                     version = round.timestamp_version,
@@ -350,6 +361,7 @@ impl Sequencer {
             seq.sign_round().await.map_err(|e| match e {
                 RoundError::Metadata(m) => RecoveryError::Metadata(m),
                 RoundError::Publish(p) => RecoveryError::Publish(p),
+                RoundError::Wal(w) => RecoveryError::Wal(w),
             })?;
         }
         Ok(seq)
@@ -393,7 +405,7 @@ impl Sequencer {
         if !rest.is_empty() {
             self.commit(rest).await;
         }
-        if self.since_checkpoint > 0
+        if (self.since_checkpoint > 0 || self.rounds_since_checkpoint > 0)
             && self.pending.is_empty()
             && self.broken.is_none()
             && let Err(e) = self.checkpoint()
@@ -690,11 +702,22 @@ impl Sequencer {
             snapshot,
             timestamp,
             files,
-            change_record: serde_json::to_string_pretty(&record).unwrap_or_default(),
+            change_record: serde_json::to_string(&record).unwrap_or_default(),
         };
-        // From here on the version is used, whatever happens.
+        // From here on the version is used, whatever happens: once the round record is durable
+        // recovery republishes it, and if the append fails the version is skipped.
         self.burned_version = version;
-        round.store(&self.paths.round())?;
+        if let Err(e) = self.wal.append_round(&round) {
+            let why = format!(
+                "role {} cannot write its log ({e}); it refuses writes until the signer is restarted",
+                self.role
+            );
+            self.broken = Some(why.clone());
+            self.state.update_status(|s| s.error = Some(why));
+            return Err(e.into());
+        }
+        self.applied_seq = self.wal.last_seq();
+        self.rounds_since_checkpoint += 1;
         self.last = Some(round.clone());
         self.pending.clear();
         self.unpublished = true;
@@ -718,7 +741,8 @@ impl Sequencer {
     }
 
     fn maybe_checkpoint(&mut self) {
-        if self.since_checkpoint >= self.cfg.checkpoint_every
+        if (self.since_checkpoint >= self.cfg.checkpoint_every
+            || self.rounds_since_checkpoint >= MAX_ROUNDS_BETWEEN_CHECKPOINTS)
             && self.pending.is_empty()
             && let Err(e) = self.checkpoint()
         {
@@ -726,8 +750,14 @@ impl Sequencer {
         }
     }
 
-    /// Writes a checkpoint of the tree at the last signed round, then empties the log.
+    /// Writes a checkpoint of the tree at the last signed round, then empties the log: first
+    /// the published repository is flushed (`syncfs`), then the last round is stored in
+    /// `round.json`, then the checkpoint; each step durable before the next.
     pub fn checkpoint(&mut self) -> Result<(), RecoveryError> {
+        self.publisher.sync()?;
+        if let Some(round) = &self.last {
+            round.store(&self.paths.round())?;
+        }
         let mut entries = Vec::with_capacity(self.tree.tree.len());
         let names = self.tree.names.as_ref();
         self.tree.tree.for_each_leaf(|key, contents| {
@@ -738,13 +768,14 @@ impl Sequencer {
             });
         });
         let checkpoint = Checkpoint {
-            seq: self.applied_seq,
+            seq: self.wal.last_seq(),
             timestamp_version: self.last.as_ref().map_or(0, |r| r.timestamp_version),
             entries,
         };
         checkpoint.store(&self.paths.checkpoint())?;
         self.wal.truncate()?;
         self.since_checkpoint = 0;
+        self.rounds_since_checkpoint = 0;
         tracing::info!(
             role = self.role,
             seq = self.applied_seq,
@@ -783,4 +814,9 @@ enum RoundError {
     Metadata(#[from] MetadataError),
     #[error(transparent)]
     Publish(#[from] PublishError),
+    #[error(transparent)]
+    Wal(#[from] WalError),
 }
+
+/// A checkpoint is also taken after this many rounds, so recovery never republishes more.
+const MAX_ROUNDS_BETWEEN_CHECKPOINTS: u64 = 10_000;

@@ -24,6 +24,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tuf_merkle::LeafContents;
 
+use crate::publisher::Round;
+
 /// The largest record accepted on read (a batch of many thousands of changes fits easily).
 pub const MAX_RECORD_BYTES: u32 = 256 * 1024 * 1024;
 
@@ -38,13 +40,18 @@ pub struct LoggedChange {
     pub contents: LeafContents,
 }
 
-/// One group commit.
+/// One record: a group commit's changes, or a signed round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// One above the previous record's (the first record after a checkpoint at `s` has `s + 1`).
     pub seq: u64,
-    /// The changes, in the order they were applied.
+    /// The changes, in the order they were applied (empty in a round record).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<LoggedChange>,
+    /// A signed round: every file of it and its change record. Once this record is durable the
+    /// round's timestamp version is used, and recovery republishes the round from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<Box<Round>>,
 }
 
 /// Why the log cannot be opened or written.
@@ -238,10 +245,29 @@ impl Wal {
     /// number. On error, the caller must not acknowledge the changes; the torn bytes, if any,
     /// are cut off on the next open (and by the rollback here when possible).
     pub fn append(&mut self, changes: Vec<LoggedChange>) -> Result<u64, WalError> {
-        let record = Record {
+        self.append_record(Record {
             seq: self.next_seq,
             changes,
+            round: None,
+        })
+    }
+
+    /// Appends a signed round and `fdatasync`s; returns its sequence number.
+    pub fn append_round(&mut self, round: &Round) -> Result<u64, WalError> {
+        let record = Record {
+            seq: self.next_seq,
+            changes: Vec::new(),
+            round: Some(Box::new(round.clone())),
         };
+        self.append_record(record)
+    }
+
+    /// The last sequence number written (or covered by the checkpoint the log was opened at).
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq - 1
+    }
+
+    fn append_record(&mut self, record: Record) -> Result<u64, WalError> {
         let payload = serde_json::to_vec(&record).map_err(WalError::Encode)?;
         let mut frame = Vec::with_capacity(HEADER + payload.len());
         let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);

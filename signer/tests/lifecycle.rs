@@ -231,7 +231,7 @@ async fn recovery_refuses_state_that_does_not_match_what_was_signed() {
         .await
         .err()
         .expect("refused");
-    assert!(err.to_string().contains("but timestamp"), "{err}");
+    assert!(err.to_string().contains("where timestamp"), "{err}");
     std::fs::write(&round_path, &original).unwrap();
 
     // Acknowledged changes missing (checkpoint and log gone, round still there): refused.
