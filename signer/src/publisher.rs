@@ -9,11 +9,13 @@
 //! targets/SHA256.DIR/BASENAME                 the same bytes, hard-linked (tough's consistent name)
 //! ```
 //!
-//! Properties kept: every file is written atomically and durably ([`fsutil::write_atomic`]);
+//! Properties kept: every file is renamed into place whole, so readers never see a partial file;
 //! within a round, everything the timestamp points at (targets, snapshot) and the change record
 //! are written before `timestamp.json`, so a client never sees a timestamp whose snapshot is
-//! missing. A round is first stored whole in `state/<role>/round.json` (see [`Round`]), so
-//! publishing can be repeated after a crash with exactly the same bytes.
+//! missing. A round is first made durable whole (a round record in the write-ahead log; at a
+//! checkpoint, `state/<role>/round.json`), so publishing can be repeated after a crash with
+//! exactly the same bytes; the published files themselves are flushed in bulk before the log
+//! is emptied.
 
 use std::path::{Path, PathBuf};
 
@@ -71,7 +73,8 @@ impl Round {
         }
     }
 
-    /// Stores the round durably at `path`: from then on its versions are used.
+    /// Stores the round durably at `path` (at a checkpoint, before the log that holds it is
+    /// emptied).
     pub fn store(&self, path: &Path) -> Result<(), PublishError> {
         let bytes = serde_json::to_vec(self).map_err(|e| PublishError::BadRound {
             path: path.to_owned(),

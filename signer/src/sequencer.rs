@@ -10,17 +10,18 @@
 //! 3. appends the accepted changes to the write-ahead log as one record and fsyncs once;
 //! 4. answers requests that asked to wait until "durable";
 //! 5. applies the changes to the tree, signs one new timestamp (classic: targets and snapshot
-//!    too), stores the round, publishes it, keeps the tree version for proofs;
+//!    too), appends the round to the log (one more fdatasync), publishes it, keeps the tree
+//!    version for proofs;
 //! 6. answers requests that asked to wait until "signed", with the version and their proofs.
 //!
 //! Properties kept:
 //! - Nothing is acknowledged before it is fsynced in the log; after a log write fails the role
 //!   refuses further writes until restarted (the page cache can no longer be trusted).
 //! - Timestamp versions strictly increase and are never reused: a round (every file of it) is
-//!   stored durably in `round.json` before any of it is published, a version whose round could
-//!   not be stored is skipped, and recovery republishes the stored round byte for byte.
-//! - Recovery rebuilds the tree from the checkpoint and the log, checks that the tree at the
-//!   stored round's sequence number has the root that round signed, and signs the rest.
+//!   made durable as a log record before any of it is published, a version whose round could
+//!   not be logged is skipped, and recovery republishes every logged round byte for byte.
+//! - Recovery rebuilds the tree from the checkpoint and the log, checks that the tree has the
+//!   root each stored or logged round signed, and signs the changes after the last round.
 //! - Idle roles are re-signed when half of a file's validity period has passed.
 
 use std::collections::BTreeSet;

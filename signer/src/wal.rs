@@ -1,7 +1,9 @@
 //! The per-role write-ahead log.
 //!
-//! A record is one group commit: the leaves that a batch of accepted requests changed, with the
-//! contents the tree takes, and a sequence number one above the previous record's. On disk:
+//! Two kinds of record, each with a sequence number one above the previous record's: a change
+//! record (one group commit: the leaves a batch of accepted requests changed, with the contents
+//! the tree takes) and a round record (a signed round: every file's exact bytes and the change
+//! record, see [`Round`]). On disk:
 //!
 //! ```text
 //! [u32 LE payload length][u32 LE CRC-32 of the payload][payload: JSON of `Record`]
@@ -12,10 +14,10 @@
 //!   acknowledged only once it survives a crash.
 //! - Records hold the *resulting* leaf contents, not the requests, so replaying them rebuilds
 //!   exactly the tree that was signed, whatever the version rules were at the time.
-//! - On open, a torn tail (a record cut short or with a bad checksum that reaches the end of the
-//!   file, or trailing zeros) is the unacknowledged write a crash interrupted: it is cut off. A bad
-//!   record with anything after it, or a gap or repeat in the sequence numbers, means the log was
-//!   damaged, and opening fails rather than silently dropping acknowledged changes.
+//! - On open, a torn tail (a record cut short, with a bad checksum, or zeros, with no valid
+//!   record anywhere after it) is the unacknowledged write a crash interrupted: it is cut off.
+//!   A bad record followed by a valid one, or a gap or repeat in the sequence numbers, means the
+//!   log was damaged, and opening fails rather than silently dropping acknowledged changes.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
