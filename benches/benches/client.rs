@@ -1,0 +1,307 @@
+//! Client and auditor costs (issue 5), on a 250,000-leaf crates.io-like tree:
+//!
+//! - `client/verify_one`: parse and verify one proof answer's proof (TAP-16 form), as
+//!   `Client::verify` does after the download;
+//! - `client/timestamp_signature`: verify one timestamp's Ed25519 signature with tough (once per
+//!   refresh);
+//! - `client/resolve_1000_multi`: parse and verify one multi-proof for 1,000 random names
+//!   (a lockfile's worth), as `Client::verify_many` does; goal under 20 ms of CPU;
+//! - `client/resolve_1000_single`: the same 1,000 names as 1,000 single proofs, for comparison;
+//! - `client/audit_10k`: replay 10,000 timestamp versions (4 changes each, every timestamp's
+//!   signature checked, every root recomputed) on top of the 250,000 leaves, as `audit` does
+//!   after parsing the records; `client/audit_parse_10k` parses those 10,000 records' JSON.
+//!
+//! A summary prints the byte sizes (goal: the multi-proof under 60% of the bytes of 1,000 single
+//! proofs) and the timings against the goals. `cargo bench -p tuf-benches --bench client`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::num::NonZeroU64;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use tough::schema::{Hashes, Metafile, RoleKeys, RoleType, Root, Signed, Timestamp};
+use tuf_client::audit::{ChangeRecord, RecordChange, Replay};
+use tuf_client::tuf::sign_metadata;
+use tuf_keys::{FileSigner, KeyAlgorithm};
+use tuf_merkle::multiproof::MultiProof;
+use tuf_merkle::{Digest, LeafContents, Proof, Tree, key_of};
+
+const N: usize = 250_000;
+const RESOLVE: usize = 1_000;
+const VERSIONS: u64 = 10_000;
+const CHANGES_PER_VERSION: usize = 4;
+
+/// A deterministic crates.io-like index path for crate `i`.
+fn name(i: usize) -> String {
+    let n = format!("crate-{i:06x}");
+    format!("{}/{}/{n}", &n[0..2], &n[2..4])
+}
+
+/// A small deterministic generator (xorshift), so runs repeat.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn contents(version: u64, i: usize) -> LeafContents {
+    LeafContents::for_bytes(version, format!("{i}:{version}").as_bytes()).unwrap()
+}
+
+struct Fixture {
+    tree: Tree,
+    names: Vec<String>,
+}
+
+fn fixture() -> Fixture {
+    let names: Vec<String> = (0..N).map(name).collect();
+    let tree = Tree::from_leaves(
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (key_of(n), contents(1, i))),
+    )
+    .unwrap();
+    Fixture { tree, names }
+}
+
+fn root_metadata(key: &FileSigner) -> Root {
+    let public = key.public_key();
+    let mut keys = HashMap::new();
+    keys.insert(public.key_id().clone(), public.key().clone());
+    let mut roles = HashMap::new();
+    for r in [
+        RoleType::Root,
+        RoleType::Timestamp,
+        RoleType::Snapshot,
+        RoleType::Targets,
+    ] {
+        roles.insert(
+            r,
+            RoleKeys {
+                keyids: vec![public.key_id().clone()],
+                threshold: NonZeroU64::MIN,
+                _extra: HashMap::new(),
+            },
+        );
+    }
+    Root {
+        spec_version: "1.0.0".into(),
+        consistent_snapshot: true,
+        version: NonZeroU64::MIN,
+        expires: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 365),
+        keys,
+        roles,
+        _extra: HashMap::new(),
+    }
+}
+
+fn timestamp(key: &FileSigner, version: u64, root: Digest) -> Signed<Timestamp> {
+    let mut t = Timestamp::new(
+        "1.0.0".into(),
+        NonZeroU64::new(version).unwrap(),
+        jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24),
+    );
+    t.meta.insert(
+        "snapshot.json".into(),
+        Metafile {
+            length: Some(500),
+            hashes: Some(Hashes {
+                sha256: vec![7u8; 32].into(),
+                _extra: HashMap::new(),
+            }),
+            version: NonZeroU64::MIN,
+            _extra: HashMap::new(),
+        },
+    );
+    t._extra.insert(
+        "merkle_root".into(),
+        serde_json::Value::String(root.to_hex()),
+    );
+    sign_metadata(t, &[key]).unwrap()
+}
+
+/// 10,000 records of 4 changes each over the fixture's tree, with signed timestamps.
+fn history(f: &Fixture, key: &FileSigner) -> Vec<ChangeRecord> {
+    let mut tree = f.tree.clone();
+    let mut versions = vec![1u64; N];
+    let mut rng = Rng(0x5eed);
+    let mut out = Vec::with_capacity(VERSIONS as usize);
+    for v in 1..=VERSIONS {
+        let mut changes = Vec::with_capacity(CHANGES_PER_VERSION);
+        let mut batch = Vec::new();
+        for _ in 0..CHANGES_PER_VERSION {
+            let i = rng.below(N);
+            if batch.iter().any(|(j, _)| *j == i) {
+                continue;
+            }
+            let key = key_of(&f.names[i]);
+            let old = tree.get_key(&key);
+            versions[i] += 1;
+            let new = contents(versions[i], i);
+            batch.push((i, new));
+            changes.push(RecordChange {
+                name: Some(f.names[i].clone()),
+                key: key.to_hex(),
+                old,
+                new,
+            });
+        }
+        tree.set_many(batch.iter().map(|(i, c)| (key_of(&f.names[*i]), *c)));
+        let root = tree.root();
+        out.push(ChangeRecord {
+            role: "crates.io".into(),
+            timestamp_version: v,
+            previous_timestamp_version: (v > 1).then(|| v - 1),
+            root_version: 1,
+            merkle_root: Some(root.to_hex()),
+            changes,
+            timestamp: timestamp(key, v, root),
+        });
+    }
+    out
+}
+
+fn record_json(r: &ChangeRecord) -> Vec<u8> {
+    let changes: Vec<serde_json::Value> = r
+        .changes
+        .iter()
+        .map(|c| serde_json::json!({"name": c.name, "key": c.key, "old": c.old, "new": c.new}))
+        .collect();
+    serde_json::to_vec_pretty(&serde_json::json!({
+        "role": r.role, "timestamp_version": r.timestamp_version,
+        "previous_timestamp_version": r.previous_timestamp_version,
+        "root_version": r.root_version, "merkle_root": r.merkle_root,
+        "tree_root": r.merkle_root, "log_sequence": r.timestamp_version,
+        "changes": changes, "timestamp": r.timestamp,
+    }))
+    .unwrap()
+}
+
+fn mean(c: &mut Criterion, id: &str, iters: u64, mut f: impl FnMut()) -> Duration {
+    let _ = c;
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    let d = start.elapsed() / iters as u32;
+    println!("{id}: {d:?} per iteration ({iters} iterations)");
+    d
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    let f = fixture();
+    let mut rng = Rng(42);
+    let mut chosen = std::collections::BTreeSet::new();
+    while chosen.len() < RESOLVE {
+        chosen.insert(rng.below(N));
+    }
+    let picked: Vec<String> = chosen.iter().map(|i| f.names[*i].clone()).collect();
+    let root = f.tree.root();
+
+    // One proof.
+    let one = f.tree.prove(&picked[0]).to_json();
+    c.bench_function("client/verify_one", |b| {
+        b.iter(|| {
+            let p = Proof::from_json(black_box(&one)).unwrap();
+            p.verify(&root).unwrap();
+            black_box(p.contents().copied())
+        })
+    });
+
+    // The timestamp signature, checked with tough as `refresh` does.
+    let tmp = tempfile::tempdir().unwrap();
+    let key = FileSigner::generate(tmp.path().join("online.pem"), KeyAlgorithm::Ed25519).unwrap();
+    let trusted = root_metadata(&key);
+    let ts = timestamp(&key, 1, root);
+    let ts_bytes = serde_json::to_vec(&ts).unwrap();
+    c.bench_function("client/timestamp_signature", |b| {
+        b.iter(|| {
+            let t = tuf_client::tuf::verify_timestamp(&trusted, "t", black_box(&ts_bytes), true)
+                .unwrap();
+            black_box(t.merkle_root)
+        })
+    });
+
+    // 1,000 names: one multi-proof against 1,000 single proofs.
+    let multi = f.tree.prove_many(&picked).unwrap().to_json();
+    let singles: Vec<Vec<u8>> = picked.iter().map(|n| f.tree.prove(n).to_json()).collect();
+    let single_bytes: usize = singles.iter().map(Vec::len).sum();
+    let mut g = c.benchmark_group("client");
+    g.sample_size(20);
+    g.bench_function("resolve_1000_multi", |b| {
+        b.iter(|| {
+            let p = MultiProof::from_json(black_box(&multi)).unwrap();
+            p.verify(&root).unwrap();
+            black_box(p.targets().len())
+        })
+    });
+    g.bench_function("resolve_1000_single", |b| {
+        b.iter(|| {
+            for s in &singles {
+                let p = Proof::from_json(s).unwrap();
+                p.verify(&root).unwrap();
+            }
+        })
+    });
+    g.finish();
+
+    // Auditing 10,000 versions.
+    eprintln!("building a history of {VERSIONS} signed timestamps…");
+    let records = history(&f, &key);
+    let jsons: Vec<Vec<u8>> = records.iter().map(record_json).collect();
+    let record_bytes: usize = jsons.iter().map(Vec::len).sum();
+    let roots: HashMap<u64, Root> = [(1, trusted.clone())].into_iter().collect();
+    let audit = mean(&mut c, "client/audit_10k", 3, || {
+        let mut replay = Replay::new("crates.io", roots.clone());
+        replay.tree = f.tree.clone();
+        for r in &records {
+            assert!(replay.apply(r), "{:?}", replay.breach);
+        }
+        black_box(replay.last_root);
+    });
+    let parse = mean(&mut c, "client/audit_parse_10k", 3, || {
+        for j in &jsons {
+            let r: ChangeRecord = serde_json::from_slice(j).unwrap();
+            black_box(r.timestamp_version);
+        }
+    });
+    c.final_summary();
+
+    let multi_time = {
+        let start = Instant::now();
+        for _ in 0..20 {
+            let p = MultiProof::from_json(&multi).unwrap();
+            p.verify(&root).unwrap();
+        }
+        start.elapsed() / 20
+    };
+    println!("\n== client summary ({} leaves) ==", N);
+    println!(
+        "resolution of {} names: multi-proof {} bytes, {} single proofs {} bytes: {:.1}% (goal < 60%)",
+        picked.len(),
+        multi.len(),
+        singles.len(),
+        single_bytes,
+        100.0 * multi.len() as f64 / single_bytes as f64
+    );
+    println!(
+        "resolution of {} names: parse + verify {multi_time:?} (goal < 20 ms)",
+        picked.len()
+    );
+    println!(
+        "audit of {VERSIONS} versions x {CHANGES_PER_VERSION} changes: replay {audit:?}, parse {parse:?}, records {:.1} MB",
+        record_bytes as f64 / 1e6
+    );
+}
