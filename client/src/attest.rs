@@ -10,9 +10,12 @@
 //!   "signatures": [ { "keyid": "<hex>", "sig": "<hex>" } ] }
 //! ```
 
+use std::collections::HashMap;
+use std::num::NonZeroU64;
+
 use serde::{Deserialize, Serialize};
 use tough::schema::key::Key;
-use tuf_keys::FileSigner;
+use tough::schema::{Role, RoleKeys, RoleType, Root, Signed};
 use tuf_merkle::Digest;
 
 use crate::error::ClientError;
@@ -69,6 +72,7 @@ pub struct Attestation {
     pub signatures: Vec<AttestationSignature>,
 }
 
+#[cfg(feature = "sign")]
 fn canonical(statement: &Statement) -> Result<Vec<u8>, ClientError> {
     let mut out = Vec::new();
     let mut ser =
@@ -81,7 +85,8 @@ fn canonical(statement: &Statement) -> Result<Vec<u8>, ClientError> {
 
 impl Attestation {
     /// Signs `statement` with an auditor's key file.
-    pub fn sign(statement: Statement, key: &FileSigner) -> Result<Self, ClientError> {
+    #[cfg(feature = "sign")]
+    pub fn sign(statement: Statement, key: &tuf_keys::FileSigner) -> Result<Self, ClientError> {
         let message = canonical(&statement)?;
         let sig = key
             .sign_message(&message)
@@ -95,40 +100,75 @@ impl Attestation {
         })
     }
 
-    /// Checks that at least `threshold` distinct keys of `keys` signed it.
+    /// Checks that at least `threshold` (at least 1) distinct keys of `keys` signed it, with
+    /// tough's own TUF signature check: the keys stand as the root role of a throwaway root.
     pub fn verify(&self, keys: &[Key], threshold: usize) -> Result<(), ClientError> {
         if self.signed.typ != ATTESTATION_TYPE || self.signed.spec_version != ATTESTATION_SPEC {
             return Err(ClientError::Attestation(format!(
                 "not a {ATTESTATION_SPEC} attestation"
             )));
         }
-        let message = canonical(&self.signed)?;
-        let mut valid = std::collections::BTreeSet::new();
-        for s in &self.signatures {
-            for key in keys {
-                let Ok(id) = key.key_id() else { continue };
-                if hex::encode(id.as_ref()) != s.keyid {
-                    continue;
-                }
-                let Ok(sig) = hex::decode(&s.sig) else {
-                    continue;
-                };
-                let Ok(public) = tuf_keys::TufPublicKey::from_tuf_key(key.clone()) else {
-                    continue;
-                };
-                if public.verify(&message, &sig) {
-                    valid.insert(s.keyid.clone());
-                }
-            }
+        let mut ids = Vec::with_capacity(keys.len());
+        let mut by_id = HashMap::new();
+        for key in keys {
+            let id = key
+                .key_id()
+                .map_err(|e| ClientError::Attestation(format!("auditor key: {e}")))?;
+            ids.push(id.clone());
+            by_id.insert(id, key.clone());
         }
-        if valid.len() < threshold.max(1) {
-            return Err(ClientError::Attestation(format!(
-                "signed by {} of the required {} auditor keys",
-                valid.len(),
-                threshold.max(1)
-            )));
-        }
-        Ok(())
+        let threshold = NonZeroU64::new(threshold.max(1) as u64).unwrap_or(NonZeroU64::MIN);
+        let auditors = Root {
+            spec_version: "1.0.0".into(),
+            consistent_snapshot: false,
+            version: NonZeroU64::MIN,
+            expires: jiff::Timestamp::MAX,
+            keys: by_id,
+            roles: [(
+                RoleType::Root,
+                RoleKeys {
+                    keyids: ids,
+                    threshold,
+                    _extra: HashMap::new(),
+                },
+            )]
+            .into_iter()
+            .collect(),
+            _extra: HashMap::new(),
+        };
+        let signatures = self
+            .signatures
+            .iter()
+            .map(|s| {
+                serde_json::from_value(serde_json::json!({ "keyid": s.keyid, "sig": s.sig }))
+                    .map_err(|e| ClientError::Attestation(format!("signature: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let signed = Signed {
+            signed: AsRole(self.signed.clone()),
+            signatures,
+        };
+        auditors
+            .verify_role(&signed)
+            .map_err(|e| ClientError::Attestation(e.to_string()))
+    }
+}
+
+/// A statement seen by tough as a role signed by the "root" keys of a throwaway root.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct AsRole(Statement);
+
+impl Role for AsRole {
+    const TYPE: RoleType = RoleType::Root;
+    fn expires(&self) -> jiff::Timestamp {
+        jiff::Timestamp::MAX
+    }
+    fn version(&self) -> NonZeroU64 {
+        NonZeroU64::MIN
+    }
+    fn filename(&self, _consistent_snapshot: bool) -> String {
+        "attestation.json".into()
     }
 }
 
@@ -209,10 +249,11 @@ impl Statement {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sign"))]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use tuf_keys::FileSigner;
 
     fn statement() -> Statement {
         Statement {

@@ -386,7 +386,7 @@ impl Replay {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sign"))]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use std::num::NonZeroU64;

@@ -249,6 +249,7 @@ pub fn encode_path(name: &str) -> String {
 
 /// Signs `signed` the TUF way (over its OLPC canonical JSON, with the key's TUF key ID) with
 /// key files: for auditors, test repositories and benchmarks that build metadata themselves.
+#[cfg(feature = "sign")]
 pub fn sign_metadata<T: serde::Serialize>(
     signed: T,
     keys: &[&tuf_keys::FileSigner],
