@@ -220,6 +220,20 @@ pub async fn write_dev_root(
     online: &TufPublicKey,
     expires_in_secs: u64,
 ) -> Result<PathBuf, MetadataError> {
+    write_single_key_root(dir, 1, root_key, online, expires_in_secs).await
+}
+
+/// Writes `VERSION.root.json` into `dir` with one root key (threshold 1, which also signs it)
+/// and `online` for timestamp, snapshot and targets. With the same root key as the previous
+/// version, the result is a valid next link of the chain: this is how the development setup
+/// and the tests rotate an online key. Real roots come from the ceremony tool.
+pub async fn write_single_key_root(
+    dir: &Path,
+    version: u64,
+    root_key: &SharedSigner,
+    online: &TufPublicKey,
+    expires_in_secs: u64,
+) -> Result<PathBuf, MetadataError> {
     let root_public = root_key.public_key();
     let mut keys = HashMap::new();
     keys.insert(root_public.key_id().clone(), root_public.key().clone());
@@ -238,7 +252,7 @@ pub async fn write_dev_root(
     let root = Root {
         spec_version: SPEC_VERSION.to_owned(),
         consistent_snapshot: true,
-        version: one,
+        version: nonzero(version)?,
         expires: expires_at(expires_in_secs)?,
         keys,
         roles,
@@ -246,7 +260,7 @@ pub async fn write_dev_root(
     };
     let holder = KeyHolder::Root(root.clone());
     let signed = sign_with(root, &holder, root_key).await?;
-    let path = dir.join("1.root.json");
+    let path = dir.join(format!("{version}.root.json"));
     crate::fsutil::write_atomic(&path, signed.buffer())?;
     Ok(path)
 }
