@@ -193,35 +193,35 @@ impl Client {
         let dir = self.dir.clone();
         let role = self.state.role.clone();
         let mut state = self.state.clone();
-        let start = self.root.clone();
-        let latest = tuf::walk_roots(
+        let mut current = self.root.clone();
+        let walked = tuf::walk_roots(
             self.transport.as_ref(),
             &role,
-            start,
+            self.root.clone(),
             &self.limits,
             |new, bytes| {
                 // TUF 5.3.11: a rotated timestamp or snapshot key voids the trusted versions
                 // (recovery from a fast-forward attack).
-                let old_root = tuf::initial_root(
-                    &std::fs::read(dir.join("root.json"))
-                        .map_err(|e| ClientError::local(dir.join("root.json"), e))?,
-                )?;
                 for r in [RoleType::Timestamp, RoleType::Snapshot] {
                     let keys = |root: &Root| root.roles.get(&r).map(|k| k.keyids.clone());
-                    if keys(&old_root.signed) != keys(&new.signed) {
+                    if keys(&current.signed) != keys(&new.signed) {
                         state.timestamp_version = 0;
                         state.merkle_root = None;
                         state.snapshot_version = 0;
                         state.targets_version = 0;
                     }
                 }
+                // Each verified root is kept, even if a later step fails (TUF 5.3.8).
                 write_atomic(&dir.join("root.json"), bytes)?;
                 state.root_version = new.signed.version.get();
-                state.store(&dir)
+                state.store(&dir)?;
+                current = new.clone();
+                Ok(())
             },
-        )?;
+        );
         self.state = state;
-        self.root = latest;
+        self.root = current;
+        walked?;
         let r = &self.root.signed;
         tuf::check_expiry("root", r.version.get(), r.expires, self.now())
     }
@@ -552,10 +552,15 @@ impl Client {
         names: &[String],
         files: &BTreeMap<String, Vec<u8>>,
     ) -> Result<Vec<Verified>, ClientError> {
+        let mut unique: Vec<String> = names.to_vec();
+        unique.sort();
+        unique.dedup();
+        let names = &unique[..];
         if self.state.mode == Mode::Classic {
+            let targets = self.classic_targets()?;
             return names
                 .iter()
-                .map(|n| self.verify_classic(n, files.get(n).map(Vec::as_slice)))
+                .map(|n| self.lookup_classic(&targets, n, files.get(n).map(Vec::as_slice)))
                 .collect();
         }
         let (version, root) = self.proof_target()?;
@@ -650,6 +655,12 @@ impl Client {
     }
 
     fn verify_classic(&mut self, name: &str, file: Option<&[u8]>) -> Result<Verified, ClientError> {
+        let targets = self.classic_targets()?;
+        self.lookup_classic(&targets, name, file)
+    }
+
+    /// The trusted targets.json of a classic role, after checking nothing has expired.
+    fn classic_targets(&self) -> Result<Signed<Targets>, ClientError> {
         let path = self.dir.join("targets.json");
         let bytes = std::fs::read(&path).map_err(|e| ClientError::local(&path, e))?;
         let targets: Signed<Targets> = tuf::parse("targets.json", &bytes)?;
@@ -667,6 +678,15 @@ impl Client {
             targets.signed.expires,
             self.now(),
         )?;
+        Ok(targets)
+    }
+
+    fn lookup_classic(
+        &self,
+        targets: &Signed<Targets>,
+        name: &str,
+        file: Option<&[u8]>,
+    ) -> Result<Verified, ClientError> {
         let target = targets
             .signed
             .targets
@@ -674,15 +694,12 @@ impl Client {
             .find(|(n, _)| n.raw() == name)
             .map(|(_, t)| t)
             .ok_or_else(|| ClientError::NotListed(name.to_owned()))?;
-        let mut sha = [0u8; 32];
-        if target.hashes.sha256.len() != 32 {
-            return Err(ClientError::MetadataMismatch {
+        let sha256 = <[u8; 32]>::try_from(target.hashes.sha256.as_ref())
+            .map(Digest)
+            .map_err(|_| ClientError::MetadataMismatch {
                 what: "targets.json".into(),
                 message: format!("{name}: sha256 is not 32 bytes"),
-            });
-        }
-        sha.copy_from_slice(&target.hashes.sha256);
-        let sha256 = Digest(sha);
+            })?;
         if let Some(bytes) = file {
             let expected = LeafContents::Present {
                 version: 1,

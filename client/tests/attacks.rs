@@ -363,6 +363,48 @@ fn root_rotation_below_threshold_is_refused() {
         "{err}"
     );
     assert_eq!(s.client.state().root_version, 1);
+    // The rotation signed by both keys is accepted and kept, even when the next step fails.
+    let mut good = root1.signed.clone();
+    good.version = std::num::NonZeroU64::new(2).unwrap();
+    good.keys.insert(
+        new_key.public_key().key_id().clone(),
+        new_key.public_key().key().clone(),
+    );
+    good.roles
+        .get_mut(&tough::schema::RoleType::Root)
+        .unwrap()
+        .keyids
+        .push(new_key.public_key().key_id().clone());
+    let good = serde_json::to_vec(&sign(good, &[&old_key, &new_key])).unwrap();
+    // Root 3 claims to be version 4: refused as a wrong version.
+    let mut wrong = parse_root(&good).signed;
+    wrong.version = std::num::NonZeroU64::new(4).unwrap();
+    let wrong = serde_json::to_vec(&sign(wrong, &[&old_key, &new_key])).unwrap();
+    s.proxy.set(move |_, p| {
+        if p.ends_with("/2.root.json") {
+            Action::Respond(200, good.clone())
+        } else if p.ends_with("/3.root.json") {
+            Action::Respond(200, wrong.clone())
+        } else {
+            Action::Forward
+        }
+    });
+    let err = s.client.refresh().unwrap_err();
+    assert!(
+        matches!(err, ClientError::RootVersion { found: 4, .. }),
+        "{err}"
+    );
+    assert_eq!(s.client.state().root_version, 2, "root 2 was kept");
+    s.proxy.set(move |_, p| {
+        if p.ends_with("/3.root.json") {
+            Action::Respond(404, Vec::new())
+        } else {
+            Action::Forward
+        }
+    });
+    // The repository itself has no root 2; the client keeps its trusted root 2.
+    let r = s.client.refresh().expect("refresh on root 2");
+    assert_eq!(r.root_version, 2);
 }
 
 #[test]
