@@ -458,6 +458,46 @@ impl Client {
         })
     }
 
+    /// Verifies `name`, then downloads its bytes from the repository (`<role>/targets/DIR/
+    /// SHA256.BASENAME`, the consistent-snapshot name) reading at most the signed length, and
+    /// checks them. A 404 for a target the signed tree (or targets.json) holds is
+    /// [`ClientError::Withheld`]. `None` when the target is not present (deleted or absent).
+    pub fn download(&mut self, name: &str) -> Result<(Verified, Option<Vec<u8>>), ClientError> {
+        let v = self.verify(name, None)?;
+        let (length, sha256) = match v.status {
+            Status::Present(LeafContents::Present { length, sha256, .. }) => (length, sha256),
+            Status::Listed { length, sha256 } => (length, sha256),
+            _ => return Ok((v, None)),
+        };
+        let (dir, base) = match name.rsplit_once('/') {
+            Some((d, b)) => (format!("{d}/"), b),
+            None => (String::new(), name),
+        };
+        let path = format!(
+            "{}/targets/{}{}.{}",
+            tuf::encode_path(self.role()),
+            tuf::encode_path(&dir),
+            sha256.to_hex(),
+            tuf::encode_path(base)
+        );
+        let bytes = match self.transport.get(&path, length)? {
+            Fetched::Found(b) => b,
+            Fetched::NotFound => {
+                return Err(ClientError::Withheld {
+                    name: name.to_owned(),
+                    how: "answered 404 for the target file its signed metadata lists".into(),
+                });
+            }
+        };
+        let expected = LeafContents::Present {
+            version: 1,
+            length,
+            sha256,
+        };
+        check_file(name, &expected, length, sha256, &bytes)?;
+        Ok((v, Some(bytes)))
+    }
+
     /// Tells which attack a proof that misses the trusted root is: valid for another root
     /// (mix-and-match), or, comparing with a second copy of the proof fetched through the
     /// multi-proof endpoint, a changed leaf, a forged absence, or a wrong sibling.

@@ -75,8 +75,11 @@ enum Command {
         /// The target name (`se/rd/serde`).
         name: String,
         /// The file to check against the signed length and SHA-256.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "download")]
         file: Option<PathBuf>,
+        /// Download the target from the repository, check it, and write it here.
+        #[arg(long)]
+        download: Option<PathBuf>,
     },
     /// Verify many targets with one multi-proof.
     VerifyMany {
@@ -254,10 +257,24 @@ fn run(command: Command) -> Result<ExitCode, ClientError> {
             open(&common)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { common, name, file } => {
+        Command::Verify {
+            common,
+            name,
+            file,
+            download,
+        } => {
             let mut client = open(&common)?;
-            let bytes = file.as_deref().map(read).transpose()?;
-            let v = client.verify(&name, bytes.as_deref())?;
+            let v = if let Some(out) = download {
+                let (v, bytes) = client.download(&name)?;
+                if let Some(bytes) = bytes {
+                    tuf_client::state::write_atomic(&out, &bytes)?;
+                    eprintln!("{} bytes written to {}", bytes.len(), out.display());
+                }
+                v
+            } else {
+                let bytes = file.as_deref().map(read).transpose()?;
+                client.verify(&name, bytes.as_deref())?
+            };
             Ok(if print(&v) {
                 ExitCode::SUCCESS
             } else {

@@ -440,6 +440,45 @@ fn withheld_crate_is_detected() {
 }
 
 #[test]
+fn withheld_or_swapped_target_bytes_are_refused() {
+    let mut s = setup();
+    let (v, bytes) = s.client.download(SERDE).expect("honest download");
+    assert!(v.status.is_present());
+    assert_eq!(bytes.as_deref(), Some(&b"serde 1.0.0\nserde 1.0.1\n"[..]));
+    let (v, bytes) = s.client.download(RAND).expect("deleted");
+    assert_eq!((v.status, bytes), (Status::Deleted(2), None));
+    s.proxy.set(|_, p| {
+        if p.contains("/targets/") {
+            Action::Respond(404, Vec::new())
+        } else {
+            Action::Forward
+        }
+    });
+    let err = s.client.download(SERDE).unwrap_err();
+    assert!(matches!(err, ClientError::Withheld { .. }), "{err}");
+    // The old bytes served for the new version: same length is not enough.
+    s.proxy.set(|_, p| {
+        if p.contains("/targets/") {
+            Action::Respond(200, b"serde 1.0.0\nserde 1.0.0\n".to_vec())
+        } else {
+            Action::Forward
+        }
+    });
+    let err = s.client.download(SERDE).unwrap_err();
+    assert!(matches!(err, ClientError::FileMismatch { .. }), "{err}");
+    // Endless data: never read past the signed length.
+    s.proxy.set(|_, p| {
+        if p.contains("/targets/") {
+            Action::Respond(200, vec![b'x'; 10_000])
+        } else {
+            Action::Forward
+        }
+    });
+    let err = s.client.download(SERDE).unwrap_err();
+    assert!(matches!(err, ClientError::TooLarge { .. }), "{err}");
+}
+
+#[test]
 fn oversized_responses_are_refused() {
     let mut s = setup();
     s.proxy.set(|_, p| {

@@ -140,6 +140,27 @@ fn tuf_verify_checks_real_index_files_served_by_a_signer() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Downloaded from the signer's repository and checked.
+    let fetched = tmp.path().join("fetched");
+    let out = tuf_verify(&[
+        "verify",
+        "--state",
+        state.to_str().unwrap(),
+        "--repo",
+        &url,
+        name,
+        "--download",
+        fetched.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&fetched).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
     let evil = tmp.path().join("evil");
     let mut bytes = std::fs::read(&file).unwrap();
     bytes.extend_from_slice(b"{\"name\":\"evil\"}\n");
