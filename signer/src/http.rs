@@ -314,22 +314,25 @@ async fn put_target(
             sha256: parse_sha256(&h.sha256)?,
         }
     } else {
-        let digest = sha256(&body);
         let length = body.len() as u64;
         let publisher = handle.publisher.clone();
         let name = path.clone();
-        tokio::task::spawn_blocking(move || publisher.store_target(&name, &digest, &body))
-            .await
-            .map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            })?
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage_failed",
-                    e.to_string(),
-                )
-            })?;
+        // Hashing up to the upload limit and writing the file both block: off the async workers.
+        let digest = tokio::task::spawn_blocking(move || {
+            let digest = sha256(&body);
+            publisher
+                .store_target(&name, &digest, &body)
+                .map(|_| digest)
+        })
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_failed",
+                e.to_string(),
+            )
+        })?;
         Op::Upsert {
             name: path,
             length,
