@@ -126,16 +126,32 @@ pub struct RootChain {
 
 impl RootChain {
     /// Loads `1.root.json`, `2.root.json`, … from `dir` and verifies the chain.
+    ///
+    /// Every `N.root.json` in `dir` must be part of the chain: a root file beyond a missing
+    /// version (say 1 and 3 present, 2 missing) is an error naming the missing version, never a
+    /// quiet stop at the gap, which would trust an older root than the operator installed.
     pub fn load(dir: &Path) -> Result<Self, MetadataError> {
+        let present = root_versions_in(dir)?;
+        let highest = present.last().copied().unwrap_or(0);
+        if let Some(missing) = (1..=highest).find(|v| present.binary_search(v).is_err()) {
+            let found: Vec<String> = present.iter().map(|v| format!("{v}.root.json")).collect();
+            return Err(MetadataError::Chain {
+                dir: dir.to_owned(),
+                message: format!(
+                    "{missing}.root.json is missing but later roots are present ({}); \
+                     copy every root from the ceremony, from 1 to {highest}, without gaps",
+                    found.join(", ")
+                ),
+            });
+        }
         let mut files = Vec::new();
         let mut previous: Option<Signed<Root>> = None;
-        for version in 1u64.. {
+        for version in 1..=highest {
             let path = dir.join(format!("{version}.root.json"));
-            let bytes = match std::fs::read(&path) {
-                Ok(b) => b,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                Err(source) => return Err(MetadataError::ReadRoot { path, source }),
-            };
+            let bytes = std::fs::read(&path).map_err(|source| MetadataError::ReadRoot {
+                path: path.clone(),
+                source,
+            })?;
             let root: Signed<Root> =
                 serde_json::from_slice(&bytes).map_err(|e| MetadataError::ParseRoot {
                     path: path.clone(),
@@ -210,6 +226,43 @@ impl RootChain {
         }
         Ok(())
     }
+}
+
+/// The versions `N` of the `N.root.json` files in `dir` (N a positive decimal integer without
+/// leading zeros), sorted. A missing directory holds none.
+fn root_versions_in(dir: &Path) -> Result<Vec<u64>, MetadataError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(MetadataError::ReadRoot {
+                path: dir.to_owned(),
+                source,
+            });
+        }
+    };
+    let mut versions = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| MetadataError::ReadRoot {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let name = entry.file_name();
+        let Some(number) = name.to_str().and_then(|n| n.strip_suffix(".root.json")) else {
+            continue;
+        };
+        if number.is_empty()
+            || number.starts_with('0')
+            || !number.bytes().all(|b| b.is_ascii_digit())
+        {
+            continue;
+        }
+        if let Ok(v) = number.parse::<u64>() {
+            versions.push(v);
+        }
+    }
+    versions.sort_unstable();
+    Ok(versions)
 }
 
 /// Writes `1.root.json` for a development repository into `dir`: `root_key` holds the root
@@ -512,5 +565,76 @@ impl Sign for SharedSign {
         rng: &(dyn SecureRandom + Sync),
     ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync + 'static>> {
         self.0.sign(msg, rng).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tuf_keys::{FileSigner, KeyAlgorithm};
+
+    fn keys(dir: &Path) -> (SharedSigner, SharedSigner) {
+        let root: SharedSigner =
+            Arc::new(FileSigner::generate(dir.join("root.pem"), KeyAlgorithm::Ed25519).unwrap());
+        let online: SharedSigner =
+            Arc::new(FileSigner::generate(dir.join("online.pem"), KeyAlgorithm::Ed25519).unwrap());
+        (root, online)
+    }
+
+    #[tokio::test]
+    async fn a_gap_in_the_root_chain_is_refused_naming_the_missing_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let roots = dir.path().join("roots");
+        std::fs::create_dir(&roots).unwrap();
+        let (root, online) = keys(dir.path());
+        for v in [1, 3] {
+            write_single_key_root(&roots, v, &root, online.public_key(), 3600)
+                .await
+                .unwrap();
+        }
+        let err = RootChain::load(&roots).expect_err("a gap is refused");
+        let text = err.to_string();
+        assert!(text.contains("2.root.json is missing"), "{text}");
+        assert!(text.contains("3.root.json"), "{text}");
+
+        // Filling the gap makes it a chain again, whose current root is 3.
+        write_single_key_root(&roots, 2, &root, online.public_key(), 3600)
+            .await
+            .unwrap();
+        assert_eq!(RootChain::load(&roots).unwrap().version(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_chain_not_starting_at_one_is_refused_and_other_names_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let roots = dir.path().join("roots");
+        std::fs::create_dir(&roots).unwrap();
+        let (root, online) = keys(dir.path());
+        write_single_key_root(&roots, 2, &root, online.public_key(), 3600)
+            .await
+            .unwrap();
+        let err = RootChain::load(&roots).expect_err("no 1.root.json");
+        assert!(err.to_string().contains("1.root.json is missing"), "{err}");
+
+        std::fs::remove_file(roots.join("2.root.json")).unwrap();
+        write_single_key_root(&roots, 1, &root, online.public_key(), 3600)
+            .await
+            .unwrap();
+        for other in [
+            "01.root.json",
+            "x.root.json",
+            "root.json",
+            "2.root.json.tmp",
+        ] {
+            std::fs::write(roots.join(other), b"not a root").unwrap();
+        }
+        assert_eq!(RootChain::load(&roots).unwrap().version(), 1);
+
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert!(matches!(
+            RootChain::load(&empty),
+            Err(MetadataError::NoRoot(_))
+        ));
     }
 }
