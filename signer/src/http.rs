@@ -1,7 +1,7 @@
 //! The HTTP API (`docs/api.md`, `docs/openapi.yaml`).
 //!
-//! Properties kept: every write is authenticated ([`crate::auth`]) before its body is looked at
-//! beyond the size limit; every input is checked (role, path, JSON shape, hash length, sizes)
+//! Properties kept: every write is authenticated ([`crate::auth`]) before any of its body is
+//! read (a body announced over the limit is then refused unread); every input is checked (role, path, JSON shape, hash length, sizes)
 //! before anything reaches the sequencer, so a bad request changes no state; every error is a
 //! 4xx or 5xx with a JSON body `{"error": {"code", "message"}}` naming what is wrong; static
 //! files are served only from the role's published repository, through validated paths.
@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -81,7 +81,6 @@ type ApiResult = Result<Response, ApiError>;
 
 /// The router over `service`.
 pub fn router(service: Arc<Service>) -> Router {
-    let upload = service.limits.max_upload_bytes;
     let json_limit = service.limits.max_json_bytes;
     let errors = service.clone();
     Router::new()
@@ -89,9 +88,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/metrics", get(metrics))
         .route(
             "/api/v1/{role}/targets/{*path}",
-            put(put_target)
-                .delete(delete_target)
-                .layer(DefaultBodyLimit::max(upload)),
+            put(put_target).delete(delete_target),
         )
         .route(
             "/api/v1/{role}/targets/",
@@ -227,14 +224,42 @@ fn wait_param(q: Result<Query<WriteQuery>, QueryRejection>) -> Result<Wait, ApiE
     })
 }
 
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the body is over the limit of {limit} bytes"),
+    )
+}
+
+/// Reads a write's body, at most `limit` bytes. Called only once the writer is authenticated,
+/// so an unauthenticated client cannot make the server read (or wait for) a body: a body whose
+/// announced length is over the limit is refused without reading any of it.
+async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    use axum::body::HttpBody as _;
+    if usize::try_from(body.size_hint().lower()).map_or(true, |n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let mut out = Vec::new();
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let frame =
+            frame.map_err(|e| ApiError::bad("bad_body", format!("reading the body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len().saturating_add(data.len()) > limit {
+                return Err(too_large(limit));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
 fn body_bytes(b: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
     b.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("the body is over the limit of {limit} bytes"),
-            )
+            too_large(limit)
         } else {
             ApiError::bad("bad_body", e.body_text())
         }
@@ -298,13 +323,13 @@ async fn put_target(
     p: Result<Path<(String, String)>, PathRejection>,
     q: Result<Query<WriteQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult {
     let (role_name, path) = path_params(p)?;
     let handle = writer(&s, &role_name, &headers)?;
     let wait = wait_param(q)?;
     target::validate(&path, handle.cfg.layout).map_err(ApiError::path)?;
-    let body = body_bytes(body, s.limits.max_upload_bytes)?;
+    let body = read_body(body, s.limits.max_upload_bytes).await?;
     let op = if is_json(&headers) {
         let h: HashBody = parse_json(&body, s.limits.max_json_bytes)?;
         check_length(h.length)?;
@@ -379,11 +404,11 @@ async fn batch(
     Path(role_name): Path<String>,
     q: Result<Query<WriteQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult {
     let handle = writer(&s, &role_name, &headers)?;
     let wait = wait_param(q)?;
-    let body = body_bytes(body, s.limits.max_json_bytes)?;
+    let body = read_body(body, s.limits.max_json_bytes).await?;
     let b: BatchBody = parse_json(&body, s.limits.max_json_bytes)?;
     if b.changes.is_empty() {
         return Err(ApiError::bad("empty_batch", "the batch has no changes"));

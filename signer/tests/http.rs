@@ -319,6 +319,90 @@ async fn auth_is_per_role() {
     s.stop().await;
 }
 
+/// Sends a request head announcing `content_length` body bytes, then only `sent` of them, and
+/// returns the status line the server answers with while the rest of the body is still owed
+/// (or `None` after a few seconds without an answer).
+async fn answer_before_body(
+    s: &Signer,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    content_length: usize,
+    sent: usize,
+) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {content_length}\r\n",
+        s.addr
+    );
+    if let Some(a) = auth {
+        head.push_str(&format!("Authorization: {a}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![b'x'; sent]).await.unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+            }
+            if raw.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(3), read)
+        .await
+        .ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    text.lines().next().map(str::to_owned)
+}
+
+/// Credentials are checked before the body is read: an unauthenticated (or wrong-role) write
+/// is answered at once, whatever body it announces, so nobody without a token can make the
+/// server read (or wait for) up to the body limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_authenticated_before_the_body_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Signer::start(dir.path()).await;
+    let before = s.status(MERKLE).await;
+    let put = "/api/v1/crates.io/targets/se/rd/serde";
+    let batch = "/api/v1/crates.io/batch";
+    let other = format!("Bearer {}", s.token(CLASSIC));
+    // The test config's limits: 4096 bytes per upload, 2048 per JSON body.
+    for (method, path, auth, length, code) in [
+        ("PUT", put, None, 1_000_000, "401"),
+        ("PUT", put, None, 3000, "401"),
+        ("PUT", put, Some(other.as_str()), 1_000_000, "403"),
+        ("POST", batch, None, 1_000_000, "401"),
+        ("POST", batch, None, 1500, "401"),
+        ("POST", batch, Some(other.as_str()), 1500, "403"),
+    ] {
+        let line = answer_before_body(&s, method, path, auth, length, 10).await;
+        let line = line.unwrap_or_else(|| {
+            panic!("{method} {path} ({length} bytes announced): no answer before the body")
+        });
+        assert!(
+            line.starts_with(&format!("HTTP/1.1 {code}")),
+            "{method} {path} ({length} bytes announced): {line}"
+        );
+    }
+    // An authenticated oversized upload is still refused by its announced length, unread.
+    let mine = format!("Bearer {}", s.token(MERKLE));
+    let line = answer_before_body(&s, "PUT", put, Some(&mine), 1_000_000, 10).await;
+    assert!(
+        line.as_deref()
+            .is_some_and(|l| l.starts_with("HTTP/1.1 413")),
+        "{line:?}"
+    );
+    assert_eq!(s.status(MERKLE).await, before);
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
