@@ -241,13 +241,37 @@ impl Config {
         Self::parse(DEFAULT_CONFIG, "embedded default").unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Reads and validates a config file.
+    /// Reads and validates a config file. Relative paths in it (`data_dir`, each role's
+    /// `root_dir` and file `online_key.path`) are relative to the directory holding the file,
+    /// not to the working directory, so the same file means the same paths wherever the signer
+    /// is started from.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text, &path.display().to_string())
+        let mut config = Self::parse(&text, &path.display().to_string())?;
+        config.resolve_relative_to(path.parent().unwrap_or(Path::new("")));
+        Ok(config)
+    }
+
+    /// Makes every relative path in the config relative to `base` instead (absolute paths
+    /// are kept).
+    pub fn resolve_relative_to(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut self.data_dir);
+        for role in self.roles.values_mut() {
+            if let Some(dir) = &mut role.root_dir {
+                resolve(dir);
+            }
+            if let Some(OnlineKey::File { path }) = &mut role.online_key {
+                resolve(path);
+            }
+        }
     }
 
     /// Parses and validates TOML text.
@@ -356,6 +380,49 @@ mod tests {
         assert_eq!(c.roles["crates.io"].layout, Layout::CratesIndex);
         assert_eq!(c.roles["rustup"].snapshot, SnapshotMode::Classic);
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn relative_paths_in_a_config_file_are_relative_to_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path().join("etc");
+        std::fs::create_dir(&etc).unwrap();
+        let h = "a".repeat(64);
+        let text = format!(
+            r#"
+            mode = "production"
+            data_dir = "data"
+            listen = "127.0.0.1:1"
+            [roles.r]
+            snapshot = "classic"
+            root_dir = "roots/r"
+            online_key = {{ type = "file", path = "../keys/r.pem" }}
+            writer_token_sha256 = ["{h}"]
+            "#
+        );
+        let file = etc.join("signer.toml");
+        std::fs::write(&file, &text).unwrap();
+        let c = Config::load(&file).unwrap();
+        assert_eq!(c.data_dir, etc.join("data"));
+        assert_eq!(
+            c.roles["r"].root_dir.as_deref(),
+            Some(&*etc.join("roots/r"))
+        );
+        assert_eq!(
+            c.roles["r"].online_key,
+            Some(OnlineKey::File {
+                path: etc.join("../keys/r.pem")
+            })
+        );
+
+        // Absolute paths are kept; a bare file name is relative to its own (the current)
+        // directory, i.e. unchanged.
+        let mut abs = Config::parse(&text.replace("\"data\"", "\"/srv/tuf\""), "t").unwrap();
+        abs.resolve_relative_to(&etc);
+        assert_eq!(abs.data_dir, Path::new("/srv/tuf"));
+        let mut here = Config::parse(&text, "t").unwrap();
+        here.resolve_relative_to(Path::new(""));
+        assert_eq!(here.data_dir, Path::new("data"));
     }
 
     #[test]
