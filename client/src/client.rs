@@ -404,10 +404,35 @@ impl Client {
     /// `verify NAME [--file]`: proves `name` present (with `file`'s length and SHA-256, if
     /// given), deleted or absent against the trusted root, and checks that its version did not
     /// go down since this client last saw it.
+    ///
+    /// If the server no longer keeps the trusted timestamp version (410 Gone,
+    /// `version_not_kept`: the signer moved on past its `kept_versions` window), the client
+    /// refreshes (the full TUF workflow) and asks once more against the new trusted timestamp;
+    /// a second 410 is returned as [`ClientError::Status`] with status 410, never as
+    /// [`ClientError::Withheld`].
     pub fn verify(&mut self, name: &str, file: Option<&[u8]>) -> Result<Verified, ClientError> {
         if self.state.mode == Mode::Classic {
             return self.verify_classic(name, file);
         }
+        self.refreshing_if_gone(|c| c.verify_merkle(name, file))
+    }
+
+    /// Runs `f`; if the server answered 410 Gone (the trusted timestamp version is no longer
+    /// kept), refreshes and runs it once more.
+    fn refreshing_if_gone<T>(
+        &mut self,
+        mut f: impl FnMut(&mut Self) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        match f(self) {
+            Err(e) if is_gone(&e) => {
+                self.refresh()?;
+                f(self)
+            }
+            other => other,
+        }
+    }
+
+    fn verify_merkle(&mut self, name: &str, file: Option<&[u8]>) -> Result<Verified, ClientError> {
         let (version, root) = self.proof_target()?;
         let path = format!(
             "api/v1/{}/proof/{}?version={version}",
@@ -586,7 +611,8 @@ impl Client {
     }
 
     /// `verify-many`: one multi-proof for all `names` (a lockfile's worth), each checked as
-    /// [`Client::verify`] does; `files` gives the bytes to check for some of them.
+    /// [`Client::verify`] does (a 410 Gone included); `files` gives the bytes to check for some
+    /// of them.
     pub fn verify_many(
         &mut self,
         names: &[String],
@@ -603,6 +629,14 @@ impl Client {
                 .map(|n| self.lookup_classic(&targets, n, files.get(n).map(Vec::as_slice)))
                 .collect();
         }
+        self.refreshing_if_gone(|c| c.verify_many_merkle(names, files))
+    }
+
+    fn verify_many_merkle(
+        &mut self,
+        names: &[String],
+        files: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<Vec<Verified>, ClientError> {
         let (version, root) = self.proof_target()?;
         let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
         let (answer, proof) = self.fetch_multi_answer(names, version)?;
@@ -776,4 +810,10 @@ fn check_file(
         });
     }
     Ok(())
+}
+
+/// A 410 Gone from the proof API: the server signed the asked timestamp version but no longer
+/// keeps its tree (`version_not_kept`). Not a withheld target: refresh and ask again.
+fn is_gone(e: &ClientError) -> bool {
+    matches!(e, ClientError::Status { status: 410, .. })
 }

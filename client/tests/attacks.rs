@@ -407,6 +407,64 @@ fn root_rotation_below_threshold_is_refused() {
     assert_eq!(r.root_version, 2);
 }
 
+/// A proof asked against a timestamp version the signer no longer keeps is 410 Gone, not a
+/// withheld crate: the client refreshes and asks again against the current timestamp; a server
+/// that keeps answering 410 gets a status error, never `Withheld`.
+#[test]
+fn a_timestamp_version_no_longer_kept_refreshes_and_retries() {
+    let mut s = setup();
+    let trusted = s.client.state().proof_version;
+    // The signer keeps 64 versions by default: move past them.
+    let mut latest = 0;
+    for i in 0..65 {
+        latest = s
+            .signer
+            .publish(ROLE, TOKIO, format!("tokio 2.0.{i}\n").as_bytes());
+    }
+    assert!(latest > trusted + 64, "{trusted} {latest}");
+    let v = s.client.verify(SERDE, None).expect("refreshed and retried");
+    assert_eq!(v.timestamp_version, latest);
+    assert_eq!(s.client.state().proof_version, latest);
+    assert!(matches!(v.status, Status::Present(c) if c.version() == 2));
+
+    // The same for a multi-proof.
+    for i in 0..65 {
+        latest = s
+            .signer
+            .publish(ROLE, TOKIO, format!("tokio 2.1.{i}\n").as_bytes());
+    }
+    let many = s
+        .client
+        .verify_many(&[SERDE.to_owned(), TOKIO.to_owned()], &BTreeMap::new())
+        .expect("refreshed and retried");
+    assert!(many.iter().all(|v| v.timestamp_version == latest));
+
+    // A server that answers 410 whatever the version: a distinct error, not Withheld.
+    s.proxy.set(|_, p| {
+        if p.contains("/proof") {
+            Action::Respond(
+                410,
+                br#"{"error":{"code":"version_not_kept","message":"gone"}}"#.to_vec(),
+            )
+        } else {
+            Action::Forward
+        }
+    });
+    let err = s.client.verify(SYN, None).unwrap_err();
+    assert!(
+        matches!(err, ClientError::Status { status: 410, .. }),
+        "{err}"
+    );
+    let err = s
+        .client
+        .verify_many(&[SYN.to_owned()], &BTreeMap::new())
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::Status { status: 410, .. }),
+        "{err}"
+    );
+}
+
 #[test]
 fn withheld_crate_is_detected() {
     let mut s = setup();

@@ -541,11 +541,30 @@ fn signed_version(
             "not_signed_yet",
             "the role has no signed timestamp yet",
         ),
+        // Older than the latest: signed once, but no longer kept. 410, not 404, so that a
+        // client can tell "refresh and ask against the current timestamp" from a withheld
+        // target.
+        Some(v)
+            if handle
+                .state
+                .version(None)
+                .is_some_and(|latest| v < latest.version) =>
+        {
+            ApiError::new(
+                StatusCode::GONE,
+                "version_not_kept",
+                format!(
+                    "timestamp version {v} is no longer kept; refresh timestamp.json and ask \
+                     against the current version (kept: {:?})",
+                    handle.state.status().proof_versions
+                ),
+            )
+        }
         Some(v) => ApiError::new(
             StatusCode::NOT_FOUND,
-            "version_not_kept",
+            "version_not_signed",
             format!(
-                "timestamp version {v} is not kept; kept: {:?}",
+                "timestamp version {v} is not signed (yet); kept: {:?}",
                 handle.state.status().proof_versions
             ),
         ),

@@ -149,7 +149,7 @@ async fn publish_proof_delete_batch() {
         .await;
     assert_eq!(
         (r.status, r.error_code().as_str()),
-        (404, "version_not_kept")
+        (404, "version_not_signed")
     );
 
     // A batch: re-publish (version 3 after the tombstone), two new, one delete.
@@ -316,6 +316,76 @@ async fn auth_is_per_role() {
         );
     }
     assert_eq!(s.status(MERKLE).await, before);
+    s.stop().await;
+}
+
+/// A proof asked against a timestamp version the signer signed but no longer keeps is 410
+/// Gone (`version_not_kept`), not the 404 of a missing target, so clients can tell them apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_no_longer_kept_is_gone_not_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.roles.get_mut(MERKLE).unwrap().kept_versions = 2;
+    let running = tuf_signer::start(config).await.unwrap();
+    let s = Signer {
+        addr: running.local_addr(),
+        running: Some(running),
+        data: dir.path().to_owned(),
+    };
+    let mut versions = Vec::new();
+    for i in 0..3 {
+        let r = s
+            .write(
+                MERKLE,
+                "PUT",
+                "/api/v1/crates.io/targets/se/rd/serde?wait=signed",
+                None,
+                format!("serde v{i}").as_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        versions.push(r.json()["timestamp_version"].as_u64().unwrap());
+    }
+    let kept = s.status(MERKLE).await["proof_versions"].clone();
+    assert_eq!(kept, json!(versions[1..]));
+    let old = versions[0];
+    let r = s
+        .req(
+            "GET",
+            &format!("/api/v1/crates.io/proof/se/rd/serde?version={old}"),
+            &[],
+            b"",
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (410, "version_not_kept"),
+        "{}",
+        r.text()
+    );
+    let body = json!({ "names": ["se/rd/serde"], "version": old }).to_string();
+    let r = s
+        .req(
+            "POST",
+            "/api/v1/crates.io/proofs",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (410, "version_not_kept")
+    );
+    // A kept version still answers; a name the tree lacks is a proof, not an error.
+    let r = s
+        .req(
+            "GET",
+            &format!("/api/v1/crates.io/proof/no/ne/none?version={}", versions[1]),
+            &[],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
     s.stop().await;
 }
 
