@@ -210,14 +210,12 @@ impl Tree {
             .map(|(k, c)| (k, Stored::from(c)))
             .collect();
         sort_by_key(&mut items);
-        if let Some(w) = items.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(TreeError::DuplicateKey(w[0].0));
-        }
-        let tombstones = items.iter().filter(|(_, s)| s.length == TOMBSTONE).count();
-        let root = if items.is_empty() {
-            None
+        // The build finds repeated keys and counts tombstones on its way, in parallel.
+        let (root, tombstones) = if items.is_empty() {
+            (None, 0)
         } else {
-            Some(build(&items, 0))
+            let (root, tombstones) = build(&items, 0).map_err(TreeError::DuplicateKey)?;
+            (Some(root), tombstones)
         };
         Ok(Tree {
             root,
@@ -687,7 +685,6 @@ fn rehash_pair(
 const PARALLEL_DEPTH: usize = 3;
 
 /// Subtrees smaller than this are built on one thread.
-#[cfg(feature = "parallel")]
 const PARALLEL_BUILD: usize = 1 << 13;
 
 fn sort_by_key(items: &mut [(Digest, Stored)]) {
@@ -712,35 +709,42 @@ fn cmp_keys(a: &Digest, b: &Digest) -> std::cmp::Ordering {
     head(a).cmp(&head(b)).then_with(|| a.cmp(b))
 }
 
-/// Builds the subtree of sorted, distinct, non-empty `items` hanging at depth `hang`.
-fn build(items: &[(Digest, Stored)], hang: usize) -> Node {
+/// Builds the subtree of sorted, non-empty `items` hanging at depth `hang`, and counts its
+/// tombstones. A key that appears more than once is the error: the smallest such key, as the
+/// left side's error is taken first.
+fn build(items: &[(Digest, Stored)], hang: usize) -> Result<(Node, usize), Digest> {
     let (first, last) = (&items[0], &items[items.len() - 1]);
     let Some(split) = first.0.first_difference(&last.0) else {
-        return Node::Leaf(Arc::new(Leaf {
+        // Sorted, so the first and last keys are equal only if every key is.
+        if items.len() > 1 {
+            return Err(first.0);
+        }
+        let tombstone = usize::from(first.1.length == TOMBSTONE);
+        let leaf = Node::Leaf(Arc::new(Leaf {
             key: first.0,
             contents: first.1,
         }));
+        return Ok((leaf, tombstone));
     };
     // Sorted keys that agree before `split` have their 0s at `split` first.
     let mid = items.partition_point(|(k, _)| !k.bit(split));
     let (lo, hi) = items.split_at(mid);
-    #[cfg(feature = "parallel")]
-    let children = if items.len() >= PARALLEL_BUILD {
-        let (l, r) = rayon::join(|| build(lo, split + 1), || build(hi, split + 1));
-        [l, r]
-    } else {
-        [build(lo, split + 1), build(hi, split + 1)]
-    };
-    #[cfg(not(feature = "parallel"))]
-    let children = [build(lo, split + 1), build(hi, split + 1)];
+    let (left, right) = join(
+        items.len() >= PARALLEL_BUILD,
+        || build(lo, split + 1),
+        || build(hi, split + 1),
+    );
+    let ((left, t0), (right, t1)) = (left?, right?);
+    let children = [left, right];
     let hash = branch_hash(&children, split, hang, &first.0);
     let split = u8::try_from(split).unwrap_or(u8::MAX);
-    Node::Branch(Arc::new(Branch {
+    let branch = Node::Branch(Arc::new(Branch {
         hash,
         children,
         split,
         dirty: false,
-    }))
+    }));
+    Ok((branch, t0 + t1))
 }
 
 /// Read access to a node for proof generation.
@@ -929,6 +933,32 @@ mod tests {
             Tree::from_leaves([(k, contents(1)), (k, contents(2))]).err(),
             Some(TreeError::DuplicateKey(k))
         );
+        // In a build large enough to go parallel, the smallest repeated key is the one named.
+        let mut keys: Vec<_> = (0..20_000u64).map(|i| sha256(&i.to_be_bytes())).collect();
+        let mut repeated = [keys[17], keys[19_000], keys[4_000]];
+        keys.extend(repeated.iter().copied());
+        repeated.sort();
+        assert_eq!(
+            Tree::from_leaves(keys.iter().map(|k| (*k, contents(1)))).err(),
+            Some(TreeError::DuplicateKey(repeated[0]))
+        );
+    }
+
+    #[test]
+    fn builds_count_tombstones() {
+        let leaves: Vec<_> = (0..20_000u64)
+            .map(|i| {
+                let c = if i.is_multiple_of(3) {
+                    LeafContents::deleted(2).unwrap()
+                } else {
+                    contents(i)
+                };
+                (sha256(&i.to_be_bytes()), c)
+            })
+            .collect();
+        let t = Tree::from_leaves(leaves.iter().copied()).unwrap();
+        assert_eq!((t.len(), t.tombstones()), (20_000, 6_667));
+        assert_eq!(t.root(), reference_root(&leaves));
     }
 
     #[test]
