@@ -4,9 +4,10 @@
 //! For every timestamp version from the first to the latest it checks that:
 //! - the record is the next one (its `previous_timestamp_version` is the last record replayed:
 //!   no record is missing, versions only go up);
-//! - the timestamp embedded in it is signed by the threshold of the root version it names (a
-//!   root of the chain walked from the auditor's trusted root), carries this version, and its
-//!   `merkle_root` is the record's;
+//! - the timestamp it refers to, fetched as the exact bytes the signer signed
+//!   (`timestamps/V.timestamp.json`, of the length and SHA-256 the record names), is signed by
+//!   the threshold of the root version it names (a root of the chain walked from the auditor's
+//!   trusted root), carries this version, and its `merkle_root` is the record's;
 //! - each change's `old` is exactly the replayed tree's leaf (the record tells the truth about
 //!   the past), and its `new` version is above `old`'s (never down, never the same with other
 //!   contents);
@@ -14,7 +15,8 @@
 //!   only set leaves, so a leaf that disappears, or changes without a record, makes the signed
 //!   root differ from the replayed one.
 //!
-//! The latest `timestamp.json` must be one of the replayed versions (its root checked too).
+//! The latest `timestamp.json` must be one of the replayed versions: byte for byte the
+//! `timestamps/V.timestamp.json` of its version.
 
 use std::collections::HashMap;
 
@@ -39,7 +41,33 @@ pub struct RecordChange {
     pub new: LeafContents,
 }
 
-/// `changes/V.json`, as the signer publishes it.
+/// `changes/V.json`, as the signer publishes it (compact JSON): the record refers to the exact
+/// bytes of its timestamp, published as `timestamps/V.timestamp.json`, by name, length and
+/// SHA-256. Unknown fields (`tree_root`, `log_sequence`) are ignored.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PublishedRecord {
+    /// The role.
+    pub role: String,
+    /// This timestamp version.
+    pub timestamp_version: u64,
+    /// The version before (none for the first).
+    pub previous_timestamp_version: Option<u64>,
+    /// The root version the timestamp was signed under.
+    pub root_version: u64,
+    /// The signed `merkle_root`.
+    pub merkle_root: Option<String>,
+    /// The changes, in the order applied.
+    pub changes: Vec<RecordChange>,
+    /// `timestamps/V.timestamp.json`, relative to the role's repository.
+    pub timestamp_file: String,
+    /// Its length in bytes.
+    pub timestamp_length: u64,
+    /// Its SHA-256, lowercase hex.
+    pub timestamp_sha256: String,
+}
+
+/// A change record with its signed timestamp resolved (from the exact bytes a
+/// [`PublishedRecord`] refers to): what [`Replay::apply`] checks.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChangeRecord {
     /// The role.
@@ -56,6 +84,69 @@ pub struct ChangeRecord {
     pub changes: Vec<RecordChange>,
     /// The signed timestamp itself.
     pub timestamp: Signed<Timestamp>,
+}
+
+/// Where the exact bytes of timestamp version `version` are published in a role's repository.
+pub fn timestamp_file(version: u64) -> String {
+    format!("timestamps/{version}.timestamp.json")
+}
+
+/// Fetches the exact timestamp bytes `record` refers to, checks them against the record's
+/// length and SHA-256, and returns them with the record resolved. A transport failure is an
+/// error; a missing, altered or unparsable file is a breach.
+fn resolve(
+    transport: &dyn Transport,
+    role: &str,
+    record: PublishedRecord,
+    limits: &Limits,
+) -> Result<Result<(Vec<u8>, ChangeRecord), Breach>, ClientError> {
+    let v = record.timestamp_version;
+    let bad_ts = |message: String| {
+        Ok(Err(Breach::BadTimestamp {
+            timestamp_version: v,
+            message,
+        }))
+    };
+    let expected = timestamp_file(v);
+    if record.timestamp_file != expected {
+        return Ok(Err(Breach::BadRecord {
+            timestamp_version: v,
+            message: format!(
+                "the record names {:?} for its timestamp, not {expected:?}",
+                record.timestamp_file
+            ),
+        }));
+    }
+    let path = format!("{role}/{expected}");
+    let bytes = match transport.get(&path, limits.timestamp)? {
+        Fetched::Found(b) => b,
+        Fetched::NotFound => return bad_ts(format!("{path} is missing")),
+    };
+    let sha256 = tuf_merkle::hash::sha256(&bytes).to_hex();
+    if bytes.len() as u64 != record.timestamp_length || sha256 != record.timestamp_sha256 {
+        return bad_ts(format!(
+            "{path} has length {} and sha256 {sha256}; its record says {} and {}",
+            bytes.len(),
+            record.timestamp_length,
+            record.timestamp_sha256
+        ));
+    }
+    let timestamp: Signed<Timestamp> = match serde_json::from_slice(&bytes) {
+        Ok(t) => t,
+        Err(e) => return bad_ts(format!("{path} is not a timestamp: {e}")),
+    };
+    Ok(Ok((
+        bytes,
+        ChangeRecord {
+            role: record.role,
+            timestamp_version: v,
+            previous_timestamp_version: record.previous_timestamp_version,
+            root_version: record.root_version,
+            merkle_root: record.merkle_root,
+            changes: record.changes,
+            timestamp,
+        },
+    )))
 }
 
 /// The first inconsistency found.
@@ -171,6 +262,7 @@ pub fn audit(
     let latest = tuf::verify_timestamp(&latest_root.signed, &ts_path, &ts_bytes, true)?;
     let mut auditor = Replay::new(role, roots);
     let mut missing_from: Option<u64> = None;
+    let mut latest_exact: Option<Vec<u8>> = None;
     for v in 1..=latest.version {
         let path = format!("{role}/changes/{v}.json");
         let bytes = match transport.get(&path, limits.change_record)? {
@@ -180,7 +272,7 @@ pub fn audit(
                 continue;
             }
         };
-        let record: ChangeRecord = match serde_json::from_slice(&bytes) {
+        let record: PublishedRecord = match serde_json::from_slice(&bytes) {
             Ok(r) => r,
             Err(e) => {
                 auditor.breach = Some(Breach::BadRecord {
@@ -197,8 +289,18 @@ pub fn audit(
             });
             break;
         }
+        let (exact, record) = match resolve(transport, role, record, limits)? {
+            Ok(resolved) => resolved,
+            Err(breach) => {
+                auditor.breach = Some(breach);
+                break;
+            }
+        };
         if !auditor.apply(&record) {
             break;
+        }
+        if v == latest.version {
+            latest_exact = Some(exact);
         }
         missing_from = None;
     }
@@ -208,10 +310,15 @@ pub fn audit(
                 after: auditor.last,
                 next: None,
             });
-        } else if auditor.last_root != latest.merkle_root {
+        } else if auditor.last_root != latest.merkle_root
+            || latest_exact.as_deref() != Some(&ts_bytes[..])
+        {
             auditor.breach = Some(Breach::BadTimestamp {
                 timestamp_version: latest.version,
-                message: "timestamp.json differs from the timestamp in its change record".into(),
+                message: format!(
+                    "timestamp.json differs from {}, the timestamp its change record names",
+                    timestamp_file(latest.version)
+                ),
             });
         }
     }

@@ -790,7 +790,12 @@ fn audit_catches_a_lowered_version_and_attests_honest_history() {
     forged_record["previous_timestamp_version"] = latest.into();
     forged_record["merkle_root"] = tree.root().to_hex().into();
     forged_record["tree_root"] = tree.root().to_hex().into();
-    forged_record["timestamp"] = serde_json::from_slice(&forged_ts).unwrap();
+    // The forged timestamp's exact bytes beside the record, which names them.
+    let forged_file = format!("timestamps/{next}.timestamp.json");
+    std::fs::write(repo.join(&forged_file), &forged_ts).unwrap();
+    forged_record["timestamp_file"] = forged_file.into();
+    forged_record["timestamp_length"] = forged_ts.len().into();
+    forged_record["timestamp_sha256"] = tuf_merkle::hash::sha256(&forged_ts).to_hex().into();
     forged_record["changes"] = serde_json::json!([{
         "name": SERDE, "key": key_of(SERDE).to_hex(),
         "old": serde_json::to_value(old).unwrap(), "new": serde_json::to_value(lowered).unwrap(),

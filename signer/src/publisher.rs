@@ -4,14 +4,16 @@
 //! 1.root.json … N.root.json, root.json        the trusted root chain (root.json = latest)
 //! V.targets.json, V.snapshot.json             consistent snapshots
 //! timestamp.json                              the latest timestamp
+//! timestamps/V.timestamp.json                 the exact bytes of every timestamp version V
 //! changes/V.json                              what timestamp V changed, for auditors
 //! targets/DIR/SHA256.BASENAME                 uploaded target bytes (python-tuf's consistent name)
 //! targets/SHA256.DIR/BASENAME                 the same bytes, hard-linked (tough's consistent name)
 //! ```
 //!
 //! Properties kept: every file is renamed into place whole, so readers never see a partial file;
-//! within a round, everything the timestamp points at (targets, snapshot) and the change record
-//! are written before `timestamp.json`, so a client never sees a timestamp whose snapshot is
+//! within a round, everything the timestamp points at (targets, snapshot), then the timestamp's
+//! own copy `timestamps/V.timestamp.json`, then the change record that refers to it, are written
+//! before `timestamp.json`, so a client never sees a timestamp whose snapshot is
 //! missing. A round is first made durable whole (a round record in the write-ahead log; at a
 //! checkpoint, `state/<role>/round.json`), so publishing can be repeated after a crash with
 //! exactly the same bytes; the published files themselves are flushed in bulk before the log
@@ -24,6 +26,12 @@ use tuf_merkle::Digest;
 
 use crate::fsutil::{self, FsError};
 use crate::metadata::{FileMeta, SignedFile};
+
+/// Where the exact bytes of timestamp version `version` are published, relative to the
+/// repository (the change record names it): `timestamps/V.timestamp.json`.
+pub fn timestamp_file(version: u64) -> String {
+    format!("timestamps/{version}.timestamp.json")
+}
 
 /// One signing round: everything needed to publish timestamp `timestamp_version` again, and to
 /// continue from it.
@@ -117,6 +125,7 @@ impl Publisher {
     /// directories (never published: they were not yet renamed into place).
     pub fn remove_stale_temps(&self) {
         fsutil::remove_stale_temps(&self.dir);
+        fsutil::remove_stale_temps(&self.dir.join("timestamps"));
         fsutil::remove_stale_temps(&self.dir.join("changes"));
     }
 
@@ -147,7 +156,9 @@ impl Publisher {
         on_disk.as_deref() == ours
     }
 
-    /// Publishes a round: its targets and snapshot, its change record, then its timestamp.
+    /// Publishes a round: its targets and snapshot, the exact bytes of its timestamp as
+    /// `timestamps/V.timestamp.json`, its change record (which refers to that file), then
+    /// `timestamp.json`. Publishing a round again writes the same bytes.
     ///
     /// Files are renamed into place (atomic for readers) but not fsynced one by one: the round
     /// is durable in the write-ahead log before this is called, recovery republishes every round
@@ -158,6 +169,10 @@ impl Publisher {
             round.files.iter().partition(|f| f.name == "timestamp.json");
         for f in others {
             publish_file(&self.dir.join(&f.name), f.bytes.as_bytes())?;
+        }
+        for f in &timestamp {
+            let copy = self.dir.join(timestamp_file(round.timestamp_version));
+            publish_file(&copy, f.bytes.as_bytes())?;
         }
         let record = self
             .dir
@@ -246,6 +261,54 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn meta(version: u64) -> FileMeta {
+        FileMeta {
+            version,
+            length: 1,
+            sha256: "00".repeat(32),
+            expires: jiff::Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn a_round_publishes_its_timestamps_exact_bytes_before_the_record_refers_to_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Publisher::new(dir.path().join("repo"));
+        let ts_bytes = "{\n  \"signed\": {\"version\": 7}\n}";
+        let file = |name: &str, bytes: &str| SignedFile {
+            name: name.into(),
+            bytes: bytes.into(),
+            meta: meta(7),
+        };
+        let round = Round {
+            timestamp_version: 7,
+            seq: 1,
+            root_version: 1,
+            tree_root: "00".repeat(32),
+            merkle: true,
+            targets: meta(7),
+            snapshot: meta(7),
+            timestamp: meta(7),
+            files: vec![
+                file("7.snapshot.json", "snap"),
+                file("timestamp.json", ts_bytes),
+            ],
+            change_record: r#"{"timestamp_file":"timestamps/7.timestamp.json"}"#.into(),
+        };
+        p.publish_round(&round).unwrap();
+        let copy = p.dir().join(timestamp_file(7));
+        assert_eq!(std::fs::read_to_string(&copy).unwrap(), ts_bytes);
+        assert_eq!(
+            std::fs::read_to_string(p.dir().join("timestamp.json")).unwrap(),
+            ts_bytes
+        );
+        // Publishing the round again (crash recovery) restores it with the same bytes.
+        std::fs::remove_file(&copy).unwrap();
+        p.publish_round(&round).unwrap();
+        assert_eq!(std::fs::read_to_string(&copy).unwrap(), ts_bytes);
+        assert!(p.is_published(&round));
+    }
 
     #[test]
     fn target_paths_use_consistent_snapshot_names() {

@@ -678,10 +678,11 @@ impl Sequencer {
                 merkle.then_some(tree_root),
             )
             .await?;
-        let timestamp_value: serde_json::Value =
-            serde_json::from_str(&ts.bytes).unwrap_or(serde_json::Value::Null);
         let timestamp = ts.meta.clone();
         files.push(ts);
+        // Compact JSON; the timestamp is not embedded (re-serialized JSON is not what was
+        // signed) but referred to: its exact bytes are published as `timestamps/V.timestamp.json`
+        // before this record, with this length and SHA-256.
         let record = serde_json::json!({
             "role": self.role,
             "timestamp_version": version,
@@ -691,7 +692,9 @@ impl Sequencer {
             "tree_root": tree_root.to_hex(),
             "log_sequence": self.applied_seq,
             "changes": self.pending,
-            "timestamp": timestamp_value,
+            "timestamp_file": crate::publisher::timestamp_file(version),
+            "timestamp_length": timestamp.length,
+            "timestamp_sha256": timestamp.sha256,
         });
         let round = Round {
             timestamp_version: version,

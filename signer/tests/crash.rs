@@ -5,8 +5,9 @@
 //!    for it (and exactly the acknowledged contents when the version is equal);
 //! 2. the published timestamp version never goes down;
 //! 3. no two different timestamps carry the same version: every timestamp seen (from replies,
-//!    from `timestamp.json`, and embedded in `changes/V.json`) is remembered by version with its
-//!    `merkle_root`, and any disagreement fails the test.
+//!    from `timestamp.json`, and the exact bytes `timestamps/V.timestamp.json` that each
+//!    `changes/V.json` names) is remembered by version with its `merkle_root`, and any
+//!    disagreement fails the test.
 //!
 //! `TUF_SIGNER_CRASH_KILLS` sets the number of kills (default 20).
 
@@ -87,23 +88,37 @@ async fn check_after_restart(
     );
     seen.max_version = version;
     seen.record(version, &merkle_root, "timestamp.json after restart");
-    // Property 3 on every change record, each with its signed timestamp.
-    for entry in std::fs::read_dir(data.join("repo/crates.io/changes")).unwrap() {
+    // Property 3 on every change record, each with the exact bytes of its signed timestamp.
+    let repo = data.join("repo/crates.io");
+    for entry in std::fs::read_dir(repo.join("changes")).unwrap() {
         let entry = entry.unwrap();
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue; // a temporary file that a kill left behind; never published
         }
         let record: Value = serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
-        let embedded: Signed<Timestamp> =
-            serde_json::from_value(record["timestamp"].clone()).unwrap();
+        let file = record["timestamp_file"].as_str().unwrap();
+        let exact = std::fs::read(repo.join(file))
+            .unwrap_or_else(|e| panic!("{file}, named by {:?}: {e}", entry.file_name()));
+        assert_eq!(record["timestamp_length"], exact.len(), "{file}");
+        assert_eq!(record["timestamp_sha256"], sha256_hex(&exact), "{file}");
+        let signed: Signed<Timestamp> = serde_json::from_slice(&exact).unwrap();
         root.signed
-            .verify_role(&embedded)
-            .expect("embedded timestamp verifies");
-        let v = embedded.signed.version.get();
-        let r = embedded.signed._extra["merkle_root"].as_str().unwrap();
+            .verify_role(&signed)
+            .expect("the record's timestamp verifies");
+        let v = signed.signed.version.get();
+        let r = signed.signed._extra["merkle_root"].as_str().unwrap();
         assert_eq!(record["timestamp_version"], v);
-        seen.record(v, r, "changes/V.json");
+        seen.record(v, r, "timestamps/V.timestamp.json");
     }
+    check_acknowledged(addr, acked, seen).await;
+}
+
+async fn check_acknowledged(
+    addr: SocketAddr,
+    acked: &BTreeMap<String, (u64, String)>,
+    seen: &mut Seen,
+) {
+    let version = seen.max_version;
     // Property 1: every acknowledged change is in the signed tree.
     if acked.is_empty() {
         return;

@@ -201,8 +201,36 @@ async fn publish_proof_delete_batch() {
         .req("GET", &format!("/crates.io/changes/{ts2}.json"), &[], b"")
         .await;
     assert_eq!(r.status, 200);
+    assert!(
+        !r.body.contains(&b'\n'),
+        "change records are compact JSON: {}",
+        r.text()
+    );
     let record = r.json();
     assert_eq!(record["timestamp_version"], ts2);
+    // The record refers to the exact bytes of its timestamp, published beside it.
+    assert!(record.get("timestamp").is_none());
+    let file = format!("timestamps/{ts2}.timestamp.json");
+    assert_eq!(record["timestamp_file"], file.as_str());
+    let exact = s.req("GET", &format!("/crates.io/{file}"), &[], b"").await;
+    assert_eq!(exact.status, 200);
+    assert_eq!(record["timestamp_length"], exact.body.len());
+    assert_eq!(record["timestamp_sha256"], sha256_hex(&exact.body));
+    let signed: tough::schema::Signed<tough::schema::Timestamp> =
+        serde_json::from_slice(&exact.body).unwrap();
+    assert_eq!(signed.signed.version.get(), ts2);
+    // The latest one is byte for byte timestamp.json.
+    let (latest, _) = s.verified_timestamp(MERKLE).await;
+    let current = s.req("GET", "/crates.io/timestamp.json", &[], b"").await;
+    let copy = s
+        .req(
+            "GET",
+            &format!("/crates.io/timestamps/{latest}.timestamp.json"),
+            &[],
+            b"",
+        )
+        .await;
+    assert_eq!(copy.body, current.body);
     assert!(
         record["changes"]
             .as_array()
