@@ -665,6 +665,75 @@ fn tampered_timestamp_signature_is_refused() {
 
 /// The auditor: an honest history passes over HTTP and gets an attestation a client accepts;
 /// a history in which the online key's holder lowers a leaf's version is caught.
+/// The auditor checks the exact bytes each change record names: a timestamp file that still
+/// verifies (same `signed`, re-serialized) but is not the bytes that were signed and served, or a
+/// missing one, is a breach at its version; so is a `timestamp.json` that is not byte for byte
+/// the latest record's.
+#[test]
+fn audit_checks_the_exact_signed_timestamp_bytes() {
+    let s = setup();
+    let root1 = s.signer.get(&format!("{ROLE}/1.root.json"));
+    let limits = Limits::default();
+    let copy = tempfile::tempdir().expect("copy");
+    let repo = copy.path().join(ROLE);
+    copy_dir(&s.signer.repo(ROLE), &repo);
+    let files = FileTransport::new(copy.path());
+    let report = audit(&files, ROLE, &root1, &limits).expect("audit");
+    assert_eq!(report.breach, None, "{report:?}");
+    let latest = report.latest_version;
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.join("changes/2.json")).unwrap()).unwrap();
+    assert!(record.get("timestamp").is_none());
+    assert_eq!(record["timestamp_file"], "timestamps/2.timestamp.json");
+
+    // Version 2's timestamp re-serialized: the signature still holds, the bytes are not the
+    // signed ones.
+    let path = repo.join("timestamps/2.timestamp.json");
+    let original = std::fs::read(&path).unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+    let report = audit(&files, ROLE, &root1, &limits).expect("audit");
+    assert!(
+        matches!(
+            report.breach,
+            Some(Breach::BadTimestamp {
+                timestamp_version: 2,
+                ..
+            })
+        ),
+        "{:?}",
+        report.breach
+    );
+    assert_eq!(report.last_good_version, Some(1));
+    // Missing.
+    std::fs::remove_file(&path).unwrap();
+    let report = audit(&files, ROLE, &root1, &limits).expect("audit");
+    assert!(
+        matches!(
+            report.breach,
+            Some(Breach::BadTimestamp {
+                timestamp_version: 2,
+                ..
+            })
+        ),
+        "{:?}",
+        report.breach
+    );
+    std::fs::write(&path, &original).unwrap();
+
+    // timestamp.json re-serialized: verifies, same root, but not the bytes that were signed.
+    let ts_path = repo.join("timestamp.json");
+    let value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&ts_path).unwrap()).unwrap();
+    std::fs::write(&ts_path, serde_json::to_vec(&value).unwrap()).unwrap();
+    let report = audit(&files, ROLE, &root1, &limits).expect("audit");
+    assert!(
+        matches!(report.breach, Some(Breach::BadTimestamp { timestamp_version, .. }) if timestamp_version == latest),
+        "{:?}",
+        report.breach
+    );
+}
+
 #[test]
 fn audit_catches_a_lowered_version_and_attests_honest_history() {
     let s = setup();
