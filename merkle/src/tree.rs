@@ -210,11 +210,12 @@ impl Tree {
             .map(|(k, c)| (k, Stored::from(c)))
             .collect();
         sort_by_key(&mut items);
-        // The build finds repeated keys and counts tombstones on its way, in parallel.
+        let splits = splits(&items).map_err(TreeError::DuplicateKey)?;
+        // The build counts tombstones on its way, in parallel.
         let (root, tombstones) = if items.is_empty() {
             (None, 0)
         } else {
-            let (root, tombstones) = build(&items, 0).map_err(TreeError::DuplicateKey)?;
+            let (root, tombstones) = build(&items, &splits, 0);
             (Some(root), tombstones)
         };
         Ok(Tree {
@@ -709,42 +710,63 @@ fn cmp_keys(a: &Digest, b: &Digest) -> std::cmp::Ordering {
     head(a).cmp(&head(b)).then_with(|| a.cmp(b))
 }
 
-/// Builds the subtree of sorted, non-empty `items` hanging at depth `hang`, and counts its
-/// tombstones. A key that appears more than once is the error: the smallest such key, as the
-/// left side's error is taken first.
-fn build(items: &[(Digest, Stored)], hang: usize) -> Result<(Node, usize), Digest> {
-    let (first, last) = (&items[0], &items[items.len() - 1]);
-    let Some(split) = first.0.first_difference(&last.0) else {
-        // Sorted, so the first and last keys are equal only if every key is.
-        if items.len() > 1 {
-            return Err(first.0);
-        }
+/// For sorted keys, the bit at which each key first differs from the next: `splits[i]` for
+/// `items[i]` and `items[i + 1]`. The smallest repeated key is the error.
+///
+/// In a run of keys that share their first `s` bits and part at bit `s`, exactly one neighbour
+/// pair differs at `s` (where the 0s end) and every other pair later, so the build finds each
+/// branch's split and its two sides by scanning this compact array instead of binary-searching
+/// the keys, which costs a cache miss per probe in a large build.
+fn splits(items: &[(Digest, Stored)]) -> Result<Vec<u16>, Digest> {
+    const REPEATED: u16 = u16::MAX;
+    let split = |w: &[(Digest, Stored)]| match w[0].0.first_difference(&w[1].0) {
+        // A bit index of a 256-bit key: below 256.
+        Some(j) => u16::try_from(j).unwrap_or(REPEATED),
+        None => REPEATED,
+    };
+    #[cfg(feature = "parallel")]
+    let splits: Vec<u16> = {
+        use rayon::prelude::*;
+        items.par_windows(2).map(split).collect()
+    };
+    #[cfg(not(feature = "parallel"))]
+    let splits: Vec<u16> = items.windows(2).map(split).collect();
+    match splits.iter().position(|s| *s == REPEATED) {
+        Some(i) => Err(items[i].0),
+        None => Ok(splits),
+    }
+}
+
+/// Builds the subtree of sorted, distinct, non-empty `items` hanging at depth `hang`, with
+/// their [`splits`], and counts its tombstones.
+fn build(items: &[(Digest, Stored)], splits: &[u16], hang: usize) -> (Node, usize) {
+    let first = &items[0];
+    let Some(&split) = splits.iter().min() else {
         let tombstone = usize::from(first.1.length == TOMBSTONE);
         let leaf = Node::Leaf(Arc::new(Leaf {
             key: first.0,
             contents: first.1,
         }));
-        return Ok((leaf, tombstone));
+        return (leaf, tombstone);
     };
-    // Sorted keys that agree before `split` have their 0s at `split` first.
-    let mid = items.partition_point(|(k, _)| !k.bit(split));
+    // The one pair that parts at `split` is where the 0s at `split` end.
+    let mid = splits.iter().position(|s| *s == split).map_or(1, |i| i + 1);
     let (lo, hi) = items.split_at(mid);
-    let (left, right) = join(
+    let ((left, t0), (right, t1)) = join(
         items.len() >= PARALLEL_BUILD,
-        || build(lo, split + 1),
-        || build(hi, split + 1),
+        || build(lo, &splits[..mid - 1], usize::from(split) + 1),
+        || build(hi, &splits[mid..], usize::from(split) + 1),
     );
-    let ((left, t0), (right, t1)) = (left?, right?);
     let children = [left, right];
-    let hash = branch_hash(&children, split, hang, &first.0);
-    let split = u8::try_from(split).unwrap_or(u8::MAX);
+    let hash = branch_hash(&children, usize::from(split), hang, &first.0);
     let branch = Node::Branch(Arc::new(Branch {
         hash,
         children,
-        split,
+        // Below 256, as `splits` holds no repeated keys.
+        split: u8::try_from(split).unwrap_or(u8::MAX),
         dirty: false,
     }));
-    Ok((branch, t0 + t1))
+    (branch, t0 + t1)
 }
 
 /// Read access to a node for proof generation.
