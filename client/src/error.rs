@@ -212,7 +212,8 @@ pub enum ClientError {
     },
     /// A file whose length or SHA-256 is not the one its leaf gives.
     #[error(
-        "{name:?}: the file has length {actual_length} and sha256 {actual_sha256}, the signed leaf says {expected:?}"
+        "{name:?}: the file has length {actual_length} and sha256 {actual_sha256}, but the signed leaf is {}",
+        .expected.canonical_json()
     )]
     FileMismatch {
         /// The name.
