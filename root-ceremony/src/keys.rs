@@ -88,7 +88,7 @@ pub fn read_public_key_file(path: &Path) -> Result<TufPublicKey, CeremonyError> 
             blocks.len()
         )));
     }
-    let block = pem::parse(blocks[0]).map_err(|e| bad(format!("invalid PEM: {e}")))?;
+    let block = pem::parse(&blocks[0]).map_err(|e| bad(format!("invalid PEM: {e}")))?;
     if block.tag() != "PUBLIC KEY" {
         return Err(bad(format!(
             "the PEM block is \"{}\", expected \"PUBLIC KEY\"",
@@ -99,21 +99,25 @@ pub fn read_public_key_file(path: &Path) -> Result<TufPublicKey, CeremonyError> 
 }
 
 /// The `-----BEGIN …----- … -----END …-----` blocks of `text`.
-fn pem_blocks(text: &str) -> Vec<&str> {
+fn pem_blocks(text: &str) -> Vec<String> {
+    // A block starts and ends on lines of their own, so a PEM key quoted inside JSON (as
+    // `tuf-signer key export` prints after the block, with `\n` escapes) is not a second block.
     let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start..];
-        let Some(end_marker) = after.find("-----END ") else {
-            out.push(after);
-            break;
-        };
-        let tail = &after[end_marker + 9..];
-        let close = tail.find("-----").map_or(tail.len(), |i| i + 5);
-        let len = end_marker + 9 + close;
-        out.push(&after[..len]);
-        rest = &after[len..];
+    let mut current: Option<String> = None;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("-----BEGIN ") && line.ends_with("-----") {
+            current = Some(String::new());
+        }
+        if let Some(block) = current.as_mut() {
+            block.push_str(line);
+            block.push('\n');
+            if line.starts_with("-----END ") && line.ends_with("-----") {
+                out.extend(current.take());
+            }
+        }
     }
+    // An unterminated block is still reported, so that the parser can say what is wrong.
+    out.extend(current);
     out
 }
 
@@ -329,6 +333,17 @@ mod tests {
             "key ID: ab\n-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n{\"x\": 1}\n";
         let blocks = pem_blocks(text);
         assert_eq!(blocks.len(), 1);
-        assert!(blocks[0].ends_with("-----END PUBLIC KEY-----"));
+        assert!(blocks[0].ends_with("-----END PUBLIC KEY-----\n"));
+    }
+
+    #[test]
+    fn pem_blocks_skip_a_key_quoted_in_json() {
+        // What `tuf-signer key export` prints: the PEM block, the key ID, the TUF key object
+        // whose `public` value is the same PEM as a JSON string.
+        let text = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\nkey ID: ab\n{\n  \"ab\": {\n    \"keyval\": {\n      \"public\": \"-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----\"\n    }\n  }\n}\n";
+        assert_eq!(
+            pem_blocks(text),
+            vec!["-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".to_owned()]
+        );
     }
 }
