@@ -61,7 +61,8 @@ fn build(c: &mut Criterion) {
         .unwrap();
 
     let mut g = c.benchmark_group("build_1m");
-    slow(&mut g, 12);
+    let load = Load::start();
+    slow(&mut g, 6);
     // Ours, from (key, contents): hashes every contents and leaf, sorts, builds; all cores.
     g.bench_function("tuf_merkle", |b| {
         b.iter_custom(|iters| time_without_drop(iters, || Tree::from_leaves(corpus.leaves())))
@@ -87,6 +88,7 @@ fn build(c: &mut Criterion) {
         })
     });
     g.finish();
+    load.report("build_1m");
 }
 
 /// Contents that differ from whatever the leaf held before: the version is the iteration count.
@@ -102,10 +104,16 @@ fn update(c: &mut Criterion, corpus: &Corpus, leaf_hashes: &[[u8; 32]]) {
         .collect();
     let positions = corpus.sample(65_536, 12);
 
+    // One long-lived tree per variant, as in the signer: built once, not per sample, and the
+    // version counter runs on across samples so that every set really changes its leaf.
+    let (mut tree, mut versioned) = (corpus.tree(), corpus.tree());
+    let mut kept: VecDeque<Tree> = VecDeque::with_capacity(KEPT_VERSIONS + 1);
+    let mut hashes = leaf_hashes.to_vec();
+    let mut i = 0u64;
+
     let mut g = c.benchmark_group("update_250k");
+    let load = Load::start();
     g.bench_function("tuf_merkle", |b| {
-        let mut tree = corpus.tree();
-        let mut i = 0u64;
         b.iter(|| {
             i += 1;
             let key = &keys[i as usize % keys.len()];
@@ -116,15 +124,12 @@ fn update(c: &mut Criterion, corpus: &Corpus, leaf_hashes: &[[u8; 32]]) {
     // The signer keeps recent versions for proofs: every change copies its path, and the
     // oldest version is dropped (freeing what only it held).
     g.bench_function("tuf_merkle_versions_kept", |b| {
-        let mut tree = corpus.tree();
-        let mut kept: VecDeque<Tree> = VecDeque::with_capacity(KEPT_VERSIONS + 1);
-        let mut i = 0u64;
         b.iter(|| {
             i += 1;
             let key = &keys[i as usize % keys.len()];
-            tree.set(*key, bumped(i + 100, key));
-            let root = tree.root();
-            kept.push_back(tree.clone());
+            versioned.set(*key, bumped(i + 100, key));
+            let root = versioned.root();
+            kept.push_back(versioned.clone());
             if kept.len() > KEPT_VERSIONS {
                 kept.pop_front();
             }
@@ -134,8 +139,6 @@ fn update(c: &mut Criterion, corpus: &Corpus, leaf_hashes: &[[u8; 32]]) {
     // rs_merkle has no update in place: a changed leaf means building the tree again.
     slow(&mut g, 5);
     g.bench_function("rs_merkle_rebuild", |b| {
-        let mut hashes = leaf_hashes.to_vec();
-        let mut i = 0u64;
         b.iter_custom(|iters| {
             time_without_drop(iters, || {
                 i += 1;
@@ -147,6 +150,7 @@ fn update(c: &mut Criterion, corpus: &Corpus, leaf_hashes: &[[u8; 32]]) {
         })
     });
     g.finish();
+    load.report("update_250k");
 }
 
 fn batch(c: &mut Criterion, corpus: &Corpus, leaf_hashes: &[[u8; 32]]) {
@@ -162,10 +166,14 @@ fn batch(c: &mut Criterion, corpus: &Corpus, leaf_hashes: &[[u8; 32]]) {
     let position_batches: Vec<Vec<usize>> =
         (0..64).map(|s| corpus.sample(BATCH, 200 + s)).collect();
 
+    let (mut tree, mut versioned) = (corpus.tree(), corpus.tree());
+    let mut kept: VecDeque<Tree> = VecDeque::with_capacity(KEPT_VERSIONS + 1);
+    let mut hashes = leaf_hashes.to_vec();
+    let mut i = 0u64;
+
     let mut g = c.benchmark_group("batch_250k");
+    let load = Load::start();
     g.bench_function("tuf_merkle", |b| {
-        let mut tree = corpus.tree();
-        let mut i = 0u64;
         b.iter(|| {
             i += 1;
             let keys = &batches[i as usize % batches.len()];
@@ -174,15 +182,12 @@ fn batch(c: &mut Criterion, corpus: &Corpus, leaf_hashes: &[[u8; 32]]) {
         })
     });
     g.bench_function("tuf_merkle_versions_kept", |b| {
-        let mut tree = corpus.tree();
-        let mut kept: VecDeque<Tree> = VecDeque::with_capacity(KEPT_VERSIONS + 1);
-        let mut i = 0u64;
         b.iter(|| {
             i += 1;
             let keys = &batches[i as usize % batches.len()];
-            let changes = tree.set_many(keys.iter().map(|k| (*k, bumped(i + 100, k))));
-            let root = tree.root();
-            kept.push_back(tree.clone());
+            let changes = versioned.set_many(keys.iter().map(|k| (*k, bumped(i + 100, k))));
+            let root = versioned.root();
+            kept.push_back(versioned.clone());
             if kept.len() > KEPT_VERSIONS {
                 kept.pop_front();
             }
@@ -191,8 +196,6 @@ fn batch(c: &mut Criterion, corpus: &Corpus, leaf_hashes: &[[u8; 32]]) {
     });
     slow(&mut g, 5);
     g.bench_function("rs_merkle_rebuild", |b| {
-        let mut hashes = leaf_hashes.to_vec();
-        let mut i = 0u64;
         b.iter_custom(|iters| {
             time_without_drop(iters, || {
                 i += 1;
@@ -205,6 +208,7 @@ fn batch(c: &mut Criterion, corpus: &Corpus, leaf_hashes: &[[u8; 32]]) {
         })
     });
     g.finish();
+    load.report("batch_250k");
 }
 
 fn proof(c: &mut Criterion, corpus: &Corpus, tree: &Tree, leaf_hashes: &[[u8; 32]]) {
@@ -223,6 +227,7 @@ fn proof(c: &mut Criterion, corpus: &Corpus, tree: &Tree, leaf_hashes: &[[u8; 32
     let rs_proofs: Vec<MerkleProof<Rfc6962>> = picks.iter().map(|&i| rs.proof(&[i])).collect();
 
     let mut g = c.benchmark_group("proof_250k");
+    let load = Load::start();
     let mut i = 0usize;
     g.bench_function("tuf_merkle_generate", |b| {
         b.iter(|| {
@@ -267,6 +272,7 @@ fn proof(c: &mut Criterion, corpus: &Corpus, tree: &Tree, leaf_hashes: &[[u8; 32
         })
     });
     g.finish();
+    load.report("proof_250k");
 }
 
 fn multiproof(c: &mut Criterion, corpus: &Corpus, tree: &Tree, leaf_hashes: &[[u8; 32]]) {
@@ -292,6 +298,7 @@ fn multiproof(c: &mut Criterion, corpus: &Corpus, tree: &Tree, leaf_hashes: &[[u
         .collect();
 
     let mut g = c.benchmark_group("multiproof_250k");
+    let load = Load::start();
     g.sample_size(30).measurement_time(Duration::from_secs(4));
     let mut i = 0usize;
     g.bench_function("tuf_merkle_generate", |b| {
@@ -320,6 +327,87 @@ fn multiproof(c: &mut Criterion, corpus: &Corpus, tree: &Tree, leaf_hashes: &[[u
         })
     });
     g.finish();
+    load.report("multiproof_250k");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load
+
+/// How busy the rest of the machine was while a group ran: this machine is shared, and timings
+/// taken while others compile are not the tree's. Reads `/proc/stat` (every process) and
+/// `/proc/self/stat` (this one) in clock ticks.
+struct Load {
+    start: Instant,
+    busy: Option<u64>,
+    ours: Option<u64>,
+}
+
+impl Load {
+    fn start() -> Self {
+        Load {
+            start: Instant::now(),
+            busy: system_busy_ticks(),
+            ours: own_ticks(),
+        }
+    }
+
+    /// Prints, and saves beside criterion's results for the summary, the average number of
+    /// cores that other processes kept busy since `start`.
+    fn report(self, group: &str) {
+        let wall = self.start.elapsed().as_secs_f64();
+        if wall < 1.0 {
+            return; // the group was filtered out
+        }
+        let (Some(b0), Some(o0), Some(b1), Some(o1)) =
+            (self.busy, self.ours, system_busy_ticks(), own_ticks())
+        else {
+            return;
+        };
+        let others = (b1 - b0).saturating_sub(o1 - o0) as f64 / TICKS_PER_SECOND / wall;
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        println!("[load] {group}: other processes kept {others:.2} of {cores} cores busy");
+        let _ = std::fs::create_dir_all(criterion_dir());
+        let _ = std::fs::write(load_file(group), format!("{others:.2}"));
+    }
+}
+
+/// `USER_HZ`, the unit of `/proc/stat` and `/proc/<pid>/stat`; 100 on Linux everywhere.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+fn system_busy_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait.
+    Some(
+        cpu.iter()
+            .take(8)
+            .enumerate()
+            .filter(|(i, _)| *i != 3 && *i != 4)
+            .map(|(_, v)| v)
+            .sum(),
+    )
+}
+
+fn own_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime, fields 14 and 15 of the line, 12 and 13 after the name.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+fn load_file(group: &str) -> PathBuf {
+    criterion_dir().join(format!("tuf-benches-load-{group}.txt"))
+}
+
+fn saved_load(group: &str) -> String {
+    std::fs::read_to_string(load_file(group)).unwrap_or_else(|_| "?".to_owned())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,14 +428,19 @@ fn criterion_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target/criterion"))
 }
 
-/// The mean time in nanoseconds criterion estimated for `group/bench` in its latest run.
-fn mean_ns(group: &str, bench: &str) -> Option<f64> {
+/// The time in nanoseconds criterion estimated for `group/bench` in its latest run: the mean,
+/// and the median (which a burst of load elsewhere on the machine moves less).
+fn estimate_ns(group: &str, bench: &str, statistic: &str) -> Option<f64> {
     let path = criterion_dir()
         .join(group)
         .join(bench)
         .join("new/estimates.json");
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    json["mean"]["point_estimate"].as_f64()
+    json[statistic]["point_estimate"].as_f64()
+}
+
+fn mean_ns(group: &str, bench: &str) -> Option<f64> {
+    estimate_ns(group, bench, "mean")
 }
 
 fn show(ns: Option<f64>) -> String {
@@ -377,8 +470,10 @@ fn line(what: &str, ours: (&str, &str), base: (&str, &str), goal: Option<(f64, &
         (None, _, _) => "-".to_owned(),
     };
     let goal = goal.map_or("", |g| g.1);
+    let load = saved_load(ours.0);
+    let median = show(estimate_ns(ours.0, ours.1, "median"));
     println!(
-        "{what:<44} {:>10} {:>10} {ratio:>9} {goal:>18} {verdict:>7}",
+        "{what:<46} {:>10} {median:>10} {:>10} {ratio:>8} {goal:>13} {verdict:>7} {load:>5}",
         show(o),
         show(b)
     );
@@ -391,8 +486,8 @@ fn summary() {
         criterion_dir().display()
     );
     println!(
-        "{:<44} {:>10} {:>10} {:>9} {:>18} {:>7}",
-        "", "tuf-merkle", "rs_merkle", "speedup", "goal", ""
+        "{:<46} {:>10} {:>10} {:>10} {:>8} {:>13} {:>7} {:>5}",
+        "", "tuf-merkle", "(median)", "rs_merkle", "speedup", "goal", "", "load"
     );
     let b = "build_1m";
     line(
@@ -477,7 +572,11 @@ fn summary() {
         (mp, "rs_merkle_verify"),
         None,
     );
-    println!("(speedup = rs_merkle time / tuf-merkle time; above 1 means tuf-merkle is faster)");
+    println!(
+        "(times are criterion's means, tuf-merkle's median beside; goals are judged on means;"
+    );
+    println!(" speedup = rs_merkle time / tuf-merkle time; above 1 means tuf-merkle is faster;");
+    println!(" load = cores other processes kept busy while the group ran, out of the machine's)");
 }
 
 fn main() {
