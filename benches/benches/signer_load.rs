@@ -1,0 +1,1028 @@
+//! tuf-signer under load (`cargo bench -p tuf-benches --bench signer_load`): a bounded run of
+//! about four minutes that prints a report and stops by itself. Everything is on loopback.
+//!
+//! 1. `import`: 250,000 synthetic crates.io index files (sizes log-normal with the real index's
+//!    median 1.2 KB and 99th percentile 55 KB, capped at 1 MB; seeded) imported with
+//!    `tuf_signer::import::import`, the function behind `tuf-signer import`.
+//! 2. For each key (a file key, then the KMS emulator, moto, on 127.0.0.1) and each batch delay
+//!    (the development config's default, then 2 ms): the signer, started on that 250,000-leaf
+//!    tree in a child process (this same executable, so its memory is its own), takes writers
+//!    over HTTP: 256 writers in a closed loop, one change per request (its capacity); then an
+//!    open loop of 5,000 single-change requests per second (the goal's rate), answered once
+//!    durable and once signed (the latencies); then 8 writers with 100 changes per request;
+//!    then the signed open loop again (after about 200,000 changes: a checkpoint may fall in it).
+//!    Reported: accepted changes per second, latency p50/p99/max from request to answer, the
+//!    signer's RSS, its mean signing time per round.
+//! 3. The emulator's own latency per `Sign` call, against a file key's in the same run.
+//! 4. Bytes a client downloads per update: merkle mode (timestamp.json and one proof, or one
+//!    multi-proof for 1,000 names) against classic metadata for the same 250,000 targets, signed
+//!    with the signer's own metadata code.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::num::NonZeroU64;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tough::editor::signed::SignedRole;
+use tough::key_source::KeySource;
+use tough::schema::{KeyHolder, Metafile, Snapshot};
+use tuf_keys::test_support::{KeySpec, MotoKms, REGION};
+use tuf_keys::{FileKeySource, FileSigner, KeyAlgorithm, KmsSigner};
+use tuf_merkle::LeafContents;
+use tuf_signer::checkpoint::Checkpoint;
+use tuf_signer::metadata::{MetadataSigner, RootChain, SharedSigner, write_dev_root};
+
+const LEAVES: usize = 250_000;
+const SEED: u64 = 0x5167_4e52;
+/// Load phases: one change per request, then batches.
+/// Closed loop, enough writers to saturate the signer: its capacity.
+const CAPACITY_WRITERS: usize = 256;
+const CAPACITY_SECS: u64 = 6;
+/// Open loop at the goal's rate: the latencies.
+const PACED_SECS: u64 = 6;
+const BATCH_WRITERS: usize = 8;
+const BATCH_SIZE: usize = 100;
+const BATCH_SECS: u64 = 5;
+const SMALL_DELAY_MS: u64 = 2;
+const GOAL_RATE: f64 = 5_000.0;
+const GOAL_SIGNED_SLACK_MS: f64 = 20.0;
+const GOAL_IMPORT_SECS: f64 = 10.0;
+const CHILD_ENV: &str = "TUF_SIGNER_LOAD_CHILD_CONFIG";
+
+fn main() {
+    if let Ok(config) = std::env::var(CHILD_ENV) {
+        child_main(Path::new(&config));
+        return;
+    }
+    // `cargo bench` passes `--bench` (and a filter); this run has nothing to filter.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run());
+}
+
+/// The signer process: starts on the config, prints its address, stops when stdin closes.
+fn child_main(config: &Path) {
+    let config = tuf_signer::Config::load(config).expect("config");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let running = tuf_signer::start(config).await.expect("signer start");
+        println!("LISTENING {}", running.local_addr());
+        std::io::stdout().flush().unwrap();
+        let _ = tokio::task::spawn_blocking(|| {
+            let mut sink = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut sink);
+        })
+        .await;
+        running.shutdown().await;
+    });
+}
+
+struct SignerProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    addr: SocketAddr,
+    started_in: Duration,
+}
+
+impl SignerProcess {
+    fn start(config: &Path, env: &[(&str, &str)]) -> SignerProcess {
+        let t = Instant::now();
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env(CHILD_ENV, config)
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(180));
+        let started_in = t.elapsed();
+        let mut p = SignerProcess {
+            child,
+            stdin,
+            addr: "127.0.0.1:1".parse().unwrap(),
+            started_in,
+        };
+        match line
+            .ok()
+            .and_then(|l| l.strip_prefix("LISTENING ").map(|a| a.trim().parse()))
+        {
+            Some(Ok(addr)) => p.addr = addr,
+            other => panic!("the signer did not start: {other:?}"),
+        }
+        p
+    }
+
+    /// (VmRSS, VmHWM) in MiB from /proc.
+    fn rss_mib(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1024.0
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    fn stop(mut self) {
+        self.stdin.take();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("the signer did not stop within 60 s; killing it");
+    }
+}
+
+impl Drop for SignerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+struct Resp {
+    status: u16,
+    body: Vec<u8>,
+}
+
+/// A keep-alive HTTP/1.1 connection, as a publisher's connection pool would hold: a new
+/// loopback connection per request would measure the client's TCP handshakes (and, at
+/// thousands per second, its ephemeral ports) rather than the signer.
+struct Conn {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> Conn {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Conn {
+            stream: tokio::io::BufReader::new(stream),
+        }
+    }
+
+    async fn send(&mut self, method: &str, path: &str, auth: &str, body: &[u8]) -> Resp {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: signer\r\nContent-Length: {}\r\nContent-Type: application/json\r\nAuthorization: {auth}\r\n\r\n",
+            body.len()
+        );
+        head.push_str(std::str::from_utf8(body).expect("JSON body"));
+        self.stream
+            .get_mut()
+            .write_all(head.as_bytes())
+            .await
+            .expect("write");
+        let mut status = 0;
+        let mut length = None;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self.stream.read_line(&mut line).await.expect("read head");
+            assert!(n > 0, "connection closed");
+            let l = line.trim_end().to_ascii_lowercase();
+            if l.is_empty() {
+                break;
+            }
+            if status == 0 {
+                status = l
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .expect("status");
+            } else if let Some(v) = l.strip_prefix("content-length:") {
+                length = v.trim().parse::<usize>().ok();
+            }
+        }
+        let mut body = vec![0; length.expect("a content-length")];
+        self.stream.read_exact(&mut body).await.expect("read body");
+        Resp { status, body }
+    }
+}
+
+/// One HTTP/1.1 request on a new loopback connection (`Connection: close`).
+async fn request(addr: SocketAddr, method: &str, path: &str, auth: &str, body: &[u8]) -> Resp {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\nContent-Type: application/json\r\n",
+        body.len()
+    );
+    if !auth.is_empty() {
+        head.push_str(&format!("Authorization: {auth}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.expect("write");
+    stream.write_all(body).await.expect("write body");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("response head");
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let mut body = raw[split + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    Resp { status, body }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 2 + size + 2..];
+    }
+    out
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    tuf_merkle::hash::sha256(bytes).to_hex()
+}
+
+/// The crates.io index path of a crate name.
+fn index_path(name: &str) -> String {
+    match name.len() {
+        1 => format!("1/{name}"),
+        2 => format!("2/{name}"),
+        3 => format!("3/{}/{name}", &name[..1]),
+        _ => format!("{}/{}/{name}", &name[..2], &name[2..4]),
+    }
+}
+
+/// 250,000 distinct crate names: a random lowercase stem, `-`, and a base-36 serial.
+fn crate_names(rng: &mut StdRng) -> Vec<String> {
+    let mut names = Vec::with_capacity(LEAVES);
+    for i in 0..LEAVES {
+        let stem_len = rng.random_range(1..=12);
+        let mut name: String = (0..stem_len)
+            .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+            .collect();
+        name.push('-');
+        let mut n = i;
+        loop {
+            name.push(char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[n % 36]));
+            n /= 36;
+            if n == 0 {
+                break;
+            }
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// Sizes of index files: log-normal with median 1.2 KB and 99th percentile 55 KB (the 2019
+/// index), capped at 1 MiB (its largest file was 1.06 MB).
+fn file_size(rng: &mut StdRng) -> usize {
+    let mu = 1200f64.ln();
+    let sigma = (55_000f64 / 1200.0).ln() / 2.326_347_874;
+    // Box-Muller.
+    let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-300), rng.random());
+    let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+    ((mu + sigma * z).exp() as usize).clamp(60, 1 << 20)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn machine() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} cores, {model}")
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+struct Phase {
+    rate: f64,
+    lat_ms: Vec<f64>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn load_phase(
+    addr: SocketAddr,
+    token: &str,
+    names: &Arc<Vec<String>>,
+    writers: usize,
+    per_request: usize,
+    secs: u64,
+    wait: &'static str,
+    salt: usize,
+) -> Phase {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(secs);
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (auth, names, latencies) =
+            (format!("Bearer {token}"), names.clone(), latencies.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(SEED ^ (salt * 1000 + w) as u64);
+            let mut changes = 0usize;
+            let mut c = 0usize;
+            let mut mine = Vec::new();
+            let mut conn = Conn::open(addr).await;
+            while Instant::now() < deadline {
+                c += 1;
+                let (method, path, body) = if per_request == 1 {
+                    let name = &names[rng.random_range(0..names.len())];
+                    let body = json!({ "sha256": sha256_hex(format!("{salt} {w} {c}").as_bytes()), "length": c });
+                    ("PUT", format!("/api/v1/crates.io/targets/{name}?wait={wait}"), body)
+                } else {
+                    let picked = rand::seq::index::sample(&mut rng, names.len(), per_request);
+                    let list: Vec<_> = picked
+                        .iter()
+                        .enumerate()
+                        .map(|(k, i)| {
+                            let name = &names[i];
+                            json!({ "op": "upsert", "path": name,
+                                    "sha256": sha256_hex(format!("{salt} {w} {c} {k}").as_bytes()), "length": k + 1 })
+                        })
+                        .collect();
+                    ("POST", format!("/api/v1/crates.io/batch?wait={wait}"), json!({ "changes": list }))
+                };
+                let body = body.to_string();
+                let t = Instant::now();
+                let r = conn.send(method, &path, &auth, body.as_bytes()).await;
+                let elapsed = t.elapsed();
+                assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+                mine.push(elapsed.as_secs_f64() * 1e3);
+                changes += per_request;
+            }
+            latencies.lock().unwrap().extend(mine);
+            changes
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    let mut lat_ms = latencies.lock().unwrap().clone();
+    lat_ms.sort_by(f64::total_cmp);
+    Phase { rate, lat_ms }
+}
+
+/// Open loop: `rate` single-change requests per second (a burst every millisecond), each on its
+/// own task, whether or not earlier ones have been answered.
+async fn paced_phase(
+    addr: SocketAddr,
+    token: &str,
+    names: &Arc<Vec<String>>,
+    rate: usize,
+    secs: u64,
+    wait: &'static str,
+    salt: usize,
+) -> Phase {
+    let started = Instant::now();
+    let auth = Arc::new(format!("Bearer {token}"));
+    let mut interval = tokio::time::interval(Duration::from_millis(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut rng = StdRng::seed_from_u64(SEED ^ salt as u64);
+    let mut tasks = Vec::with_capacity(rate * secs as usize);
+    let pool: Arc<Mutex<Vec<Conn>>> = Arc::default();
+    for tick in 0..secs as usize * 1000 {
+        interval.tick().await;
+        // Spread `rate` over 1,000 ticks exactly.
+        let n = (tick + 1) * rate / 1000 - tick * rate / 1000;
+        for k in 0..n {
+            let name = names[rng.random_range(0..names.len())].clone();
+            let body = json!({ "sha256": sha256_hex(format!("{salt} {tick} {k}").as_bytes()), "length": tick + 1 }).to_string();
+            let (auth, pool) = (auth.clone(), pool.clone());
+            tasks.push(tokio::spawn(async move {
+                let path = format!("/api/v1/crates.io/targets/{name}?wait={wait}");
+                let t = Instant::now();
+                let idle = pool.lock().unwrap().pop();
+                let mut conn = match idle {
+                    Some(c) => c,
+                    None => Conn::open(addr).await,
+                };
+                let r = conn.send("PUT", &path, &auth, body.as_bytes()).await;
+                let elapsed = t.elapsed();
+                pool.lock().unwrap().push(conn);
+                assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+                elapsed.as_secs_f64() * 1e3
+            }));
+        }
+    }
+    let mut lat_ms = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        lat_ms.push(t.await.unwrap());
+    }
+    let rate = lat_ms.len() as f64 / started.elapsed().as_secs_f64();
+    lat_ms.sort_by(f64::total_cmp);
+    Phase { rate, lat_ms }
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{name}{{role=\"crates.io\"")))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+struct Scenario {
+    key: &'static str,
+    delay_ms: u64,
+    start_s: f64,
+    rss_start: (f64, f64),
+    rss_end: (f64, f64),
+    phases: Vec<(String, Phase)>,
+    mean_sign_ms: f64,
+    changes_per_round: f64,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn scenario(
+    root: &Path,
+    base_checkpoint: &Path,
+    names: &Arc<Vec<String>>,
+    key: &'static str,
+    online_key: &str,
+    env: &[(&str, &str)],
+    delay_ms: u64,
+    max_changes: usize,
+    sizes: Option<&mut Sizes>,
+) -> Scenario {
+    let data = root.join(format!("data-{key}-{delay_ms}ms"));
+    let state = data.join("state/crates.io");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::copy(base_checkpoint, state.join("checkpoint.bin")).unwrap();
+    let config = root.join(format!("signer-{key}-{delay_ms}ms.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+            mode = "development"
+            data_dir = "{}"
+            listen = "127.0.0.1:0"
+            [roles."crates.io"]
+            snapshot = "merkle"
+            layout = "crates-index"
+            batch = {{ max_changes = {max_changes}, max_delay_ms = {delay_ms} }}
+            {online_key}
+            "#,
+            data.display()
+        ),
+    )
+    .unwrap();
+    let p = SignerProcess::start(&config, env);
+    let rss_start = p.rss_mib();
+    let token = std::fs::read_to_string(data.join("dev-tokens/crates.io"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let status: Value = serde_json::from_slice(
+        &request(p.addr, "GET", "/api/v1/crates.io/status", "", b"")
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(status["leaves"], LEAVES, "{status}");
+    if let Some(sizes) = sizes {
+        merkle_sizes(p.addr, names, sizes).await;
+    }
+    let mut phases = Vec::new();
+    // A phase during which the sequencer wrote a checkpoint (every `checkpoint_every` changes,
+    // default 100,000) is marked: the sequencer takes no new round while it writes one.
+    let ckpt = state.join("checkpoint.bin");
+    let mtime = || std::fs::metadata(&ckpt).and_then(|m| m.modified()).ok();
+    let mut last = mtime();
+    let mut mark = |label: String| {
+        let now = mtime();
+        let changed = now != last;
+        last = now;
+        if changed { format!("{label} *") } else { label }
+    };
+    for (i, wait) in ["durable", "signed"].into_iter().enumerate() {
+        let ph = paced_phase(
+            p.addr,
+            &token,
+            names,
+            GOAL_RATE as usize,
+            PACED_SECS,
+            wait,
+            1 + i,
+        )
+        .await;
+        phases.push((mark(format!("paced {GOAL_RATE:.0}/s x 1, {wait}")), ph));
+    }
+    let cap = load_phase(
+        p.addr,
+        &token,
+        names,
+        CAPACITY_WRITERS,
+        1,
+        CAPACITY_SECS,
+        "durable",
+        0,
+    )
+    .await;
+    phases.push((
+        mark(format!("capacity: {CAPACITY_WRITERS} writers x 1, durable")),
+        cap,
+    ));
+    for (i, wait) in ["durable", "signed"].into_iter().enumerate() {
+        let ph = load_phase(
+            p.addr,
+            &token,
+            names,
+            BATCH_WRITERS,
+            BATCH_SIZE,
+            BATCH_SECS,
+            wait,
+            3 + i,
+        )
+        .await;
+        phases.push((
+            mark(format!("{BATCH_WRITERS} writers x {BATCH_SIZE}, {wait}")),
+            ph,
+        ));
+    }
+    let ph = paced_phase(
+        p.addr,
+        &token,
+        names,
+        GOAL_RATE as usize,
+        PACED_SECS,
+        "signed",
+        5,
+    )
+    .await;
+    phases.push((
+        mark(format!("paced {GOAL_RATE:.0}/s x 1, signed, again")),
+        ph,
+    ));
+    let metrics =
+        String::from_utf8(request(p.addr, "GET", "/metrics", "", b"").await.body).unwrap();
+    let rounds = metric(&metrics, "tuf_signer_rounds_total");
+    let changes = metric(&metrics, "tuf_signer_changes_total");
+    let sign_sum = metric(&metrics, "tuf_signer_sign_seconds_sum");
+    let sign_count = metric(&metrics, "tuf_signer_sign_seconds_count");
+    let rss_end = p.rss_mib();
+    let start_s = p.started_in.as_secs_f64();
+    p.stop();
+    Scenario {
+        key,
+        delay_ms,
+        start_s,
+        rss_start,
+        rss_end,
+        phases,
+        mean_sign_ms: if sign_count > 0.0 {
+            sign_sum / sign_count * 1e3
+        } else {
+            0.0
+        },
+        changes_per_round: if rounds > 0.0 { changes / rounds } else { 0.0 },
+    }
+}
+
+#[derive(Default)]
+struct Sizes {
+    timestamp: usize,
+    proof: usize,
+    multi_proof_1000: usize,
+}
+
+/// What a merkle-mode client downloads: timestamp.json, one proof, one 1,000-name multi-proof.
+async fn merkle_sizes(addr: SocketAddr, names: &Arc<Vec<String>>, sizes: &mut Sizes) {
+    let ts = request(addr, "GET", "/crates.io/timestamp.json", "", b"").await;
+    assert_eq!(ts.status, 200);
+    sizes.timestamp = ts.body.len();
+    let mut rng = StdRng::seed_from_u64(SEED + 1);
+    let mut total = 0;
+    for _ in 0..100 {
+        let name = &names[rng.random_range(0..names.len())];
+        let r = request(
+            addr,
+            "GET",
+            &format!("/api/v1/crates.io/proof/{name}"),
+            "",
+            b"",
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        total += r.body.len();
+    }
+    sizes.proof = total / 100;
+    let picked: Vec<&String> = rand::seq::index::sample(&mut rng, names.len(), 1000)
+        .iter()
+        .map(|i| &names[i])
+        .collect();
+    let body = json!({ "names": picked }).to_string();
+    let r = request(
+        addr,
+        "POST",
+        "/api/v1/crates.io/proofs",
+        "",
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    sizes.multi_proof_1000 = r.body.len();
+}
+
+/// Per-call latency of `Sign`: a file key, and the emulator for both KMS key specs.
+async fn sign_latency(kms: &MotoKms, dir: &Path) -> Vec<(String, f64, f64)> {
+    const N: usize = 200;
+    let message = vec![b'x'; 700];
+    let mut out = Vec::new();
+    let file = FileSigner::generate(dir.join("sign-bench.pem"), KeyAlgorithm::Ed25519).unwrap();
+    let mut l: Vec<f64> = (0..N)
+        .map(|_| {
+            let t = Instant::now();
+            file.sign_message(&message).unwrap();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    l.sort_by(f64::total_cmp);
+    out.push((
+        "file key, Ed25519 (baseline)".to_owned(),
+        percentile(&l, 0.5),
+        percentile(&l, 0.99),
+    ));
+    for (spec, label) in [
+        (KeySpec::EccNistP256, "moto KMS, ECC_NIST_P256"),
+        (
+            KeySpec::EccNistEdwards25519,
+            "moto KMS, ECC_NIST_EDWARDS25519",
+        ),
+    ] {
+        let key_id = kms.create_key(spec).await.unwrap();
+        let signer = KmsSigner::connect(&key_id, &kms.options()).await.unwrap();
+        let _ = signer.sign_message(&message).await.unwrap();
+        let mut l = Vec::with_capacity(N);
+        for _ in 0..N {
+            let t = Instant::now();
+            signer.sign_message(&message).await.unwrap();
+            l.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        l.sort_by(f64::total_cmp);
+        out.push((label.to_owned(), percentile(&l, 0.5), percentile(&l, 0.99)));
+    }
+    out
+}
+
+/// Classic metadata for the same 250,000 targets, signed with the signer's `MetadataSigner`
+/// (targets.json listing them all, snapshot.json, timestamp.json), and a snapshot.json listing
+/// one delegated targets file per crate (tough's `Snapshot`, signed by the same tough path).
+async fn classic_sizes(dir: &Path, checkpoint: &Checkpoint) -> (usize, usize, usize, usize) {
+    let online_path = dir.join("classic-online.pem");
+    let online: SharedSigner =
+        Arc::new(FileSigner::generate(&online_path, KeyAlgorithm::Ed25519).unwrap());
+    let root_key: SharedSigner = Arc::new(
+        FileSigner::generate(dir.join("classic-root.pem"), KeyAlgorithm::Ed25519).unwrap(),
+    );
+    let roots = dir.join("classic-roots");
+    write_dev_root(&roots, &root_key, online.public_key(), 3600)
+        .await
+        .unwrap();
+    let root = RootChain::load(&roots).unwrap().current.signed;
+    let signer = MetadataSigner::new(root.clone(), online);
+    let targets = checkpoint.entries.iter().map(|e| match e.contents {
+        LeafContents::Present { length, sha256, .. } => (e.name.clone().unwrap(), length, sha256),
+        LeafContents::Deleted { .. } => unreachable!("an import has no tombstones"),
+    });
+    let targets = signer.targets(1, 86_400, targets).await.unwrap();
+    let snapshot = signer.snapshot(1, 86_400, &targets.meta).await.unwrap();
+    let timestamp = signer
+        .timestamp(1, 86_400, &snapshot.meta, None)
+        .await
+        .unwrap();
+
+    let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+    let mut per_crate = Snapshot::new("1.0.0".to_owned(), NonZeroU64::MIN, expires);
+    for e in &checkpoint.entries {
+        per_crate.meta.insert(
+            format!("{}.json", e.name.as_deref().unwrap()),
+            Metafile {
+                length: None,
+                hashes: None,
+                version: NonZeroU64::MIN,
+                _extra: HashMap::new(),
+            },
+        );
+    }
+    let sources: [Box<dyn KeySource>; 1] = [Box::new(FileKeySource::new(&online_path))];
+    let signed = SignedRole::new(
+        per_crate,
+        &KeyHolder::Root(root),
+        &sources,
+        &aws_lc_rs::rand::SystemRandom::new(),
+    )
+    .await
+    .unwrap();
+    (
+        timestamp.bytes.len(),
+        snapshot.bytes.len(),
+        targets.bytes.len(),
+        signed.buffer().len(),
+    )
+}
+
+fn fmt_ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+async fn run() {
+    let t0 = Instant::now();
+    println!(
+        "signer_load: {} ; loadavg at start {}",
+        machine(),
+        loadavg()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+
+    // 1. Synthetic index and import.
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let crates = crate_names(&mut rng);
+    let paths: Vec<String> = crates.iter().map(|n| index_path(n)).collect();
+    let index = root.join("index");
+    let mut sizes_written = Vec::with_capacity(LEAVES);
+    let mut buf = Vec::new();
+    for (name, path) in crates.iter().zip(&paths) {
+        let size = file_size(&mut rng);
+        buf.clear();
+        while buf.len() < size {
+            let line = format!(
+                "{{\"name\":\"{name}\",\"vers\":\"0.{}.{}\",\"deps\":[],\"cksum\":\"{}\",\"features\":{{}},\"yanked\":false}}\n",
+                buf.len() % 97,
+                rng.random_range(0..100),
+                sha256_hex(&buf.len().to_le_bytes())
+            );
+            buf.extend_from_slice(line.as_bytes());
+        }
+        buf.truncate(size);
+        let file = index.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, &buf).unwrap();
+        sizes_written.push(size);
+    }
+    sizes_written.sort_unstable();
+    let total_bytes: usize = sizes_written.iter().sum();
+    let import_data = root.join("import-data");
+    let import_config = tuf_signer::Config::parse(
+        &format!(
+            "mode = \"development\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:0\"\n[roles.\"crates.io\"]\nsnapshot = \"merkle\"\nlayout = \"crates-index\"\n",
+            import_data.display()
+        ),
+        "bench",
+    )
+    .unwrap();
+    let t = Instant::now();
+    let summary = tuf_signer::import::import(&import_config, "crates.io", &index, false).unwrap();
+    let import_s = t.elapsed().as_secs_f64();
+    assert_eq!(
+        summary.leaves,
+        LEAVES,
+        "skipped: {:?}",
+        &summary.skipped[..summary.skipped.len().min(5)]
+    );
+    println!(
+        "\nimport of {LEAVES} synthetic index files ({:.0} MB; sizes p50 {} B, p99 {} B, max {} B; page cache warm): {import_s:.2} s (goal < {GOAL_IMPORT_SECS} s: {})",
+        total_bytes as f64 / 1e6,
+        sizes_written[LEAVES / 2],
+        sizes_written[LEAVES * 99 / 100],
+        sizes_written[LEAVES - 1],
+        if import_s < GOAL_IMPORT_SECS {
+            "MET"
+        } else {
+            "MISSED"
+        }
+    );
+    std::fs::remove_dir_all(&index).unwrap();
+    let base_checkpoint = import_data.join("state/crates.io/checkpoint.bin");
+    let checkpoint = Checkpoint::load(&base_checkpoint).unwrap();
+    let names = Arc::new(paths);
+
+    // 2. Load with a file key and with the KMS emulator.
+    let default_delay = tuf_signer::Config::embedded_default().roles["crates.io"]
+        .batch
+        .clone();
+    let mut sizes = Sizes::default();
+    let mut scenarios = Vec::new();
+    for delay in [default_delay.max_delay_ms, SMALL_DELAY_MS] {
+        let s = scenario(
+            root,
+            &base_checkpoint,
+            &names,
+            "file key",
+            "",
+            &[],
+            delay,
+            default_delay.max_changes,
+            (delay == default_delay.max_delay_ms).then_some(&mut sizes),
+        )
+        .await;
+        scenarios.push(s);
+    }
+    let kms = MotoKms::start_or_skip("signer_load");
+    let mut signs = Vec::new();
+    if let Some(kms) = &kms {
+        let key_id = kms.create_key(KeySpec::EccNistP256).await.unwrap();
+        let online = format!(
+            "online_key = {{ type = \"kms\", key_id = \"{key_id}\", region = \"{REGION}\", endpoint = \"{}\" }}",
+            kms.endpoint_url()
+        );
+        let env = [
+            ("AWS_ACCESS_KEY_ID", "moto-access-key"),
+            ("AWS_SECRET_ACCESS_KEY", "moto-secret-key"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ];
+        for delay in [default_delay.max_delay_ms, SMALL_DELAY_MS] {
+            let s = scenario(
+                root,
+                &base_checkpoint,
+                &names,
+                "moto KMS P-256",
+                &online,
+                &env,
+                delay,
+                default_delay.max_changes,
+                None,
+            )
+            .await;
+            scenarios.push(s);
+        }
+        signs = sign_latency(kms, root).await;
+    }
+
+    // 3. Report.
+    println!(
+        "\nload over loopback, {LEAVES}-leaf crates.io tree, max_changes {} per round; latency = request to answer, ms",
+        default_delay.max_changes
+    );
+    println!(
+        "{:<16} {:>6} {:<38} {:>10} {:>7} {:>7} {:>7}  goal",
+        "key", "delay", "phase", "changes/s", "p50", "p99", "max"
+    );
+    for s in &scenarios {
+        for (label, ph) in &s.phases {
+            let (p50, p99, max) = (
+                percentile(&ph.lat_ms, 0.5),
+                percentile(&ph.lat_ms, 0.99),
+                ph.lat_ms.last().copied().unwrap_or(0.0),
+            );
+            let mut goal = Vec::new();
+            if label.starts_with("capacity") {
+                goal.push(format!(
+                    "rate >= {GOAL_RATE:.0}: {} ({:.2}x)",
+                    if ph.rate >= GOAL_RATE {
+                        "MET"
+                    } else {
+                        "MISSED"
+                    },
+                    ph.rate / GOAL_RATE
+                ));
+            }
+            if label.starts_with("paced") && label.contains("signed") {
+                let limit = s.delay_ms as f64 + GOAL_SIGNED_SLACK_MS;
+                goal.push(format!(
+                    "p99 < {limit:.0} ms: {}",
+                    if p99 < limit { "MET" } else { "MISSED" }
+                ));
+            }
+            println!(
+                "{:<16} {:>4}ms {:<38} {:>10.0} {:>7} {:>7} {:>7}  {}",
+                s.key,
+                s.delay_ms,
+                label,
+                ph.rate,
+                fmt_ms(p50),
+                fmt_ms(p99),
+                fmt_ms(max),
+                goal.join("; ")
+            );
+        }
+    }
+    println!(
+        "* = the sequencer wrote a 250,000-leaf checkpoint during this phase (no round is taken meanwhile)"
+    );
+    println!();
+    for s in &scenarios {
+        println!(
+            "{:<16} {:>4}ms: start on {LEAVES} leaves (first signed round included) {:.2} s; RSS after start {:.0} MiB, after load {:.0} MiB (peak {:.0} MiB); mean signing per round {:.2} ms; {:.0} changes per round",
+            s.key,
+            s.delay_ms,
+            s.start_s,
+            s.rss_start.0,
+            s.rss_end.0,
+            s.rss_end.1,
+            s.mean_sign_ms,
+            s.changes_per_round
+        );
+    }
+    if signs.is_empty() {
+        println!("\nKMS emulator not available: run `bash scripts/test-env.sh` for the KMS rows");
+    } else {
+        println!(
+            "\nper-call Sign latency (moto is a Python emulator on 127.0.0.1: these are its latencies, not AWS KMS's), ms:"
+        );
+        let base = signs[0].1;
+        for (label, p50, p99) in &signs {
+            println!(
+                "  {label:<34} p50 {p50:>8.3}  p99 {p99:>8.3}  ({:.0}x the file key's p50)",
+                p50 / base
+            );
+        }
+    }
+    let (c_ts, c_snap, c_targets, c_per_crate) = classic_sizes(root, &checkpoint).await;
+    let merkle_one = sizes.timestamp + sizes.proof;
+    let merkle_many = sizes.timestamp + sizes.multi_proof_1000;
+    let classic = c_ts + c_snap + c_targets;
+    println!("\nbytes a client downloads per update, {LEAVES} targets (uncompressed):");
+    println!(
+        "  merkle: timestamp.json {} B + one proof answer {} B (mean of 100) = {merkle_one} B",
+        sizes.timestamp, sizes.proof
+    );
+    println!(
+        "  merkle: timestamp.json + one 1,000-name multi-proof answer {} B = {merkle_many} B",
+        sizes.multi_proof_1000
+    );
+    println!(
+        "  classic (tuf-signer classic mode, MetadataSigner): timestamp.json {c_ts} B + snapshot.json {c_snap} B + targets.json {c_targets} B = {classic} B"
+    );
+    println!(
+        "  classic with one delegated targets file per crate: snapshot.json listing {LEAVES} files (version only) {c_per_crate} B"
+    );
+    println!(
+        "  ratio merkle/classic: one update {:.5} ({:.0}x fewer bytes); 1,000-name resolution {:.4} ({:.0}x fewer); one update vs the per-crate snapshot.json alone {:.5}",
+        merkle_one as f64 / classic as f64,
+        classic as f64 / merkle_one as f64,
+        merkle_many as f64 / classic as f64,
+        classic as f64 / merkle_many as f64,
+        merkle_one as f64 / c_per_crate as f64,
+    );
+    println!(
+        "\nloadavg at end {}; whole run {:.0} s",
+        loadavg(),
+        t0.elapsed().as_secs_f64()
+    );
+}
