@@ -24,7 +24,7 @@
 //!   root each stored or logged round signed, and signs the changes after the last round.
 //! - Idle roles are re-signed when half of a file's validity period has passed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,7 +40,7 @@ use crate::metrics::RoleMetrics;
 use crate::publisher::{PublishError, Publisher, Round};
 use crate::state::{RoleState, SignedVersion};
 use crate::tree::{Applied, Op, RoleTree, RuleError, Staged};
-use crate::wal::{Wal, WalError};
+use crate::wal::{CompactError, Wal, WalError};
 
 /// When a request is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -196,6 +196,58 @@ pub struct Sequencer {
     broken: Option<String>,
     retry_at: Option<Instant>,
     unpublished: bool,
+    in_flight: Option<InFlight>,
+}
+
+/// What a checkpoint holds: the role's state at its last signed round, taken on the sequencer
+/// thread in O(1) (the tree is shared structurally) and written out by another thread.
+struct Snapshot {
+    tree: Tree,
+    names: Option<HashMap<Digest, String>>,
+    round: Option<Round>,
+    seq: u64,
+}
+
+impl Snapshot {
+    /// Makes the snapshot durable: first the published repository is flushed (`syncfs`), so
+    /// that every round up to `seq` is on disk without the log; then the round is stored in
+    /// `round.json`; then the checkpoint. Each step durable before the next. Returns the number
+    /// of leaves.
+    fn write(self, publisher: &Publisher, paths: &RolePaths) -> Result<usize, RecoveryError> {
+        publisher.sync()?;
+        if let Some(round) = &self.round {
+            round.store(&paths.round())?;
+        }
+        let mut entries = Vec::with_capacity(self.tree.len());
+        let names = self.names.as_ref();
+        self.tree.for_each_leaf(|key, contents| {
+            entries.push(Entry {
+                key: *key,
+                contents,
+                name: names.and_then(|n| n.get(key).cloned()),
+            });
+        });
+        let leaves = entries.len();
+        let checkpoint = Checkpoint {
+            seq: self.seq,
+            timestamp_version: self.round.as_ref().map_or(0, |r| r.timestamp_version),
+            entries,
+        };
+        checkpoint.store(&paths.checkpoint())?;
+        Ok(leaves)
+    }
+}
+
+/// A checkpoint being written in the background.
+struct InFlight {
+    handle: std::thread::JoinHandle<Result<usize, RecoveryError>>,
+    /// The last log sequence number it covers.
+    seq: u64,
+    /// Where the record after `seq` starts in the log.
+    offset: u64,
+    /// The changes and rounds it covers, counted again if it fails.
+    changes: u64,
+    rounds: u64,
 }
 
 impl Sequencer {
@@ -336,6 +388,7 @@ impl Sequencer {
             broken: None,
             retry_at: None,
             unpublished: false,
+            in_flight: None,
         };
         // Republish what the log holds (a crash may have cut publishing short, and published
         // files are not fsynced one by one), then the stored round if it is not on disk.
@@ -376,6 +429,7 @@ impl Sequencer {
     ) {
         loop {
             let wake = self.retry_at.unwrap_or_else(|| self.resign_due());
+            let checkpointing = self.in_flight.is_some();
             let first = tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
@@ -383,6 +437,10 @@ impl Sequencer {
                     Some(s) => Some(s),
                     None => break,
                 },
+                _ = tokio::time::sleep(CHECKPOINT_POLL), if checkpointing => {
+                    self.finish_checkpoint(false);
+                    continue;
+                }
                 _ = tokio::time::sleep_until(wake.into()) => None,
             };
             match first {
@@ -406,6 +464,7 @@ impl Sequencer {
         if !rest.is_empty() {
             self.commit(rest).await;
         }
+        self.finish_checkpoint(true);
         if (self.since_checkpoint > 0 || self.rounds_since_checkpoint > 0)
             && self.pending.is_empty()
             && self.broken.is_none()
@@ -744,46 +803,133 @@ impl Sequencer {
         self.state.update_status(|s| s.error = None);
     }
 
+    /// Between batches: finishes a background checkpoint that is done, and starts one when
+    /// enough changes or rounds have gone by and none is being written.
     fn maybe_checkpoint(&mut self) {
-        if (self.since_checkpoint >= self.cfg.checkpoint_every
-            || self.rounds_since_checkpoint >= MAX_ROUNDS_BETWEEN_CHECKPOINTS)
-            && self.pending.is_empty()
-            && let Err(e) = self.checkpoint()
+        self.finish_checkpoint(false);
+        if self.in_flight.is_none()
+            && (self.since_checkpoint >= self.cfg.checkpoint_every
+                || self.rounds_since_checkpoint >= MAX_ROUNDS_BETWEEN_CHECKPOINTS)
         {
-            tracing::error!(role = self.role, error = %e, "checkpoint failed; the log keeps every change");
+            self.start_checkpoint();
         }
     }
 
-    /// Writes a checkpoint of the tree at the last signed round, then empties the log: first
-    /// the published repository is flushed (`syncfs`), then the last round is stored in
-    /// `round.json`, then the checkpoint; each step durable before the next.
-    pub fn checkpoint(&mut self) -> Result<(), RecoveryError> {
-        self.publisher.sync()?;
-        if let Some(round) = &self.last {
-            round.store(&self.paths.round())?;
-        }
-        let mut entries = Vec::with_capacity(self.tree.tree.len());
-        let names = self.tree.names.as_ref();
-        self.tree.tree.for_each_leaf(|key, contents| {
-            entries.push(Entry {
-                key: *key,
-                contents,
-                name: names.and_then(|n| n.get(key).cloned()),
-            });
-        });
-        let checkpoint = Checkpoint {
+    /// The state to checkpoint: the tree at the last signed round and the log position it
+    /// covers. Only taken with nothing pending and the last round published, so the tree is
+    /// the one the last round signed and every round up to here is in the repository.
+    fn snapshot(&self) -> Option<Snapshot> {
+        (self.pending.is_empty() && !self.unpublished && self.broken.is_none()).then(|| Snapshot {
+            tree: self.tree.tree.clone(),
+            names: self.tree.names.clone(),
+            round: self.last.clone(),
             seq: self.wal.last_seq(),
-            timestamp_version: self.last.as_ref().map_or(0, |r| r.timestamp_version),
-            entries,
+        })
+    }
+
+    /// Hands a snapshot to a checkpoint thread; the log is compacted when it is done
+    /// ([`Sequencer::finish_checkpoint`]). Until then the log keeps every record, so a crash
+    /// at any point recovers from the old checkpoint and the whole log, or from the new
+    /// checkpoint and the log's records after it.
+    fn start_checkpoint(&mut self) {
+        let Some(snapshot) = self.snapshot() else {
+            return;
         };
-        checkpoint.store(&self.paths.checkpoint())?;
+        let (seq, offset) = self.wal.position();
+        let publisher = self.publisher.clone();
+        let paths = self.paths.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("checkpoint-{}", self.role))
+            .spawn(move || snapshot.write(&publisher, &paths));
+        match spawned {
+            Ok(handle) => {
+                self.in_flight = Some(InFlight {
+                    handle,
+                    seq,
+                    offset,
+                    changes: self.since_checkpoint,
+                    rounds: self.rounds_since_checkpoint,
+                });
+                self.since_checkpoint = 0;
+                self.rounds_since_checkpoint = 0;
+            }
+            Err(e) => {
+                tracing::error!(role = self.role, error = %e, "cannot start a checkpoint thread; the log keeps every change");
+            }
+        }
+    }
+
+    /// Collects the background checkpoint if it is done (or waits for it if `wait`), then
+    /// drops the log records it covers. The log is compacted here, on the sequencer thread,
+    /// so that no append runs while the file is swapped.
+    fn finish_checkpoint(&mut self, wait: bool) {
+        let Some(job) = self.in_flight.take() else {
+            return;
+        };
+        if !wait && !job.handle.is_finished() {
+            self.in_flight = Some(job);
+            return;
+        }
+        let written = job.handle.join().unwrap_or_else(|_| {
+            Err(RecoveryError::Inconsistent {
+                role: self.role.clone(),
+                message: "the checkpoint thread panicked".into(),
+            })
+        });
+        let leaves = match written {
+            Ok(leaves) => leaves,
+            Err(e) => {
+                self.since_checkpoint += job.changes;
+                self.rounds_since_checkpoint += job.rounds;
+                tracing::error!(role = self.role, error = %e, "checkpoint failed; the log keeps every change");
+                return;
+            }
+        };
+        if self.broken.is_some() {
+            // The log may end in a torn write; leave it for recovery, which skips what the
+            // checkpoint covers.
+            return;
+        }
+        match self.wal.compact(job.seq, job.offset) {
+            Ok(()) => tracing::info!(
+                role = self.role,
+                seq = job.seq,
+                leaves,
+                kept_bytes = self.wal.len(),
+                "checkpoint written"
+            ),
+            Err(CompactError::Kept(e)) => tracing::error!(
+                role = self.role,
+                error = %e,
+                "checkpoint written but the log could not be compacted; it keeps every record (recovery skips those the checkpoint covers)"
+            ),
+            Err(CompactError::Unsure(e)) => {
+                let why = format!(
+                    "role {} cannot compact its log ({e}); it refuses writes until the signer is restarted",
+                    self.role
+                );
+                tracing::error!(role = self.role, error = %e, "write-ahead log compaction failed");
+                self.broken = Some(why.clone());
+                self.state.update_status(|s| s.error = Some(why));
+            }
+        }
+    }
+
+    /// Writes a checkpoint of the tree at the last signed round on this thread (after any
+    /// background one), then empties the log. Used at shutdown.
+    pub fn checkpoint(&mut self) -> Result<(), RecoveryError> {
+        self.finish_checkpoint(true);
+        let Some(snapshot) = self.snapshot() else {
+            return Ok(());
+        };
+        let leaves = snapshot.write(&self.publisher, &self.paths)?;
         self.wal.truncate()?;
         self.since_checkpoint = 0;
         self.rounds_since_checkpoint = 0;
         tracing::info!(
             role = self.role,
             seq = self.applied_seq,
-            leaves = self.tree.tree.len(),
+            leaves,
             "checkpoint written"
         );
         Ok(())
@@ -824,3 +970,6 @@ enum RoundError {
 
 /// A checkpoint is also taken after this many rounds, so recovery never republishes more.
 const MAX_ROUNDS_BETWEEN_CHECKPOINTS: u64 = 10_000;
+
+/// How often an idle sequencer looks whether its background checkpoint is done.
+const CHECKPOINT_POLL: Duration = Duration::from_millis(50);

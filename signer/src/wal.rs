@@ -312,6 +312,116 @@ impl Wal {
         self.len = 0;
         Ok(())
     }
+
+    /// Bytes in the log up to and including the last record written: where the record after
+    /// [`Wal::last_seq`] will start. A background checkpoint notes it with the sequence number
+    /// it covers, for [`Wal::compact`].
+    pub fn position(&self) -> (u64, u64) {
+        (self.last_seq(), self.len)
+    }
+
+    /// Drops the records up to `seq` (which end at byte `offset`) after a checkpoint covering
+    /// them was made durable, keeping the ones appended since: they are copied to a new file,
+    /// which is fsynced, renamed over the log, and the directory fsynced. A crash at any point
+    /// leaves either the old log (whose records up to `seq` recovery skips, the checkpoint
+    /// covering them) or the new one. The sequence numbers continue.
+    ///
+    /// Errors before the rename leave the old log in place and in use ([`CompactError::Kept`]);
+    /// after it ([`CompactError::Unsure`]) the new file is in use but its name may not be
+    /// durable, so the caller must not acknowledge anything more.
+    pub fn compact(&mut self, seq: u64, offset: u64) -> Result<(), CompactError> {
+        let kept = |action, source| {
+            CompactError::Kept(WalError::Io {
+                path: self.path.clone(),
+                action,
+                source,
+            })
+        };
+        if offset > self.len {
+            return Err(kept(
+                "compact",
+                std::io::Error::other(format!(
+                    "offset {offset} is past the end of the log ({} bytes)",
+                    self.len
+                )),
+            ));
+        }
+        let mut tail = vec![0u8; (self.len - offset) as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, &mut tail, offset)
+            .map_err(|e| kept("read for compaction", e))?;
+        // The kept bytes must start with the record after `seq`.
+        if !tail.is_empty() {
+            match parse_record(&tail) {
+                Ok((record, _)) if record.seq == seq + 1 => {}
+                Ok((record, _)) => {
+                    return Err(kept(
+                        "compact",
+                        std::io::Error::other(format!(
+                            "the record at byte {offset} has sequence {}, expected {}",
+                            record.seq,
+                            seq + 1
+                        )),
+                    ));
+                }
+                Err(_) => {
+                    return Err(kept(
+                        "compact",
+                        std::io::Error::other(format!("no record starts at byte {offset}")),
+                    ));
+                }
+            }
+        }
+        let dir = self.path.parent().unwrap_or(Path::new(".")).to_owned();
+        let file_name = self
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("wal");
+        let tmp = dir.join(format!(".{file_name}.compact"));
+        let written = (|| {
+            let mut f = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .open(&tmp)?;
+            f.set_len(0)?;
+            f.write_all(&tail)?;
+            f.sync_all()?;
+            Ok::<_, std::io::Error>(f)
+        })();
+        let file = match written {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(kept("write compacted log", e));
+            }
+        };
+        if let Err(e) = std::fs::rename(&tmp, &self.path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(kept("rename compacted log into place", e));
+        }
+        // The handle follows the new file; the old one is gone from the directory.
+        self.file = file;
+        self.len = tail.len() as u64;
+        crate::fsutil::sync_dir(&dir).map_err(|e| {
+            CompactError::Unsure(WalError::Io {
+                path: self.path.clone(),
+                action: "sync log directory after compaction",
+                source: e.source,
+            })
+        })
+    }
+}
+
+/// Why [`Wal::compact`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CompactError {
+    /// Nothing changed: the old log is still in place and in use.
+    #[error(transparent)]
+    Kept(WalError),
+    /// The compacted log is in use but may not be durable under its name.
+    #[error(transparent)]
+    Unsure(WalError),
 }
 
 enum Bad {
@@ -427,5 +537,68 @@ mod tests {
         let o = Wal::open(&path, 6).unwrap();
         assert!(o.records.is_empty());
         assert_eq!(o.wal.next_seq(), 7);
+    }
+
+    #[test]
+    fn compaction_keeps_the_records_after_the_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        let mut o = Wal::open(&path, 0).unwrap();
+        o.wal.append(change("a", 1)).unwrap();
+        o.wal.append(change("b", 1)).unwrap();
+        // A checkpoint at 2 is taken; the log grows while it is written.
+        let (seq, offset) = o.wal.position();
+        assert_eq!(seq, 2);
+        o.wal.append(change("c", 1)).unwrap();
+        o.wal.append(change("d", 1)).unwrap();
+        let before = std::fs::read(&path).unwrap();
+
+        // Crash before compaction: the old log with a checkpoint at 2 replays 3 and 4 only.
+        let again = Wal::open(&path, 2).unwrap();
+        assert_eq!(
+            again.records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [3, 4]
+        );
+        assert_eq!(again.wal.next_seq(), 5);
+        drop(again);
+
+        // A wrong position is refused and the log is kept, still usable.
+        assert!(matches!(
+            o.wal.compact(seq, offset + 1),
+            Err(CompactError::Kept(_))
+        ));
+        assert!(matches!(
+            o.wal.compact(1, offset),
+            Err(CompactError::Kept(_))
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+
+        o.wal.compact(seq, offset).unwrap();
+        assert_eq!(o.wal.len() as usize, before.len() - offset as usize);
+        assert_eq!(o.wal.append(change("e", 1)).unwrap(), 5);
+        drop(o);
+        assert!(!dir.path().join(".wal.compact").exists());
+        let o = Wal::open(&path, 2).unwrap();
+        assert_eq!(
+            o.records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [3, 4, 5]
+        );
+        // Without the checkpoint the compacted log would have a gap: refused, never replayed
+        // as if complete.
+        assert!(matches!(
+            Wal::open(&path, 0),
+            Err(WalError::Sequence { .. })
+        ));
+
+        // Compacting everything leaves an empty log whose sequence numbers continue.
+        let mut o = Wal::open(&path, 2).unwrap();
+        let (seq, offset) = o.wal.position();
+        o.wal.compact(seq, offset).unwrap();
+        assert!(o.wal.is_empty());
+        assert_eq!(o.wal.append(change("f", 1)).unwrap(), 6);
+        drop(o);
+        let o = Wal::open(&path, 5).unwrap();
+        assert_eq!(o.records.len(), 1);
+        assert_eq!(o.records[0].seq, 6);
     }
 }

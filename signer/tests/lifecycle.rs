@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{MERKLE, Signer};
+use common::{CLASSIC, MERKLE, Signer};
 use serde_json::json;
 use tuf_keys::{FileSigner, KeyAlgorithm};
 use tuf_merkle::multiproof::MultiProof;
@@ -262,6 +262,176 @@ async fn recovery_refuses_state_that_does_not_match_what_was_signed() {
     // Restored, it starts and still has the three targets.
     let s = Signer::start(dir.path()).await;
     assert_eq!(s.status(MERKLE).await["leaves"], 3);
+    s.stop().await;
+}
+
+/// Writes `names` to the merkle role, one signed round each.
+async fn write_signed(s: &Signer, names: &[&str]) {
+    for name in names {
+        let r = s
+            .write(
+                MERKLE,
+                "PUT",
+                &format!("/api/v1/crates.io/targets/{name}?wait=signed"),
+                None,
+                name.as_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+}
+
+/// A checkpoint is written in the background while the log grows, and the log is compacted
+/// afterwards; a crash may leave any mix of an old or new `round.json`, `checkpoint.bin` and an
+/// uncompacted log. Each must recover every change, the last timestamp, and sign on from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_from_every_checkpoint_and_compaction_interleaving() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state/crates.io");
+    let read = |name: &str| std::fs::read(state.join(name)).unwrap();
+
+    // Run 1 ends with a checkpoint C1 and an empty log.
+    let s = Signer::start(dir.path()).await;
+    write_signed(&s, &["1/a", "1/b"]).await;
+    s.stop().await;
+    let (c1, r1) = (read("checkpoint.bin"), read("round.json"));
+    assert!(read("wal.log").is_empty());
+
+    // Run 2: the log W2 holds c and d; stopping writes C2 and empties the log.
+    let s = Signer::start(dir.path()).await;
+    write_signed(&s, &["1/c", "1/d"]).await;
+    let w2 = read("wal.log");
+    assert!(!w2.is_empty());
+    s.stop().await;
+    let (c2, r2) = (read("checkpoint.bin"), read("round.json"));
+
+    // Run 3: the log W3 holds e; stopping writes C3.
+    let s = Signer::start(dir.path()).await;
+    write_signed(&s, &["1/e"]).await;
+    let w3 = read("wal.log");
+    let v3 = s.status(MERKLE).await["timestamp_version"]
+        .as_u64()
+        .unwrap();
+    s.stop().await;
+    let r3 = read("round.json");
+    let mut w23 = w2.clone();
+    w23.extend_from_slice(&w3);
+
+    // (case, checkpoint.bin, round.json, wal.log, leaves)
+    type Case<'a> = (&'a str, &'a [u8], &'a [u8], &'a [u8], u64);
+    let cases: [Case; 6] = [
+        // Crash while the checkpoint thread writes round.json: old checkpoint, whole log.
+        ("before round.json", &c1, &r1, &w23, 5),
+        ("round.json written, checkpoint not", &c1, &r2, &w23, 5),
+        ("newer round.json, checkpoint not", &c1, &r3, &w23, 5),
+        // Checkpoint renamed into place, log not yet compacted (records <= its seq remain),
+        // with or without appends after the snapshot.
+        ("checkpoint written, log not compacted", &c2, &r2, &w2, 4),
+        (
+            "checkpoint written, log grew, not compacted",
+            &c2,
+            &r2,
+            &w23,
+            5,
+        ),
+        // Compacted: only the records after the checkpoint.
+        ("log compacted", &c2, &r2, &w3, 5),
+    ];
+    let mut versions = Vec::new();
+    for (case, c, r, w, leaves) in cases {
+        std::fs::write(state.join("checkpoint.bin"), c).unwrap();
+        std::fs::write(state.join("round.json"), r).unwrap();
+        std::fs::write(state.join("wal.log"), w).unwrap();
+        let s = Signer::start(dir.path()).await;
+        let status = s.status(MERKLE).await;
+        assert_eq!(status["leaves"], leaves, "{case}: {status}");
+        let version = status["timestamp_version"].as_u64().unwrap();
+        // Never below what was published before the crash (the log or round.json has it).
+        let published = if leaves == 5 { v3 } else { v3 - 1 };
+        assert!(version >= published, "{case}: {version} < {published}");
+        let (verified, _) = s.verified_timestamp(MERKLE).await;
+        assert_eq!(verified, version, "{case}");
+        // Signing goes on above it.
+        write_signed(
+            &s,
+            &[["1/f", "1/g", "1/h", "1/i", "1/j", "1/k"][versions.len()]],
+        )
+        .await;
+        let after = s.status(MERKLE).await["timestamp_version"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(after, version + 1, "{case}");
+        assert_eq!(s.status(MERKLE).await["leaves"], leaves + 1, "{case}");
+        s.stop().await;
+        versions.push((case, version));
+    }
+}
+
+/// With a small `checkpoint_every`, checkpoints are written in the background while writes go
+/// on, and the log is compacted to the records after them; a restart recovers everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_checkpoints_compact_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    for role in config.roles.values_mut() {
+        role.checkpoint_every = 3;
+    }
+    let running = tuf_signer::start(config).await.unwrap();
+    let s = Signer {
+        addr: running.local_addr(),
+        running: Some(running),
+        data: dir.path().to_owned(),
+    };
+    let state = dir.path().join("state/crates.io");
+    let names: Vec<String> = (0..40).map(|i| format!("ab/cd/abcd{i}")).collect();
+    for name in &names {
+        let r = s
+            .write(
+                MERKLE,
+                "PUT",
+                &format!("/api/v1/crates.io/targets/{name}"),
+                None,
+                name.as_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let r = s
+            .write(
+                CLASSIC,
+                "PUT",
+                &format!("/api/v1/releases/targets/{name}"),
+                None,
+                name.as_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    // Between batches the sequencer collects the finished checkpoint and compacts the log.
+    let mut compacted = false;
+    for _ in 0..100 {
+        let checkpoint =
+            tuf_signer::checkpoint::Checkpoint::load(&state.join("checkpoint.bin")).unwrap();
+        if checkpoint.seq > 0 {
+            let wal = std::fs::read(state.join("wal.log")).unwrap();
+            let first = (wal.len() >= 8).then(|| {
+                let len = u32::from_le_bytes(wal[..4].try_into().unwrap()) as usize;
+                serde_json::from_slice::<serde_json::Value>(&wal[8..8 + len]).unwrap()["seq"]
+                    .as_u64()
+                    .unwrap()
+            });
+            if first.is_none_or(|f| f > checkpoint.seq) {
+                assert!(first.is_none_or(|f| f == checkpoint.seq + 1));
+                compacted = true;
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(compacted, "no background checkpoint compacted the log");
+    s.stop().await;
+    let s = Signer::start(dir.path()).await;
+    assert_eq!(s.status(MERKLE).await["leaves"], 40);
+    assert_eq!(s.status(CLASSIC).await["leaves"], 40);
     s.stop().await;
 }
 
