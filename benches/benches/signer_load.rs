@@ -963,7 +963,7 @@ async fn run() {
         }
     }
     println!(
-        "* = the sequencer wrote a 250,000-leaf checkpoint during this phase (no round is taken meanwhile)"
+        "* = the sequencer wrote a 250,000-leaf checkpoint during this phase (on its background thread, competing for the cores and the disk)"
     );
     println!();
     for s in &scenarios {
