@@ -19,8 +19,6 @@ use std::path::{Path, PathBuf};
 
 use tuf_merkle::{Digest, LeafContents};
 
-use crate::fsutil;
-
 const MAGIC: &[u8; 8] = b"TUFCKPT1";
 const TOMBSTONE: u64 = u64::MAX;
 
@@ -51,7 +49,7 @@ pub struct Checkpoint {
 pub enum CheckpointError {
     /// I/O.
     #[error(transparent)]
-    Io(#[from] fsutil::FsError),
+    Io(#[from] tuf_files::FsError),
     /// Damaged or of another format.
     #[error("checkpoint {path} is damaged ({reason}); restore it from a backup")]
     Damaged {
@@ -152,13 +150,13 @@ impl Checkpoint {
         match std::fs::read(path) {
             Ok(bytes) => Self::decode(&bytes, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Checkpoint::default()),
-            Err(source) => Err(fsutil::FsError::new(path, "read checkpoint", source).into()),
+            Err(source) => Err(tuf_files::FsError::new(path, "read checkpoint", source).into()),
         }
     }
 
     /// Writes the checkpoint to `path` atomically and durably.
     pub fn store(&self, path: &Path) -> Result<(), CheckpointError> {
-        fsutil::write_atomic(path, &self.encode())?;
+        tuf_files::atomic::write(path, &self.encode(), tuf_files::WriteOptions::PRIVATE)?;
         Ok(())
     }
 }

@@ -87,8 +87,18 @@ pub struct Limits {
     pub max_json_bytes: usize,
     /// Most names in one `POST .../proofs`.
     pub max_proof_names: usize,
+    /// Largest `POST .../proofs` body, bytes (unauthenticated, so tighter than the JSON limit).
+    pub max_proof_request_bytes: usize,
+    /// Most multi-proof requests worked on at once (0: one per CPU); others wait briefly, then
+    /// get 503 with `Retry-After`.
+    pub max_concurrent_proofs: usize,
+    /// The longest a request body may take to arrive, seconds.
+    pub body_timeout_secs: u64,
     /// Most changes in one `POST .../batch`.
     pub max_batch_changes: usize,
+    /// Most durable changes a role holds unsigned (while signing fails, say) before it refuses
+    /// writes with 503 and `Retry-After`. Also the most changes one request may carry.
+    pub max_unsigned_changes: usize,
 }
 
 impl Default for Limits {
@@ -96,8 +106,27 @@ impl Default for Limits {
         Limits {
             max_upload_bytes: 16 * 1024 * 1024,
             max_json_bytes: 4 * 1024 * 1024,
-            max_proof_names: 100_000,
+            max_proof_names: 10_000,
+            max_proof_request_bytes: 1024 * 1024,
+            max_concurrent_proofs: 0,
+            body_timeout_secs: 30,
             max_batch_changes: 10_000,
+            max_unsigned_changes: 250_000,
+        }
+    }
+}
+
+impl Limits {
+    /// [`Limits::body_timeout_secs`] as a duration.
+    pub fn body_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.body_timeout_secs)
+    }
+
+    /// [`Limits::max_concurrent_proofs`], with 0 resolved to the number of CPUs.
+    pub fn concurrent_proofs(&self) -> usize {
+        match self.max_concurrent_proofs {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
         }
     }
 }
@@ -289,6 +318,15 @@ impl Config {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
         if self.roles.is_empty() {
             return invalid("no roles configured; add a [roles.NAME] table".into());
+        }
+        if self.limits.body_timeout_secs == 0 {
+            return invalid("limits.body_timeout_secs must be at least 1".into());
+        }
+        if self.limits.max_batch_changes > self.limits.max_unsigned_changes {
+            return invalid(format!(
+                "limits.max_batch_changes ({}) must not be above limits.max_unsigned_changes ({}): such a batch could never be accepted",
+                self.limits.max_batch_changes, self.limits.max_unsigned_changes
+            ));
         }
         let mut seen_tokens = BTreeMap::new();
         for (name, role) in &self.roles {

@@ -1,17 +1,27 @@
 //! The HTTP API (`docs/api.md`, `docs/openapi.yaml`).
 //!
-//! Properties kept: every write is authenticated ([`crate::auth`]) before any of its body is
-//! read (a body announced over the limit is then refused unread); every input is checked (role, path, JSON shape, hash length, sizes)
-//! before anything reaches the sequencer, so a bad request changes no state; every error is a
-//! 4xx or 5xx with a JSON body `{"error": {"code", "message"}}` naming what is wrong; static
-//! files are served only from the role's published repository, through validated paths.
+//! Properties kept:
+//! - Every write is authenticated ([`crate::auth`]) before any of its body is read.
+//! - Bodies are read within a size limit chosen before reading (the JSON limit for JSON, the
+//!   upload limit for bytes, a tighter one for the unauthenticated proof requests) and a
+//!   deadline: a `Content-Length` over the limit is refused unread, a body that trickles is cut
+//!   off with 408, so no client holds memory or a worker for long.
+//! - Every input is checked (role, path, JSON shape, hash length, sizes) before anything reaches
+//!   the sequencer, so a bad request changes no state.
+//! - Every error is a 4xx or 5xx with a JSON body `{"error": {"code", "message"}}`; messages
+//!   never carry an internal path, a pid or an OS error: those are logged instead.
+//! - Multi-proof work is bounded (`limits.max_concurrent_proofs`); over the bound a request
+//!   gets 503 with `Retry-After` at once, so a proof flood cannot starve writes or `/healthz`.
+//! - Static files are served only from the role's published repository, through validated
+//!   paths, without following any symlink, streamed (memory per download is one buffer).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -25,9 +35,10 @@ use tuf_merkle::hash::{HexError, parse_hex, sha256};
 
 use crate::auth::AuthOutcome;
 use crate::config::SnapshotMode;
-use crate::sequencer::{Reply, Submission, SubmitError, Wait};
+use crate::publisher::PublishError;
+use crate::sequencer::{RETRY_AFTER_SECS, Reply, Submission, SubmitError, Wait};
 use crate::service::{RoleHandle, Service};
-use crate::target::{self, Layout, PathError};
+use crate::target::{self, PathError};
 use crate::tree::Op;
 
 type AppState = Arc<Service>;
@@ -39,7 +50,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     index: Option<usize>,
-    extra: Option<(&'static str, Value)>,
+    log_sequence: Option<u64>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -49,8 +61,24 @@ impl ApiError {
             code,
             message: message.into(),
             index: None,
-            extra: None,
+            log_sequence: None,
+            retry_after: None,
         }
+    }
+    /// A server-side failure: `detail` (which may name paths and OS errors) goes to the log,
+    /// the client gets the code and `message` only.
+    fn internal(
+        status: StatusCode,
+        code: &'static str,
+        message: &str,
+        detail: &dyn std::fmt::Display,
+    ) -> Self {
+        tracing::error!(code, error = %detail, "{message}");
+        Self::new(status, code, message)
+    }
+    fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
     fn bad(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -70,10 +98,82 @@ impl IntoResponse for ApiError {
         if let Some(i) = self.index {
             error["index"] = json!(i);
         }
-        if let Some((k, v)) = self.extra {
-            error[k] = v;
+        if let Some(seq) = self.log_sequence {
+            error["log_sequence"] = json!(seq);
         }
-        (self.status, axum::Json(json!({ "error": error }))).into_response()
+        let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        let message = e.to_string();
+        match e {
+            SubmitError::Rule { index, error } => {
+                let status = match error {
+                    crate::tree::RuleError::NotFound(_) => StatusCode::NOT_FOUND,
+                    crate::tree::RuleError::AlreadyDeleted(_) => StatusCode::CONFLICT,
+                    crate::tree::RuleError::Range(..) => StatusCode::BAD_REQUEST,
+                };
+                ApiError::new(status, error.code(), message).at(index)
+            }
+            SubmitError::Refused(fault) => {
+                let e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, fault.code(), message);
+                match fault {
+                    crate::state::Fault::StorageFull => e.retry_after(RETRY_AFTER_SECS),
+                    _ => e,
+                }
+            }
+            SubmitError::Backlog { .. } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "backlog_full", message)
+                    .retry_after(RETRY_AFTER_SECS)
+            }
+            SubmitError::TooLarge { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "round_too_large", message)
+            }
+            SubmitError::ClassicFull { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "role_full", message)
+            }
+            SubmitError::NotSigned { seq, .. } => {
+                let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_signed", message);
+                err.log_sequence = Some(seq);
+                err
+            }
+        }
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> Self {
+        match &e {
+            PublishError::Conflict { .. } => ApiError::internal(
+                StatusCode::CONFLICT,
+                "target_path_conflict",
+                "the repository already holds other contents where this target's bytes would go \
+                 (a name that is also a directory of another name with the same bytes); nothing \
+                 was stored",
+                &e,
+            ),
+            PublishError::Fs(fs) if fs.is_storage_full() => ApiError::internal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_full",
+                "the signer's disk is full; nothing was stored; retry later",
+                &e,
+            )
+            .retry_after(RETRY_AFTER_SECS),
+            _ => ApiError::internal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_failed",
+                "storing the target's bytes failed; nothing was stored; see the signer's log",
+                &e,
+            ),
+        }
     }
 }
 
@@ -119,15 +219,20 @@ async fn healthz(State(s): State<AppState>) -> Response {
     let broken: Vec<_> = s
         .roles
         .iter()
-        .filter_map(|(n, r)| r.state.status().error.map(|e| (n.clone(), e)))
+        .filter_map(|(n, r)| {
+            let status = r.state.status();
+            status.error.map(|message| {
+                (
+                    n.clone(),
+                    json!({ "code": status.error_code, "message": message }),
+                )
+            })
+        })
         .collect();
     if broken.is_empty() {
         (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response()
     } else {
-        let roles: serde_json::Map<String, Value> = broken
-            .into_iter()
-            .map(|(n, e)| (n, Value::String(e)))
-            .collect();
+        let roles: serde_json::Map<String, Value> = broken.into_iter().collect();
         (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(json!({ "status": "degraded", "roles": roles })),
@@ -140,6 +245,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
     let body = crate::metrics::render(
         s.roles.iter().map(|(n, r)| (n.as_str(), &*r.metrics)),
         &s.http_errors,
+        &s.proofs_refused,
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
@@ -232,38 +338,44 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-/// Reads a write's body, at most `limit` bytes. Called only once the writer is authenticated,
-/// so an unauthenticated client cannot make the server read (or wait for) a body: a body whose
-/// announced length is over the limit is refused without reading any of it.
-async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
+/// Reads a body, at most `limit` bytes, within `deadline`. Called only once the writer is
+/// authenticated (or, for proof requests, with the tight unauthenticated limit), so that a
+/// client cannot make the server read or wait for much: a body whose announced length is over
+/// the limit is refused without reading any of it, and one that has not arrived whole by the
+/// deadline is cut off (a trickle of one byte every few seconds holds nothing for long).
+async fn read_body(body: Body, limit: usize, deadline: Duration) -> Result<Bytes, ApiError> {
     use axum::body::HttpBody as _;
     if usize::try_from(body.size_hint().lower()).map_or(true, |n| n > limit) {
         return Err(too_large(limit));
     }
-    let mut out = Vec::new();
-    while let Some(frame) =
-        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
-    {
-        let frame =
-            frame.map_err(|e| ApiError::bad("bad_body", format!("reading the body: {e}")))?;
-        if let Ok(data) = frame.into_data() {
-            if out.len().saturating_add(data.len()) > limit {
-                return Err(too_large(limit));
+    let read = async move {
+        let mut body = body;
+        let mut out = Vec::new();
+        while let Some(frame) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+        {
+            let frame = frame.map_err(|_| {
+                ApiError::bad("bad_body", "the request body could not be read whole")
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if out.len().saturating_add(data.len()) > limit {
+                    return Err(too_large(limit));
+                }
+                out.extend_from_slice(&data);
             }
-            out.extend_from_slice(&data);
         }
-    }
-    Ok(Bytes::from(out))
-}
-
-fn body_bytes(b: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
-    b.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large(limit)
-        } else {
-            ApiError::bad("bad_body", e.body_text())
-        }
-    })
+        Ok(Bytes::from(out))
+    };
+    tokio::time::timeout(deadline, read).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                deadline.as_secs()
+            ),
+        )
+    })?
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, ApiError> {
@@ -329,8 +441,15 @@ async fn put_target(
     let handle = writer(&s, &role_name, &headers)?;
     let wait = wait_param(q)?;
     target::validate(&path, handle.cfg.layout).map_err(ApiError::path)?;
-    let body = read_body(body, s.limits.max_upload_bytes).await?;
-    let op = if is_json(&headers) {
+    let json = is_json(&headers);
+    // The limit depends on what the body is: decided before reading any of it.
+    let limit = if json {
+        s.limits.max_json_bytes
+    } else {
+        s.limits.max_upload_bytes
+    };
+    let body = read_body(body, limit, s.limits.body_timeout()).await?;
+    let op = if json {
         let h: HashBody = parse_json(&body, s.limits.max_json_bytes)?;
         check_length(h.length)?;
         Op::Upsert {
@@ -350,14 +469,14 @@ async fn put_target(
                 .map(|_| digest)
         })
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
         .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_failed",
-                e.to_string(),
+            ApiError::internal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "storing the upload failed",
+                &e,
             )
-        })?;
+        })??;
         Op::Upsert {
             name: path,
             length,
@@ -408,7 +527,7 @@ async fn batch(
 ) -> ApiResult {
     let handle = writer(&s, &role_name, &headers)?;
     let wait = wait_param(q)?;
-    let body = read_body(body, s.limits.max_json_bytes).await?;
+    let body = read_body(body, s.limits.max_json_bytes, s.limits.body_timeout()).await?;
     let b: BatchBody = parse_json(&body, s.limits.max_json_bytes)?;
     if b.changes.is_empty() {
         return Err(ApiError::bad("empty_batch", "the batch has no changes"));
@@ -465,28 +584,8 @@ async fn submit(role_name: &str, handle: &RoleHandle, ops: Vec<Op>, wait: Wait) 
         .await
         .map_err(|_| unavailable())?;
     let result = rx.await.map_err(|_| unavailable())?;
-    match result {
-        Ok(r) => Ok((StatusCode::OK, axum::Json(reply_json(role_name, wait, r))).into_response()),
-        Err(SubmitError::Rule { index, error }) => {
-            let status = match error {
-                crate::tree::RuleError::NotFound(_) => StatusCode::NOT_FOUND,
-                crate::tree::RuleError::AlreadyDeleted(_) => StatusCode::CONFLICT,
-                crate::tree::RuleError::Range(..) => StatusCode::BAD_REQUEST,
-            };
-            Err(ApiError::new(status, error.code(), error.to_string()).at(index))
-        }
-        Err(e @ SubmitError::Unavailable(_)) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            e.to_string(),
-        )),
-        Err(e @ SubmitError::NotSigned { seq, .. }) => {
-            let mut err =
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_signed", e.to_string());
-            err.extra = Some(("log_sequence", json!(seq)));
-            Err(err)
-        }
-    }
+    let r = result?;
+    Ok((StatusCode::OK, axum::Json(reply_json(role_name, wait, r))).into_response())
 }
 
 fn reply_json(role: &str, wait: Wait, r: Reply) -> Value {
@@ -532,10 +631,10 @@ fn merkle_role<'a>(s: &'a Service, name: &str) -> Result<&'a RoleHandle, ApiErro
 }
 
 fn signed_version(
-    handle: &RoleHandle,
+    state: &crate::state::RoleState,
     version: Option<u64>,
 ) -> Result<crate::state::SignedVersion, ApiError> {
-    handle.state.version(version).ok_or_else(|| match version {
+    state.version(version).ok_or_else(|| match version {
         None => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_signed_yet",
@@ -544,28 +643,21 @@ fn signed_version(
         // Older than the latest: signed once, but no longer kept. 410, not 404, so that a
         // client can tell "refresh and ask against the current timestamp" from a withheld
         // target.
-        Some(v)
-            if handle
-                .state
-                .version(None)
-                .is_some_and(|latest| v < latest.version) =>
-        {
-            ApiError::new(
-                StatusCode::GONE,
-                "version_not_kept",
-                format!(
-                    "timestamp version {v} is no longer kept; refresh timestamp.json and ask \
+        Some(v) if state.version(None).is_some_and(|latest| v < latest.version) => ApiError::new(
+            StatusCode::GONE,
+            "version_not_kept",
+            format!(
+                "timestamp version {v} is no longer kept; refresh timestamp.json and ask \
                      against the current version (kept: {:?})",
-                    handle.state.status().proof_versions
-                ),
-            )
-        }
+                state.status().proof_versions
+            ),
+        ),
         Some(v) => ApiError::new(
             StatusCode::NOT_FOUND,
             "version_not_signed",
             format!(
                 "timestamp version {v} is not signed (yet); kept: {:?}",
-                handle.state.status().proof_versions
+                state.status().proof_versions
             ),
         ),
     })
@@ -582,7 +674,7 @@ async fn proof(
         .map_err(|e| ApiError::bad("bad_query", format!("{e}; expected ?version=N")))?
         .0;
     target::validate(&path, handle.cfg.layout).map_err(ApiError::path)?;
-    let v = signed_version(handle, q.version)?;
+    let v = signed_version(&handle.state, q.version)?;
     let proof = v.tree.prove(&path);
     Ok(axum::Json(json!({
         "role": role_name,
@@ -601,46 +693,90 @@ struct ProofsBody {
     version: Option<u64>,
 }
 
-async fn proofs(
-    State(s): State<AppState>,
-    Path(role_name): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
+async fn proofs(State(s): State<AppState>, Path(role_name): Path<String>, body: Body) -> ApiResult {
     let handle = merkle_role(&s, &role_name)?;
-    let body = body_bytes(body, s.limits.max_json_bytes)?;
-    let b: ProofsBody = parse_json(&body, s.limits.max_json_bytes)?;
-    if b.names.is_empty() {
-        return Err(ApiError::bad("no_names", "give at least one name"));
-    }
-    if b.names.len() > s.limits.max_proof_names {
-        return Err(ApiError::bad(
-            "too_many_names",
-            format!("at most {} names per request", s.limits.max_proof_names),
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    for (i, n) in b.names.iter().enumerate() {
-        target::validate(n, handle.cfg.layout).map_err(|e| ApiError::path(e).at(i))?;
-        if !seen.insert(n.as_str()) {
-            return Err(ApiError::bad("duplicate_name", format!("{n:?} appears twice")).at(i));
+    let limit = s.limits.max_proof_request_bytes;
+    let body = read_body(body, limit, s.limits.body_timeout()).await?;
+    // Parsing, proving and encoding the answer are the costly part: done off the async
+    // workers, at most `max_concurrent_proofs` at a time. A request that cannot get a turn
+    // soon is told to come back rather than queued without bound.
+    let permit =
+        match tokio::time::timeout(PROOF_QUEUE_WAIT, s.proof_permits.clone().acquire_owned()).await
+        {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                s.proofs_refused.inc();
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "too many proof requests are being served; retry shortly",
+                )
+                .retry_after(1));
+            }
+        };
+    let max_names = s.limits.max_proof_names;
+    let layout = handle.cfg.layout;
+    let state = handle.state.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let b: ProofsBody = parse_json(&body, limit)?;
+        if b.names.is_empty() {
+            return Err(ApiError::bad("no_names", "give at least one name"));
         }
-    }
-    let v = signed_version(handle, b.version)?;
-    let names = b.names;
-    let proof = tokio::task::spawn_blocking(move || {
-        v.tree.prove_many(&names).map(|p| (v.version, v.root, p))
+        if b.names.len() > max_names {
+            return Err(ApiError::bad(
+                "too_many_names",
+                format!("at most {max_names} names per request"),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, n) in b.names.iter().enumerate() {
+            target::validate(n, layout).map_err(|e| ApiError::path(e).at(i))?;
+            if !seen.insert(n.as_str()) {
+                return Err(ApiError::bad("duplicate_name", format!("{n:?} appears twice")).at(i));
+            }
+        }
+        let v = signed_version(&state, b.version)?;
+        let proof = v
+            .tree
+            .prove_many(&b.names)
+            .map_err(|e| ApiError::bad("bad_names", e.to_string()))?;
+        serde_json::to_vec(&json!({
+            "role": role_name,
+            "timestamp_version": v.version,
+            "merkle_root": v.root.to_hex(),
+            "proof": proof,
+        }))
+        .map_err(|e| {
+            ApiError::internal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "encoding the proof failed",
+                &e,
+            )
+        })
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-    .map_err(|e| ApiError::bad("bad_names", e.to_string()))?;
-    Ok(axum::Json(json!({
-        "role": role_name,
-        "timestamp_version": proof.0,
-        "merkle_root": proof.1.to_hex(),
-        "proof": proof.2,
-    }))
-    .into_response())
+    .map_err(|e| {
+        ApiError::internal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the proof task failed",
+            &e,
+        )
+    })??;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        answer,
+    )
+        .into_response())
 }
+
+/// How long a proof request waits for a turn before it is told to retry.
+const PROOF_QUEUE_WAIT: Duration = Duration::from_millis(250);
 
 async fn status(State(s): State<AppState>, Path(role_name): Path<String>) -> ApiResult {
     let handle = role(&s, &role_name)?;
@@ -653,8 +789,7 @@ async fn static_file(
 ) -> ApiResult {
     let (role_name, path) = path_params(p)?;
     let handle = role(&s, &role_name)?;
-    target::validate(&path, Layout::Generic).map_err(ApiError::path)?;
-    let full = handle.publisher.dir().join(&path);
+    target::validate_repository_path(&path).map_err(ApiError::path)?;
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -662,18 +797,44 @@ async fn static_file(
             format!("{role_name}/{path} is not published"),
         )
     };
-    match tokio::fs::metadata(&full).await {
-        Ok(m) if m.is_file() => {}
-        _ => return Err(not_found()),
-    }
-    let bytes = tokio::fs::read(&full).await.map_err(|_| not_found())?;
+    let dir = handle.publisher.dir().to_owned();
+    let rel = path.clone();
+    // Opened component by component without following symlinks: whatever the repository
+    // directory holds, nothing outside it is ever served.
+    let opened = tokio::task::spawn_blocking(move || tuf_files::beneath::open_file(&dir, &rel))
+        .await
+        .map_err(|e| {
+            ApiError::internal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "opening the file failed",
+                &e,
+            )
+        })?;
+    let (file, length) = match opened {
+        Ok(f) => f,
+        Err(tuf_files::beneath::BeneathError::Io(e)) => {
+            return Err(ApiError::internal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "read_failed",
+                "reading the file failed; see the signer's log",
+                &e,
+            ));
+        }
+        Err(_) => return Err(not_found()),
+    };
     let ct = if path.ends_with(".json") {
         "application/json"
     } else {
         "application/octet-stream"
     };
-    let mut resp = bytes.into_response();
+    // Streamed in chunks: a client that reads slowly holds one buffer, not the file.
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 64 * 1024);
+    let mut resp = Body::from_stream(stream).into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     Ok(resp)
 }

@@ -1,7 +1,10 @@
 //! `tuf-signer import`: build a role's tree from an existing checkout (for crates.io, the index).
 //!
-//! Properties kept: import only writes into a role that has no state yet (it never replaces a
-//! history that clients may already trust); it takes the data-directory lock; every file's path
+//! Properties kept: import only writes into a role that has no state and has published nothing
+//! (it never replaces a history that clients may already trust: a role that published timestamp
+//! version V refuses, whatever its state directory holds, so no version is ever signed twice);
+//! the first round's change record, which lists every leaf, must fit in one log record; it
+//! takes the data-directory lock; every file's path
 //! must pass the role's path rules (others are reported and skipped, never renamed); the result
 //! is a durable checkpoint whose leaves all have version 1, and the next `serve` signs it as the
 //! role's first timestamp, with a change record that lists every leaf.
@@ -26,12 +29,43 @@ pub enum ImportError {
     /// The role is not configured.
     #[error("no role {0:?} in the configuration")]
     UnknownRole(String),
-    /// The role already has state.
+    /// The role already has state but has published nothing.
     #[error(
-        "role {0:?} already has state in the data directory; import only builds a new role. \
-         To start over, stop the signer and move {1} aside"
+        "role {0:?} already has state in {1} but has published nothing yet; import only builds a \
+         new role. To build it again from scratch, stop the signer and delete {1} (any change \
+         it acknowledged is lost), then import again"
     )]
     NotEmpty(String, PathBuf),
+    /// The role has published a timestamp: its history cannot start again.
+    #[error(
+        "role {role:?} has already published timestamp version {version}; import only builds a \
+         new role, and a role whose history started again would sign versions that clients have \
+         already seen with other contents (they would refuse the role for good). Keep serving \
+         the role and send changes through the API (POST /api/v1/{role}/batch); if its state \
+         was lost, restore {state} from a backup: `tuf-signer serve` refuses to start a role \
+         whose state is behind what it published"
+    )]
+    Published {
+        /// The role.
+        role: String,
+        /// The latest published timestamp version.
+        version: u64,
+        /// The state directory.
+        state: PathBuf,
+    },
+    /// The first round would be too large for one log record.
+    #[error(
+        "{leaves} leaves make a first change record of {bytes} bytes, over the limit of {max} \
+         bytes for one round; import fewer files into this role"
+    )]
+    TooLarge {
+        /// Leaves found.
+        leaves: usize,
+        /// Bytes of their change-record entries.
+        bytes: usize,
+        /// [`crate::sequencer::MAX_PENDING_BYTES`].
+        max: usize,
+    },
     /// Reading the checkout.
     #[error("reading {path}: {source}")]
     Read {
@@ -73,6 +107,21 @@ pub fn import(
     let _lock = DataDirLock::acquire(&config.data_dir)?;
     let data = DataDir(config.data_dir.clone());
     let paths = data.role_paths(role);
+    let publisher = crate::publisher::Publisher::new(data.repo(role));
+    let published = publisher.published_version().or_else(|| {
+        // A repository whose head is missing but that holds timestamps still has a history.
+        std::fs::read_dir(data.repo(role).join("timestamps"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .map(|_| 0)
+    });
+    if let Some(version) = published {
+        return Err(ImportError::Published {
+            role: role.to_owned(),
+            version,
+            state: paths.state_dir,
+        });
+    }
     if role_has_state(&config.data_dir, role) {
         return Err(ImportError::NotEmpty(role.to_owned(), paths.state_dir));
     }
@@ -155,9 +204,20 @@ pub fn import(
         entries.extend(r?);
     }
     bar.finish_with_message(format!("hashed {role}"));
+    let bytes: usize = entries
+        .iter()
+        .map(|e| crate::sequencer::entry_len(e.name.as_deref().unwrap_or(""), None, e.contents))
+        .sum();
+    if bytes > crate::sequencer::MAX_PENDING_BYTES {
+        return Err(ImportError::TooLarge {
+            leaves: entries.len(),
+            bytes,
+            max: crate::sequencer::MAX_PENDING_BYTES,
+        });
+    }
     let tree = Tree::from_leaves(entries.iter().map(|e| (e.key, e.contents)))
         .map_err(|e| ImportError::Tree(e.to_string()))?;
-    crate::fsutil::create_private_dir(&paths.state_dir).map_err(|e| ImportError::Read {
+    tuf_files::dir::create_private_dir(&paths.state_dir).map_err(|e| ImportError::Read {
         path: e.path,
         source: e.source,
     })?;

@@ -11,7 +11,6 @@
 pub mod auth;
 pub mod checkpoint;
 pub mod config;
-pub mod fsutil;
 pub mod http;
 pub mod import;
 pub mod lock;

@@ -6,8 +6,6 @@
 //! `flock` on `<data>/signer.lock`, held for the life of the [`DataDirLock`] and released by the
 //! kernel when the process dies, so a crash never leaves a stale lock behind.
 
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Why the data directory could not be locked.
@@ -36,54 +34,35 @@ pub enum LockError {
 
 /// An exclusive lock on a data directory; dropping it releases the lock.
 #[derive(Debug)]
-pub struct DataDirLock {
-    _file: File,
-    path: PathBuf,
-}
+pub struct DataDirLock(tuf_files::DirLock);
 
 impl DataDirLock {
     /// Takes the lock on `dir` (creating the directory if needed) without waiting.
     pub fn acquire(dir: &Path) -> Result<Self, LockError> {
-        let io = |source| LockError::Io {
+        tuf_files::dir::create_private_dir(dir).map_err(|e| LockError::Io {
             dir: dir.to_owned(),
-            source,
-        };
-        crate::fsutil::create_private_dir(dir).map_err(|e| io(e.source))?;
-        let path = dir.join("signer.lock");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                let holder = if holder.is_empty() {
-                    "unknown".to_owned()
-                } else {
-                    holder.to_owned()
-                };
-                return Err(LockError::Held {
-                    dir: dir.to_owned(),
-                    holder,
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
+            source: e.source,
+        })?;
+        match tuf_files::DirLock::try_acquire(&dir.join("signer.lock")) {
+            Ok(lock) => Ok(DataDirLock(lock)),
+            Err(tuf_files::LockError::Held { holder, .. }) => Err(LockError::Held {
+                dir: dir.to_owned(),
+                holder,
+            }),
+            Err(tuf_files::LockError::Io { source, .. }) => Err(LockError::Io {
+                dir: dir.to_owned(),
+                source,
+            }),
+            Err(other) => Err(LockError::Io {
+                dir: dir.to_owned(),
+                source: std::io::Error::other(other.to_string()),
+            }),
         }
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        write!(file, "{}", std::process::id()).map_err(io)?;
-        Ok(DataDirLock { _file: file, path })
     }
 
     /// The lock file.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.0.path()
     }
 }
 

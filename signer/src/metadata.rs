@@ -112,7 +112,7 @@ pub enum MetadataError {
     Time,
     /// Writing a generated root.
     #[error(transparent)]
-    Fs(#[from] crate::fsutil::FsError),
+    Fs(#[from] tuf_files::FsError),
 }
 
 /// A role's trusted roots, verified as a chain.
@@ -314,7 +314,7 @@ pub async fn write_single_key_root(
     let holder = KeyHolder::Root(root.clone());
     let signed = sign_with(root, &holder, root_key).await?;
     let path = dir.join(format!("{version}.root.json"));
-    crate::fsutil::write_atomic(&path, signed.buffer())?;
+    tuf_files::atomic::write(&path, signed.buffer(), tuf_files::WriteOptions::PUBLIC)?;
     Ok(path)
 }
 

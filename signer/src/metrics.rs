@@ -85,6 +85,8 @@ pub struct RoleMetrics {
     pub rejected: Counter,
     /// Rounds published.
     pub rounds: Counter,
+    /// Requests refused because the unsigned backlog or a round's size limit was reached.
+    pub refused_backlog: Counter,
     /// Leaves in the tree.
     pub leaves: Gauge,
     /// Latest published timestamp version.
@@ -103,9 +105,10 @@ pub struct RoleMetrics {
 pub fn render<'a>(
     roles: impl Iterator<Item = (&'a str, &'a RoleMetrics)> + Clone,
     http_errors: &Counter,
+    proofs_refused: &Counter,
 ) -> String {
     let mut out = String::new();
-    let counters: [Read<u64>; 3] = [
+    let counters: [Read<u64>; 4] = [
         ("tuf_signer_changes_total", "Changes made durable.", |m| {
             m.changes.get()
         }),
@@ -117,6 +120,11 @@ pub fn render<'a>(
         ("tuf_signer_rounds_total", "Signed rounds published.", |m| {
             m.rounds.get()
         }),
+        (
+            "tuf_signer_refused_backlog_total",
+            "Requests refused because too many changes wait to be signed, or too large for one round.",
+            |m| m.refused_backlog.get(),
+        ),
     ];
     for (name, help, get) in counters {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -185,6 +193,11 @@ pub fn render<'a>(
         out,
         "# HELP tuf_signer_http_client_errors_total Requests answered with a 4xx.\n# TYPE tuf_signer_http_client_errors_total counter\ntuf_signer_http_client_errors_total {}",
         http_errors.get()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP tuf_signer_proof_requests_refused_total Multi-proof requests refused (503) because the concurrent proof work was at its bound.\n# TYPE tuf_signer_proof_requests_refused_total counter\ntuf_signer_proof_requests_refused_total {}",
+        proofs_refused.get()
     );
     out
 }

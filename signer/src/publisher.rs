@@ -11,6 +11,11 @@
 //! ```
 //!
 //! Properties kept: every file is renamed into place whole, so readers never see a partial file;
+//! a versioned file (`N.root.json`, `V.targets.json`, `V.snapshot.json`,
+//! `timestamps/V.timestamp.json`, `changes/V.json`, stored targets) is immutable: it is created
+//! once and never replaced, and finding one with other contents than this signer's is an error
+//! ([`PublishError::Conflict`]) that stops the role, since it means the state is behind what was
+//! published (so publishing again would sign a version twice);
 //! within a round, everything the timestamp points at (targets, snapshot), then the timestamp's
 //! own copy `timestamps/V.timestamp.json`, then the change record that refers to it, are written
 //! before `timestamp.json`, so a client never sees a timestamp whose snapshot is
@@ -24,8 +29,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tuf_merkle::Digest;
 
-use crate::fsutil::{self, FsError};
+use tuf_files::atomic::{self, Durability};
+use tuf_files::{FsError, WriteOptions};
+
 use crate::metadata::{FileMeta, SignedFile};
+
+/// Published files: world-readable. Immutable ones are created once, never replaced.
+const PUBLISHED: WriteOptions = WriteOptions::PUBLIC;
 
 /// Where the exact bytes of timestamp version `version` are published, relative to the
 /// repository (the change record names it): `timestamps/V.timestamp.json`.
@@ -88,7 +98,7 @@ impl Round {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-        fsutil::write_atomic(path, &bytes)?;
+        atomic::write(path, &bytes, WriteOptions::PRIVATE)?;
         Ok(())
     }
 }
@@ -99,6 +109,17 @@ pub enum PublishError {
     /// I/O.
     #[error(transparent)]
     Fs(#[from] FsError),
+    /// An immutable file already published with other contents.
+    #[error(
+        "the published repository already holds {path} with other contents; this signer's state \
+         is behind what was published (restored from an old backup, or another signer wrote \
+         here), and publishing would give one version two meanings. Stop, and restore the state \
+         that signed it"
+    )]
+    Conflict {
+        /// The file.
+        path: PathBuf,
+    },
     /// A stored round that cannot be read back.
     #[error("stored round {path} is unreadable ({message}); restore it from a backup")]
     BadRound {
@@ -124,9 +145,9 @@ impl Publisher {
     /// Removes temporary files a killed process left in the metadata and change-record
     /// directories (never published: they were not yet renamed into place).
     pub fn remove_stale_temps(&self) {
-        fsutil::remove_stale_temps(&self.dir);
-        fsutil::remove_stale_temps(&self.dir.join("timestamps"));
-        fsutil::remove_stale_temps(&self.dir.join("changes"));
+        tuf_files::dir::remove_stale_temps(&self.dir);
+        tuf_files::dir::remove_stale_temps(&self.dir.join("timestamps"));
+        tuf_files::dir::remove_stale_temps(&self.dir.join("changes"));
     }
 
     /// The repository directory.
@@ -137,10 +158,17 @@ impl Publisher {
     /// Publishes the root chain: every `N.root.json` as given, then `root.json` (the latest).
     pub fn publish_roots(&self, files: &[(u64, Vec<u8>)]) -> Result<(), PublishError> {
         for (version, bytes) in files {
-            write_if_changed(&self.dir.join(format!("{version}.root.json")), bytes)?;
+            immutable(
+                &self.dir.join(format!("{version}.root.json")),
+                bytes,
+                Durability::Durable,
+            )?;
         }
         if let Some((_, latest)) = files.last() {
-            write_if_changed(&self.dir.join("root.json"), latest)?;
+            let head = self.dir.join("root.json");
+            if !atomic::same_contents(&head, latest)? {
+                atomic::write(&head, latest, PUBLISHED)?;
+            }
         }
         Ok(())
     }
@@ -168,27 +196,65 @@ impl Publisher {
         let (timestamp, others): (Vec<_>, Vec<_>) =
             round.files.iter().partition(|f| f.name == "timestamp.json");
         for f in others {
-            publish_file(&self.dir.join(&f.name), f.bytes.as_bytes())?;
+            immutable(
+                &self.dir.join(&f.name),
+                f.bytes.as_bytes(),
+                Durability::Deferred,
+            )?;
         }
         for f in &timestamp {
             let copy = self.dir.join(timestamp_file(round.timestamp_version));
-            publish_file(&copy, f.bytes.as_bytes())?;
+            immutable(&copy, f.bytes.as_bytes(), Durability::Deferred)?;
         }
-        let record = self
-            .dir
-            .join("changes")
-            .join(format!("{}.json", round.timestamp_version));
-        publish_file(&record, round.change_record.as_bytes())?;
+        let record = self.dir.join(change_record_file(round.timestamp_version));
+        immutable(
+            &record,
+            round.change_record.as_bytes(),
+            Durability::Deferred,
+        )?;
         for f in timestamp {
-            fsutil::write_atomic_nosync(&self.dir.join(&f.name), f.bytes.as_bytes())?;
+            atomic::write(
+                &self.dir.join(&f.name),
+                f.bytes.as_bytes(),
+                PUBLISHED.durability(Durability::Deferred),
+            )?;
         }
         Ok(())
     }
 
     /// Makes everything published so far durable (one `syncfs`).
     pub fn sync(&self) -> Result<(), PublishError> {
-        fsutil::sync_filesystem(&self.dir)?;
+        tuf_files::dir::sync_filesystem(&self.dir)?;
         Ok(())
+    }
+
+    /// Whether timestamp version `version` was already published: its exact bytes
+    /// (`timestamps/V.timestamp.json`) exist. The sequencer asks before signing a version, so
+    /// that a state that is behind the repository never signs a version clients may have seen.
+    pub fn has_timestamp(&self, version: u64) -> bool {
+        std::fs::symlink_metadata(self.dir.join(timestamp_file(version))).is_ok()
+    }
+
+    /// The version of the published `timestamp.json`, if there is one that parses.
+    pub fn published_version(&self) -> Option<u64> {
+        #[derive(Deserialize)]
+        struct Head {
+            signed: HeadSigned,
+        }
+        #[derive(Deserialize)]
+        struct HeadSigned {
+            version: u64,
+        }
+        let (file, len) = tuf_files::beneath::open_file(&self.dir, "timestamp.json").ok()?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, len.min(MAX_TIMESTAMP_BYTES)),
+            &mut bytes,
+        )
+        .ok()?;
+        serde_json::from_slice::<Head>(&bytes)
+            .ok()
+            .map(|h| h.signed.version)
     }
     /// Where the bytes of target `name` with hash `sha256` live:
     /// `targets/DIR/SHA256.BASENAME`, the consistent-snapshot name TUF clients fetch.
@@ -216,9 +282,13 @@ impl Publisher {
         })
     }
 
-    /// Stores a target's bytes (content-addressed, so storing twice is harmless) under both
-    /// consistent-snapshot names (the second a hard link). `name` must have passed
-    /// [`crate::target::validate`], so the paths stay under `targets/`.
+    /// Stores a target's bytes under both consistent-snapshot names (the second a hard link
+    /// where the filesystem allows). Content-addressed and immutable: storing the same bytes
+    /// again, or concurrently, succeeds without writing; a path that already holds something
+    /// else (only possible for a name that is a directory of another name with byte-identical
+    /// contents, see `docs/api.md`) is a [`PublishError::Conflict`] and nothing is written.
+    /// `name` must have passed [`crate::target::validate`], so the paths stay under `targets/`
+    /// and cannot land on another name's path.
     pub fn store_target(
         &self,
         name: &str,
@@ -226,36 +296,43 @@ impl Publisher {
         bytes: &[u8],
     ) -> Result<PathBuf, PublishError> {
         let path = self.target_path(name, sha256);
-        write_if_changed(&path, bytes)?;
-        if let Some(alt) = self.tough_target_path(name, sha256)
-            && std::fs::read(&alt).map_or(true, |old| old != bytes)
-        {
+        immutable(&path, bytes, Durability::Durable)?;
+        if let Some(alt) = self.tough_target_path(name, sha256) {
             let dir = alt.parent().unwrap_or(&self.dir).to_owned();
             std::fs::create_dir_all(&dir).map_err(|e| FsError::new(&dir, "create directory", e))?;
-            let _ = std::fs::remove_file(&alt);
-            if std::fs::hard_link(&path, &alt).is_err() {
-                fsutil::write_atomic(&alt, bytes)?;
+            match std::fs::hard_link(&path, &alt) {
+                Ok(()) => tuf_files::dir::sync_dir(&dir)?,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if !atomic::same_contents(&alt, bytes)? {
+                        return Err(PublishError::Conflict { path: alt });
+                    }
+                }
+                // No hard links here (or the first name is on another filesystem): a copy.
+                Err(_) => immutable(&alt, bytes, Durability::Durable)?,
             }
-            fsutil::sync_dir(&dir)?;
         }
         Ok(path)
     }
 }
 
-/// Renames the file into place (no fsync) unless it already holds exactly `bytes`.
-fn publish_file(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
-    if std::fs::read(path).is_ok_and(|old| old == bytes) {
-        return Ok(());
-    }
-    fsutil::write_atomic_nosync(path, bytes)
+/// The largest `timestamp.json` read back (the signer writes about 1 KiB).
+const MAX_TIMESTAMP_BYTES: u64 = 1024 * 1024;
+
+/// Where the change record of timestamp version `version` is published, relative to the
+/// repository: `changes/V.json`.
+pub fn change_record_file(version: u64) -> String {
+    format!("changes/{version}.json")
 }
 
-/// Writes the file unless it already holds exactly `bytes` (re-publishing after a crash).
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
-    if std::fs::read(path).is_ok_and(|old| old == bytes) {
-        return Ok(());
+/// Creates an immutable file, or accepts it when it already holds exactly `bytes`.
+fn immutable(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), PublishError> {
+    match atomic::write_immutable(path, bytes, PUBLISHED.durability(durability)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_already_exists() => Err(PublishError::Conflict {
+            path: path.to_owned(),
+        }),
+        Err(e) => Err(e.into()),
     }
-    fsutil::write_atomic(path, bytes)
 }
 
 #[cfg(test)]

@@ -38,9 +38,26 @@ use crate::config::{RoleConfig, SnapshotMode};
 use crate::metadata::{FileMeta, MetadataError, MetadataSigner};
 use crate::metrics::RoleMetrics;
 use crate::publisher::{PublishError, Publisher, Round};
-use crate::state::{RoleState, SignedVersion};
+use crate::state::{Fault, RoleState, SignedVersion};
 use crate::tree::{Applied, Op, RoleTree, RuleError, Staged};
-use crate::wal::{CompactError, Wal, WalError};
+use crate::wal::{CompactError, MAX_RECORD_BYTES, Wal, WalError};
+
+/// The most change-record bytes (the JSON of every pending entry) that may wait unsigned. A
+/// round record holds them escaped inside a JSON string (at most twice as long), next to a
+/// classic role's `targets.json` (at most [`MAX_CLASSIC_TARGETS_BYTES`], also escaped), so
+/// every round record stays under [`MAX_RECORD_BYTES`] and the log can always read it back.
+pub const MAX_PENDING_BYTES: usize = MAX_RECORD_BYTES / 4;
+
+/// The largest `targets.json` a classic role may grow to (an estimate checked before a change
+/// is accepted).
+pub const MAX_CLASSIC_TARGETS_BYTES: usize = MAX_RECORD_BYTES / 8;
+
+/// What one new target adds to a classic `targets.json` at most, beyond twice its name:
+/// tough's pretty JSON of the entry, hashes and length.
+const CLASSIC_ENTRY_OVERHEAD: usize = 256;
+
+/// How long a client told to retry (503 with `Retry-After`) should wait, seconds.
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 /// When a request is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -87,7 +104,8 @@ pub struct SignedReply {
     pub proof: Option<serde_json::Value>,
 }
 
-/// Why a request was not (fully) served.
+/// Why a request was not (fully) served. Every message is safe to show to the requester: no
+/// paths, no pids (the sequencer logs the details).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SubmitError {
     /// The version rules refused op `index`; nothing of the request was applied.
@@ -98,18 +116,57 @@ pub enum SubmitError {
         /// Why.
         error: RuleError,
     },
-    /// The changes could not be made durable; nothing was applied.
-    #[error("{0}")]
-    Unavailable(String),
+    /// The role refuses writes for now (see the fault); nothing of the request was applied.
+    #[error("{}", .0.message())]
+    Refused(Fault),
+    /// Too many durable changes are waiting to be signed (signing is failing or far behind);
+    /// nothing of the request was applied. Retry later.
+    #[error(
+        "{unsigned} changes are durable but not yet signed, and this request would take the role \
+         over its limit of {limit} unsigned changes or {max_bytes} bytes of change records; \
+         nothing was applied; retry later"
+    )]
+    Backlog {
+        /// Durable, unsigned changes.
+        unsigned: usize,
+        /// `limits.max_unsigned_changes`.
+        limit: usize,
+        /// The bound in bytes.
+        max_bytes: usize,
+    },
+    /// The request alone is more than one signing round may hold; nothing was applied.
+    #[error(
+        "the request's {changes} changes take {bytes} bytes of change records; one round holds at \
+         most {limit} changes and {max_bytes} bytes; split the request"
+    )]
+    TooLarge {
+        /// Changes in the request.
+        changes: usize,
+        /// Their change-record bytes.
+        bytes: usize,
+        /// `limits.max_unsigned_changes`.
+        limit: usize,
+        /// The bound in bytes.
+        max_bytes: usize,
+    },
+    /// A classic role's `targets.json` would outgrow its limit; nothing was applied.
+    #[error(
+        "a classic role lists every target in targets.json, which would outgrow its limit of \
+         {max_bytes} bytes; use a merkle role for this many targets"
+    )]
+    ClassicFull {
+        /// The limit.
+        max_bytes: usize,
+    },
     /// The changes are durable (at `seq`) but signing or publishing failed; it is retried.
     #[error(
-        "changes are durable (log sequence {seq}) but not yet signed: {message}; signing is retried automatically"
+        "changes are durable (log sequence {seq}) but not yet signed: {}", .fault.message()
     )]
     NotSigned {
         /// Where the changes are.
         seq: u64,
         /// What failed.
-        message: String,
+        fault: Fault,
     },
 }
 
@@ -128,6 +185,28 @@ pub enum RecoveryError {
     /// Signing the recovery round.
     #[error(transparent)]
     Metadata(#[from] MetadataError),
+    /// The published repository holds a newer timestamp than the state knows: signing would
+    /// give a version two meanings.
+    #[error(
+        "role {role}: the published repository has timestamp version {published} but the state \
+         only knows {state}. The state is behind what clients may have seen (was it moved aside, \
+         re-imported or restored from an old backup?); starting would sign version {next} a \
+         second time with other contents. Restore the state directory that signed version \
+         {published}; do not delete or re-import it"
+    )]
+    BehindPublished {
+        /// The role.
+        role: String,
+        /// The published version.
+        published: u64,
+        /// The last version the state holds (0: none).
+        state: u64,
+        /// `state + 1`.
+        next: u64,
+    },
+    /// The background checkpoint thread panicked.
+    #[error("the checkpoint thread panicked")]
+    CheckpointPanicked,
     /// The state on disk does not match what was signed.
     #[error("role {role}: {message}")]
     Inconsistent {
@@ -193,7 +272,14 @@ pub struct Sequencer {
     metrics: Arc<RoleMetrics>,
     since_checkpoint: u64,
     rounds_since_checkpoint: u64,
-    broken: Option<String>,
+    /// JSON bytes of `pending`'s entries, for the backlog bound.
+    pending_bytes: usize,
+    /// Estimated bytes the pending changes add to a classic `targets.json`.
+    pending_classic_growth: usize,
+    /// `limits.max_unsigned_changes`.
+    max_unsigned: usize,
+    /// Set when the role refuses writes until restarted.
+    broken: Option<Fault>,
     retry_at: Option<Instant>,
     unpublished: bool,
     in_flight: Option<InFlight>,
@@ -263,13 +349,13 @@ impl Sequencer {
         publisher: Publisher,
         state: Arc<RoleState>,
         metrics: Arc<RoleMetrics>,
+        max_unsigned: usize,
     ) -> Result<Self, RecoveryError> {
         let inconsistent = |message: String| RecoveryError::Inconsistent {
             role: role.clone(),
             message,
         };
-        crate::fsutil::create_private_dir(&paths.state_dir)
-            .map_err(|e| inconsistent(e.to_string()))?;
+        tuf_files::dir::create_private_dir(&paths.state_dir).map_err(PublishError::from)?;
         let classic = cfg.snapshot == SnapshotMode::Classic;
         let checkpoint = Checkpoint::load(&paths.checkpoint())?;
         let stored = Round::load(&paths.round())?;
@@ -358,6 +444,21 @@ impl Sequencer {
             tree.apply(&record.changes);
             since_checkpoint += record.changes.len() as u64;
         }
+        let state_version = last
+            .iter()
+            .chain(&stored)
+            .map(|r| r.timestamp_version)
+            .fold(checkpoint.timestamp_version, u64::max);
+        if let Some(published) = publisher.published_version()
+            && published > state_version
+        {
+            return Err(RecoveryError::BehindPublished {
+                role,
+                published,
+                state: state_version,
+                next: state_version + 1,
+            });
+        }
         if let Some(r) = stored_unchecked {
             return Err(inconsistent(format!(
                 "timestamp {} covers log sequence {} but the log holds neither it nor all the changes before it: acknowledged changes are missing; restore the log",
@@ -367,10 +468,10 @@ impl Sequencer {
         let applied_seq = opened.wal.last_seq();
         let rounds_since_checkpoint = republish.len() as u64;
         let mut seq = Sequencer {
-            burned_version: last
-                .as_ref()
-                .map_or(0, |r| r.timestamp_version)
-                .max(checkpoint.timestamp_version),
+            burned_version: state_version,
+            pending_bytes: 0,
+            pending_classic_growth: 0,
+            max_unsigned,
             role,
             since_checkpoint,
             rounds_since_checkpoint,
@@ -379,7 +480,7 @@ impl Sequencer {
             tree,
             wal: opened.wal,
             last,
-            pending,
+            pending: Vec::new(),
             applied_seq,
             signer,
             publisher,
@@ -390,6 +491,9 @@ impl Sequencer {
             unpublished: false,
             in_flight: None,
         };
+        for entry in pending {
+            seq.add_pending(entry);
+        }
         // Republish what the log holds (a crash may have cut publishing short, and published
         // files are not fsynced one by one), then the stored round if it is not on disk.
         for round in &republish {
@@ -416,6 +520,12 @@ impl Sequencer {
                 RoundError::Metadata(m) => RecoveryError::Metadata(m),
                 RoundError::Publish(p) => RecoveryError::Publish(p),
                 RoundError::Wal(w) => RecoveryError::Wal(w),
+                RoundError::VersionTaken(v) => RecoveryError::BehindPublished {
+                    role: seq.role.clone(),
+                    published: v,
+                    state: v - 1,
+                    next: v,
+                },
             })?;
         }
         Ok(seq)
@@ -446,8 +556,10 @@ impl Sequencer {
             match first {
                 None => {
                     self.retry_at = None;
-                    if let Err(e) = self.sign_or_republish().await {
-                        self.note_failure(&e.to_string());
+                    if self.broken.is_none()
+                        && let Err(e) = self.sign_or_republish().await
+                    {
+                        self.note_failure(&e);
                     }
                 }
                 Some(first) => {
@@ -498,22 +610,48 @@ impl Sequencer {
 
     async fn commit(&mut self, batch: Vec<Submission>) {
         let started = Instant::now();
-        if let Some(why) = &self.broken {
+        if let Some(fault) = self.broken {
             for s in batch {
-                let _ = s.reply.send(Err(SubmitError::Unavailable(why.clone())));
+                let _ = s.reply.send(Err(SubmitError::Refused(fault)));
             }
             return;
         }
         let mut staged = Staged::default();
+        let mut staged_bytes = 0;
+        let mut staged_growth = 0;
         let mut accepted = Vec::with_capacity(batch.len());
         for s in batch {
-            match self.tree.stage(&mut staged, &s.ops) {
-                Ok(applied) => accepted.push((s, applied)),
+            let mark = staged.mark();
+            let applied = match self.tree.stage(&mut staged, &s.ops) {
+                Ok(applied) => applied,
                 Err((index, error)) => {
                     self.metrics.rejected.inc();
                     let _ = s.reply.send(Err(SubmitError::Rule { index, error }));
+                    continue;
                 }
+            };
+            let added = &staged.record[mark.record..];
+            let bytes: usize = added
+                .iter()
+                .map(|(name, old, new)| entry_len(name, *old, *new))
+                .sum();
+            let growth = self.classic_growth(added);
+            let before = mark.record;
+            if let Err(e) = self.admit(
+                added.len(),
+                bytes,
+                before,
+                staged_bytes,
+                staged_growth + growth,
+            ) {
+                staged.rollback(mark);
+                self.metrics.refused_backlog.inc();
+                let _ = s.reply.send(Err(e));
+                continue;
             }
+            staged_bytes += bytes;
+            staged_growth += growth;
+            accepted.push((s, applied));
         }
         if accepted.is_empty() {
             return;
@@ -528,15 +666,23 @@ impl Sequencer {
                     seq
                 }
                 Err(e) => {
-                    let why = format!(
-                        "role {} cannot write its log ({e}); it refuses writes until the signer is restarted",
-                        self.role
-                    );
-                    tracing::error!(role = self.role, error = %e, "write-ahead log append failed");
-                    self.broken = Some(why.clone());
-                    self.state.update_status(|s| s.error = Some(why.clone()));
+                    let fault = if e.log_intact() {
+                        // Nothing was written: refuse this batch, keep the role open.
+                        let fault = if e.is_storage_full() {
+                            Fault::StorageFull
+                        } else {
+                            Fault::LogFailed
+                        };
+                        tracing::error!(role = self.role, error = %e, "write-ahead log append failed and was rolled back; the batch is refused");
+                        self.state.set_fault(Some(fault));
+                        self.retry_at = Some(Instant::now() + RETRY_INTERVAL);
+                        fault
+                    } else {
+                        self.mark_broken(Fault::LogFailed, &e);
+                        Fault::LogFailed
+                    };
                     for (s, _) in accepted {
-                        let _ = s.reply.send(Err(SubmitError::Unavailable(why.clone())));
+                        let _ = s.reply.send(Err(SubmitError::Refused(fault)));
                     }
                     return;
                 }
@@ -548,7 +694,7 @@ impl Sequencer {
         self.metrics.changes.add(staged.log.len() as u64);
         for (name, old, new) in staged.record {
             let key = key_of(&name);
-            self.pending.push(RecordEntry {
+            self.add_pending(RecordEntry {
                 name: Some(name),
                 key: key.to_hex(),
                 old,
@@ -590,17 +736,93 @@ impl Sequencer {
                 self.maybe_checkpoint();
             }
             Err(e) => {
-                let message = e.to_string();
-                self.note_failure(&message);
+                let fault = self.note_failure(&e);
                 for w in waiters {
-                    let _ = w.reply.send(Err(SubmitError::NotSigned {
-                        seq,
-                        message: message.clone(),
-                    }));
+                    let _ = w.reply.send(Err(SubmitError::NotSigned { seq, fault }));
                 }
             }
         }
         self.metrics.signed_latency.observe(started.elapsed());
+    }
+
+    /// Whether a request adding `changes` entries of `bytes` change-record bytes (and
+    /// `growth` to a classic `targets.json`, with what this group commit already staged) may be
+    /// accepted, given `staged_changes` and `staged_bytes` staged before it in this group
+    /// commit. Keeps every round record under [`MAX_RECORD_BYTES`].
+    fn admit(
+        &self,
+        changes: usize,
+        bytes: usize,
+        staged_changes: usize,
+        staged_bytes: usize,
+        growth: usize,
+    ) -> Result<(), SubmitError> {
+        if changes > self.max_unsigned || bytes > MAX_PENDING_BYTES {
+            return Err(SubmitError::TooLarge {
+                changes,
+                bytes,
+                limit: self.max_unsigned,
+                max_bytes: MAX_PENDING_BYTES,
+            });
+        }
+        let unsigned = self.pending.len() + staged_changes;
+        if unsigned + changes > self.max_unsigned
+            || self.pending_bytes + staged_bytes + bytes > MAX_PENDING_BYTES
+        {
+            return Err(SubmitError::Backlog {
+                unsigned,
+                limit: self.max_unsigned,
+                max_bytes: MAX_PENDING_BYTES,
+            });
+        }
+        if self.cfg.snapshot == SnapshotMode::Classic {
+            let signed = self.last.as_ref().map_or(0, |r| {
+                usize::try_from(r.targets.length).unwrap_or(usize::MAX)
+            });
+            if signed
+                .saturating_add(self.pending_classic_growth)
+                .saturating_add(growth)
+                > MAX_CLASSIC_TARGETS_BYTES
+            {
+                return Err(SubmitError::ClassicFull {
+                    max_bytes: MAX_CLASSIC_TARGETS_BYTES,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// What the entries add to a classic `targets.json` at most (0 for merkle roles).
+    fn classic_growth(&self, entries: &[(String, Option<LeafContents>, LeafContents)]) -> usize {
+        if self.cfg.snapshot != SnapshotMode::Classic {
+            return 0;
+        }
+        entries
+            .iter()
+            .filter(|(_, old, new)| is_present(new) && !old.is_some_and(|o| is_present(&o)))
+            .map(|(name, _, _)| 2 * name.len() + CLASSIC_ENTRY_OVERHEAD)
+            .sum()
+    }
+
+    /// Adds a durable, unsigned change to the next round's change record.
+    fn add_pending(&mut self, entry: RecordEntry) {
+        self.pending_bytes += entry_len(entry.name.as_deref().unwrap_or(""), entry.old, entry.new);
+        if self.cfg.snapshot == SnapshotMode::Classic
+            && is_present(&entry.new)
+            && !entry.old.is_some_and(|o| is_present(&o))
+        {
+            self.pending_classic_growth +=
+                2 * entry.name.as_deref().map_or(0, str::len) + CLASSIC_ENTRY_OVERHEAD;
+        }
+        self.pending.push(entry);
+    }
+
+    /// Stops the role for writes until a restart: logs why (with paths and OS errors), and
+    /// shows clients only the fault.
+    fn mark_broken(&mut self, fault: Fault, detail: &dyn std::fmt::Display) {
+        tracing::error!(role = self.role, error = %detail, code = fault.code(), "the role refuses writes until the signer is restarted");
+        self.broken = Some(fault);
+        self.state.set_fault(Some(fault));
     }
 
     fn answer_signed(&self, waiters: Vec<SignedWaiter>) {
@@ -630,15 +852,26 @@ impl Sequencer {
         }
     }
 
-    fn note_failure(&mut self, message: &str) {
+    /// A round failed: logs the details, schedules a retry, shows clients the fault.
+    fn note_failure(&mut self, e: &RoundError) -> Fault {
+        let fault = match e {
+            _ if self.broken.is_some() => self.broken.unwrap_or(Fault::LogFailed),
+            RoundError::Metadata(_) => Fault::SigningFailed,
+            RoundError::Publish(p) if publish_storage_full(p) => Fault::StorageFull,
+            RoundError::Publish(_) => Fault::PublishFailed,
+            RoundError::Wal(w) if w.is_storage_full() => Fault::StorageFull,
+            RoundError::Wal(_) => Fault::LogFailed,
+            RoundError::VersionTaken(_) => Fault::StateBehind,
+        };
         tracing::error!(
             role = self.role,
-            error = message,
+            error = %e,
+            code = fault.code(),
             "signing or publishing failed; retrying in 1 s"
         );
-        self.retry_at = Some(Instant::now() + Duration::from_secs(1));
-        let message = message.to_owned();
-        self.state.update_status(|s| s.error = Some(message));
+        self.retry_at = Some(Instant::now() + RETRY_INTERVAL);
+        self.state.set_fault(Some(fault));
+        fault
     }
 
     async fn sign_or_republish(&mut self) -> Result<(), RoundError> {
@@ -679,6 +912,13 @@ impl Sequencer {
     async fn sign_round(&mut self) -> Result<(), RoundError> {
         let started = Instant::now();
         let version = self.burned_version + 1;
+        if self.publisher.has_timestamp(version) {
+            // Someone published this version, not this state: signing it again would give it
+            // two meanings. Stop the role until an operator restores the state.
+            let e = RoundError::VersionTaken(version);
+            self.mark_broken(Fault::StateBehind, &e);
+            return Err(e);
+        }
         let tree_root = self.tree.tree.root();
         let merkle = self.cfg.snapshot == SnapshotMode::Merkle;
         let now = jiff::Timestamp::now().as_second();
@@ -771,18 +1011,18 @@ impl Sequencer {
         // recovery republishes it, and if the append fails the version is skipped.
         self.burned_version = version;
         if let Err(e) = self.wal.append_round(&round) {
-            let why = format!(
-                "role {} cannot write its log ({e}); it refuses writes until the signer is restarted",
-                self.role
-            );
-            self.broken = Some(why.clone());
-            self.state.update_status(|s| s.error = Some(why));
+            // Rolled back (a full disk): the version stays used, the round is retried later.
+            if !e.log_intact() {
+                self.mark_broken(Fault::LogFailed, &e);
+            }
             return Err(e.into());
         }
         self.applied_seq = self.wal.last_seq();
         self.rounds_since_checkpoint += 1;
         self.last = Some(round.clone());
         self.pending.clear();
+        self.pending_bytes = 0;
+        self.pending_classic_growth = 0;
         self.unpublished = true;
         self.state.push_version(SignedVersion {
             version,
@@ -800,7 +1040,9 @@ impl Sequencer {
         self.metrics.rounds.inc();
         self.retry_at = None;
         self.refresh_status();
-        self.state.update_status(|s| s.error = None);
+        if self.broken.is_none() {
+            self.state.set_fault(None);
+        }
     }
 
     /// Between batches: finishes a background checkpoint that is done, and starts one when
@@ -870,12 +1112,10 @@ impl Sequencer {
             self.in_flight = Some(job);
             return;
         }
-        let written = job.handle.join().unwrap_or_else(|_| {
-            Err(RecoveryError::Inconsistent {
-                role: self.role.clone(),
-                message: "the checkpoint thread panicked".into(),
-            })
-        });
+        let written = job
+            .handle
+            .join()
+            .unwrap_or(Err(RecoveryError::CheckpointPanicked));
         let leaves = match written {
             Ok(leaves) => leaves,
             Err(e) => {
@@ -903,15 +1143,7 @@ impl Sequencer {
                 error = %e,
                 "checkpoint written but the log could not be compacted; it keeps every record (recovery skips those the checkpoint covers)"
             ),
-            Err(CompactError::Unsure(e)) => {
-                let why = format!(
-                    "role {} cannot compact its log ({e}); it refuses writes until the signer is restarted",
-                    self.role
-                );
-                tracing::error!(role = self.role, error = %e, "write-ahead log compaction failed");
-                self.broken = Some(why.clone());
-                self.state.update_status(|s| s.error = Some(why));
-            }
+            Err(CompactError::Unsure(e)) => self.mark_broken(Fault::LogFailed, &e),
         }
     }
 
@@ -966,7 +1198,60 @@ enum RoundError {
     Publish(#[from] PublishError),
     #[error(transparent)]
     Wal(#[from] WalError),
+    #[error(
+        "timestamp version {0} is already published but this state did not sign it: the state is behind the repository; restore the state that signed it"
+    )]
+    VersionTaken(u64),
 }
+
+/// Whether a publishing error is a full disk.
+fn publish_storage_full(e: &PublishError) -> bool {
+    matches!(e, PublishError::Fs(fs) if fs.is_storage_full())
+}
+
+/// The JSON length of a change-record entry, as the change record and the backlog bound count
+/// it.
+pub fn entry_len(name: &str, old: Option<LeafContents>, new: LeafContents) -> usize {
+    #[derive(Serialize)]
+    struct Sized<'a> {
+        name: &'a str,
+        key: &'a str,
+        old: Option<LeafContents>,
+        new: LeafContents,
+    }
+    let mut count = ByteCount(0);
+    let _ = serde_json::to_writer(
+        &mut count,
+        &Sized {
+            name,
+            key: "",
+            old,
+            new,
+        },
+    );
+    count.0 + 64
+}
+
+/// Whether the contents are a present target (not a tombstone).
+fn is_present(contents: &LeafContents) -> bool {
+    matches!(contents, LeafContents::Present { .. })
+}
+
+/// A writer that only counts.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How long after a failed round (or a refused append) the next attempt is made.
+const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A checkpoint is also taken after this many rounds, so recovery never republishes more.
 const MAX_ROUNDS_BETWEEN_CHECKPOINTS: u64 = 10_000;

@@ -7,7 +7,6 @@
 //! in-flight ones finish, then lets each sequencer commit what is queued and write a checkpoint.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -67,7 +66,7 @@ pub enum StartError {
     },
     /// Files in the data directory.
     #[error(transparent)]
-    Fs(#[from] crate::fsutil::FsError),
+    Fs(#[from] tuf_files::FsError),
     /// Publishing the root chain.
     #[error(transparent)]
     Publish(#[from] crate::publisher::PublishError),
@@ -102,6 +101,10 @@ pub struct Service {
     pub limits: Limits,
     /// 4xx answers, for `/metrics`.
     pub http_errors: Counter,
+    /// Turns for multi-proof work ([`Limits::concurrent_proofs`]).
+    pub proof_permits: Arc<tokio::sync::Semaphore>,
+    /// Proof requests refused for want of a turn, for `/metrics`.
+    pub proofs_refused: Counter,
 }
 
 /// One role as the HTTP handlers see it.
@@ -282,7 +285,7 @@ async fn root_dir(
     Ok(dir)
 }
 
-/// Reads or creates the development writer token of a role; returns it.
+/// Reads or creates the development writer token of a role (0600, never replaced); returns it.
 fn dev_token(data: &DataDir, role: &str) -> Result<String, StartError> {
     let path = data.dev_token(role);
     if let Ok(t) = std::fs::read_to_string(&path) {
@@ -291,7 +294,7 @@ fn dev_token(data: &DataDir, role: &str) -> Result<String, StartError> {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut bytes)
         .map_err(|_| {
-            crate::fsutil::FsError::new(
+            tuf_files::FsError::new(
                 &path,
                 "generate token",
                 std::io::Error::other("no randomness"),
@@ -299,29 +302,11 @@ fn dev_token(data: &DataDir, role: &str) -> Result<String, StartError> {
         })?;
     let token = hex::encode(bytes);
     if let Some(dir) = path.parent() {
-        crate::fsutil::create_private_dir(dir)?;
+        tuf_files::dir::create_private_dir(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode_0600()
-        .open(&path)
-        .map_err(|e| crate::fsutil::FsError::new(&path, "create", e))?;
-    writeln!(f, "{token}").map_err(|e| crate::fsutil::FsError::new(&path, "write", e))?;
-    f.sync_all()
-        .map_err(|e| crate::fsutil::FsError::new(&path, "fsync", e))?;
+    let options = tuf_files::WriteOptions::PRIVATE.replace(tuf_files::Replace::Never);
+    tuf_files::atomic::write(&path, format!("{token}\n").as_bytes(), options)?;
     Ok(token)
-}
-
-trait Mode0600 {
-    fn mode_0600(&mut self) -> &mut Self;
-}
-
-impl Mode0600 for std::fs::OpenOptions {
-    fn mode_0600(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.mode(0o600)
-    }
 }
 
 /// Starts the service: takes the lock, recovers every role, listens.
@@ -374,7 +359,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         );
         let publisher = Publisher::new(data.repo(name));
         publisher.remove_stale_temps();
-        crate::fsutil::remove_stale_temps(&data.role_paths(name).state_dir);
+        tuf_files::dir::remove_stale_temps(&data.role_paths(name).state_dir);
         publisher.publish_roots(&chain.files)?;
         let signer = MetadataSigner::new(chain.current.signed.clone(), key);
         let state = Arc::new(RoleState::new(name, cfg.snapshot, cfg.kept_versions));
@@ -383,6 +368,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         let (ready_tx, ready_rx) = oneshot::channel();
         let handle = tokio::runtime::Handle::current();
         let stop = sequencer_stop_rx.clone();
+        let max_unsigned = config.limits.max_unsigned_changes;
         let (role, role_cfg, paths, pub2, st, me) = (
             name.clone(),
             cfg.clone(),
@@ -395,7 +381,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .name(format!("sequencer-{name}"))
             .spawn(move || {
                 handle.block_on(async move {
-                    match Sequencer::open(role, role_cfg, paths, signer, pub2, st, me).await {
+                    let opened =
+                        Sequencer::open(role, role_cfg, paths, signer, pub2, st, me, max_unsigned)
+                            .await;
+                    match opened {
                         Ok(seq) => {
                             let _ = ready_tx.send(Ok(()));
                             seq.run(rx, stop).await;
@@ -466,6 +455,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         tokens,
         limits: config.limits.clone(),
         http_errors: Counter::default(),
+        proof_permits: Arc::new(tokio::sync::Semaphore::new(
+            config.limits.concurrent_proofs(),
+        )),
+        proofs_refused: Counter::default(),
     });
     let app = crate::http::router(service.clone());
     let server = tokio::spawn(async move {

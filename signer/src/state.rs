@@ -48,8 +48,68 @@ pub struct Status {
     pub root_version: u64,
     /// Timestamp versions that proofs can be asked against, oldest first.
     pub proof_versions: Vec<u64>,
-    /// Set when the role cannot currently commit or sign; what to do about it.
+    /// Durable changes not yet signed (non-zero only while signing lags or fails).
+    pub unsigned_changes: usize,
+    /// Set when the role cannot currently commit or sign: what is wrong, for clients (details
+    /// with paths and OS errors are in the signer's log, never here).
     pub error: Option<String>,
+    /// The stable code of `error` (see [`Fault`]).
+    pub error_code: Option<&'static str>,
+}
+
+/// Why a role cannot currently commit or sign. Each has a stable code and a message that is
+/// safe to show to anyone (no paths, no pids, no key identifiers); the details go to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The write-ahead log could not be written or synced: the role refuses writes until the
+    /// signer is restarted (after a failed fsync the page cache cannot be trusted).
+    LogFailed,
+    /// The disk holding the state is full: writes are refused until space returns; nothing
+    /// acknowledged is affected.
+    StorageFull,
+    /// Signing failed (the key source is unreachable, say): retried every second; changes stay
+    /// durable and are signed once it works again.
+    SigningFailed,
+    /// Publishing a signed round failed: retried every second.
+    PublishFailed,
+    /// The published repository holds a timestamp version this state did not sign: the state
+    /// is behind (restored from an old backup?); the role stops so that no version is signed
+    /// twice.
+    StateBehind,
+}
+
+impl Fault {
+    /// The stable code (also the API's `error.code`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Fault::LogFailed => "log_write_failed",
+            Fault::StorageFull => "storage_full",
+            Fault::SigningFailed => "signing_failed",
+            Fault::PublishFailed => "publish_failed",
+            Fault::StateBehind => "state_behind_repository",
+        }
+    }
+
+    /// A message for clients and `/healthz`.
+    pub fn message(self) -> &'static str {
+        match self {
+            Fault::LogFailed => {
+                "the role cannot write its log and refuses writes until the signer is restarted; see the signer's log"
+            }
+            Fault::StorageFull => {
+                "the signer's disk is full; writes are refused until there is space again"
+            }
+            Fault::SigningFailed => {
+                "signing failed and is retried every second; durable changes will be signed once it works; see the signer's log"
+            }
+            Fault::PublishFailed => {
+                "publishing failed and is retried every second; see the signer's log"
+            }
+            Fault::StateBehind => {
+                "the published repository is ahead of the signer's state; the role stopped so that no timestamp version is signed twice; see the signer's log"
+            }
+        }
+    }
 }
 
 /// Shared per-role state.
@@ -76,7 +136,9 @@ impl RoleState {
                 last_seq: 0,
                 root_version: 0,
                 proof_versions: Vec::new(),
+                unsigned_changes: 0,
                 error: None,
+                error_code: None,
             }),
         }
     }
@@ -116,5 +178,13 @@ impl RoleState {
     /// Updates the status.
     pub fn update_status(&self, f: impl FnOnce(&mut Status)) {
         f(&mut self.status.write().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Sets (or with `None` clears) the role's fault.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        self.update_status(|s| {
+            s.error = fault.map(|f| f.message().to_owned());
+            s.error_code = fault.map(Fault::code);
+        });
     }
 }

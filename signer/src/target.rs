@@ -5,6 +5,18 @@
 //! same thing to every client and every file system (no `..` or `.` segments, no absolute paths,
 //! no backslashes, no control characters), so a name can neither escape the role's `targets/`
 //! directory when its bytes are stored nor be spelled two ways that hash to two different keys.
+//!
+//! Names that look alike are refused, so that what a person reads is what a client verifies:
+//! a name must be in Unicode NFC; it may not hold bidirectional controls, invisible
+//! (default-ignorable) characters, white space at either end of a segment or any non-ASCII
+//! white space; every non-ASCII character must be one that Unicode recommends for identifiers
+//! (UTS #39 `Identifier_Status=Allowed`, which excludes compatibility forms such as fullwidth
+//! letters) and each segment must meet UTS #39's "highly restrictive" level (one script, or
+//! Latin with Han and kana, Han and Bopomofo, or Han and Hangul; so not Latin mixed with
+//! Cyrillic or Greek). A segment may not start with 64 hex digits and
+//! a dot, the shape of a consistent-snapshot file name (`targets/SHA256.NAME`), so that no name's
+//! stored bytes can land on another name's consistent-snapshot path.
+//!
 //! For a role with the crates.io index layout, only the paths that layout can hold are accepted.
 
 use serde::{Deserialize, Serialize};
@@ -64,6 +76,31 @@ pub enum PathError {
         "crate name '{0}' may only hold lowercase ASCII letters, digits, '-' and '_', and must start with a letter"
     )]
     BadCrateName(String),
+    /// Not in Unicode Normalization Form C.
+    #[error("the target path is not in Unicode NFC; normalise it before publishing")]
+    NotNfc,
+    /// A bidirectional control character (they reorder what a reader sees).
+    #[error("the target path contains the bidirectional control character U+{0:04X}")]
+    BidiControl(u32),
+    /// An invisible (default-ignorable) character.
+    #[error("the target path contains the invisible character U+{0:04X}")]
+    InvisibleCharacter(u32),
+    /// White space at either end of a segment, or non-ASCII white space anywhere.
+    #[error("the target path has white space at the end of a segment or non-ASCII white space")]
+    Whitespace,
+    /// A character that looks like another or is not recommended for identifiers.
+    #[error(
+        "the target path contains U+{0:04X}, which is a compatibility form or not allowed in identifiers (UTS #39)"
+    )]
+    Confusable(u32),
+    /// A segment that mixes scripts (say Latin and Cyrillic).
+    #[error("the target path segment {0:?} mixes scripts")]
+    MixedScript(String),
+    /// A segment shaped like a consistent-snapshot file name.
+    #[error(
+        "the target path segment {0:?} starts with 64 hex digits and a dot, the shape of a consistent-snapshot file name"
+    )]
+    HashPrefix(String),
     /// A crate name longer than [`MAX_CRATE_NAME`].
     #[error("crate name is {0} characters long; at most {MAX_CRATE_NAME} are allowed")]
     CrateNameTooLong(usize),
@@ -91,6 +128,13 @@ impl PathError {
             PathError::EmptySegment => "path_empty_segment",
             PathError::DotSegment(_) => "path_dot_segment",
             PathError::NotUtf8 => "path_not_utf8",
+            PathError::NotNfc => "path_not_nfc",
+            PathError::BidiControl(_) => "path_bidi_control",
+            PathError::InvisibleCharacter(_) => "path_invisible_character",
+            PathError::Whitespace => "path_whitespace",
+            PathError::Confusable(_) => "path_confusable",
+            PathError::MixedScript(_) => "path_mixed_script",
+            PathError::HashPrefix(_) => "path_hash_prefix",
             PathError::NotIndexPath(_) => "path_not_index_layout",
             PathError::BadCrateName(_) => "path_bad_crate_name",
             PathError::CrateNameTooLong(_) => "path_crate_name_too_long",
@@ -115,12 +159,45 @@ pub fn validate_bytes(name: &[u8], layout: Layout) -> Result<&str, PathError> {
     Ok(name)
 }
 
-fn validate_generic(name: &str) -> Result<(), PathError> {
-    if name.is_empty() {
-        return Err(PathError::Empty);
+/// The longest path of a published file: a target name behind `targets/`, a hash and a dot.
+pub const MAX_REPOSITORY_PATH_BYTES: usize = 512;
+
+/// Checks a path of the published repository (`timestamp.json`, `targets/DIR/SHA256.NAME`):
+/// the structural rules of target names (a plain relative path with no `.`/`..` segment,
+/// backslash or control character), which keep a read inside the repository, without the
+/// rules that only names are held to (a consistent-snapshot file name starts with a hash).
+pub fn validate_repository_path(path: &str) -> Result<(), PathError> {
+    if path.len() > MAX_REPOSITORY_PATH_BYTES {
+        return Err(PathError::TooLong(path.len()));
     }
+    validate_structure(path)
+}
+
+fn validate_generic(name: &str) -> Result<(), PathError> {
     if name.len() > MAX_NAME_BYTES {
         return Err(PathError::TooLong(name.len()));
+    }
+    validate_structure(name)?;
+    for segment in name.split('/') {
+        if segment.starts_with(char::is_whitespace) || segment.ends_with(char::is_whitespace) {
+            return Err(PathError::Whitespace);
+        }
+        if segment.len() > 64
+            && segment.as_bytes()[64] == b'.'
+            && segment.as_bytes()[..64].iter().all(u8::is_ascii_hexdigit)
+        {
+            return Err(PathError::HashPrefix(segment.to_owned()));
+        }
+    }
+    if !name.is_ascii() {
+        validate_unicode(name)?;
+    }
+    Ok(())
+}
+
+fn validate_structure(name: &str) -> Result<(), PathError> {
+    if name.is_empty() {
+        return Err(PathError::Empty);
     }
     if let Some(c) = name.chars().find(|c| c.is_control()) {
         return Err(PathError::ControlCharacter(u32::from(c)));
@@ -140,6 +217,72 @@ fn validate_generic(name: &str) -> Result<(), PathError> {
         }
     }
     Ok(())
+}
+
+/// The look-alike rules for names with non-ASCII characters (see the module documentation).
+fn validate_unicode(name: &str) -> Result<(), PathError> {
+    use unicode_security::GeneralSecurityProfile as _;
+    use unicode_security::{RestrictionLevel, RestrictionLevelDetection as _};
+    for c in name.chars() {
+        if is_bidi_control(c) {
+            return Err(PathError::BidiControl(u32::from(c)));
+        }
+        if is_default_ignorable(c) {
+            return Err(PathError::InvisibleCharacter(u32::from(c)));
+        }
+        if !c.is_ascii() && c.is_whitespace() {
+            return Err(PathError::Whitespace);
+        }
+    }
+    if !unicode_normalization::is_nfc(name) {
+        return Err(PathError::NotNfc);
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !c.is_ascii() && !c.identifier_allowed())
+    {
+        return Err(PathError::Confusable(u32::from(c)));
+    }
+    // UTS #39 "highly restrictive": one script per segment, or Latin with Han and Japanese
+    // kana, Han and Bopomofo, or Han and Hangul. ASCII punctuation carries no script.
+    for segment in name.split('/') {
+        let letters: String = segment.chars().filter(|c| c.identifier_allowed()).collect();
+        if letters.as_str().detect_restriction_level() > RestrictionLevel::HighlyRestrictive {
+            return Err(PathError::MixedScript(segment.to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Unicode's bidirectional formatting characters (UAX #9): they change the order in which
+/// the rest of a name is displayed.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Unicode's `Default_Ignorable_Code_Point` (DerivedCoreProperties.txt): characters that
+/// render as nothing, so two names differing only by them look identical.
+fn is_default_ignorable(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 /// The index path of a crate, as cargo computes it (from the lowercased name).
@@ -233,6 +376,43 @@ mod tests {
             validate_bytes(b"\xff", Layout::Generic),
             Err(PathError::NotUtf8)
         );
+    }
+
+    #[test]
+    fn look_alike_names_are_refused_with_their_own_codes() {
+        let h = "ab".repeat(32);
+        let cases: [(&str, &str); 14] = [
+            ("cafe\u{301}/x", "path_not_nfc"),
+            ("tool\u{200B}", "path_invisible_character"),
+            ("tool\u{FEFF}", "path_invisible_character"),
+            ("tool\u{2060}x", "path_invisible_character"),
+            ("evil\u{202E}gpj.exe", "path_bidi_control"),
+            ("a\u{2067}b", "path_bidi_control"),
+            ("tool ", "path_whitespace"),
+            (" tool", "path_whitespace"),
+            ("dir /tool", "path_whitespace"),
+            ("a\u{00A0}b", "path_whitespace"),
+            ("\u{FF54}ool", "path_confusable"),
+            ("p\u{0430}ypal", "path_mixed_script"),
+            (&format!("{h}.tool/blocker"), "path_hash_prefix"),
+            (&format!("a/{h}.b"), "path_hash_prefix"),
+        ];
+        for (name, code) in cases {
+            let err = validate(name, Layout::Generic).expect_err(name);
+            assert_eq!(err.code(), code, "{name:?}: {err}");
+        }
+        // Real names with non-ASCII letters in one script, NFC, still pass; so do ASCII names
+        // with inner spaces and a hash that is not followed by a dot.
+        for ok in [
+            "café/menu.txt",
+            "docs/über.pdf",
+            "日本語/ファイル.txt",
+            "My File.tar.gz",
+            &format!("{h}x"),
+            &h,
+        ] {
+            assert_eq!(validate(ok, Layout::Generic), Ok(()), "{ok:?}");
+        }
     }
 
     #[test]

@@ -132,10 +132,47 @@ pub struct RoleTree {
 #[derive(Debug, Default)]
 pub struct Staged {
     overlay: HashMap<Digest, LeafContents>,
+    /// What each overlay insertion replaced, in order, so that [`Staged::rollback`] can undo
+    /// the requests staged after a [`Mark`].
+    journal: Vec<(Digest, Option<LeafContents>)>,
     /// The accepted changes that change something, in order (what goes into the log).
     pub log: Vec<LoggedChange>,
     /// `(name, old, new)` for the change record, in order.
     pub record: Vec<(String, Option<LeafContents>, LeafContents)>,
+}
+
+/// A position in a [`Staged`], to roll back to.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    /// `log.len()` at the mark.
+    pub log: usize,
+    /// `record.len()` at the mark.
+    pub record: usize,
+    journal: usize,
+}
+
+impl Staged {
+    /// The current position.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            log: self.log.len(),
+            record: self.record.len(),
+            journal: self.journal.len(),
+        }
+    }
+
+    /// Undoes everything staged after `mark` (a request accepted by the rules but refused for
+    /// its size), so that later requests of the batch are checked as if it never came.
+    pub fn rollback(&mut self, mark: Mark) {
+        for (key, previous) in self.journal.drain(mark.journal..).rev() {
+            match previous {
+                Some(p) => self.overlay.insert(key, p),
+                None => self.overlay.remove(&key),
+            };
+        }
+        self.log.truncate(mark.log);
+        self.record.truncate(mark.record);
+    }
 }
 
 impl RoleTree {
@@ -175,7 +212,9 @@ impl RoleTree {
         }
         for a in &applied {
             if a.changed {
-                staged.overlay.insert(key_of(&a.name), a.new);
+                let key = key_of(&a.name);
+                let previous = staged.overlay.insert(key, a.new);
+                staged.journal.push((key, previous));
                 staged.log.push(LoggedChange {
                     name: a.name.clone(),
                     contents: a.new,
@@ -259,5 +298,16 @@ mod tests {
         let mut s = Staged::default();
         t.stage(&mut s, &[up("a", b"9")]).unwrap();
         assert_eq!(s.log[0].contents.version(), 4);
+
+        // A rolled-back request leaves no trace: the next one sees the state before it.
+        let mark = s.mark();
+        t.stage(&mut s, &[up("a", b"10"), up("b", b"1")]).unwrap();
+        s.rollback(mark);
+        assert_eq!((s.log.len(), s.record.len()), (1, 1));
+        let again = t.stage(&mut s, &[up("a", b"10"), up("b", b"1")]).unwrap();
+        assert_eq!(
+            again.iter().map(|a| a.new.version()).collect::<Vec<_>>(),
+            [5, 1]
+        );
     }
 }

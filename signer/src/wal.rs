@@ -28,8 +28,12 @@ use tuf_merkle::LeafContents;
 
 use crate::publisher::Round;
 
-/// The largest record accepted on read (a batch of many thousands of changes fits easily).
-pub const MAX_RECORD_BYTES: u32 = 256 * 1024 * 1024;
+/// The largest record payload, for writer and reader alike: [`Wal::append`] refuses a record
+/// over it before writing a byte ([`WalError::RecordTooLarge`]), and on open a length field
+/// over it is corruption, never a torn tail. So the log never acknowledges what it could not
+/// read back. The sequencer keeps every record well under it (`sequencer` bounds the unsigned
+/// backlog and each group commit in bytes).
+pub const MAX_RECORD_BYTES: usize = 256 * 1024 * 1024;
 
 const HEADER: usize = 8;
 
@@ -100,6 +104,49 @@ pub enum WalError {
     /// A record that does not serialize (cannot happen with the types here).
     #[error("cannot encode a write-ahead log record: {0}")]
     Encode(serde_json::Error),
+    /// A record over [`MAX_RECORD_BYTES`]: refused before anything was written, so the log is
+    /// unchanged and usable.
+    #[error(
+        "a write-ahead log record of {bytes} bytes is over the limit of {max} bytes; nothing was written"
+    )]
+    RecordTooLarge {
+        /// The encoded record's size.
+        bytes: usize,
+        /// [`MAX_RECORD_BYTES`].
+        max: usize,
+    },
+    /// Writing the record failed (a full disk, say) and what was written of it was cut off
+    /// again: the log is as it was before the call and later appends may succeed. Not used for
+    /// a failed fsync, after which the page cache can no longer be trusted ([`WalError::Io`]).
+    #[error("write-ahead log {path}: append failed and was rolled back: {source}")]
+    WriteRolledBack {
+        /// The log file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl WalError {
+    /// Whether the log is unchanged and still usable after this error (a later append may
+    /// succeed), as opposed to a failure after which nothing more may be acknowledged.
+    pub fn log_intact(&self) -> bool {
+        matches!(
+            self,
+            WalError::RecordTooLarge { .. }
+                | WalError::WriteRolledBack { .. }
+                | WalError::Encode(_)
+        )
+    }
+
+    /// Whether the error is a full disk or quota.
+    pub fn is_storage_full(&self) -> bool {
+        let source = match self {
+            WalError::Io { source, .. } | WalError::WriteRolledBack { source, .. } => source,
+            _ => return false,
+        };
+        matches!(source.raw_os_error(), Some(28 | 122))
+    }
 }
 
 /// An open write-ahead log, positioned at its end.
@@ -145,29 +192,29 @@ impl Wal {
             // Make the new file's directory entry durable before anything is acknowledged.
             file.sync_all().map_err(io("sync new log"))?;
             if let Some(dir) = path.parent() {
-                crate::fsutil::sync_dir(dir).map_err(|e| WalError::Io {
+                tuf_files::dir::sync_dir(dir).map_err(|e| WalError::Io {
                     path: path.to_owned(),
                     action: "sync log directory",
                     source: e.source,
                 })?;
             }
         }
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(io("read"))?;
-        let total = bytes.len();
-        let mut offset = 0usize;
+        let total = file.metadata().map_err(io("stat"))?.len();
+        // Records are read one at a time, so memory stays at one record however long the log.
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, &file);
+        let mut offset = 0u64;
         let mut records = Vec::new();
         let mut expected: Option<u64> = None;
-        let mut good_end = 0usize;
+        let mut good_end = 0u64;
         while offset < total {
-            match parse_record(&bytes[offset..]) {
+            match read_record(&mut reader, total - offset) {
                 Ok((record, used)) => {
                     if let Some(e) = expected
                         && record.seq != e
                     {
                         return Err(WalError::Sequence {
                             path: path.to_owned(),
-                            offset: offset as u64,
+                            offset,
                             expected: e,
                             found: record.seq,
                         });
@@ -175,7 +222,7 @@ impl Wal {
                     if expected.is_none() && record.seq > checkpoint_seq + 1 {
                         return Err(WalError::Sequence {
                             path: path.to_owned(),
-                            offset: offset as u64,
+                            offset,
                             expected: checkpoint_seq + 1,
                             found: record.seq,
                         });
@@ -184,20 +231,42 @@ impl Wal {
                     if record.seq > checkpoint_seq {
                         records.push(record);
                     }
-                    offset += used;
+                    offset += used as u64;
                     good_end = offset;
+                }
+                Err(Bad::ReadFailed(source)) => {
+                    return Err(WalError::Io {
+                        path: path.to_owned(),
+                        action: "read",
+                        source,
+                    });
+                }
+                Err(Bad::OutOfBounds(len)) => {
+                    // The writer never writes such a length: this is damage, not a torn write,
+                    // and cutting here could drop acknowledged records.
+                    return Err(WalError::Corrupt {
+                        path: path.to_owned(),
+                        offset,
+                        reason: format!(
+                            "record length {len} is over the limit of {MAX_RECORD_BYTES} bytes"
+                        ),
+                    });
                 }
                 Err(bad) => {
                     // A crash can only tear the last write: anything that still parses as a
                     // record after the damage proves the damage is not a torn tail.
-                    if has_record_after(&bytes[offset..]) {
+                    let mut rest = vec![0u8; usize::try_from(total - offset).unwrap_or(usize::MAX)];
+                    std::os::unix::fs::FileExt::read_exact_at(&file, &mut rest, offset)
+                        .map_err(io("read"))?;
+                    if has_record_after(&rest) {
                         let reason = match bad {
                             Bad::Torn => "record length runs past the end of the log".to_owned(),
                             Bad::Corrupt { reason } => reason,
+                            Bad::OutOfBounds(_) | Bad::ReadFailed(_) => "damaged".to_owned(),
                         };
                         return Err(WalError::Corrupt {
                             path: path.to_owned(),
-                            offset: offset as u64,
+                            offset,
                             reason,
                         });
                     }
@@ -205,10 +274,10 @@ impl Wal {
                 }
             }
         }
-        let truncated = (total - good_end) as u64;
+        drop(reader);
+        let truncated = total - good_end;
         if truncated > 0 {
-            file.set_len(good_end as u64)
-                .map_err(io("truncate torn tail"))?;
+            file.set_len(good_end).map_err(io("truncate torn tail"))?;
             file.sync_all().map_err(io("sync after truncation"))?;
         }
         file.seek(SeekFrom::End(0)).map_err(io("seek"))?;
@@ -219,7 +288,7 @@ impl Wal {
             path: path.to_owned(),
             file,
             next_seq,
-            len: good_end as u64,
+            len: good_end,
         };
         Ok(Opened {
             wal,
@@ -271,21 +340,43 @@ impl Wal {
 
     fn append_record(&mut self, record: Record) -> Result<u64, WalError> {
         let payload = serde_json::to_vec(&record).map_err(WalError::Encode)?;
+        if payload.len() > MAX_RECORD_BYTES {
+            return Err(WalError::RecordTooLarge {
+                bytes: payload.len(),
+                max: MAX_RECORD_BYTES,
+            });
+        }
+        let len = u32::try_from(payload.len()).map_err(|_| WalError::RecordTooLarge {
+            bytes: payload.len(),
+            max: MAX_RECORD_BYTES,
+        })?;
         let mut frame = Vec::with_capacity(HEADER + payload.len());
-        let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
         frame.extend_from_slice(&len.to_le_bytes());
         frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         frame.extend_from_slice(&payload);
-        let result = self
-            .file
-            .write_all(&frame)
-            .and_then(|()| self.file.sync_data());
-        if let Err(source) = result {
-            // Best effort: remove what may have been written, so later appends stay aligned.
+        if let Err(source) = self.file.write_all(&frame) {
+            // Cut what was written of this record so that later appends stay aligned; if that
+            // works the log is exactly as before and the caller may carry on (a full disk
+            // that frees up again).
+            return Err(match self.file.set_len(self.len) {
+                Ok(()) => WalError::WriteRolledBack {
+                    path: self.path.clone(),
+                    source,
+                },
+                Err(_) => WalError::Io {
+                    path: self.path.clone(),
+                    action: "append",
+                    source,
+                },
+            });
+        }
+        if let Err(source) = self.file.sync_data() {
+            // After a failed fsync the page cache may have dropped dirty pages: nothing written
+            // since the last good fsync can be trusted, so this is never "rolled back".
             let _ = self.file.set_len(self.len);
             return Err(WalError::Io {
                 path: self.path.clone(),
-                action: "append",
+                action: "fdatasync",
                 source,
             });
         }
@@ -403,7 +494,7 @@ impl Wal {
         // The handle follows the new file; the old one is gone from the directory.
         self.file = file;
         self.len = tail.len() as u64;
-        crate::fsutil::sync_dir(&dir).map_err(|e| {
+        tuf_files::dir::sync_dir(&dir).map_err(|e| {
             CompactError::Unsure(WalError::Io {
                 path: self.path.clone(),
                 action: "sync log directory after compaction",
@@ -429,6 +520,10 @@ enum Bad {
     Torn,
     /// The record is complete but wrong.
     Corrupt { reason: String },
+    /// The length field is over [`MAX_RECORD_BYTES`]: never written by [`Wal::append`].
+    OutOfBounds(u32),
+    /// Reading the file failed.
+    ReadFailed(std::io::Error),
 }
 
 /// Whether a valid record starts anywhere after the first byte of `bytes`.
@@ -436,31 +531,57 @@ fn has_record_after(bytes: &[u8]) -> bool {
     (1..bytes.len().saturating_sub(HEADER)).any(|i| parse_record(&bytes[i..]).is_ok())
 }
 
-fn parse_record(bytes: &[u8]) -> Result<(Record, usize), Bad> {
-    if bytes.len() < HEADER {
-        return Err(Bad::Torn);
-    }
-    let len = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-    let crc = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-    if len == 0 || len > MAX_RECORD_BYTES {
+/// Checks a frame header against the `remaining` bytes; returns the payload length.
+fn check_header(header: [u8; HEADER], remaining: u64) -> Result<(usize, u32), Bad> {
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    if len == 0 {
         return Err(Bad::Corrupt {
-            reason: format!("record length {len}"),
+            reason: "record length 0".into(),
         });
     }
-    let end = HEADER + len as usize;
-    if bytes.len() < end {
+    let size = len as usize;
+    if size > MAX_RECORD_BYTES {
+        return Err(Bad::OutOfBounds(len));
+    }
+    if remaining < (HEADER + size) as u64 {
         return Err(Bad::Torn);
     }
-    let payload = &bytes[HEADER..end];
+    Ok((size, crc))
+}
+
+fn decode_payload(payload: &[u8], crc: u32) -> Result<Record, Bad> {
     if crc32fast::hash(payload) != crc {
         return Err(Bad::Corrupt {
             reason: "checksum mismatch".into(),
         });
     }
-    let record: Record = serde_json::from_slice(payload).map_err(|e| Bad::Corrupt {
+    serde_json::from_slice(payload).map_err(|e| Bad::Corrupt {
         reason: format!("undecodable record: {e}"),
-    })?;
-    Ok((record, end))
+    })
+}
+
+/// Reads one record from `reader`, which has `remaining` bytes left. Returns it and the
+/// bytes it took.
+fn read_record(reader: &mut impl Read, remaining: u64) -> Result<(Record, usize), Bad> {
+    if remaining < HEADER as u64 {
+        return Err(Bad::Torn);
+    }
+    let mut header = [0u8; HEADER];
+    reader.read_exact(&mut header).map_err(Bad::ReadFailed)?;
+    let (size, crc) = check_header(header, remaining)?;
+    let mut payload = vec![0u8; size];
+    reader.read_exact(&mut payload).map_err(Bad::ReadFailed)?;
+    Ok((decode_payload(&payload, crc)?, HEADER + size))
+}
+
+fn parse_record(bytes: &[u8]) -> Result<(Record, usize), Bad> {
+    let Some(header) = bytes.first_chunk::<HEADER>() else {
+        return Err(Bad::Torn);
+    };
+    let (size, crc) = check_header(*header, bytes.len() as u64)?;
+    let record = decode_payload(&bytes[HEADER..HEADER + size], crc)?;
+    Ok((record, HEADER + size))
 }
 
 #[cfg(test)]

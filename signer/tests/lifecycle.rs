@@ -265,6 +265,19 @@ async fn recovery_refuses_state_that_does_not_match_what_was_signed() {
     s.stop().await;
 }
 
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// Writes `names` to the merkle role, one signed round each.
 async fn write_signed(s: &Signer, names: &[&str]) {
     for name in names {
@@ -304,6 +317,11 @@ async fn recovery_from_every_checkpoint_and_compaction_interleaving() {
     assert!(!w2.is_empty());
     s.stop().await;
     let (c2, r2) = (read("checkpoint.bin"), read("round.json"));
+    // Each crash point comes with the repository as it was then: a state restored next to a
+    // repository it never published would be refused (it is behind), rightly.
+    let repo = dir.path().join("repo");
+    let repo2 = dir.path().join("repo-after-run-2");
+    copy_dir(&repo, &repo2);
 
     // Run 3: the log W3 holds e; stopping writes C3.
     let s = Signer::start(dir.path()).await;
@@ -314,6 +332,8 @@ async fn recovery_from_every_checkpoint_and_compaction_interleaving() {
         .unwrap();
     s.stop().await;
     let r3 = read("round.json");
+    let repo3 = dir.path().join("repo-after-run-3");
+    copy_dir(&repo, &repo3);
     let mut w23 = w2.clone();
     w23.extend_from_slice(&w3);
 
@@ -342,6 +362,8 @@ async fn recovery_from_every_checkpoint_and_compaction_interleaving() {
         std::fs::write(state.join("checkpoint.bin"), c).unwrap();
         std::fs::write(state.join("round.json"), r).unwrap();
         std::fs::write(state.join("wal.log"), w).unwrap();
+        std::fs::remove_dir_all(&repo).unwrap();
+        copy_dir(if leaves == 5 { &repo3 } else { &repo2 }, &repo);
         let s = Signer::start(dir.path()).await;
         let status = s.status(MERKLE).await;
         assert_eq!(status["leaves"], leaves, "{case}: {status}");
