@@ -156,6 +156,8 @@ pub struct Wal {
     file: File,
     next_seq: u64,
     len: u64,
+    /// The record bound, [`MAX_RECORD_BYTES`] but in tests.
+    max_record: usize,
 }
 
 /// What [`Wal::open`] found.
@@ -173,6 +175,16 @@ impl Wal {
     /// Opens (creating if needed) the log at `path`, reads every record, keeps those with a
     /// sequence number above `checkpoint_seq`, and cuts off a torn tail.
     pub fn open(path: &Path, checkpoint_seq: u64) -> Result<Opened, WalError> {
+        Self::open_with_limit(path, checkpoint_seq, MAX_RECORD_BYTES)
+    }
+
+    /// [`Wal::open`] with another record bound, for tests that need a small one. The same
+    /// bound applies to reading this log and to appending to it.
+    pub fn open_with_limit(
+        path: &Path,
+        checkpoint_seq: u64,
+        max_record: usize,
+    ) -> Result<Opened, WalError> {
         let io = |action| {
             let path = path.to_owned();
             move |source| WalError::Io {
@@ -207,7 +219,7 @@ impl Wal {
         let mut expected: Option<u64> = None;
         let mut good_end = 0u64;
         while offset < total {
-            match read_record(&mut reader, total - offset) {
+            match read_record(&mut reader, total - offset, max_record) {
                 Ok((record, used)) => {
                     if let Some(e) = expected
                         && record.seq != e
@@ -247,9 +259,7 @@ impl Wal {
                     return Err(WalError::Corrupt {
                         path: path.to_owned(),
                         offset,
-                        reason: format!(
-                            "record length {len} is over the limit of {MAX_RECORD_BYTES} bytes"
-                        ),
+                        reason: format!("record length {len} is over the limit of {max_record} bytes"),
                     });
                 }
                 Err(bad) => {
@@ -258,7 +268,7 @@ impl Wal {
                     let mut rest = vec![0u8; usize::try_from(total - offset).unwrap_or(usize::MAX)];
                     std::os::unix::fs::FileExt::read_exact_at(&file, &mut rest, offset)
                         .map_err(io("read"))?;
-                    if has_record_after(&rest) {
+                    if has_record_after(&rest, max_record) {
                         let reason = match bad {
                             Bad::Torn => "record length runs past the end of the log".to_owned(),
                             Bad::Corrupt { reason } => reason,
@@ -289,6 +299,7 @@ impl Wal {
             file,
             next_seq,
             len: good_end,
+            max_record,
         };
         Ok(Opened {
             wal,
@@ -340,16 +351,14 @@ impl Wal {
 
     fn append_record(&mut self, record: Record) -> Result<u64, WalError> {
         let payload = serde_json::to_vec(&record).map_err(WalError::Encode)?;
-        if payload.len() > MAX_RECORD_BYTES {
-            return Err(WalError::RecordTooLarge {
-                bytes: payload.len(),
-                max: MAX_RECORD_BYTES,
-            });
-        }
-        let len = u32::try_from(payload.len()).map_err(|_| WalError::RecordTooLarge {
+        let too_large = || WalError::RecordTooLarge {
             bytes: payload.len(),
-            max: MAX_RECORD_BYTES,
-        })?;
+            max: self.max_record,
+        };
+        if payload.len() > self.max_record {
+            return Err(too_large());
+        }
+        let len = u32::try_from(payload.len()).map_err(|_| too_large())?;
         let mut frame = Vec::with_capacity(HEADER + payload.len());
         frame.extend_from_slice(&len.to_le_bytes());
         frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -442,7 +451,7 @@ impl Wal {
             .map_err(|e| kept("read for compaction", e))?;
         // The kept bytes must start with the record after `seq`.
         if !tail.is_empty() {
-            match parse_record(&tail) {
+            match parse_record(&tail, self.max_record) {
                 Ok((record, _)) if record.seq == seq + 1 => {}
                 Ok((record, _)) => {
                     return Err(kept(
@@ -527,12 +536,12 @@ enum Bad {
 }
 
 /// Whether a valid record starts anywhere after the first byte of `bytes`.
-fn has_record_after(bytes: &[u8]) -> bool {
-    (1..bytes.len().saturating_sub(HEADER)).any(|i| parse_record(&bytes[i..]).is_ok())
+fn has_record_after(bytes: &[u8], max: usize) -> bool {
+    (1..bytes.len().saturating_sub(HEADER)).any(|i| parse_record(&bytes[i..], max).is_ok())
 }
 
 /// Checks a frame header against the `remaining` bytes; returns the payload length.
-fn check_header(header: [u8; HEADER], remaining: u64) -> Result<(usize, u32), Bad> {
+fn check_header(header: [u8; HEADER], remaining: u64, max: usize) -> Result<(usize, u32), Bad> {
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     if len == 0 {
@@ -541,7 +550,7 @@ fn check_header(header: [u8; HEADER], remaining: u64) -> Result<(usize, u32), Ba
         });
     }
     let size = len as usize;
-    if size > MAX_RECORD_BYTES {
+    if size > max {
         return Err(Bad::OutOfBounds(len));
     }
     if remaining < (HEADER + size) as u64 {
@@ -563,23 +572,27 @@ fn decode_payload(payload: &[u8], crc: u32) -> Result<Record, Bad> {
 
 /// Reads one record from `reader`, which has `remaining` bytes left. Returns it and the
 /// bytes it took.
-fn read_record(reader: &mut impl Read, remaining: u64) -> Result<(Record, usize), Bad> {
+fn read_record(
+    reader: &mut impl Read,
+    remaining: u64,
+    max: usize,
+) -> Result<(Record, usize), Bad> {
     if remaining < HEADER as u64 {
         return Err(Bad::Torn);
     }
     let mut header = [0u8; HEADER];
     reader.read_exact(&mut header).map_err(Bad::ReadFailed)?;
-    let (size, crc) = check_header(header, remaining)?;
+    let (size, crc) = check_header(header, remaining, max)?;
     let mut payload = vec![0u8; size];
     reader.read_exact(&mut payload).map_err(Bad::ReadFailed)?;
     Ok((decode_payload(&payload, crc)?, HEADER + size))
 }
 
-fn parse_record(bytes: &[u8]) -> Result<(Record, usize), Bad> {
+fn parse_record(bytes: &[u8], max: usize) -> Result<(Record, usize), Bad> {
     let Some(header) = bytes.first_chunk::<HEADER>() else {
         return Err(Bad::Torn);
     };
-    let (size, crc) = check_header(*header, bytes.len() as u64)?;
+    let (size, crc) = check_header(*header, bytes.len() as u64, max)?;
     let record = decode_payload(&bytes[HEADER..HEADER + size], crc)?;
     Ok((record, HEADER + size))
 }
@@ -642,6 +655,58 @@ mod tests {
         let o = Wal::open(&path, 0).unwrap();
         assert_eq!(o.records.len(), 3);
         assert_eq!(o.truncated, 100);
+    }
+
+    #[test]
+    fn a_record_over_the_bound_is_refused_before_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        let mut o = Wal::open_with_limit(&path, 0, 200).unwrap();
+        o.wal.append(change("a", 1)).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let big: Vec<LoggedChange> = (0..10).flat_map(|i| change(&format!("n{i}"), 1)).collect();
+        let err = o.wal.append(big).unwrap_err();
+        assert!(
+            matches!(err, WalError::RecordTooLarge { max: 200, .. }),
+            "{err}"
+        );
+        assert!(err.log_intact());
+        // Nothing was written and the log goes on with the next sequence number.
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_eq!(o.wal.append(change("b", 1)).unwrap(), 2);
+        drop(o);
+        let o = Wal::open_with_limit(&path, 0, 200).unwrap();
+        assert_eq!(o.records.len(), 2);
+        assert_eq!(o.truncated, 0);
+    }
+
+    #[test]
+    fn a_length_over_the_bound_is_corruption_not_a_torn_tail() {
+        // The writer never writes such a length; before, a reader with a smaller bound than
+        // the writer's cut an acknowledged record off as a "torn tail".
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        let mut o = Wal::open(&path, 0).unwrap();
+        o.wal.append(change("a", 1)).unwrap();
+        let big: Vec<LoggedChange> = (0..20).flat_map(|i| change(&format!("n{i}"), 1)).collect();
+        o.wal.append(big).unwrap();
+        drop(o);
+        let len = std::fs::metadata(&path).unwrap().len();
+        let err = Wal::open_with_limit(&path, 0, 300).unwrap_err();
+        assert!(
+            matches!(&err, WalError::Corrupt { reason, .. } if reason.contains("over the limit")),
+            "{err}"
+        );
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), len, "nothing was cut");
+        // A raw length field over the bound at the very end is refused too.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+        bytes.extend_from_slice(&[0; 4]);
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            Wal::open(&path, 0),
+            Err(WalError::Corrupt { .. })
+        ));
     }
 
     #[test]

@@ -21,26 +21,53 @@ pub const CLASSIC: &str = "releases";
 
 /// The test config: one merkle role with the index layout, one classic role, small limits.
 pub fn config(data: &Path) -> Config {
-    let text = format!(
+    Config::parse(&config_toml(data, &[]), "test").expect("test config")
+}
+
+/// The test config's TOML with `limits` overriding (or adding to) its `[limits]`.
+pub fn config_toml(data: &Path, limits: &[(&str, &str)]) -> String {
+    let mut all: Vec<(&str, String)> = vec![
+        ("max_upload_bytes", "4096".into()),
+        ("max_json_bytes", "2048".into()),
+        ("max_batch_changes", "20".into()),
+    ];
+    for (k, v) in limits {
+        all.retain(|(key, _)| key != k);
+        all.push((k, (*v).to_owned()));
+    }
+    let limits: String = all.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+    format!(
         r#"
-        mode = "development"
-        data_dir = "{}"
-        listen = "127.0.0.1:0"
-        [limits]
-        max_upload_bytes = 4096
-        max_json_bytes = 2048
-        max_batch_changes = 20
-        [roles."crates.io"]
-        snapshot = "merkle"
-        layout = "crates-index"
-        batch = {{ max_changes = 100, max_delay_ms = 2 }}
-        [roles.releases]
-        snapshot = "classic"
-        batch = {{ max_changes = 100, max_delay_ms = 2 }}
-        "#,
+mode = "development"
+data_dir = "{}"
+listen = "127.0.0.1:0"
+[limits]
+{limits}
+[roles."crates.io"]
+snapshot = "merkle"
+layout = "crates-index"
+batch = {{ max_changes = 100, max_delay_ms = 2 }}
+[roles.releases]
+snapshot = "classic"
+batch = {{ max_changes = 100, max_delay_ms = 2 }}
+"#,
         data.display()
-    );
-    Config::parse(&text, "test").expect("test config")
+    )
+}
+
+/// Writes the test config (see [`config_toml`]) to `dir/signer.toml` for the real binary.
+pub fn config_file(dir: &Path, data: &Path, limits: &[(&str, &str)]) -> PathBuf {
+    let path = dir.join("signer.toml");
+    std::fs::write(&path, config_toml(data, limits)).expect("write config");
+    path
+}
+
+/// A development token written by a signer into `data`.
+pub fn dev_token(data: &Path, role: &str) -> String {
+    std::fs::read_to_string(data.join("dev-tokens").join(role))
+        .expect("token")
+        .trim()
+        .to_owned()
 }
 
 pub struct Signer {
@@ -67,10 +94,7 @@ impl Signer {
     }
 
     pub fn token(&self, role: &str) -> String {
-        std::fs::read_to_string(self.data.join("dev-tokens").join(role))
-            .expect("token")
-            .trim()
-            .to_owned()
+        dev_token(&self.data, role)
     }
 
     pub async fn req(
