@@ -249,9 +249,26 @@ pub enum ClientError {
         /// What went wrong.
         message: String,
     },
+    /// The state directory is open already in this process (by another [`crate::Client`]):
+    /// waiting for its lock would wait forever.
+    #[error("{0} is already open in this process; use one Client per state directory at a time")]
+    StateInUse(PathBuf),
+    /// The state directory's lock file could not be taken.
+    #[error("locking the state directory: {0}")]
+    StateLock(tuf_files::LockError),
     /// An operation this role or transport cannot do.
     #[error("{0}")]
     Unsupported(String),
+}
+
+impl From<tuf_files::FsError> for ClientError {
+    /// A local file operation that failed: the path, and the action with its error.
+    fn from(e: tuf_files::FsError) -> Self {
+        ClientError::Local {
+            message: format!("cannot {}: {}", e.action, e.source),
+            path: e.path,
+        }
+    }
 }
 
 impl ClientError {
