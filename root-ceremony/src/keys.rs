@@ -3,20 +3,20 @@
 //!
 //! Security properties: the PIN comes from the `TUF_CEREMONY_PIN` environment variable or a
 //! prompt on the terminal, never from the command line (where `ps` and shell history see it);
-//! it is held in a zeroing [`Pin`] and never printed.
+//! it is held in a zeroing [`Pin`] and never printed. Key files are read with a size limit
+//! ([`crate::files::MAX_PUBLIC_KEY_FILE`], [`tuf_keys::MAX_KEY_FILE_LEN`]).
 
 use std::path::{Path, PathBuf};
 
 use tuf_keys::pkcs11::{Pin, Pkcs11KeySpec, Pkcs11Signer, TokenSelector};
 use tuf_keys::{FileSigner, KeyAlgorithm, TufPublicKey};
+use zeroize::Zeroizing;
 
 use crate::error::CeremonyError;
+use crate::files::{MAX_PUBLIC_KEY_FILE, read_limited};
 
 /// The environment variable a PIN may come from (for scripted use; the runbook uses the prompt).
 pub const PIN_ENV: &str = "TUF_CEREMONY_PIN";
-
-/// Largest public key file read.
-const MAX_PUBLIC_FILE: u64 = 64 * 1024;
 
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo.
 const ED25519_SPKI_PREFIX: [u8; 12] = [
@@ -46,21 +46,14 @@ pub fn public_key_pem(key: &TufPublicKey) -> String {
 /// SubjectPublicKeyInfo (what AWS KMS `GetPublicKey` returns), or a PKCS#8 `PRIVATE KEY` file
 /// (whose public half is taken; the file must then be mode 0600).
 pub fn read_public_key_file(path: &Path) -> Result<TufPublicKey, CeremonyError> {
-    use std::io::Read;
     let bad = |reason: String| CeremonyError::BadPublicKey {
         path: path.display().to_string(),
         reason,
     };
-    let file = std::fs::File::open(path).map_err(CeremonyError::io("open", path))?;
-    let mut text = Vec::new();
-    file.take(MAX_PUBLIC_FILE + 1)
-        .read_to_end(&mut text)
-        .map_err(CeremonyError::io("read", path))?;
-    if text.len() as u64 > MAX_PUBLIC_FILE {
-        return Err(bad("file too large to be a public key".into()));
-    }
+    let text = read_limited(path, MAX_PUBLIC_KEY_FILE, "a public key file")?;
+    // Zeroed on drop: the file may be a private key, whose public half is taken below.
     let text = match String::from_utf8(text) {
-        Ok(t) => t,
+        Ok(t) => Zeroizing::new(t),
         // Binary: a DER SubjectPublicKeyInfo (e.g. AWS KMS `GetPublicKey`, base64-decoded).
         Err(e) => {
             return TufPublicKey::from_spki_der(e.as_bytes()).map_err(|e| {

@@ -1,7 +1,7 @@
 //! `tuf-ceremony`: the offline root-key ceremony for every TUF role (see `docs/ceremony.md`).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -377,8 +377,17 @@ fn run(command: Command) -> Result<(), CeremonyError> {
                 detail.push(format!("threshold {t}"));
             }
             c.amend("add-member", dir.operator.as_deref(), detail, |_, spec| {
-                if spec.members.iter().any(|m| m.key_id() == key.key_id()) {
-                    return Err(CeremonyError::Usage(format!("{id} is a member already")));
+                // The same key may be written another way in the draft (carried over from a
+                // previous root), under another key ID.
+                if let Some(m) = spec.members.iter().find(|m| m.is_same_key(&key)) {
+                    return Err(CeremonyError::Usage(if m.key_id() == key.key_id() {
+                        format!("{id} is a member already")
+                    } else {
+                        format!(
+                            "{id} is a member already, written another way as {}",
+                            m.key_id_hex()
+                        )
+                    }));
                 }
                 spec.members.push(key.clone());
                 if let Some(t) = threshold {
@@ -602,8 +611,10 @@ fn ask_digest(c: &Ceremony) -> Result<String, CeremonyError> {
         .flush()
         .map_err(CeremonyError::io("write", Path::new("stdout")))?;
     let mut line = String::new();
+    // A digest is 32-64 hex digits and spaces: a line longer than this is not one.
     std::io::stdin()
         .lock()
+        .take(1024)
         .read_line(&mut line)
         .map_err(CeremonyError::io("read", Path::new("stdin")))?;
     Ok(line)
