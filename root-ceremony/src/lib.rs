@@ -14,7 +14,9 @@
 //!
 //! Security properties, each enforced before anything is written:
 //! - never touches the network; the PIN of a token is read from the terminal or
-//!   `TUF_CEREMONY_PIN`, never from the command line, and never printed or recorded;
+//!   `TUF_CEREMONY_PIN`, never from the command line, and never printed or recorded; the
+//!   binary removes `TUF_CEREMONY_PIN` from its environment (and overwrites it in the block
+//!   `/proc/PID/environ` shows) first thing in `main`, so no child process inherits it;
 //! - every file on the media is read with a size limit and written without following a
 //!   symlink ([`files`]), so planted files cannot exhaust memory or redirect a write;
 //! - roots are built the D1 way: every role's root lists the same root members and threshold,

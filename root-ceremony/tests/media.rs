@@ -1,11 +1,13 @@
-//! Hostile ceremony media (issue 8): symlinks planted where the tool writes, oversized files
-//! where it reads, and one member key written two ways.
+//! Hostile ceremony media and environments (issue 8): symlinks planted where the tool writes,
+//! oversized files where it reads, one member key written two ways, and the PIN left in the
+//! process environment.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use common::*;
 use root_ceremony::Ceremony;
@@ -452,4 +454,55 @@ fn one_key_listed_twice_under_two_key_ids_is_refused() {
         .output()
         .unwrap();
     assert_fails(&out, "listed twice");
+}
+
+#[test]
+fn the_pin_does_not_stay_in_the_process_environment() {
+    const SECRET: &str = "4242-not-in-environ-4242";
+    let t = tempfile::tempdir().unwrap();
+    let (_, public) = file_key(t.path(), "m", "ed25519");
+    // The tool reads a key from a FIFO: it stays alive, blocked in that read, until the test
+    // writes the key, and meanwhile its environment can be looked at.
+    let fifo = t.path().join("key.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut child = tool()
+        .env("TUF_CEREMONY_PIN", SECRET)
+        .args(["pubkey", "--key-file"])
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Opening the FIFO for writing returns once the tool has opened it for reading: by then
+    // it runs its command, past the start of main.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let f = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::fs::OpenOptions::new().write(true).open(f));
+    });
+    let Ok(writer) = rx.recv_timeout(Duration::from_secs(30)) else {
+        let _ = child.kill();
+        panic!("tuf-ceremony never opened the FIFO");
+    };
+    let mut writer = writer.unwrap();
+    let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    use std::io::Write as _;
+    writer.write_all(&std::fs::read(&public).unwrap()).unwrap();
+    drop(writer);
+    let out = child.wait_with_output().unwrap();
+    assert_ok(&out, "pubkey from the FIFO");
+    assert!(
+        !environ.contains(SECRET),
+        "the PIN is still in /proc/PID/environ of the running tool"
+    );
+    assert!(!environ.contains("TUF_CEREMONY_PIN"), "{environ}");
+    assert!(
+        environ.contains("PATH="),
+        "the rest of the environment is kept"
+    );
 }
