@@ -1,6 +1,11 @@
 //! The verifying client: a trusted root per role, `refresh` (root chain, timestamp, and for
 //! classic roles snapshot and targets), and `verify`/`verify_many` of targets against the
 //! trusted Merkle root with a proof from the signer's API.
+//!
+//! Properties kept: a [`Client`] holds its state directory's lock ([`StateLock`]) from before it
+//! reads the state until it is dropped, so the read-modify-write of every run is serialized
+//! with every other client of that directory and no run's names are lost; every state file is
+//! written atomically without following symlinks ([`crate::state`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -13,7 +18,7 @@ use tuf_merkle::{Digest, LeafContents, Proof, ProofError};
 
 use crate::attest::AttestationPolicy;
 use crate::error::ClientError;
-use crate::state::{Mode, State, write_atomic};
+use crate::state::{Mode, State, StateLock, write_atomic};
 use crate::transport::{Fetched, Transport};
 use crate::tuf::{self, Limits};
 
@@ -68,7 +73,12 @@ pub struct Refreshed {
 }
 
 /// A verifying client for one role.
+///
+/// It holds the state directory's lock for its whole life: another process opening the same
+/// directory waits until this client is dropped, and a second `open` of it in this process is
+/// refused ([`ClientError::StateInUse`]). Drop the client when a run is done.
 pub struct Client {
+    _lock: StateLock,
     dir: PathBuf,
     transport: Box<dyn Transport>,
     state: State,
@@ -93,9 +103,13 @@ impl Client {
     /// `role` in `mode`, with state in `dir`. Refuses a directory that already has a state.
     pub fn init(dir: &Path, role: &str, mode: Mode, root_bytes: &[u8]) -> Result<(), ClientError> {
         let root = tuf::initial_root(root_bytes)?;
-        if dir.join("state.json").exists() {
+        std::fs::create_dir_all(dir).map_err(|e| ClientError::local(dir, e))?;
+        // Locked, so that two inits (or an init and a run) cannot interleave.
+        let _lock = StateLock::acquire(dir)?;
+        let state_file = dir.join("state.json");
+        if std::fs::symlink_metadata(&state_file).is_ok() {
             return Err(ClientError::local(
-                dir.join("state.json"),
+                state_file,
                 "already initialised; use another directory or remove it",
             ));
         }
@@ -103,13 +117,18 @@ impl Client {
         State::new(role, mode, root.signed.version.get()).store(dir)
     }
 
-    /// Opens the state in `dir`, fetching through `transport`.
+    /// Opens the state in `dir`, fetching through `transport`. Waits while another process
+    /// has the directory open (see [`Client`]).
     pub fn open(dir: &Path, transport: Box<dyn Transport>) -> Result<Self, ClientError> {
+        let lock = StateLock::acquire(dir)?;
+        // Holding the lock, no other writer is mid-write: temporary files are a killed run's.
+        tuf_files::dir::remove_stale_temps(dir);
         let state = State::load(dir)?;
         let path = dir.join("root.json");
         let bytes = std::fs::read(&path).map_err(|e| ClientError::local(&path, e))?;
         let root = tuf::initial_root(&bytes)?;
         Ok(Client {
+            _lock: lock,
             dir: dir.to_owned(),
             transport,
             state,

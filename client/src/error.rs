@@ -49,6 +49,30 @@ pub enum ClientError {
         /// The bytes received.
         got: u64,
     },
+    /// No complete answer within the transport's timeout (a stalled or very slow server).
+    #[error("fetching {what}: timed out")]
+    Timeout {
+        /// What was being fetched.
+        what: String,
+    },
+    /// A redirect the transport's policy does not follow.
+    #[error("{what} redirects to {to}, which is not followed: {reason}")]
+    RedirectRefused {
+        /// The URL that redirected.
+        what: String,
+        /// Where it redirected to.
+        to: String,
+        /// Why it is not followed.
+        reason: RedirectRefusal,
+    },
+    /// More redirects than the transport follows for one request.
+    #[error("fetching {what}: more than {limit} redirects")]
+    TooManyRedirects {
+        /// The URL first asked for.
+        what: String,
+        /// The most redirects followed.
+        limit: u32,
+    },
     /// Malformed JSON, or JSON of the wrong shape, in metadata or an API answer.
     #[error("{what} is not valid: {message}")]
     MalformedJson {
@@ -249,9 +273,46 @@ pub enum ClientError {
         /// What went wrong.
         message: String,
     },
+    /// The state directory is open already in this process (by another [`crate::Client`]):
+    /// waiting for its lock would wait forever.
+    #[error("{0} is already open in this process; use one Client per state directory at a time")]
+    StateInUse(PathBuf),
+    /// The state directory's lock file could not be taken.
+    #[error("locking the state directory: {0}")]
+    StateLock(tuf_files::LockError),
     /// An operation this role or transport cannot do.
     #[error("{0}")]
     Unsupported(String),
+}
+
+/// Why a redirect was not followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectRefusal {
+    /// From `https` to anything else: the rest would travel in clear text.
+    #[error("it leaves https")]
+    Downgrade,
+    /// To another origin (scheme, host or port) while only same-origin redirects are followed.
+    #[error("another origin (only same-origin redirects are followed)")]
+    CrossOrigin,
+    /// To a scheme other than `http` and `https`.
+    #[error("only http and https are fetched")]
+    UnsupportedScheme,
+    /// Redirects are not followed at all.
+    #[error("redirects are not followed")]
+    NotFollowed,
+    /// A 301, 302 or 303 for a POST: following it would turn the POST into a GET.
+    #[error("a POST is only redirected by 307 or 308")]
+    MethodChange,
+}
+
+impl From<tuf_files::FsError> for ClientError {
+    /// A local file operation that failed: the path, and the action with its error.
+    fn from(e: tuf_files::FsError) -> Self {
+        ClientError::Local {
+            message: format!("cannot {}: {}", e.action, e.source),
+            path: e.path,
+        }
+    }
 }
 
 impl ClientError {

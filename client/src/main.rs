@@ -20,6 +20,12 @@ use tuf_client::{Client, ClientError, Mode, Status, Verified, audit, transport};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Which HTTP redirects to follow: none, same-origin, or any-origin (never https to http).
+    #[arg(long, global = true, default_value = "same-origin")]
+    redirects: transport::Redirects,
+    /// The longest one HTTP request may take, redirects and body included, in seconds.
+    #[arg(long, global = true, default_value_t = 60)]
+    http_timeout: u64,
 }
 
 #[derive(clap::Args)]
@@ -128,7 +134,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
+    let http = transport::HttpOptions {
+        timeout: std::time::Duration::from_secs(cli.http_timeout),
+        redirects: cli.redirects,
+        ..Default::default()
+    };
+    match run(cli.command, http) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
@@ -144,12 +155,12 @@ fn read(path: &Path) -> Result<Vec<u8>, ClientError> {
     })
 }
 
-fn open(common: &Common) -> Result<Client, ClientError> {
-    let mut client = Client::open(&common.state, transport::open(&common.repo))?;
+fn open(common: &Common, http: transport::HttpOptions) -> Result<Client, ClientError> {
+    let mut client = Client::open(&common.state, transport::open_with(&common.repo, http))?;
     if let (Some(keys), Some(location)) = (&common.require_attestation, &common.attestation) {
         let keys: Vec<tough::schema::key::Key> = serde_json::from_slice(&read(keys)?)
             .map_err(|e| ClientError::Attestation(format!("{}: {e}", keys.display())))?;
-        let (source, path) = split_location(location);
+        let (source, path) = split_location(location, http);
         client = client.require_attestation(AttestationPolicy {
             threshold: 1,
             keys,
@@ -172,10 +183,15 @@ fn open(common: &Common) -> Result<Client, ClientError> {
     Ok(client)
 }
 
-fn split_location(location: &str) -> (Box<dyn transport::Transport>, String) {
+fn split_location(
+    location: &str,
+    http: transport::HttpOptions,
+) -> (Box<dyn transport::Transport>, String) {
     match location.rsplit_once('/') {
-        Some((base, file)) if !base.is_empty() => (transport::open(base), file.to_owned()),
-        _ => (transport::open("."), location.to_owned()),
+        Some((base, file)) if !base.is_empty() => {
+            (transport::open_with(base, http), file.to_owned())
+        }
+        _ => (transport::open_with(".", http), location.to_owned()),
     }
 }
 
@@ -237,7 +253,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<(), ClientErr
     Ok(())
 }
 
-fn run(command: Command) -> Result<ExitCode, ClientError> {
+fn run(command: Command, http: transport::HttpOptions) -> Result<ExitCode, ClientError> {
     match command {
         Command::Init {
             state,
@@ -254,7 +270,7 @@ fn run(command: Command) -> Result<ExitCode, ClientError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Refresh { common } => {
-            open(&common)?;
+            open(&common, http)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify {
@@ -263,7 +279,7 @@ fn run(command: Command) -> Result<ExitCode, ClientError> {
             file,
             download,
         } => {
-            let mut client = open(&common)?;
+            let mut client = open(&common, http)?;
             let v = if let Some(out) = download {
                 let (v, bytes) = client.download(&name)?;
                 if let Some(bytes) = bytes {
@@ -314,7 +330,7 @@ fn run(command: Command) -> Result<ExitCode, ClientError> {
                     }
                 }
             }
-            let mut client = open(&common)?;
+            let mut client = open(&common, http)?;
             let verified = client.verify_many(&names, &files)?;
             let mut all_present = true;
             for v in &verified {
@@ -338,7 +354,7 @@ fn run(command: Command) -> Result<ExitCode, ClientError> {
             attest_key,
             attest_out,
         } => {
-            let t = transport::open(&repo);
+            let t = transport::open_with(&repo, http);
             let report = audit::audit(t.as_ref(), &role, &read(&root)?, &Default::default())?;
             println!(
                 "{role}: replayed {} records ({} changes) from timestamp {:?} to {:?} of latest {}; {} leaves",

@@ -5,18 +5,29 @@
 //! timestamp.json   the trusted timestamp, exact bytes
 //! targets.json     classic roles: the trusted targets metadata, exact bytes
 //! state.json       versions, the trusted merkle_root, and the last leaf version seen per name
+//! client.lock      held (flock) by the one client that has the directory open
 //! ```
 //!
-//! Every file is written atomically (temporary file, fsync, rename, fsync of the directory), so a
-//! crash leaves either the old or the new state, never a mix within one file. `state.json` is
-//! written last: a root or timestamp on disk newer than `state.json` is re-verified on the next
-//! refresh anyway.
+//! Properties kept:
+//! - Every file is written with `tuf_files::atomic::write`: an unpredictable temporary name
+//!   created with `O_EXCL | O_NOFOLLOW`, fsync, rename, fsync of the directory. A crash leaves
+//!   the old or the new file, never a mix, and a symlink planted in the directory (where a
+//!   temporary file or the file itself goes) is replaced, never written through.
+//! - `state.json` is written last: a root or timestamp on disk newer than `state.json` is
+//!   re-verified on the next refresh anyway.
+//! - One client at a time per directory ([`StateLock`]): a [`crate::Client`] holds an exclusive
+//!   lock on `client.lock` from before it reads the state until it is dropped, so concurrent
+//!   runs (several `tuf-verify` processes, or threads of one embedder) serialize their
+//!   read-modify-write instead of losing each other's names. The kernel releases the lock of a
+//!   process that dies.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
+use tuf_files::{DirLock, WriteOptions};
 
 use crate::error::ClientError;
 
@@ -114,22 +125,71 @@ impl State {
     }
 }
 
-/// Writes `path` atomically and durably.
+/// Writes `path` atomically and durably (mode 0644, missing parent directories created), never
+/// following a symlink planted at `path` or beside it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
-    let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
-    std::fs::create_dir_all(&dir).map_err(|e| ClientError::local(&dir, e))?;
-    let tmp: PathBuf = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("state")
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(&dir)?.sync_all()
-    })();
-    result.map_err(|e| ClientError::local(path, e))
+    Ok(tuf_files::atomic::write(path, bytes, WriteOptions::PUBLIC)?)
+}
+
+/// The lock file in a state directory.
+pub const LOCK_FILE: &str = "client.lock";
+
+/// State directories (device, inode) locked by this process. `flock` locks of one process
+/// through two open files exclude each other, so a second [`StateLock`] on a directory this
+/// process holds would wait for itself forever: it is refused instead.
+static HELD: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+
+/// Exclusive use of a state directory: an `flock` on `client.lock`, released on drop (or by
+/// the kernel when the process dies).
+#[derive(Debug)]
+pub struct StateLock {
+    // Dropped after `Drop::drop` has removed `id` from `HELD`.
+    _lock: DirLock,
+    id: (u64, u64),
+}
+
+impl StateLock {
+    /// Takes the lock of `dir`, waiting while another process holds it. Refuses
+    /// ([`ClientError::StateInUse`]) when this process holds it already, and
+    /// ([`ClientError::NotInitialized`]) when `dir` does not exist.
+    pub fn acquire(dir: &Path) -> Result<Self, ClientError> {
+        let meta = match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => m,
+            Ok(_) => return Err(ClientError::local(dir, "not a directory")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ClientError::NotInitialized(dir.to_owned()));
+            }
+            Err(e) => return Err(ClientError::local(dir, e)),
+        };
+        let id = (meta.dev(), meta.ino());
+        {
+            let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+            if held.contains(&id) {
+                return Err(ClientError::StateInUse(dir.to_owned()));
+            }
+            // Claimed before waiting, so that another thread of this process cannot wait on the
+            // same directory behind us and make the refusal above depend on timing.
+            held.push(id);
+        }
+        match DirLock::acquire(&dir.join(LOCK_FILE)) {
+            Ok(lock) => Ok(StateLock { _lock: lock, id }),
+            Err(e) => {
+                release(id);
+                Err(ClientError::StateLock(e))
+            }
+        }
+    }
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        release(self.id);
+    }
+}
+
+fn release(id: (u64, u64)) {
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    held.retain(|h| *h != id);
 }
 
 #[cfg(test)]
@@ -156,5 +216,21 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[test]
+    fn a_state_directory_is_locked_once_per_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = StateLock::acquire(dir.path()).unwrap();
+        assert!(matches!(
+            StateLock::acquire(dir.path()),
+            Err(ClientError::StateInUse(_))
+        ));
+        drop(first);
+        let _again = StateLock::acquire(dir.path()).unwrap();
+        assert!(matches!(
+            StateLock::acquire(&dir.path().join("missing")),
+            Err(ClientError::NotInitialized(_))
+        ));
     }
 }

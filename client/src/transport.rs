@@ -2,16 +2,27 @@
 //! local directory (a mirror's copy of the signer's `repo/`).
 //!
 //! Paths are relative to the server's base: `crates.io/timestamp.json`,
-//! `api/v1/crates.io/proof/se/rd/serde?version=7`. Every read carries a byte limit; a response
-//! over it is [`ClientError::TooLarge`] and is never read past the limit, and a response shorter
-//! than its announced length is [`ClientError::Truncated`].
+//! `api/v1/crates.io/proof/se/rd/serde?version=7`.
+//!
+//! Properties kept:
+//! - Every read carries a byte limit; a response over it is [`ClientError::TooLarge`] and is
+//!   never read past the limit, and a response shorter than its announced length is
+//!   [`ClientError::Truncated`].
+//! - A request that does not complete within [`HttpOptions::timeout`] (all redirects and the
+//!   whole body included) is [`ClientError::Timeout`], never `Truncated`: a stalled server is
+//!   not a short answer.
+//! - Redirects are followed only as [`Redirects`] allows (by default to the same origin only),
+//!   never from `https` to `http`, at most [`HttpOptions::max_redirects`] times, and a POST only
+//!   through 307/308 (which keep the method and body); anything else is
+//!   [`ClientError::RedirectRefused`]. What arrives is verified anyway, but a redirect must not
+//!   make the client talk to a host (or in clear text) it was not pointed at.
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::error::ClientError;
+use crate::error::{ClientError, RedirectRefusal};
 
 /// A fetched file, or the server's word that there is none.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,17 +43,74 @@ pub trait Transport: Send + Sync {
     fn describe(&self) -> String;
 }
 
+/// Which HTTP redirects [`HttpTransport`] follows. Whatever the policy, `https` to `http` is
+/// never followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Redirects {
+    /// None: every redirect is refused.
+    None,
+    /// Only to the origin (scheme, host and port) of the request. The default.
+    #[default]
+    SameOrigin,
+    /// To any `http` or `https` origin (a mirror that sends clients to a CDN).
+    AnyOrigin,
+}
+
+impl std::str::FromStr for Redirects {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Redirects::None),
+            "same-origin" => Ok(Redirects::SameOrigin),
+            "any-origin" => Ok(Redirects::AnyOrigin),
+            _ => Err(format!(
+                "redirect policy {s:?} is none of none, same-origin, any-origin"
+            )),
+        }
+    }
+}
+
+/// How [`HttpTransport`] behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// The longest a request may take, from connecting to the last byte of the body, all
+    /// redirects included.
+    pub timeout: Duration,
+    /// Which redirects are followed.
+    pub redirects: Redirects,
+    /// How many redirects one request follows at most.
+    pub max_redirects: u32,
+}
+
+impl Default for HttpOptions {
+    /// 60 seconds, same-origin redirects only, at most 5 of them.
+    fn default() -> Self {
+        HttpOptions {
+            timeout: Duration::from_secs(60),
+            redirects: Redirects::SameOrigin,
+            max_redirects: 5,
+        }
+    }
+}
+
 /// HTTP or HTTPS through a blocking `ureq` agent on rustls with aws-lc-rs (the TLS stack the
-/// workspace already builds), webpki roots, a 60 s overall timeout and no redirects to other
-/// hosts' content types: what arrives is checked anyway.
+/// workspace already builds), webpki roots, an overall timeout and a redirect policy
+/// ([`HttpOptions`]).
 pub struct HttpTransport {
     base: String,
     agent: ureq::Agent,
+    options: HttpOptions,
 }
 
 impl HttpTransport {
-    /// A transport for `base` (`http://127.0.0.1:8080` or `https://tuf.example.org/`).
+    /// A transport for `base` (`http://127.0.0.1:8080` or `https://tuf.example.org/`) with the
+    /// default [`HttpOptions`].
     pub fn new(base: &str) -> Self {
+        Self::with_options(base, HttpOptions::default())
+    }
+
+    /// A transport for `base` with `options`.
+    pub fn with_options(base: &str, options: HttpOptions) -> Self {
         let tls = ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::Rustls)
             .unversioned_rustls_crypto_provider(Arc::new(
@@ -51,13 +119,16 @@ impl HttpTransport {
             .build();
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
+            // Redirects are followed here, by `request`, under the policy; ureq hands them back.
+            .max_redirects(0)
+            .timeout_global(Some(options.timeout))
             .tls_config(tls)
             .user_agent(concat!("tuf-client/", env!("CARGO_PKG_VERSION")))
             .build();
         HttpTransport {
             base: base.trim_end_matches('/').to_owned(),
             agent: config.into(),
+            options,
         }
     }
 
@@ -65,55 +136,166 @@ impl HttpTransport {
         format!("{}/{}", self.base, path.trim_start_matches('/'))
     }
 
-    fn finish(
-        &self,
-        what: &str,
-        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-        limit: u64,
-    ) -> Result<Fetched, ClientError> {
-        let response = result.map_err(|e| ClientError::Transport {
-            what: what.to_owned(),
-            message: e.to_string(),
-        })?;
-        let status = response.status().as_u16();
-        if status == 404 {
-            return Ok(Fetched::NotFound);
+    /// GET (`body` none) or POST `path`, following redirects as the policy allows, within one
+    /// deadline for everything.
+    fn request(&self, path: &str, body: Option<&[u8]>, limit: u64) -> Result<Fetched, ClientError> {
+        let deadline = Instant::now() + self.options.timeout;
+        let mut url = self.url(path);
+        let mut hops = 0;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(ClientError::Timeout { what: url });
+            }
+            let result = match body {
+                None => self
+                    .agent
+                    .get(&url)
+                    .config()
+                    .timeout_global(Some(remaining))
+                    .build()
+                    .call(),
+                Some(b) => self
+                    .agent
+                    .post(&url)
+                    .config()
+                    .timeout_global(Some(remaining))
+                    .build()
+                    .content_type("application/json")
+                    .send(b),
+            };
+            let response = result.map_err(|e| request_error(&url, e))?;
+            let status = response.status().as_u16();
+            if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+                return finish(&url, response, limit);
+            }
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| ClientError::Transport {
+                    what: url.clone(),
+                    message: format!("HTTP status {status} without a Location"),
+                })?;
+            let next = follow(&url, location, self.options.redirects)?;
+            if body.is_some() && !matches!(status, 307 | 308) {
+                // 301/302/303 turn a POST into a GET, which is not the request that was meant.
+                return Err(ClientError::RedirectRefused {
+                    what: url,
+                    to: next,
+                    reason: RedirectRefusal::MethodChange,
+                });
+            }
+            hops += 1;
+            if hops > self.options.max_redirects {
+                return Err(ClientError::TooManyRedirects {
+                    what: self.url(path),
+                    limit: self.options.max_redirects,
+                });
+            }
+            url = next;
         }
-        if status != 200 {
-            return Err(ClientError::Status {
-                what: what.to_owned(),
-                status,
-            });
-        }
-        let announced = response
-            .headers()
-            .get("content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if announced.is_some_and(|n| n > limit) {
-            return Err(ClientError::TooLarge {
-                what: what.to_owned(),
-                limit,
-            });
-        }
-        let mut body = Vec::new();
-        let reader = response.into_body().into_reader();
-        let read = reader.take(limit.saturating_add(1)).read_to_end(&mut body);
-        if let Err(e) = read {
-            return Err(match announced {
-                Some(expected) => ClientError::Truncated {
-                    what: what.to_owned(),
-                    expected,
-                    got: body.len() as u64,
-                },
-                None => ClientError::Transport {
-                    what: what.to_owned(),
-                    message: e.to_string(),
-                },
-            });
-        }
-        check_body(what, body, announced, limit)
     }
+}
+
+/// Where a redirect from `from` to `location` leads, if `policy` allows it.
+fn follow(from: &str, location: &str, policy: Redirects) -> Result<String, ClientError> {
+    let base = url::Url::parse(from).map_err(|e| ClientError::Transport {
+        what: from.to_owned(),
+        message: e.to_string(),
+    })?;
+    let to = base.join(location).map_err(|e| ClientError::Transport {
+        what: from.to_owned(),
+        message: format!("redirect to an invalid Location {location:?}: {e}"),
+    })?;
+    let refuse = |reason| ClientError::RedirectRefused {
+        what: from.to_owned(),
+        to: to.to_string(),
+        reason,
+    };
+    if base.scheme() == "https" && to.scheme() != "https" {
+        return Err(refuse(RedirectRefusal::Downgrade));
+    }
+    match policy {
+        Redirects::None => Err(refuse(RedirectRefusal::NotFollowed)),
+        Redirects::SameOrigin if to.origin() != base.origin() => {
+            Err(refuse(RedirectRefusal::CrossOrigin))
+        }
+        Redirects::AnyOrigin if !matches!(to.scheme(), "http" | "https") => {
+            Err(refuse(RedirectRefusal::UnsupportedScheme))
+        }
+        _ => Ok(to.to_string()),
+    }
+}
+
+/// A failed request: a timeout, or any other transport error.
+fn request_error(what: &str, e: ureq::Error) -> ClientError {
+    match e {
+        ureq::Error::Timeout(_) => ClientError::Timeout {
+            what: what.to_owned(),
+        },
+        other => ClientError::Transport {
+            what: what.to_owned(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Whether a body read failed because the deadline passed (ureq wraps its own error in the
+/// `io::Error`; a socket timeout is `TimedOut`).
+fn is_timeout(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::TimedOut
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+            .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)))
+}
+
+fn finish(
+    what: &str,
+    response: ureq::http::Response<ureq::Body>,
+    limit: u64,
+) -> Result<Fetched, ClientError> {
+    let status = response.status().as_u16();
+    if status == 404 {
+        return Ok(Fetched::NotFound);
+    }
+    if status != 200 {
+        return Err(ClientError::Status {
+            what: what.to_owned(),
+            status,
+        });
+    }
+    let announced = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit) {
+        return Err(ClientError::TooLarge {
+            what: what.to_owned(),
+            limit,
+        });
+    }
+    let mut body = Vec::new();
+    let reader = response.into_body().into_reader();
+    let read = reader.take(limit.saturating_add(1)).read_to_end(&mut body);
+    if let Err(e) = read {
+        return Err(match announced {
+            _ if is_timeout(&e) => ClientError::Timeout {
+                what: what.to_owned(),
+            },
+            Some(expected) => ClientError::Truncated {
+                what: what.to_owned(),
+                expected,
+                got: body.len() as u64,
+            },
+            None => ClientError::Transport {
+                what: what.to_owned(),
+                message: e.to_string(),
+            },
+        });
+    }
+    check_body(what, body, announced, limit)
 }
 
 fn check_body(
@@ -142,19 +324,11 @@ fn check_body(
 
 impl Transport for HttpTransport {
     fn get(&self, path: &str, limit: u64) -> Result<Fetched, ClientError> {
-        let url = self.url(path);
-        let result = self.agent.get(&url).call();
-        self.finish(&url, result, limit)
+        self.request(path, None, limit)
     }
 
     fn post_json(&self, path: &str, body: &[u8], limit: u64) -> Result<Fetched, ClientError> {
-        let url = self.url(path);
-        let result = self
-            .agent
-            .post(&url)
-            .content_type("application/json")
-            .send(body);
-        self.finish(&url, result, limit)
+        self.request(path, Some(body), limit)
     }
 
     fn describe(&self) -> String {
@@ -210,10 +384,16 @@ impl Transport for FileTransport {
     }
 }
 
-/// A transport for `location`: an `http://` or `https://` URL, a `file://` URL, or a path.
+/// A transport for `location`: an `http://` or `https://` URL, a `file://` URL, or a path;
+/// HTTP with the default [`HttpOptions`].
 pub fn open(location: &str) -> Box<dyn Transport> {
+    open_with(location, HttpOptions::default())
+}
+
+/// [`open`] with `options` for HTTP.
+pub fn open_with(location: &str, options: HttpOptions) -> Box<dyn Transport> {
     if location.starts_with("http://") || location.starts_with("https://") {
-        Box::new(HttpTransport::new(location))
+        Box::new(HttpTransport::with_options(location, options))
     } else {
         let path = location.strip_prefix("file://").unwrap_or(location);
         Box::new(FileTransport::new(path))
@@ -242,6 +422,78 @@ mod tests {
         assert_eq!(
             check_body("x", vec![1; 10], Some(10), 10).unwrap(),
             Fetched::Found(vec![1; 10])
+        );
+    }
+
+    #[test]
+    fn redirects_follow_the_policy_and_never_downgrade() {
+        let refused = |from: &str, to: &str, policy| match follow(from, to, policy) {
+            Err(ClientError::RedirectRefused { reason, .. }) => Some(reason),
+            Err(e) => panic!("{e}"),
+            Ok(_) => None,
+        };
+        let same = "https://tuf.example.org/crates.io/timestamp.json";
+        assert_eq!(
+            follow(same, "/mirror/timestamp.json", Redirects::SameOrigin).unwrap(),
+            "https://tuf.example.org/mirror/timestamp.json"
+        );
+        assert_eq!(
+            follow(same, "https://tuf.example.org:443/x", Redirects::SameOrigin).unwrap(),
+            "https://tuf.example.org/x"
+        );
+        for policy in [Redirects::None, Redirects::SameOrigin, Redirects::AnyOrigin] {
+            assert_eq!(
+                refused(same, "http://tuf.example.org/x", policy),
+                Some(RedirectRefusal::Downgrade)
+            );
+            assert_eq!(
+                refused(same, "http://cdn.example.net/x", policy),
+                Some(RedirectRefusal::Downgrade)
+            );
+        }
+        assert_eq!(
+            refused(same, "https://cdn.example.net/x", Redirects::SameOrigin),
+            Some(RedirectRefusal::CrossOrigin)
+        );
+        assert_eq!(
+            refused(
+                same,
+                "https://tuf.example.org:8443/x",
+                Redirects::SameOrigin
+            ),
+            Some(RedirectRefusal::CrossOrigin)
+        );
+        assert_eq!(
+            refused(
+                "http://a.example/x",
+                "https://a.example/x",
+                Redirects::SameOrigin
+            ),
+            Some(RedirectRefusal::CrossOrigin)
+        );
+        assert_eq!(
+            refused(same, "/x", Redirects::None),
+            Some(RedirectRefusal::NotFollowed)
+        );
+        assert_eq!(
+            refused(
+                "http://a.example/x",
+                "ftp://cdn.example.net/x",
+                Redirects::AnyOrigin
+            ),
+            Some(RedirectRefusal::UnsupportedScheme)
+        );
+        assert_eq!(
+            refused(same, "https://cdn.example.net/x", Redirects::AnyOrigin),
+            None
+        );
+        assert_eq!(
+            refused(
+                "http://a.example/",
+                "https://b.example/",
+                Redirects::AnyOrigin
+            ),
+            None
         );
     }
 

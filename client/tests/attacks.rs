@@ -241,7 +241,20 @@ fn frozen_timestamp_expires() {
     });
     // A day later the mirror still serves the same timestamp.
     let later = expires + jiff::SignedDuration::from_secs(60);
-    let mut client = Client::open(s.state.path(), tuf_client::transport::open(&s.proxy.url()))
+    // One client per state directory at a time: a second `open` in this process is refused
+    // (it would wait for its own lock), so the setup's client goes first.
+    let err = Client::open(s.state.path(), tuf_client::transport::open(&s.proxy.url()))
+        .err()
+        .expect("a second open of an open state directory is refused");
+    assert!(matches!(err, ClientError::StateInUse(_)), "{err}");
+    let Setup {
+        signer: _signer,
+        proxy,
+        client,
+        state,
+    } = s;
+    drop(client);
+    let mut client = Client::open(state.path(), tuf_client::transport::open(&proxy.url()))
         .expect("open")
         .with_time(later);
     let err = client.refresh().unwrap_err();

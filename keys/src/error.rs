@@ -176,6 +176,17 @@ pub enum KeyFileError {
     },
 }
 
+impl From<tuf_files::FsError> for KeyFileError {
+    /// A failed file operation keeps its action, path and error.
+    fn from(e: tuf_files::FsError) -> Self {
+        KeyFileError::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 /// Why an AWS KMS key could not be used for signing.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

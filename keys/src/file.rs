@@ -2,21 +2,21 @@
 //!
 //! Security properties kept here:
 //! - a key file this crate creates is never readable by anyone but its owner, not even for an
-//!   instant: it is created with mode 0600 under a temporary name in the same directory, written,
-//!   fsynced, and only then linked (or renamed) to its final name, after which the directory is
-//!   fsynced; the temporary file is removed on every failure path;
-//! - key generation never overwrites an existing key;
+//!   instant, and never written through a symlink: it is written by `tuf_files::atomic::write`
+//!   (a temporary file with an unpredictable name created with mode 0600 and
+//!   `O_EXCL | O_NOFOLLOW` in the key's directory, written, fsynced, then renamed or linked to
+//!   its final name, then the directory fsynced; the temporary file is removed on every failure
+//!   path), in a directory created with mode 0700;
+//! - key generation never overwrites an existing key (nor a symlink where the key would go);
 //! - a key file that its group or other users can access is refused, with the `chmod` to run;
 //! - key bytes read from disk are zeroed when dropped, and no error or `Debug` output contains
 //!   key material.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -26,6 +26,7 @@ use aws_lc_rs::signature::{
 use tough::key_source::KeySource;
 use tough::schema::key::Key;
 use tough::sign::Sign;
+use tuf_files::{Durability, Replace, WriteOptions};
 use zeroize::Zeroizing;
 
 use crate::error::KeyFileError;
@@ -367,101 +368,41 @@ enum WriteMode {
     Replace,
 }
 
-/// Removes a temporary file when dropped, unless disarmed.
-struct TempFileGuard<'a>(Option<&'a Path>);
+/// The mode of every key file this crate writes: its owner's only.
+const KEY_FILE_MODE: u32 = 0o600;
 
-impl Drop for TempFileGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            // Best effort: the file is 0600 and in the key's own directory.
-            let _ = fs::remove_file(path);
-        }
-    }
-}
-
-/// Writes `contents` to `path` atomically, with mode 0600 from the moment the file exists.
+/// Writes `contents` to `path` atomically, with mode 0600 from the moment the file exists, in
+/// a directory created with mode 0700 if missing.
 fn write_key_file(path: &Path, contents: &[u8], mode: WriteMode) -> Result<(), KeyFileError> {
-    let name = path.file_name().ok_or_else(|| KeyFileError::NoFileName {
-        path: path.to_owned(),
-    })?;
+    if path.file_name().is_none() {
+        return Err(KeyFileError::NoFileName {
+            path: path.to_owned(),
+        });
+    }
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io_error("create key directory", dir))?;
-
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        unique_suffix()
-    ));
-    // `create_new` refuses to follow a planted symlink or reuse a file; mode 0600 applies at
-    // creation (a umask can only clear bits).
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_error("create temporary key file", &tmp))?;
-    let mut guard = TempFileGuard(Some(&tmp));
-    // Normalise to exactly 0600 whatever the umask (e.g. 0o277 would leave the owner unable to
-    // read the key back).
-    file.set_permissions(fs::Permissions::from_mode(0o600))
-        .map_err(io_error("set permissions of temporary key file", &tmp))?;
-    file.write_all(contents)
-        .map_err(io_error("write temporary key file", &tmp))?;
-    file.sync_all()
-        .map_err(io_error("sync temporary key file", &tmp))?;
-    drop(file);
-
-    match mode {
-        WriteMode::Replace => {
-            fs::rename(&tmp, path).map_err(io_error("rename temporary key file to", path))?;
-            guard.0 = None;
-        }
-        WriteMode::CreateNew => match fs::hard_link(&tmp, path) {
-            // The guard removes the temporary name; the key stays under `path`.
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(KeyFileError::AlreadyExists {
-                    path: path.to_owned(),
-                });
-            }
-            // A filesystem without hard links: check, then rename (a narrow race remains there).
-            Err(_) => {
-                if fs::symlink_metadata(path).is_ok() {
-                    return Err(KeyFileError::AlreadyExists {
-                        path: path.to_owned(),
-                    });
-                }
-                fs::rename(&tmp, path).map_err(io_error("rename temporary key file to", path))?;
-                guard.0 = None;
-            }
+    tuf_files::dir::create_private_dir(dir)?;
+    let options = WriteOptions {
+        mode: KEY_FILE_MODE,
+        durability: Durability::Durable,
+        replace: match mode {
+            WriteMode::CreateNew => Replace::Never,
+            WriteMode::Replace => Replace::Always,
         },
-    }
-    drop(guard);
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error("sync key directory", dir))
-}
-
-/// A suffix unique within this host for temporary file names.
-fn unique_suffix() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{}.{}.{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        nanos
-    )
+        // Created above with 0700; tuf-files would use 0755.
+        create_parents: false,
+    };
+    tuf_files::atomic::write(path, contents, options).map_err(|e| {
+        if mode == WriteMode::CreateNew && e.is_already_exists() {
+            KeyFileError::AlreadyExists {
+                path: path.to_owned(),
+            }
+        } else {
+            e.into()
+        }
+    })
 }
 
 /// Builds a `map_err` closure for an I/O error on `path`.

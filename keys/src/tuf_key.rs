@@ -201,6 +201,14 @@ impl TufPublicKey {
         &self.raw
     }
 
+    /// Whether `other` is the same public key, however either is written: TUF metadata can
+    /// spell one key several ways (keytype `ecdsa` or `ecdsa-sha2-nistp256`, a PEM or a hex
+    /// point, upper- or lower-case hex), each with its own key ID, so equal key material, not
+    /// equal key IDs, is what makes two entries one signer.
+    pub fn is_same_key(&self, other: &TufPublicKey) -> bool {
+        self.algorithm == other.algorithm && self.raw == other.raw
+    }
+
     /// Checks `signature` over `message` the way tough does for this key type (`ED25519`, or
     /// `ECDSA_P256_SHA256_ASN1`: SHA-256 of the message, DER signature). Returns `true` only for
     /// a valid signature; never panics on malformed input.
@@ -290,6 +298,37 @@ mod tests {
         // A trailing byte makes it something else.
         der.push(0);
         assert!(TufPublicKey::from_spki_der(&der).is_err());
+    }
+
+    #[test]
+    fn one_key_spelled_two_ways_is_the_same_key_under_another_key_id() {
+        let ed = TufPublicKey::ed25519(&[0xab; 32]).unwrap();
+        let mut json = serde_json::to_value(ed.key()).unwrap();
+        json["keyval"]["public"] = hex_of(&[0xab; 32]).to_uppercase().into();
+        let upper = TufPublicKey::from_tuf_key(serde_json::from_value(json).unwrap()).unwrap();
+        assert_ne!(ed.key_id(), upper.key_id());
+        assert!(ed.is_same_key(&upper));
+
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, doc.as_ref()).unwrap();
+        let point = pair.public_key().as_ref().to_vec();
+        let p256 = TufPublicKey::ecdsa_p256(&point).unwrap();
+        let hex_point = hex_of(&point);
+        let edits: [&dyn Fn(&mut serde_json::Value); 2] =
+            [&|j| j["keytype"] = "ecdsa-sha2-nistp256".into(), &|j| {
+                j["keyval"]["public"] = hex_point.clone().into()
+            }];
+        for edit in edits {
+            let mut json = serde_json::to_value(p256.key()).unwrap();
+            edit(&mut json);
+            let other = TufPublicKey::from_tuf_key(serde_json::from_value(json).unwrap()).unwrap();
+            assert_ne!(p256.key_id(), other.key_id());
+            assert!(p256.is_same_key(&other));
+        }
+        assert!(!ed.is_same_key(&p256));
+        assert!(!ed.is_same_key(&TufPublicKey::ed25519(&[8u8; 32]).unwrap()));
     }
 
     #[test]

@@ -3,7 +3,13 @@
 //!
 //! Properties kept:
 //! - every change to `ceremony.json` is one atomic rename of a fsynced file, so a step either
-//!   happens whole or not at all; every check runs before anything is written;
+//!   happens whole or not at all; every check runs before anything is written, the transcript
+//!   included (it is opened before `ceremony.json` is replaced);
+//! - every file is read with a size limit and written without following symlinks
+//!   ([`crate::files`]): a symlink planted on the media, at a temporary name or at a file the
+//!   tool writes, is never written through;
+//! - every draft has the D1 shape whenever the ceremony is loaded, with no key listed twice
+//!   however it is written (see [`crate::model::check_shape`]);
 //! - whenever the ceremony is loaded, the drafts must still hash to the digest announced when
 //!   they were last written, every signature must verify over its draft, no key may sign twice,
 //!   and every signer must be a member of the new or the previous root;
@@ -12,7 +18,6 @@
 //!   writes all of them or none.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +25,7 @@ use tough::schema::{Root, Signature, Signed};
 
 use crate::chain::{Chain, load_chain};
 use crate::error::CeremonyError;
+use crate::files::{self, MAX_CEREMONY_FILE, MAX_ROOT_FILE};
 use crate::keys::MemberSigner;
 use crate::model::{
     RootSpec, build_root, canonical, check_shape, fmt_time, id_hex, root_file_bytes, root_keyids,
@@ -126,32 +132,14 @@ pub fn check_typed_digest(given: &str, actual: &str) -> Result<(), CeremonyError
     Ok(())
 }
 
-/// Writes `bytes` to `path` through a fsynced temporary file and a rename.
+/// Writes `bytes` to `path` atomically and durably, never through a symlink
+/// ([`files::write`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CeremonyError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let mut f = std::fs::File::create(&tmp).map_err(CeremonyError::io("create", &tmp))?;
-    f.write_all(bytes)
-        .map_err(CeremonyError::io("write", &tmp))?;
-    f.sync_all().map_err(CeremonyError::io("sync", &tmp))?;
-    drop(f);
-    if let Err(e) = std::fs::rename(&tmp, path) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(CeremonyError::io("rename into place", path)(e));
-    }
-    sync_dir(dir)
+    files::write(path, bytes)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), CeremonyError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(CeremonyError::io("sync directory", dir))
+    Ok(tuf_files::dir::sync_dir(dir)?)
 }
 
 /// A role's input to a new ceremony.
@@ -285,18 +273,22 @@ impl Ceremony {
             name.to_string_lossy(),
             std::process::id()
         ));
+        // `create_dir` is exclusive and does not follow a symlink planted at the name: the
+        // staging directory is this process's own (or the step fails before writing).
+        if let Err(e) = std::fs::create_dir(&staging) {
+            return Err(CeremonyError::io("create", &staging)(e));
+        }
         let result = (|| {
-            std::fs::create_dir(&staging).map_err(CeremonyError::io("create", &staging))?;
             for (role, init) in &roles {
                 if let Some(chain) = &init.previous {
                     let d = staging.join(PREVIOUS_DIR).join(role);
-                    std::fs::create_dir_all(&d).map_err(CeremonyError::io("create", &d))?;
                     for r in &chain.roots {
                         let p = d.join(format!("{}.root.json", r.root.signed.version));
-                        std::fs::write(&p, &r.bytes).map_err(CeremonyError::io("write", &p))?;
+                        files::write_new(&p, &r.bytes)?;
                     }
                 }
             }
+            let mut log = files::open_append(&staging.join(TRANSCRIPT_FILE))?;
             write_atomic(&staging.join(CEREMONY_FILE), &bytes)?;
             let entry = transcript::next_entry(
                 &staging.join(TRANSCRIPT_FILE),
@@ -309,7 +301,7 @@ impl Ceremony {
                 None,
                 sha256_hex(&bytes),
             )?;
-            transcript::append(&staging.join(TRANSCRIPT_FILE), &entry)?;
+            transcript::append_to(&mut log, &staging.join(TRANSCRIPT_FILE), &entry)?;
             if dir.exists() {
                 std::fs::remove_dir(dir)
                     .map_err(CeremonyError::io("replace empty directory", dir))?;
@@ -327,12 +319,10 @@ impl Ceremony {
     /// Loads the ceremony in `dir` and checks it (see the module documentation).
     pub fn load(dir: &Path) -> Result<Ceremony, CeremonyError> {
         let path = dir.join(CEREMONY_FILE);
-        let bytes = match std::fs::read(&path) {
+        let bytes = match files::read_limited(&path, MAX_CEREMONY_FILE, "the ceremony file") {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(CeremonyError::NoCeremony(dir.to_owned()));
-            }
-            Err(e) => return Err(CeremonyError::io("read", &path)(e)),
+            Err(e) if e.is_not_found() => return Err(CeremonyError::NoCeremony(dir.to_owned())),
+            Err(e) => return Err(e),
         };
         let damaged = |reason: String| CeremonyError::Damaged {
             path: path.clone(),
@@ -358,7 +348,7 @@ impl Ceremony {
                         .join(PREVIOUS_DIR)
                         .join(name)
                         .join(format!("{}.root.json", p.version));
-                    let pb = std::fs::read(&pp).map_err(CeremonyError::io("read", &pp))?;
+                    let pb = files::read_limited(&pp, MAX_ROOT_FILE, "a root")?;
                     if sha256_hex(&pb) != p.sha256 {
                         return Err(damaged(format!(
                             "{} is not the previous root the ceremony started from",
@@ -372,6 +362,7 @@ impl Ceremony {
                 }
                 None => 0,
             };
+            check_shape(&entry.draft.signed).map_err(|e| damaged(format!("{name}: {e}")))?;
             let version = entry.draft.signed.version.get();
             if version != prev_version + 1 {
                 return Err(CeremonyError::VersionSkip {
@@ -613,6 +604,9 @@ impl Ceremony {
         let bytes = file_bytes(&file)?;
         let after = sha256_hex(&bytes);
         let tpath = self.dir.join(TRANSCRIPT_FILE);
+        // Opened first: a transcript that cannot be appended to stops the step before
+        // `ceremony.json` changes.
+        let mut log = files::open_append(&tpath)?;
         let entry = transcript::next_entry(
             &tpath,
             action,
@@ -625,7 +619,7 @@ impl Ceremony {
             after.clone(),
         )?;
         write_atomic(&self.dir.join(CEREMONY_FILE), &bytes)?;
-        transcript::append(&tpath, &entry)?;
+        transcript::append_to(&mut log, &tpath, &entry)?;
         self.file = file;
         self.file_sha256 = after;
         Ok(())
@@ -718,44 +712,20 @@ impl Ceremony {
             }
             outputs.push((name.clone(), dir, path, root_file_bytes(draft)?));
         }
-        // Stage every file, then link them into place; undo on any failure.
-        let mut staged = Vec::new();
-        let mut placed: Vec<PathBuf> = Vec::new();
-        let result = (|| {
-            for (_, dir, path, bytes) in &outputs {
-                std::fs::create_dir_all(dir).map_err(CeremonyError::io("create", dir))?;
-                let tmp = dir.join(format!(".finalize-{}.tmp", std::process::id()));
-                let mut f =
-                    std::fs::File::create(&tmp).map_err(CeremonyError::io("create", &tmp))?;
-                staged.push(tmp.clone());
-                f.write_all(bytes)
-                    .map_err(CeremonyError::io("write", &tmp))?;
-                f.sync_all().map_err(CeremonyError::io("sync", &tmp))?;
-                let _ = path;
-            }
-            for ((_, dir, path, _), tmp) in outputs.iter().zip(&staged) {
-                std::fs::hard_link(tmp, path).map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::AlreadyExists {
-                        CeremonyError::OutputExists(path.clone())
-                    } else {
-                        CeremonyError::io("write", path)(e)
-                    }
-                })?;
-                placed.push(path.clone());
-                sync_dir(dir)?;
-            }
-            Ok(())
-        })();
-        for tmp in &staged {
-            let _ = std::fs::remove_file(tmp);
-        }
-        if let Err(e) = result {
-            for p in &placed {
-                let _ = std::fs::remove_file(p);
-            }
-            return Err(e);
-        }
+        // Every file is placed atomically without replacing anything; if one fails, the ones
+        // placed before it are removed again: all or none.
         let tpath = self.dir.join(TRANSCRIPT_FILE);
+        let mut log = files::open_append(&tpath)?;
+        let mut placed: Vec<&Path> = Vec::new();
+        for (_, _, path, bytes) in &outputs {
+            if let Err(e) = files::write_new(path, bytes) {
+                for p in &placed {
+                    let _ = std::fs::remove_file(p);
+                }
+                return Err(e);
+            }
+            placed.push(path);
+        }
         let mut entry = transcript::next_entry(
             &tpath,
             "finalize",
@@ -779,7 +749,7 @@ impl Ceremony {
                 .outputs
                 .insert(format!("{name}/{file}"), sha256_hex(bytes));
         }
-        transcript::append(&tpath, &entry)?;
+        transcript::append_to(&mut log, &tpath, &entry)?;
         Ok(outputs.into_iter().map(|(_, _, p, _)| p).collect())
     }
 }

@@ -3,8 +3,10 @@
 //! and must be signed by its own threshold; each later root must carry the version after its
 //! predecessor and be signed both by the predecessor's root threshold and by its own; only the
 //! newest root must be unexpired. Signature checks are tough's own ([`Root::verify_role`]),
-//! which also rejects two signatures by one key; parsing is tough's, which recomputes and
-//! checks every key ID.
+//! which also rejects two signatures by one key ID; parsing is tough's, which recomputes and
+//! checks every key ID. Each root must also have the D1 shape ([`check_shape`]), which refuses
+//! one key listed under two key IDs (tough would count its signatures twice). Each file is
+//! read with a size limit ([`crate::files::MAX_ROOT_FILE`]).
 
 use std::path::{Path, PathBuf};
 
@@ -93,7 +95,7 @@ pub fn load_chain(
             ));
         }
         let name = format!("{n}.root.json");
-        let bytes = std::fs::read(path).map_err(CeremonyError::io("read", path))?;
+        let bytes = crate::files::read_limited(path, crate::files::MAX_ROOT_FILE, "a root")?;
         let root: Signed<Root> = serde_json::from_slice(&bytes)
             .map_err(|e| broken(name.clone(), format!("not valid TUF root metadata: {e}")))?;
         if root.signed.version.get() != *n {

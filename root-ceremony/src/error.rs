@@ -17,6 +17,25 @@ pub enum CeremonyError {
         /// The error.
         source: std::io::Error,
     },
+    /// A file larger than the tool reads for its kind.
+    #[error(
+        "{path} is larger than {limit} bytes, the most tuf-ceremony reads for {what}; it is \
+         not a file this tool wrote: check the media"
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+        /// The kind of file ("a root", "the ceremony file", …).
+        what: &'static str,
+    },
+    /// A file the tool appends to is a symbolic link or not a regular file.
+    #[error(
+        "{0} is a symbolic link or not a regular file; the tool writes only regular files on \
+         the media. Restore it from the copy on the other removable media"
+    )]
+    NotARegularFile(PathBuf),
     /// The ceremony directory has no ceremony in it.
     #[error(
         "{0} holds no ceremony (no ceremony.json); start one with `tuf-ceremony init --dir {0} …`"
@@ -225,7 +244,23 @@ pub enum CeremonyError {
     Json(String),
 }
 
+impl From<tuf_files::FsError> for CeremonyError {
+    /// A failed write keeps its action, path and error.
+    fn from(e: tuf_files::FsError) -> Self {
+        CeremonyError::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 impl CeremonyError {
+    /// Whether this is an I/O error saying the file does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, CeremonyError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+
     /// A `map_err` helper for I/O errors.
     pub fn io(action: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.to_owned();

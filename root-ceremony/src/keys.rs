@@ -3,20 +3,25 @@
 //!
 //! Security properties: the PIN comes from the `TUF_CEREMONY_PIN` environment variable or a
 //! prompt on the terminal, never from the command line (where `ps` and shell history see it);
-//! it is held in a zeroing [`Pin`] and never printed.
+//! the binary takes it out of its environment at the very start of `main` (so no child process
+//! inherits it and `/proc/PID/environ` no longer shows it) and hands it down as an [`EnvPin`];
+//! it is held in zeroing memory ([`EnvPin`], [`Pin`]) and never printed. Key files are read
+//! with a size limit ([`crate::files::MAX_PUBLIC_KEY_FILE`], [`tuf_keys::MAX_KEY_FILE_LEN`]).
 
 use std::path::{Path, PathBuf};
 
 use tuf_keys::pkcs11::{Pin, Pkcs11KeySpec, Pkcs11Signer, TokenSelector};
 use tuf_keys::{FileSigner, KeyAlgorithm, TufPublicKey};
+use zeroize::Zeroizing;
 
 use crate::error::CeremonyError;
+use crate::files::{MAX_PUBLIC_KEY_FILE, read_limited};
 
 /// The environment variable a PIN may come from (for scripted use; the runbook uses the prompt).
 pub const PIN_ENV: &str = "TUF_CEREMONY_PIN";
 
-/// Largest public key file read.
-const MAX_PUBLIC_FILE: u64 = 64 * 1024;
+/// A PIN taken from [`PIN_ENV`] when the process started, zeroed when dropped.
+pub type EnvPin = Zeroizing<String>;
 
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo.
 const ED25519_SPKI_PREFIX: [u8; 12] = [
@@ -46,21 +51,14 @@ pub fn public_key_pem(key: &TufPublicKey) -> String {
 /// SubjectPublicKeyInfo (what AWS KMS `GetPublicKey` returns), or a PKCS#8 `PRIVATE KEY` file
 /// (whose public half is taken; the file must then be mode 0600).
 pub fn read_public_key_file(path: &Path) -> Result<TufPublicKey, CeremonyError> {
-    use std::io::Read;
     let bad = |reason: String| CeremonyError::BadPublicKey {
         path: path.display().to_string(),
         reason,
     };
-    let file = std::fs::File::open(path).map_err(CeremonyError::io("open", path))?;
-    let mut text = Vec::new();
-    file.take(MAX_PUBLIC_FILE + 1)
-        .read_to_end(&mut text)
-        .map_err(CeremonyError::io("read", path))?;
-    if text.len() as u64 > MAX_PUBLIC_FILE {
-        return Err(bad("file too large to be a public key".into()));
-    }
+    let text = read_limited(path, MAX_PUBLIC_KEY_FILE, "a public key file")?;
+    // Zeroed on drop: the file may be a private key, whose public half is taken below.
     let text = match String::from_utf8(text) {
-        Ok(t) => t,
+        Ok(t) => Zeroizing::new(t),
         // Binary: a DER SubjectPublicKeyInfo (e.g. AWS KMS `GetPublicKey`, base64-decoded).
         Err(e) => {
             return TufPublicKey::from_spki_der(e.as_bytes()).map_err(|e| {
@@ -185,11 +183,14 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Reads the PIN: from [`PIN_ENV`] if set, otherwise from a prompt on the terminal (not echoed).
-pub fn read_pin(what: &str) -> Result<Pin, CeremonyError> {
-    if let Ok(pin) = std::env::var(PIN_ENV) {
+/// The PIN: `from_env` (taken from [`PIN_ENV`] at start) if given, otherwise read from a
+/// prompt on the terminal (not echoed).
+pub fn read_pin(what: &str, from_env: Option<&EnvPin>) -> Result<Pin, CeremonyError> {
+    if let Some(pin) = from_env {
         eprintln!("Using the PIN from {PIN_ENV} (meant for automated tests; a ceremony types it).");
-        return Ok(Pin::from(pin));
+        // `clone` allocates exactly the PIN's length, so moving it into the zeroing `Pin` does
+        // not reallocate and leave a copy behind.
+        return Ok(Pin::from(String::clone(pin)));
     }
     rpassword::prompt_password(format!("PIN for {what}: "))
         .map(Pin::from)
@@ -280,10 +281,11 @@ impl TokenArgs {
     }
 }
 
-/// Opens the member's signer: a key file, or a token (asking for its PIN).
+/// Opens the member's signer: a key file, or a token (with `env_pin`, or asking for its PIN).
 pub fn open_signer(
     key_file: Option<&Path>,
     token: &TokenArgs,
+    env_pin: Option<&EnvPin>,
 ) -> Result<MemberSigner, CeremonyError> {
     match (key_file, token.spec()?) {
         (Some(path), None) => Ok(MemberSigner::File(Box::new(FileSigner::load(path)?))),
@@ -295,7 +297,7 @@ pub fn open_signer(
                 Ok(_) | Err(tuf_keys::pkcs11::Pkcs11Error::KeyNotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
-            let pin = read_pin(&spec.to_string())?;
+            let pin = read_pin(&spec.to_string(), env_pin)?;
             Ok(MemberSigner::Pkcs11(Box::new(Pkcs11Signer::open(
                 &spec,
                 Some(&pin),

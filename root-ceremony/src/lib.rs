@@ -14,11 +14,16 @@
 //!
 //! Security properties, each enforced before anything is written:
 //! - never touches the network; the PIN of a token is read from the terminal or
-//!   `TUF_CEREMONY_PIN`, never from the command line, and never printed or recorded;
+//!   `TUF_CEREMONY_PIN`, never from the command line, and never printed or recorded; the
+//!   binary removes `TUF_CEREMONY_PIN` from its environment (and overwrites it in the block
+//!   `/proc/PID/environ` shows) first thing in `main`, so no child process inherits it;
+//! - every file on the media is read with a size limit and written without following a
+//!   symlink ([`files`]), so planted files cannot exhaust memory or redirect a write;
 //! - roots are built the D1 way: every role's root lists the same root members and threshold,
 //!   and its own single online key for timestamp, snapshot and targets with threshold 1;
 //!   consistent snapshots; `spec_version` 1.0.0; signatures over the OLPC canonical JSON of
-//!   `signed`; key IDs as tough computes them;
+//!   `signed`; key IDs as tough computes them; no key listed twice, comparing key material, so
+//!   one key written two ways (two key IDs) cannot count twice towards a threshold;
 //! - a draft changed after its digest was announced or after someone signed it, a duplicate or
 //!   foreign signature, a non-member key, an impossible threshold, a version skip and an
 //!   expired previous root are all refused with an error that says what to do;
@@ -29,6 +34,7 @@
 pub mod ceremony;
 pub mod chain;
 pub mod error;
+pub mod files;
 pub mod keys;
 pub mod model;
 pub mod transcript;

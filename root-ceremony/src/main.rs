@@ -1,7 +1,7 @@
 //! `tuf-ceremony`: the offline root-key ceremony for every TUF role (see `docs/ceremony.md`).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
 use root_ceremony::ceremony::{Ceremony, RoleInit, check_typed_digest, spoken};
 use root_ceremony::chain::load_chain;
 use root_ceremony::error::CeremonyError;
-use root_ceremony::keys::{TokenArgs, open_signer, public_key_pem, read_member_key};
+use root_ceremony::keys::{
+    EnvPin, PIN_ENV, TokenArgs, open_signer, public_key_pem, read_member_key,
+};
 use root_ceremony::model::{
     DEFAULT_ROLES, RootSpec, check_role_name, expires_in_days, fmt_time, spec_of,
 };
@@ -226,13 +228,69 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // First, while this is the only thread: no child process, and nothing reading
+    // /proc/PID/environ, may see the PIN after this line.
+    let env_pin = take_pin_from_env();
     let cli = Cli::parse();
-    match run(cli.command) {
+    let result = env_pin.and_then(|pin| run(cli.command, pin.as_ref()));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Takes the PIN out of the environment: removes [`PIN_ENV`] (so no child process inherits it)
+/// and overwrites its bytes in the environment block the kernel set up (which
+/// `/proc/PID/environ` shows, and which `remove_var` alone leaves in place). Must run before
+/// any other thread exists. A PIN that is not UTF-8 is an error (after it is removed).
+#[allow(unsafe_code)]
+fn take_pin_from_env() -> Result<Option<EnvPin>, CeremonyError> {
+    use std::os::unix::ffi::OsStringExt;
+    use zeroize::Zeroize;
+
+    let Some(value) = std::env::var_os(PIN_ENV) else {
+        return Ok(None);
+    };
+    let pin = String::from_utf8(value.into_vec())
+        .map(EnvPin::new)
+        .map_err(|e| e.into_bytes().zeroize());
+
+    unsafe extern "C" {
+        /// The C library's environment: a null-terminated array of `NAME=VALUE` strings.
+        static mut environ: *const *mut std::ffi::c_char;
+    }
+    let prefix = format!("{PIN_ENV}=");
+    let mut entries: Vec<(*mut u8, usize)> = Vec::new();
+    // SAFETY: main calls this first, before any other thread exists, so nothing else reads or
+    // changes the environment meanwhile (the reason `remove_var` is unsafe in edition 2024).
+    // `environ` is the C library's null-terminated array of pointers to NUL-terminated strings;
+    // it is read by value (no reference to the `static mut`), and each entry is read only up to
+    // its NUL. Nothing in this program has called `setenv` or `putenv` yet, so every entry is
+    // the kernel's block on the initial stack or the C library's own heap copy: writable.
+    unsafe {
+        let mut p = environ;
+        while !p.is_null() && !(*p).is_null() {
+            let entry = std::ffi::CStr::from_ptr(*p);
+            if entry.to_bytes().starts_with(prefix.as_bytes()) {
+                entries.push(((*p).cast::<u8>(), entry.to_bytes().len()));
+            }
+            p = p.add(1);
+        }
+        std::env::remove_var(PIN_ENV);
+        // After `remove_var` no array entry points at them any more: overwrite the strings
+        // themselves (name and value) where the kernel put them.
+        for (start, len) in entries {
+            std::slice::from_raw_parts_mut(start, len).zeroize();
+        }
+    }
+    match pin {
+        Ok(pin) => Ok(Some(pin)),
+        Err(()) => Err(CeremonyError::Usage(format!(
+            "{PIN_ENV} is not valid UTF-8"
+        ))),
     }
 }
 
@@ -242,7 +300,7 @@ fn print_digest(c: &Ceremony) {
     println!("(full SHA-256: {})", c.digest());
 }
 
-fn run(command: Command) -> Result<(), CeremonyError> {
+fn run(command: Command, env_pin: Option<&EnvPin>) -> Result<(), CeremonyError> {
     match command {
         Command::Init {
             dir,
@@ -377,8 +435,17 @@ fn run(command: Command) -> Result<(), CeremonyError> {
                 detail.push(format!("threshold {t}"));
             }
             c.amend("add-member", dir.operator.as_deref(), detail, |_, spec| {
-                if spec.members.iter().any(|m| m.key_id() == key.key_id()) {
-                    return Err(CeremonyError::Usage(format!("{id} is a member already")));
+                // The same key may be written another way in the draft (carried over from a
+                // previous root), under another key ID.
+                if let Some(m) = spec.members.iter().find(|m| m.is_same_key(&key)) {
+                    return Err(CeremonyError::Usage(if m.key_id() == key.key_id() {
+                        format!("{id} is a member already")
+                    } else {
+                        format!(
+                            "{id} is a member already, written another way as {}",
+                            m.key_id_hex()
+                        )
+                    }));
                 }
                 spec.members.push(key.clone());
                 if let Some(t) = threshold {
@@ -499,7 +566,7 @@ fn run(command: Command) -> Result<(), CeremonyError> {
                     Err(e) => return Err(e.into()),
                 }
             }
-            let signer = open_signer(key_file.as_deref(), &token.args())?;
+            let signer = open_signer(key_file.as_deref(), &token.args(), env_pin)?;
             let id = signer.public_key().key_id_hex();
             let n = c.sign(&signer, dir.operator.as_deref())?;
             if n == 0 {
@@ -552,7 +619,7 @@ fn run(command: Command) -> Result<(), CeremonyError> {
             let public = match (key_file, token.args().spec()?) {
                 (Some(path), None) => FileSigner::generate(&path, algorithm)?.public_key().clone(),
                 (None, Some(spec)) => {
-                    let pin = root_ceremony::keys::read_pin(&spec.to_string())?;
+                    let pin = root_ceremony::keys::read_pin(&spec.to_string(), env_pin)?;
                     tuf_keys::pkcs11::generate(&spec, algorithm, Some(&pin))?
                 }
                 _ => {
@@ -602,8 +669,10 @@ fn ask_digest(c: &Ceremony) -> Result<String, CeremonyError> {
         .flush()
         .map_err(CeremonyError::io("write", Path::new("stdout")))?;
     let mut line = String::new();
+    // A digest is 32-64 hex digits and spaces: a line longer than this is not one.
     std::io::stdin()
         .lock()
+        .take(1024)
         .read_line(&mut line)
         .map_err(CeremonyError::io("read", Path::new("stdin")))?;
     Ok(line)

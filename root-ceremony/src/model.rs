@@ -106,8 +106,36 @@ pub struct RootSpec {
     pub expires: jiff::Timestamp,
 }
 
-/// Builds the unsigned root `spec` describes, after checking the threshold and that no member
-/// is listed twice.
+/// Checks that no key is listed twice among `members`, nor is both a member and `online`,
+/// comparing key material ([`TufPublicKey::is_same_key`]), not key IDs: one key written two
+/// ways has two key IDs, and tough would count its signatures twice towards the threshold.
+pub fn check_distinct_keys(members: &[TufPublicKey], online: &TufPublicKey) -> Result<(), String> {
+    for (i, m) in members.iter().enumerate() {
+        if let Some(other) = members[..i].iter().find(|o| o.is_same_key(m)) {
+            return Err(if other.key_id() == m.key_id() {
+                format!("member key {} is listed twice", m.key_id_hex())
+            } else {
+                format!(
+                    "member keys {} and {} are one key written two ways, listed twice",
+                    other.key_id_hex(),
+                    m.key_id_hex()
+                )
+            });
+        }
+        if m.is_same_key(online) {
+            return Err(format!(
+                "key {} is both a root member and an online key ({}); the online key lives in \
+                 a KMS and must never hold the root role",
+                m.key_id_hex(),
+                online.key_id_hex()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Builds the unsigned root `spec` describes, after checking the threshold and that no key is
+/// listed twice ([`check_distinct_keys`]).
 pub fn build_root(spec: &RootSpec) -> Result<Root, CeremonyError> {
     let members = spec.members.len();
     if spec.threshold == 0 || spec.threshold > members as u64 {
@@ -116,22 +144,7 @@ pub fn build_root(spec: &RootSpec) -> Result<Root, CeremonyError> {
             members,
         });
     }
-    let mut seen = BTreeSet::new();
-    for m in &spec.members {
-        if !seen.insert(m.key_id_hex()) {
-            return Err(CeremonyError::Usage(format!(
-                "member key {} is listed twice",
-                m.key_id_hex()
-            )));
-        }
-    }
-    if seen.contains(&spec.online.key_id_hex()) {
-        return Err(CeremonyError::Usage(format!(
-            "key {} is both a root member and an online key; the online key lives in a KMS and \
-             must never hold the root role",
-            spec.online.key_id_hex()
-        )));
-    }
+    check_distinct_keys(&spec.members, &spec.online).map_err(CeremonyError::Usage)?;
     let threshold = NonZeroU64::new(spec.threshold).ok_or(CeremonyError::BadThreshold {
         threshold: 0,
         members,
@@ -246,7 +259,8 @@ pub fn online_key(root: &Root) -> Result<TufPublicKey, String> {
 
 /// Checks the D1 shape of one root: consistent snapshots, a 1.x spec version, the online roles
 /// held by one key with threshold 1, a root threshold that its members can meet, and no key
-/// both a root member and the online key.
+/// listed twice nor both a root member and the online key, however the keys are written
+/// ([`check_distinct_keys`]).
 pub fn check_shape(root: &Root) -> Result<(), String> {
     if !root.consistent_snapshot {
         return Err("consistent_snapshot is false (D1 requires true)".into());
@@ -266,10 +280,7 @@ pub fn check_shape(root: &Root) -> Result<(), String> {
         ));
     }
     let online = online_key(root)?;
-    if members.iter().any(|m| m.key_id() == online.key_id()) {
-        return Err("the online key is also a root member".into());
-    }
-    Ok(())
+    check_distinct_keys(&members, &online)
 }
 
 /// What a new root changes compared with the previous one.

@@ -4,16 +4,19 @@
 //! Each entry names the SHA-256 of the entry before it (`prev`) and of the ceremony file before
 //! and after the step, so that removing, reordering or editing an entry, or changing the
 //! ceremony file outside the tool, shows when the transcript is verified
-//! ([`verify_transcript`]). Entries are only ever appended (the file is opened in append mode
-//! and fsynced).
+//! ([`verify_transcript`]). Entries are only ever appended (the file is opened in append mode,
+//! never through a symlink, and fsynced), and the file is read with a size limit
+//! ([`crate::files::MAX_TRANSCRIPT_FILE`]).
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::CeremonyError;
+use crate::files::{self, MAX_ROOT_FILE, MAX_TRANSCRIPT_FILE};
 use crate::model::{fmt_time, sha256_hex};
 
 /// The transcript's file name in the ceremony directory.
@@ -53,11 +56,15 @@ pub struct Entry {
 
 /// Reads the transcript's lines (without their newlines).
 pub fn read_lines(path: &Path) -> Result<Vec<String>, CeremonyError> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => Ok(t.lines().map(str::to_owned).collect()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(CeremonyError::io("read", path)(e)),
-    }
+    let bytes = match files::read_limited(path, MAX_TRANSCRIPT_FILE, "a transcript") {
+        Ok(b) => b,
+        Err(e) if e.is_not_found() => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let text = String::from_utf8(bytes).map_err(|e| {
+        CeremonyError::io("read", path)(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    })?;
+    Ok(text.lines().map(str::to_owned).collect())
 }
 
 /// Builds the next entry of the transcript at `path` (sequence number and `prev` filled in).
@@ -90,15 +97,16 @@ pub fn next_entry(
     })
 }
 
-/// Appends `entry` as one line and fsyncs.
+/// Appends `entry` as one line to the transcript at `path` and fsyncs.
 pub fn append(path: &Path, entry: &Entry) -> Result<(), CeremonyError> {
+    append_to(&mut files::open_append(path)?, path, entry)
+}
+
+/// Appends `entry` as one line to `file`, the transcript at `path` opened with
+/// [`files::open_append`] (before the step changed anything), and fsyncs.
+pub fn append_to(file: &mut File, path: &Path, entry: &Entry) -> Result<(), CeremonyError> {
     let mut line = serde_json::to_string(entry).map_err(|e| CeremonyError::Json(e.to_string()))?;
     line.push('\n');
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(CeremonyError::io("open for appending", path))?;
     file.write_all(line.as_bytes())
         .map_err(CeremonyError::io("append to", path))?;
     file.sync_all().map_err(CeremonyError::io("sync", path))
@@ -175,14 +183,8 @@ pub fn verify_transcript(
         if let Some(dir) = roots_dir {
             for (file, sha) in &entry.outputs {
                 let p: PathBuf = dir.join(file);
-                let bytes = std::fs::read(&p).map_err(|e| {
-                    bad(
-                        n,
-                        format!(
-                            "finalize wrote {file}, but {} cannot be read: {e}",
-                            p.display()
-                        ),
-                    )
+                let bytes = files::read_limited(&p, MAX_ROOT_FILE, "a root").map_err(|e| {
+                    bad(n, format!("finalize wrote {file}, but cannot read it: {e}"))
                 })?;
                 if &sha256_hex(&bytes) != sha {
                     return Err(bad(

@@ -178,6 +178,49 @@ fn generate_refuses_to_write_through_a_planted_symlink() {
     assert!(!target.exists());
 }
 
+#[tokio::test]
+async fn replacing_a_key_never_writes_through_a_planted_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    fs::write(&victim, b"precious").unwrap();
+    let path = dir.path().join("keys/online.pem");
+    fs::create_dir(dir.path().join("keys")).unwrap();
+    std::os::unix::fs::symlink(&victim, &path).unwrap();
+    // Also where an older release of this crate and of other tools put temporary files.
+    for name in [
+        ".online.pem.tmp",
+        ".online.pem.tmp-1",
+        ".online.pem.1.0.0.tmp",
+    ] {
+        std::os::unix::fs::symlink(&victim, dir.path().join("keys").join(name)).unwrap();
+    }
+    FileKeySource::new(&path)
+        .write(OPENSSL_P256, "")
+        .await
+        .unwrap();
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    assert!(fs::symlink_metadata(&path).unwrap().is_file());
+    assert_eq!(mode_of(&path), 0o600);
+    assert_eq!(
+        FileSigner::load(&path).unwrap().algorithm(),
+        KeyAlgorithm::EcdsaP256
+    );
+    let mut names: Vec<_> = fs::read_dir(dir.path().join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ".online.pem.1.0.0.tmp",
+            ".online.pem.tmp",
+            ".online.pem.tmp-1",
+            "online.pem"
+        ]
+    );
+}
+
 #[test]
 fn generate_creates_private_parent_directories() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,248 @@
+//! `HttpTransport` against real loopback HTTP servers (issue 8): redirects are followed to the
+//! same origin only (by default), a POST only through 307/308, and a stalled server is reported
+//! as a timeout, not as a truncated answer.
+
+#![allow(missing_docs, clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tuf_client::error::RedirectRefusal;
+use tuf_client::transport::{Fetched, HttpOptions, Redirects};
+use tuf_client::{ClientError, HttpTransport, Transport};
+
+/// A one-thread-per-connection HTTP/1.1 server on 127.0.0.1 that records `METHOD PATH` of every
+/// request and answers with `handler`, which writes the raw response.
+struct Server {
+    port: u16,
+    hits: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(handler: impl Fn(&str, &str, &mut TcpStream) + Send + Sync + 'static) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let handler = Arc::new(handler);
+        let h = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (handler, hits) = (handler.clone(), h.clone());
+                std::thread::spawn(move || {
+                    let Some((method, path)) = read_request(&mut stream) else {
+                        return;
+                    };
+                    hits.lock().unwrap().push(format!("{method} {path}"));
+                    handler(&method, &path, &mut stream);
+                    let _ = stream.flush();
+                });
+            }
+        });
+        Server { port, hits }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn hits(&self) -> Vec<String> {
+        self.hits.lock().unwrap().clone()
+    }
+}
+
+/// Reads a request's head and body (by Content-Length); returns its method and path.
+fn read_request(stream: &mut TcpStream) -> Option<(String, String)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let length: usize = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut have = buf.len() - head_end - 4;
+    while have < length {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        have += n;
+    }
+    let mut first = head.lines().next()?.split(' ');
+    Some((first.next()?.to_owned(), first.next()?.to_owned()))
+}
+
+fn respond(stream: &mut TcpStream, status: &str, headers: &str, body: &[u8]) {
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(body);
+}
+
+fn redirect(stream: &mut TcpStream, status: &str, location: &str) {
+    respond(stream, status, &format!("Location: {location}\r\n"), b"");
+}
+
+fn with(base: &str, redirects: Redirects) -> HttpTransport {
+    HttpTransport::with_options(
+        base,
+        HttpOptions {
+            redirects,
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn cross_origin_redirects_are_refused_and_the_other_origin_is_never_asked() {
+    let other = Server::start(|_, _, s| respond(s, "200 OK", "", b"from the other origin"));
+    let to = format!("{}/crates.io/timestamp.json", other.url());
+    let first = Server::start(move |_, _, s| redirect(s, "302 Found", &to));
+
+    for t in [
+        HttpTransport::new(&first.url()),
+        with(&first.url(), Redirects::SameOrigin),
+    ] {
+        let err = t.get("crates.io/timestamp.json", 1000).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                ClientError::RedirectRefused {
+                    reason: RedirectRefusal::CrossOrigin,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&other.url()), "{err}");
+    }
+    assert_eq!(other.hits(), Vec::<String>::new());
+    let err = with(&first.url(), Redirects::None)
+        .get("crates.io/timestamp.json", 1000)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::RedirectRefused {
+                reason: RedirectRefusal::NotFollowed,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(other.hits(), Vec::<String>::new());
+
+    // Allowed explicitly, the other origin answers.
+    let got = with(&first.url(), Redirects::AnyOrigin)
+        .get("crates.io/timestamp.json", 1000)
+        .unwrap();
+    assert_eq!(got, Fetched::Found(b"from the other origin".to_vec()));
+    assert_eq!(other.hits(), vec!["GET /crates.io/timestamp.json"]);
+}
+
+#[test]
+fn same_origin_redirects_are_followed_and_posts_only_through_307_and_308() {
+    let server = Server::start(|method, path, s| match path {
+        "/old/timestamp.json" => redirect(s, "301 Moved Permanently", "/new/timestamp.json"),
+        "/new/timestamp.json" => respond(s, "200 OK", "", b"moved"),
+        "/api/v1/r/proofs" => redirect(s, "308 Permanent Redirect", "/api/v2/r/proofs"),
+        "/api/v2/r/proofs" if method == "POST" => respond(s, "200 OK", "", b"proofs"),
+        "/api/v1/r/see-other" => redirect(s, "303 See Other", "/api/v2/r/proofs"),
+        "/loop" => redirect(s, "302 Found", "/loop"),
+        _ => respond(s, "404 Not Found", "", b""),
+    });
+    let t = HttpTransport::new(&server.url());
+    assert_eq!(
+        t.get("old/timestamp.json", 100).unwrap(),
+        Fetched::Found(b"moved".to_vec())
+    );
+    assert_eq!(
+        t.post_json("api/v1/r/proofs", b"{}", 100).unwrap(),
+        Fetched::Found(b"proofs".to_vec())
+    );
+    let err = t.post_json("api/v1/r/see-other", b"{}", 100).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::RedirectRefused {
+                reason: RedirectRefusal::MethodChange,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = t.get("loop", 100).unwrap_err();
+    assert!(
+        matches!(err, ClientError::TooManyRedirects { limit: 5, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        server.hits().iter().filter(|h| *h == "GET /loop").count(),
+        6,
+        "the first request and five redirects"
+    );
+}
+
+#[test]
+fn a_server_that_stalls_is_a_timeout_not_a_truncated_answer() {
+    let server = Server::start(|_, path, s| match path {
+        // Headers announcing 100 bytes, 10 of them, then nothing while the connection stays open.
+        "/stall-body" => {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+            let _ = s.flush();
+            std::thread::sleep(Duration::from_secs(10));
+        }
+        // Not even headers.
+        "/stall-head" => std::thread::sleep(Duration::from_secs(10)),
+        // A body cut short by the server closing the connection: that is truncation.
+        "/short" => {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+        }
+        _ => respond(s, "404 Not Found", "", b""),
+    });
+    let t = HttpTransport::with_options(
+        &server.url(),
+        HttpOptions {
+            timeout: Duration::from_millis(800),
+            ..Default::default()
+        },
+    );
+    for path in ["stall-body", "stall-head"] {
+        let start = Instant::now();
+        let err = t.get(path, 1000).unwrap_err();
+        assert!(
+            matches!(&err, ClientError::Timeout { what } if what.ends_with(path)),
+            "{path}: {err:?}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(5), "{path}");
+        assert!(err.to_string().contains("timed out"), "{err}");
+    }
+    let err = t.get("short", 1000).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Truncated {
+                expected: 100,
+                got: 10,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
