@@ -16,8 +16,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use std::fmt;
 
-/// Default size limit for a single proof. The longest canonical proof (256 siblings) with a
-/// 4 KiB name fits in about 30 KiB.
+/// Size limit for a single proof's JSON text (POUF §7). The longest proof (256 siblings) for a
+/// name of 4,096 bytes fits in fewer than 47,000 bytes even with every byte of the name escaped.
 pub const MAX_PROOF_BYTES: usize = 64 * 1024;
 
 /// Default size limit for a multi-proof: enough for about 100,000 names out of a tree of tens
