@@ -318,4 +318,50 @@ mod tests {
             assert!(parse(&case).is_err(), "accepted {case}");
         }
     }
+
+    /// POUF §2: an integer is one by its written form: digits only, no sign, fraction or
+    /// exponent, no leading zero, at most 2^63 - 1. Other spellings of the same number, which
+    /// many JSON parsers take, are refused.
+    #[test]
+    fn integers_are_plain_decimal_only() {
+        let h = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+        let tombstone = |v: &str| format!(r#"{{"deleted":true,"version":{v}}}"#);
+        let present =
+            |l: &str| format!(r#"{{"hashes":{{"sha256":"{h}"}},"length":{l},"version":1}}"#);
+        for (v, expected) in [("1", 1), ("10", 10), ("9223372036854775807", MAX_INTEGER)] {
+            assert_eq!(parse(&tombstone(v)).unwrap().version(), expected);
+        }
+        for l in ["0", "9223372036854775807"] {
+            parse(&present(l)).unwrap();
+        }
+        for v in [
+            "1.0",
+            "1.",
+            "1e0",
+            "1E0",
+            "1e+0",
+            "10e-1",
+            "0.1e1",
+            "-1",
+            "-0",
+            "+1",
+            "01",
+            "00",
+            "NaN",
+            "Infinity",
+            "true",
+            "\"1\"",
+            "null",
+            "9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1e400",
+        ] {
+            assert!(parse(&tombstone(v)).is_err(), "version {v} accepted");
+        }
+        // A length of zero may not be spelled any other way either.
+        for l in ["-0", "0.0", "-0.0", "0e0", "00", "9223372036854775808"] {
+            assert!(parse(&present(l)).is_err(), "length {l} accepted");
+        }
+    }
 }

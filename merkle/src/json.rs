@@ -16,8 +16,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use std::fmt;
 
-/// Default size limit for a single proof. The longest canonical proof (256 siblings) with a
-/// 4 KiB name fits in about 30 KiB.
+/// Size limit for a single proof's JSON text (POUF §7). The longest proof (256 siblings) for a
+/// name of 4,096 bytes fits in fewer than 47,000 bytes even with every byte of the name escaped.
 pub const MAX_PROOF_BYTES: usize = 64 * 1024;
 
 /// Default size limit for a multi-proof: enough for about 100,000 names out of a tree of tens
@@ -327,15 +327,23 @@ impl NonMembershipProof {
     pub fn from_json_with_limit(bytes: &[u8], limit: usize) -> Result<Self, ProofError> {
         let raw: RawNonMembership = parse(bytes, limit)?;
         let siblings = path(&key_of(&raw.name), raw.merkle_path, raw.path_directions)?;
-        let terminal = if raw.terminal.get() == r#""empty""# {
-            Terminal::Empty
-        } else {
-            let t: RawTerminal = serde_json::from_str(raw.terminal.get()).map_err(|e| {
-                ProofError::Malformed(format!("terminal is neither \"empty\" nor a leaf: {e}"))
-            })?;
-            Terminal::Leaf {
-                key: hex_field("terminal.key", &t.key)?,
-                contents_hash: hex_field("terminal.contents_hash", &t.contents_hash)?,
+        // The string is compared decoded, as every string in a proof is (`"\u0065mpty"` is
+        // `"empty"`), not as the bytes received.
+        let terminal = match serde_json::from_str::<String>(raw.terminal.get()) {
+            Ok(s) if s == "empty" => Terminal::Empty,
+            Ok(s) => {
+                return Err(ProofError::Malformed(format!(
+                    "terminal is the string {s:?}; the only string allowed is \"empty\""
+                )));
+            }
+            Err(_) => {
+                let t: RawTerminal = serde_json::from_str(raw.terminal.get()).map_err(|e| {
+                    ProofError::Malformed(format!("terminal is neither \"empty\" nor a leaf: {e}"))
+                })?;
+                Terminal::Leaf {
+                    key: hex_field("terminal.key", &t.key)?,
+                    contents_hash: hex_field("terminal.contents_hash", &t.contents_hash)?,
+                }
             }
         };
         Ok(NonMembershipProof {
@@ -610,6 +618,321 @@ mod tests {
             MultiProof::from_json(format!("{good}{{}}").as_bytes()),
             Err(ProofError::TrailingData)
         );
+    }
+
+    /// Writes `v` as compact JSON with the first member of its `target`-th object (numbered in
+    /// pre-order from 0) written twice with the same value, as a parser that keeps the first
+    /// or the last of repeated keys would silently accept.
+    fn repeat_member(v: &serde_json::Value, target: usize, seen: &mut usize, out: &mut String) {
+        use serde_json::Value;
+        match v {
+            Value::Object(m) => {
+                let me = *seen;
+                *seen += 1;
+                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+                if let (true, Some(&first)) = (me == target, entries.first()) {
+                    entries.insert(0, first);
+                }
+                out.push('{');
+                for (i, (k, val)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::to_string(k).unwrap());
+                    out.push(':');
+                    repeat_member(val, target, seen, out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    repeat_member(item, target, seen, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+
+    /// Every object of `proof`'s JSON, in turn, with one member repeated: each must be refused.
+    /// Returns how many objects there were.
+    fn refuses_every_repeated_member(
+        proof: &[u8],
+        parse: &dyn Fn(&[u8]) -> Result<(), ProofError>,
+    ) -> usize {
+        let v: serde_json::Value = serde_json::from_slice(proof).unwrap();
+        // The rewriter itself writes acceptable JSON when it repeats nothing.
+        let mut plain = String::new();
+        repeat_member(&v, usize::MAX, &mut 0, &mut plain);
+        parse(plain.as_bytes()).unwrap();
+        let mut objects = 0;
+        loop {
+            let mut seen = 0;
+            let mut text = String::new();
+            repeat_member(&v, objects, &mut seen, &mut text);
+            if objects >= seen {
+                return objects;
+            }
+            assert!(parse(text.as_bytes()).is_err(), "accepted {text}");
+            objects += 1;
+        }
+    }
+
+    /// POUF §7: no object anywhere in a proof may repeat a member, even with the same value.
+    #[test]
+    fn every_object_refuses_a_repeated_member() {
+        let (mut t, names) = sample();
+        t.set(key_of(&names[3]), LeafContents::deleted(3).unwrap());
+        let membership = |b: &[u8]| MembershipProof::from_json(b).map(drop);
+        let non_membership = |b: &[u8]| NonMembershipProof::from_json(b).map(drop);
+        let any = |b: &[u8]| Proof::from_json(b).map(drop);
+        let multi = |b: &[u8]| MultiProof::from_json(b).map(drop);
+
+        // The proof, leaf_contents, the contents, their hashes, merkle_path, path_directions.
+        let p = t.prove(&names[5]).to_json();
+        assert_eq!(refuses_every_repeated_member(&p, &membership), 6);
+        assert_eq!(refuses_every_repeated_member(&p, &any), 6);
+        // A tombstone's contents have no `hashes`.
+        let p = t.prove(&names[3]).to_json();
+        assert_eq!(refuses_every_repeated_member(&p, &membership), 5);
+        // The proof, merkle_path, path_directions, and a leaf terminal.
+        let (leaf_terminal, empty_terminal) = {
+            let mut found = (None, None);
+            for i in 0..1000 {
+                let Proof::NonMembership(p) = t.prove(&format!("absent-{i}")) else {
+                    panic!("absent")
+                };
+                match p.terminal {
+                    Terminal::Leaf { .. } => found.0 = found.0.or(Some(p)),
+                    Terminal::Empty => found.1 = found.1.or(Some(p)),
+                }
+            }
+            (found.0.unwrap(), found.1.unwrap())
+        };
+        let p = leaf_terminal.to_json();
+        assert_eq!(refuses_every_repeated_member(&p, &non_membership), 4);
+        assert_eq!(refuses_every_repeated_member(&p, &any), 4);
+        let p = empty_terminal.to_json();
+        assert_eq!(refuses_every_repeated_member(&p, &non_membership), 3);
+        // The proof, targets, one present name's contents and hashes, a tombstone's contents.
+        let p = t
+            .prove_many(&[&names[1], &names[3], "absent"])
+            .unwrap()
+            .to_json();
+        assert_eq!(refuses_every_repeated_member(&p, &multi), 5);
+    }
+
+    /// A repeated member is the same member however its name is escaped.
+    #[test]
+    fn repeated_members_are_found_after_unescaping() {
+        let (t, names) = sample();
+        let good = String::from_utf8(t.prove(&names[2]).to_json()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&good).unwrap();
+        let first = v["merkle_path"]["0"].as_str().unwrap();
+        let dup = good.replacen(
+            r#""merkle_path":{"#,
+            &format!(r#""merkle_path":{{"\u0030":"{first}","#),
+            1,
+        );
+        assert_eq!(
+            MembershipProof::from_json(dup.as_bytes()),
+            Err(ProofError::DuplicateIndex {
+                field: "merkle_path",
+                index: "0".into()
+            })
+        );
+        let p = t.prove_many(&[&names[1], "absent"]).unwrap();
+        let good = String::from_utf8(p.to_json()).unwrap();
+        let dup = good.replacen(r#""absent":null"#, r#""absent":null,"\u0061bsent":null"#, 1);
+        assert_eq!(
+            MultiProof::from_json(dup.as_bytes()),
+            Err(ProofError::DuplicateName("absent".into()))
+        );
+    }
+
+    /// POUF §7: rules about strings apply to the decoded string, so escapes are accepted
+    /// everywhere and mean what they decode to.
+    #[test]
+    fn strings_are_compared_decoded() {
+        let (t, names) = sample();
+        let Proof::Membership(p) = t.prove(&names[2]) else {
+            panic!()
+        };
+        let good = String::from_utf8(p.to_json()).unwrap();
+        let hex0 = p.siblings[p.siblings.len() - 1].to_hex();
+        let escaped_hex = format!("\\u00{:02x}{}", hex0.as_bytes()[0], &hex0[1..]);
+        let escaped_name = names[2].replace('/', "\\/");
+        let escaped = good
+            .replacen(
+                &format!(r#""{}""#, names[2]),
+                &format!(r#""{escaped_name}""#),
+                1,
+            )
+            .replacen(r#""merkle_path":{"0""#, r#""merkle_path":{"\u0030""#, 1)
+            .replacen(&format!(r#""{hex0}""#), &format!(r#""{escaped_hex}""#), 1)
+            .replacen(
+                r#""path_directions":{"0":"l"#,
+                r#""path_directions":{"0":"\u006c"#,
+                1,
+            )
+            .replacen(
+                r#""path_directions":{"0":"r"#,
+                r#""path_directions":{"0":"\u0072"#,
+                1,
+            );
+        assert_eq!(
+            escaped.matches('\\').count(),
+            3 + names[2].matches('/').count()
+        );
+        assert_eq!(MembershipProof::from_json(escaped.as_bytes()).unwrap(), p);
+
+        // The empty terminal, escaped; and a string that decodes to something else.
+        let empty = (0..1000)
+            .find_map(|i| match t.prove(&format!("absent-{i}")) {
+                Proof::NonMembership(p) if p.terminal == Terminal::Empty => Some(p),
+                _ => None,
+            })
+            .unwrap();
+        let good = String::from_utf8(empty.to_json()).unwrap();
+        let escaped = good.replacen(r#""terminal":"empty""#, r#""terminal":"\u0065mpty""#, 1);
+        assert_ne!(escaped, good);
+        assert_eq!(
+            NonMembershipProof::from_json(escaped.as_bytes()).unwrap(),
+            empty
+        );
+        assert_eq!(
+            Proof::from_json(escaped.as_bytes()).unwrap(),
+            Proof::NonMembership(empty.clone())
+        );
+        let wrong = good.replacen(r#""terminal":"empty""#, r#""terminal":"Empty""#, 1);
+        assert!(matches!(
+            NonMembershipProof::from_json(wrong.as_bytes()),
+            Err(ProofError::Malformed(_))
+        ));
+    }
+
+    /// A name is hashed as UTF-8, and an unpaired surrogate escape has no UTF-8 form.
+    #[test]
+    fn unpaired_surrogates_are_refused() {
+        let (t, names) = sample();
+        let good = String::from_utf8(t.prove(&names[2]).to_json()).unwrap();
+        let bad = good.replacen(&names[2], r"\ud800x", 1);
+        assert!(matches!(
+            MembershipProof::from_json(bad.as_bytes()),
+            Err(ProofError::Malformed(_))
+        ));
+        let good = String::from_utf8(t.prove("absent").to_json()).unwrap();
+        let bad = good.replacen(r#""name":"absent""#, r#""name":"\udc00absent""#, 1);
+        assert_ne!(bad, good);
+        assert!(matches!(
+            NonMembershipProof::from_json(bad.as_bytes()),
+            Err(ProofError::Malformed(_))
+        ));
+        // A proper pair is a character like any other.
+        let smiley = t.prove("😀");
+        let good = String::from_utf8(smiley.to_json()).unwrap();
+        let pair = good.replacen(r#""name":"😀""#, r#""name":"\ud83d\ude00""#, 1);
+        assert_ne!(pair, good);
+        assert_eq!(Proof::from_json(pair.as_bytes()).unwrap(), smiley);
+    }
+
+    /// POUF §2: version and length are plain decimal integers, whatever other forms of the same
+    /// number a JSON parser might take.
+    #[test]
+    fn numbers_in_a_proof_must_be_plain_integers() {
+        let (t, names) = sample();
+        let Proof::Membership(p) = t.prove(&names[2]) else {
+            panic!()
+        };
+        let good = String::from_utf8(p.to_json()).unwrap();
+        assert!(good.contains(r#""version":2}"#));
+        for (form, malformed) in [
+            ("2.0", false),
+            ("2e0", false),
+            ("2E0", false),
+            ("20e-1", false),
+            ("-2", false),
+            ("02", true),
+            ("+2", true),
+            ("NaN", true),
+        ] {
+            let bad = good.replacen(r#""version":2}"#, &format!(r#""version":{form}}}"#), 1);
+            let err = MembershipProof::from_json(bad.as_bytes()).unwrap_err();
+            // Not JSON at all is Malformed; JSON of the wrong form is refused as contents.
+            if malformed {
+                assert!(matches!(err, ProofError::Malformed(_)), "{form}: {err:?}");
+            } else {
+                assert!(
+                    matches!(err, ProofError::Contents { .. }),
+                    "{form}: {err:?}"
+                );
+            }
+        }
+    }
+
+    /// POUF §7: the limit bounds every byte of the proof's text, white space included.
+    #[test]
+    fn the_size_limit_bounds_the_whole_text() {
+        let (t, names) = sample();
+        let good = String::from_utf8(t.prove(&names[2]).to_json()).unwrap();
+        let padded = |size: usize| format!("{{{}{}", " ".repeat(size - good.len()), &good[1..]);
+        assert_eq!(padded(MAX_PROOF_BYTES).len(), MAX_PROOF_BYTES);
+        MembershipProof::from_json(padded(MAX_PROOF_BYTES).as_bytes()).unwrap();
+        Proof::from_json(padded(MAX_PROOF_BYTES).as_bytes()).unwrap();
+        let over = padded(MAX_PROOF_BYTES + 1);
+        for err in [
+            MembershipProof::from_json(over.as_bytes()).unwrap_err(),
+            Proof::from_json(over.as_bytes()).unwrap_err(),
+        ] {
+            assert_eq!(
+                err,
+                ProofError::TooLarge {
+                    limit: 65_536,
+                    actual: 65_537
+                }
+            );
+        }
+    }
+
+    /// POUF §7: the longest single proof for a name of 4,096 bytes, every byte of it escaped,
+    /// fits the limit.
+    #[test]
+    fn the_longest_single_proof_fits_the_limit() {
+        let name = "\u{1}".repeat(4096);
+        let siblings: Vec<Digest> = (0..KEY_BITS as u32)
+            .map(|i| crate::hash::sha256(&i.to_be_bytes()))
+            .collect();
+        let member = MembershipProof {
+            name: name.clone(),
+            contents: LeafContents::present(
+                crate::contents::MAX_INTEGER,
+                crate::contents::MAX_INTEGER,
+                crate::hash::sha256(b"x"),
+            )
+            .unwrap(),
+            siblings: siblings.clone(),
+        };
+        let absent = NonMembershipProof {
+            name,
+            siblings,
+            terminal: Terminal::Leaf {
+                key: crate::hash::sha256(b"k"),
+                contents_hash: crate::hash::sha256(b"c"),
+            },
+        };
+        let (m, a) = (member.to_json(), absent.to_json());
+        eprintln!(
+            "longest membership {} bytes, non-membership {}",
+            m.len(),
+            a.len()
+        );
+        assert!(m.len() <= 48 * 1024 && a.len() <= 48 * 1024);
+        assert_eq!(MembershipProof::from_json(&m).unwrap(), member);
+        assert_eq!(NonMembershipProof::from_json(&a).unwrap(), absent);
     }
 
     #[test]

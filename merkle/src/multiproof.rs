@@ -19,6 +19,7 @@ use crate::contents::LeafContents;
 use crate::hash::{Digest, EMPTY, KEY_BITS, interior_hash, key_of, leaf_hash};
 use crate::proof::ProofError;
 use crate::tree::{NodeRef, Tree, Visit};
+use std::collections::BTreeSet;
 
 const EMPTY_OP: u8 = 0b00;
 const LEAF_OP: u8 = 0b01;
@@ -93,6 +94,25 @@ impl MultiProof {
     /// Number of hashes the proof carries.
     pub fn hash_count(&self) -> usize {
         self.hashes.len()
+    }
+
+    /// Verifies the proof against a trusted root, and that its names are exactly `asked`, the
+    /// names the caller wants to know about (POUF §6), as a set: none missing, none extra. A
+    /// name asked twice counts once.
+    pub fn verify_for<S: AsRef<str>>(&self, root: &Digest, asked: &[S]) -> Result<(), ProofError> {
+        let asked: BTreeSet<&str> = asked.iter().map(AsRef::as_ref).collect();
+        let proved: BTreeSet<&str> = self.targets.iter().map(|(n, _)| n.as_str()).collect();
+        if let Some(missing) = asked.difference(&proved).next() {
+            return Err(ProofError::WrongNames(format!(
+                "{missing:?} was asked about but is not in the proof"
+            )));
+        }
+        if let Some(extra) = proved.difference(&asked).next() {
+            return Err(ProofError::WrongNames(format!(
+                "{extra:?} is in the proof but was not asked about"
+            )));
+        }
+        self.verify(root)
     }
 
     /// Verifies every name's presence (with its contents) or absence against a trusted root.
@@ -420,5 +440,57 @@ mod tests {
         let mut short = p.clone();
         short.shape.pop();
         assert!(short.verify(&t.root()).is_err());
+    }
+
+    #[test]
+    fn verify_for_wants_exactly_the_names_asked() {
+        let t = tree(100);
+        let root = t.root();
+        let p = t.prove_many(&["c1", "c2", "nope"]).unwrap();
+        p.verify(&root).unwrap();
+        p.verify_for(&root, &["nope", "c2", "c1"]).unwrap();
+        // A name asked twice counts once.
+        p.verify_for(&root, &["c1", "c2", "nope", "c1"]).unwrap();
+        // A valid proof that leaves out a name asked about, or adds one, is refused.
+        assert!(matches!(
+            p.verify_for(&root, &["c1", "c2", "nope", "c3"]),
+            Err(ProofError::WrongNames(_))
+        ));
+        assert!(matches!(
+            p.verify_for(&root, &["c1", "c2"]),
+            Err(ProofError::WrongNames(_))
+        ));
+    }
+
+    /// POUF §6: "present" means "has a leaf", a tombstone included. A tombstoned name written
+    /// as `null`, its leaf given as another leaf's key and `H(c)`, would reach the root; it is
+    /// refused because that key is a name's own.
+    #[test]
+    fn a_tombstone_is_present_and_cannot_be_claimed_absent() {
+        let mut t = tree(50);
+        let deleted = LeafContents::deleted(2).unwrap();
+        t.set(key_of("c7"), deleted);
+        let root = t.root();
+        let p = t.prove_many(&["c7"]).unwrap();
+        assert_eq!(p.get("c7"), Some(Some(&deleted)));
+        p.verify(&root).unwrap();
+        // Rebuild the walk with c7 as another leaf: same ops, its key and H(c) spliced into the
+        // hashes where the LEAF op reads them (the hashes before it are the sides before it).
+        let ops: Vec<u8> = (0..p.shape.len() * 4)
+            .map(|i| (p.shape[i / 4] >> (6 - 2 * (i % 4))) & 0b11)
+            .collect();
+        let leaf_at = ops.iter().position(|op| *op == LEAF_OP).unwrap();
+        let before = ops[..leaf_at].iter().filter(|op| **op == HASH_OP).count();
+        let mut hashes = p.hashes.clone();
+        hashes.splice(before..before, [key_of("c7"), deleted.hash()]);
+        let forged = MultiProof {
+            targets: vec![("c7".into(), None)],
+            shape: p.shape.clone(),
+            hashes,
+        };
+        assert_eq!(
+            forged.verify(&root),
+            Err(ProofError::TerminalOffPath("c7".into()))
+        );
     }
 }

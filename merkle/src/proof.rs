@@ -3,7 +3,10 @@
 //!
 //! Verification keeps one property: it accepts only if the proof's leaf (or absence) is part of
 //! the tree whose root it is given, under SHA-256's collision resistance. It also refuses every
-//! non-canonical proof, so each fact has exactly one proof and a proof cannot be padded.
+//! non-canonical proof it can see, so against a root computed as the POUF says each fact has
+//! exactly one proof (up to its JSON text) and a proof cannot be padded. A proof is about the
+//! name it carries: [`Proof::verify_for`] also checks that this is the name the caller asked
+//! about (POUF §4, §5).
 
 use crate::contents::{ContentsError, LeafContents};
 use crate::hash::{Digest, EMPTY, HexError, KEY_BITS, climb, key_of, leaf_hash};
@@ -172,6 +175,10 @@ pub enum ProofError {
     /// Shape bits or hashes left over after the tree is complete.
     #[error("multi-proof has {0} left over")]
     Leftover(&'static str),
+    /// The proof is about other names than the ones the verifier asked about (POUF §4–§6). It
+    /// may verify, but only for the names it carries.
+    #[error("the proof is not about the names asked: {0}")]
+    WrongNames(String),
     /// Everything is well-formed but the computed root is not the trusted one.
     #[error("proof computes root {computed}, not the trusted root {expected}")]
     RootMismatch {
@@ -270,10 +277,29 @@ fn compare(expected: &Digest, computed: Digest) -> Result<(), ProofError> {
     }
 }
 
+/// Refuses a proof about `proved` when the caller asked about `asked`: a valid proof shows the
+/// presence or absence of the name it carries, whatever was asked. Exact string equality, as
+/// the POUF compares names (no normalisation).
+fn check_name(asked: &str, proved: &str) -> Result<(), ProofError> {
+    if asked == proved {
+        Ok(())
+    } else {
+        Err(ProofError::WrongNames(format!(
+            "asked about {asked:?}, the proof is about {proved:?}"
+        )))
+    }
+}
+
 impl MembershipProof {
     /// Verifies the proof against a trusted root.
     pub fn verify(&self, root: &Digest) -> Result<(), ProofError> {
         verify_membership(root, &self.name, &self.contents, &self.siblings)
+    }
+
+    /// Verifies the proof against a trusted root, and that it is about `asked` (POUF §4).
+    pub fn verify_for(&self, root: &Digest, asked: &str) -> Result<(), ProofError> {
+        check_name(asked, &self.name)?;
+        self.verify(root)
     }
 }
 
@@ -281,6 +307,12 @@ impl NonMembershipProof {
     /// Verifies the proof against a trusted root.
     pub fn verify(&self, root: &Digest) -> Result<(), ProofError> {
         verify_non_membership(root, &self.name, &self.siblings, &self.terminal)
+    }
+
+    /// Verifies the proof against a trusted root, and that it is about `asked` (POUF §5).
+    pub fn verify_for(&self, root: &Digest, asked: &str) -> Result<(), ProofError> {
+        check_name(asked, &self.name)?;
+        self.verify(root)
     }
 }
 
@@ -291,6 +323,14 @@ impl Proof {
             Proof::Membership(p) => p.verify(root),
             Proof::NonMembership(p) => p.verify(root),
         }
+    }
+
+    /// Verifies the proof against a trusted root, and that it is about `asked`, the name the
+    /// caller wants to know about (POUF §4, §5). [`Proof::verify`] alone proves the fact for
+    /// [`Proof::name`], which a server could have swapped for another name.
+    pub fn verify_for(&self, root: &Digest, asked: &str) -> Result<(), ProofError> {
+        check_name(asked, self.name())?;
+        self.verify(root)
     }
 
     /// The name the proof is about.
@@ -432,6 +472,94 @@ mod tests {
             p.verify(&t.root()),
             Err(ProofError::PathTooLong { len: 257 })
         );
+    }
+
+    #[test]
+    fn verify_for_refuses_a_valid_proof_about_another_name() {
+        let (t, names) = tree(40);
+        let root = t.root();
+        // Both proofs verify on their own: only the name check can tell them apart.
+        let member = t.prove(&names[1]);
+        member.verify(&root).unwrap();
+        member.verify_for(&root, &names[1]).unwrap();
+        assert!(matches!(
+            member.verify_for(&root, &names[2]),
+            Err(ProofError::WrongNames(_))
+        ));
+        let absent = t.prove("absent-a");
+        absent.verify(&root).unwrap();
+        absent.verify_for(&root, "absent-a").unwrap();
+        assert!(matches!(
+            absent.verify_for(&root, "absent-b"),
+            Err(ProofError::WrongNames(_))
+        ));
+        // Exact strings: no normalisation, not even of case.
+        assert!(matches!(
+            absent.verify_for(&root, "ABSENT-A"),
+            Err(ProofError::WrongNames(_))
+        ));
+    }
+
+    #[test]
+    fn a_tombstone_cannot_be_passed_off_as_absent() {
+        let (mut t, names) = tree(30);
+        let deleted = LeafContents::deleted(2).unwrap();
+        t.set(key_of(&names[4]), deleted);
+        let Proof::Membership(p) = t.prove(&names[4]) else {
+            panic!("a tombstone is a member")
+        };
+        p.verify(&t.root()).unwrap();
+        // The only leaf on its path is its own: as a terminal it is refused before any hashing.
+        let forged = NonMembershipProof {
+            name: names[4].clone(),
+            siblings: p.siblings.clone(),
+            terminal: Terminal::Leaf {
+                key: key_of(&names[4]),
+                contents_hash: deleted.hash(),
+            },
+        };
+        assert_eq!(
+            forged.verify(&t.root()),
+            Err(ProofError::TerminalOffPath(names[4].clone()))
+        );
+    }
+
+    /// POUF §7: an empty terminal one level below a lone leaf, with that leaf's hash as its
+    /// sibling, passes every canonical check (the verifier cannot see that the sibling is one
+    /// leaf) but does not reach a root built as §3 says: there the leaf sits one level higher.
+    #[test]
+    fn an_empty_terminal_beside_a_lone_leaf_does_not_reach_the_root() {
+        let (t, _) = tree(200);
+        let root = t.root();
+        let mut tried = 0;
+        for i in 0..200 {
+            let name = format!("absent-{i}");
+            let Proof::NonMembership(p) = t.prove(&name) else {
+                panic!("absent")
+            };
+            let Terminal::Leaf { key, contents_hash } = p.terminal else {
+                continue;
+            };
+            let d = p.siblings.len();
+            if key.bit(d) == key_of(&name).bit(d) {
+                // The leaf is on the name's side one level down too: no empty side there.
+                continue;
+            }
+            tried += 1;
+            let mut siblings = p.siblings.clone();
+            siblings.push(leaf_hash(&key, &contents_hash));
+            let deeper = NonMembershipProof {
+                name: name.clone(),
+                siblings,
+                terminal: Terminal::Empty,
+            };
+            assert!(
+                matches!(deeper.verify(&root), Err(ProofError::RootMismatch { .. })),
+                "{name}"
+            );
+            p.verify(&root).unwrap();
+        }
+        assert!(tried > 10, "only {tried} cases");
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! Checks the committed POUF test vectors (`tests/vectors/*.json`) against the code: the root of
-//! the listed leaves, and every proof both verifies and is exactly the proof the code generates.
+//! the listed leaves, and every proof both verifies and is exactly the proof the code generates;
+//! every `accepted` text is read as the canonical proof it encodes, and every `refused` text is
+//! refused, with the error the vector names.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 use std::path::Path;
-use tuf_merkle::hash::parse_hex;
+use tuf_merkle::hash::{Digest, parse_hex};
 use tuf_merkle::multiproof::MultiProof;
-use tuf_merkle::{LeafContents, MembershipProof, NonMembershipProof, Proof, Tree, key_of};
+use tuf_merkle::{
+    LeafContents, MembershipProof, NonMembershipProof, Proof, ProofError, Tree, key_of,
+};
 
 fn vectors() -> Vec<(String, Value)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
@@ -40,6 +44,7 @@ fn the_required_vectors_exist() {
         "deep-split.json",
         "tombstones.json",
         "thousand.json",
+        "rules.json",
     ] {
         assert!(
             names.iter().any(|n| n == required),
@@ -98,6 +103,94 @@ fn vectors_check_out() {
             assert_eq!(tree.prove_many(&names).unwrap(), p, "{file}: multi");
         }
     }
+}
+
+/// What the vector names as the one or several names asked about.
+fn asked(entry: &Value) -> Vec<&str> {
+    match &entry["asked"] {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(a) => a.iter().map(|n| n.as_str().unwrap()).collect(),
+        other => panic!("asked: {other}"),
+    }
+}
+
+/// Reads `text` as a proof of `kind`, verifies it for the names asked, and checks that it is the
+/// proof `tree` itself gives for them.
+fn read_and_verify(
+    kind: &str,
+    asked: &[&str],
+    text: &str,
+    root: &Digest,
+    tree: &Tree,
+) -> Result<(), ProofError> {
+    let bytes = text.as_bytes();
+    match kind {
+        "membership" | "non_membership" => {
+            let [name] = asked else {
+                panic!("{kind}: one name")
+            };
+            // Through the parser of the form, and through the one that tells the forms apart.
+            let p = if kind == "membership" {
+                Proof::Membership(MembershipProof::from_json(bytes)?)
+            } else {
+                Proof::NonMembership(NonMembershipProof::from_json(bytes)?)
+            };
+            assert_eq!(Proof::from_json(bytes)?, p);
+            p.verify_for(root, name)?;
+            assert_eq!(
+                p,
+                tree.prove(name),
+                "an accepted text is the canonical proof"
+            );
+        }
+        "multi" => {
+            let p = MultiProof::from_json(bytes)?;
+            p.verify_for(root, asked)?;
+            assert_eq!(p, tree.prove_many(asked).unwrap());
+        }
+        other => panic!("kind {other}"),
+    }
+    Ok(())
+}
+
+/// The variant's name of an error, as `Debug` writes it (`NonCanonical("…")` is NonCanonical).
+fn variant(e: &ProofError) -> String {
+    format!("{e:?}")
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect()
+}
+
+#[test]
+fn accepted_texts_are_the_canonical_proofs_and_refused_texts_are_refused() {
+    let mut refused_count = 0;
+    for (file, v) in vectors() {
+        let leaves = v["leaves"].as_array().unwrap().iter().map(|l| {
+            let c: LeafContents = serde_json::from_value(l["contents"].clone()).unwrap();
+            (key_of(l["name"].as_str().unwrap()), c)
+        });
+        let tree = Tree::from_leaves(leaves).unwrap();
+        let root = parse_hex(v["root"].as_str().unwrap()).unwrap();
+        for e in v["accepted"].as_array().into_iter().flatten() {
+            let (kind, text) = (e["kind"].as_str().unwrap(), e["text"].as_str().unwrap());
+            read_and_verify(kind, &asked(e), text, &root, &tree)
+                .unwrap_or_else(|err| panic!("{file}: {}: refused: {err}", e["why"]));
+        }
+        for e in v["refused"].as_array().into_iter().flatten() {
+            let (kind, text) = (e["kind"].as_str().unwrap(), e["text"].as_str().unwrap());
+            let Err(err) = read_and_verify(kind, &asked(e), text, &root, &tree) else {
+                panic!("{file}: {}: accepted", e["why"]);
+            };
+            assert_eq!(
+                variant(&err),
+                e["error"].as_str().unwrap(),
+                "{file}: {}: {err}",
+                e["why"]
+            );
+            refused_count += 1;
+        }
+    }
+    assert!(refused_count >= 40, "only {refused_count} refused vectors");
 }
 
 /// A second implementation, in Python from the POUF document alone, checks the same vectors.
