@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +74,10 @@ pub struct Config {
     /// Request size limits.
     #[serde(default)]
     pub limits: Limits,
+    /// HTTP connection handling: timeouts and the connection cap (`docs/operations.md`,
+    /// "Connections").
+    #[serde(default)]
+    pub server: ServerConfig,
     /// The roles, by name.
     pub roles: BTreeMap<String, RoleConfig>,
 }
@@ -99,6 +104,85 @@ impl Default for Limits {
             max_proof_names: 100_000,
             max_batch_changes: 10_000,
         }
+    }
+}
+
+/// HTTP connection handling (`[server]`): timeouts and the connection cap. `crate::server`
+/// enforces every one of them on every connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Seconds from the first byte of a request to the end of its header block.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may wait for the first byte of a request: after it is accepted,
+    /// and after each response has been written (an idle keep-alive connection).
+    pub idle_timeout_secs: u64,
+    /// Seconds from the end of a request's header block by which its whole body must have
+    /// arrived (a deadline, so a body trickled in byte by byte cannot hold a connection).
+    pub body_timeout_secs: u64,
+    /// Seconds a write of a response may make no progress (a client that stops reading).
+    pub write_timeout_secs: u64,
+    /// Most connections open at once; unset: derived from the descriptor limit
+    /// (`crate::server::ConnectionBudget`). Never more than the descriptor limit allows.
+    pub max_connections: Option<usize>,
+}
+
+/// The longest timeout accepted, seconds (a day): far beyond any sensible value, and small
+/// enough that adding it to a clock reading can never overflow.
+pub const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 30,
+            body_timeout_secs: 30,
+            write_timeout_secs: 30,
+            max_connections: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The header-read timeout.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+    /// The idle timeout.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+    /// How long after its header block a request's body must be complete. The server closes
+    /// the connection of a request whose body is still incomplete at that point; handlers find
+    /// the instant itself in the request's `crate::server::BodyDeadline` extension.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs)
+    }
+    /// The write timeout.
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_secs)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (name, v) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("body_timeout_secs", self.body_timeout_secs),
+            ("write_timeout_secs", self.write_timeout_secs),
+        ] {
+            if !(1..=MAX_TIMEOUT_SECS).contains(&v) {
+                return Err(ConfigError::Invalid(format!(
+                    "server.{name} must be between 1 and {MAX_TIMEOUT_SECS} seconds"
+                )));
+            }
+        }
+        if self.max_connections == Some(0) {
+            return Err(ConfigError::Invalid(
+                "server.max_connections must be at least 1 (leave it out for the automatic value)"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -290,6 +374,7 @@ impl Config {
         if self.roles.is_empty() {
             return invalid("no roles configured; add a [roles.NAME] table".into());
         }
+        self.server.validate()?;
         let mut seen_tokens = BTreeMap::new();
         for (name, role) in &self.roles {
             let ok_name = !name.is_empty()
