@@ -468,13 +468,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         http_errors: Counter::default(),
     });
     let app = crate::http::router(service.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop_rx.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let server = tokio::spawn(crate::server::serve(
+        listener,
+        app,
+        config.server.clone(),
+        config.roles.len(),
+        async move {
+            let _ = http_stop_rx.wait_for(|stop| *stop).await;
+        },
+    ));
     tracing::info!(%addr, "listening");
     Ok(Running {
         addr,
