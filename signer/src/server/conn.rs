@@ -191,13 +191,14 @@ impl Conn {
         matches!(s.phase, Phase::Idle | Phase::Head).then_some(s.since)
     }
 
-    /// Closes the connection if it is not serving a request; whether it did.
-    pub fn evict(&self) -> bool {
+    /// Closes the connection for `why` if it is not serving a request (idle or reading a
+    /// head); whether it did.
+    pub fn close_if_idle(&self, why: ConnectionClose) -> bool {
         let mut s = self.lock();
         if !matches!(s.phase, Phase::Idle | Phase::Head) {
             return false;
         }
-        s.phase = Phase::Closing(ConnectionClose::Evicted);
+        s.phase = Phase::Closing(why);
         drop(s);
         self.wake.notify_one();
         true
@@ -489,7 +490,7 @@ mod tests {
         let deadline = Instant::now() + T.body;
         let guard = c.request_started(Some(deadline));
         assert_eq!(c.evictable_since(), None);
-        assert!(!c.evict());
+        assert!(!c.close_if_idle(ConnectionClose::Evicted));
         assert_eq!(c.check(head, &T), Ok(Some(deadline)));
         // Body bytes do not make it a new head.
         c.bytes_read();
@@ -548,9 +549,9 @@ mod tests {
     #[tokio::test]
     async fn only_an_idle_or_head_reading_connection_is_evicted() {
         let c = conn();
-        assert!(c.evict());
+        assert!(c.close_if_idle(ConnectionClose::Evicted));
         assert_eq!(c.check(Instant::now(), &T), Err(ConnectionClose::Evicted));
-        assert!(!c.evict());
+        assert!(!c.close_if_idle(ConnectionClose::Evicted));
         assert_eq!(c.evictable_since(), None);
         // A request arriving after the eviction does not revive it.
         let _guard = c.request_started(None);
@@ -563,7 +564,7 @@ mod tests {
         let c2 = c.clone();
         let watchdog = tokio::spawn(async move { c2.watchdog(T).await });
         tokio::task::yield_now().await;
-        assert!(c.evict());
+        assert!(c.close_if_idle(ConnectionClose::Evicted));
         let why = tokio::time::timeout(secs(5), watchdog).await.unwrap().unwrap();
         assert_eq!(why, ConnectionClose::Evicted);
     }

@@ -25,9 +25,10 @@
 //! - **The accept loop never ends on an error.** A failed `accept` (e.g. `EMFILE`) is counted,
 //!   logged at most every ten seconds, and retried after a short back-off; when descriptors run
 //!   out, the longest-idle connection is closed to free one.
-//! - **Graceful shutdown.** On shutdown the listener is closed at once, idle connections close,
-//!   requests in flight finish (still bounded by the timeouts), and [`serve`] returns when the
-//!   last connection has closed.
+//! - **Graceful shutdown.** On shutdown the listener is closed at once, connections not serving
+//!   a request (idle, or part of a header block received) close at once, requests in flight
+//!   finish (still bounded by the timeouts) and their connections then close, and [`serve`]
+//!   returns when the last connection has closed.
 //! - Nothing here writes to a client: errors of the accept loop and of connections go to the
 //!   log only, never into a response.
 
@@ -118,7 +119,9 @@ impl Registry {
             .collect();
         candidates.sort_unstable_by_key(|(since, _)| *since);
         // One that started a request since the scan is skipped for the next.
-        candidates.into_iter().any(|(_, c)| c.evict())
+        candidates
+            .into_iter()
+            .any(|(_, c)| c.close_if_idle(ConnectionClose::Evicted))
     }
 }
 
@@ -283,11 +286,17 @@ async fn connection(
     let service = ConnService::new(app, conn.clone(), timeouts.body);
     let mut served = std::pin::pin!(http.serve_connection(io, service));
     let mut watchdog = std::pin::pin!(conn.watchdog(timeouts));
-    let mut stopping = *stop.borrow_and_update();
-    if stopping {
-        served.as_mut().graceful_shutdown();
-    }
+    let mut stopping = false;
     let reason = loop {
+        if !stopping && *stop.borrow_and_update() {
+            stopping = true;
+            // Not serving a request (idle, or part of a head): nothing to finish, and waiting
+            // for the head would hold the shutdown for up to the header-read timeout.
+            if conn.close_if_idle(ConnectionClose::Shutdown) {
+                break ConnectionClose::Shutdown;
+            }
+            served.as_mut().graceful_shutdown();
+        }
         tokio::select! {
             r = served.as_mut() => break match r {
                 Ok(()) if stopping => ConnectionClose::Shutdown,
@@ -300,10 +309,13 @@ async fn connection(
                 }
             },
             why = &mut watchdog => break why,
-            // The only change is to `true`; a closed channel means the server is gone: stop too.
-            _ = stop.changed(), if !stopping => {
-                stopping = true;
-                served.as_mut().graceful_shutdown();
+            // The only change is to `true` (checked at the top of the loop); a closed channel
+            // means the server is gone, and `stopping` is then set as well.
+            r = stop.changed(), if !stopping => {
+                if r.is_err() && !stopping {
+                    stopping = true;
+                    served.as_mut().graceful_shutdown();
+                }
             }
         }
     };
