@@ -4,7 +4,8 @@
 //! descriptor limit is 1,024.
 //!
 //! Every test starts its own signer with short timeouts, so the connection metrics it reads
-//! are its own.
+//! are its own; the shutdown test runs the signer in-process, since it calls
+//! `Running::shutdown`.
 
 #![allow(missing_docs, clippy::expect_used, clippy::unwrap_used)]
 
@@ -486,4 +487,58 @@ async fn idle_sockets_keep_neither_writers_nor_healthz_out() {
     assert!(open <= max + 1, "{open} connections open, cap {max}");
     assert!(evicted > 0);
     drop(idle);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_idle_connections_at_once_and_lets_requests_in_flight_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    // The default timeouts (10 s for a header, 30 s idle): the shutdown must not wait for them.
+    let mut signer = common::Signer::start(dir.path()).await;
+    let addr = signer.addr;
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    let mut half_head = TcpStream::connect(addr).await.unwrap();
+    half_head
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost")
+        .await
+        .unwrap();
+    // A write whose body is half sent when the shutdown starts.
+    let token = signer.token(CLASSIC);
+    let mut writer = TcpStream::connect(addr).await.unwrap();
+    writer
+        .write_all(
+            format!(
+                "PUT /api/v1/{CLASSIC}/targets/late/file?wait=signed HTTP/1.1\r\nHost: x\r\n\
+                 Authorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\n\
+                 Content-Length: 10\r\n\r\n01234"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let shutdown = tokio::spawn(signer.running.take().unwrap().shutdown());
+
+    let limit = Duration::from_secs(3);
+    assert!(
+        wait_closed(&mut idle, limit).await.is_some(),
+        "an idle connection held the shutdown"
+    );
+    assert!(
+        wait_closed(&mut half_head, limit).await.is_some(),
+        "a half-sent header held the shutdown"
+    );
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "still accepting during shutdown"
+    );
+    assert!(!shutdown.is_finished(), "did not wait for the write in flight");
+    writer.write_all(b"56789").await.unwrap();
+    let (status, body) = read_response(&mut writer).await;
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "signed", "{body}");
+    tokio::time::timeout(Duration::from_secs(10), shutdown)
+        .await
+        .expect("shutdown did not finish")
+        .unwrap();
 }
