@@ -511,6 +511,36 @@ mod tests {
     }
 
     #[test]
+    fn the_server_section_has_defaults_and_refuses_typos_and_bad_values() {
+        let top = "mode = \"development\"\ndata_dir = \"d\"\nlisten = \"127.0.0.1:1\"\n";
+        let roles = "[roles.r]\nsnapshot = \"classic\"\n";
+        let c = Config::parse(&format!("{top}{roles}"), "t").unwrap();
+        assert_eq!(c.server, ServerConfig::default());
+        assert_eq!(c.server.header_read_timeout(), Duration::from_secs(10));
+        assert_eq!(c.server.max_connections, None);
+        let with =
+            |section: &str| Config::parse(&format!("{top}[server]\n{section}\n{roles}"), "t");
+        let c = with("idle_timeout_secs = 5\nmax_connections = 200").unwrap();
+        assert_eq!(c.server.idle_timeout(), Duration::from_secs(5));
+        assert_eq!(c.server.body_timeout(), Duration::from_secs(30));
+        assert_eq!(c.server.max_connections, Some(200));
+        assert!(matches!(
+            with("idle_timeout = 5"),
+            Err(ConfigError::Parse { .. })
+        ));
+        for bad in [
+            "write_timeout_secs = 0",
+            "body_timeout_secs = 86401",
+            "max_connections = 0",
+        ] {
+            assert!(
+                matches!(with(bad), Err(ConfigError::Invalid(_))),
+                "{bad} accepted"
+            );
+        }
+    }
+
+    #[test]
     fn production_requires_everything_and_refuses_typos() {
         let base = r#"
             data_dir = "/var/lib/tuf"

@@ -186,7 +186,10 @@ impl ConnectionMetrics {
             ),
         ];
         for (name, kind, help, value) in simple {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
         }
         let name = "tuf_signer_http_connections_closed_total";
         let _ = writeln!(
@@ -354,4 +357,28 @@ pub fn render<'a>(
     );
     CONNECTIONS.render(&mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_close_reason_has_its_own_counter_and_line() {
+        for (i, reason) in ConnectionClose::ALL.into_iter().enumerate() {
+            assert_eq!(reason.index(), i);
+        }
+        let m = ConnectionMetrics::new();
+        m.closed(ConnectionClose::WriteTimeout);
+        m.open.inc();
+        m.open.dec();
+        m.open.dec();
+        let mut out = String::new();
+        m.render(&mut out);
+        assert!(
+            out.contains("tuf_signer_http_connections_closed_total{reason=\"write_timeout\"} 1\n")
+        );
+        assert!(out.contains("tuf_signer_http_connections_closed_total{reason=\"evicted\"} 0\n"));
+        assert!(out.contains("tuf_signer_http_connections 0\n"));
+    }
 }

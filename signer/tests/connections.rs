@@ -215,7 +215,10 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
     let took = wait_closed(&mut c, Duration::from_secs(2) + SLACK)
         .await
         .expect("a connection that never sent a byte was still open");
-    assert!(took >= Duration::from_millis(1500), "closed too early: {took:?}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "closed too early: {took:?}"
+    );
     assert_eq!(s.closed("idle_timeout").await, Some(1));
 }
 
@@ -234,7 +237,10 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let took = wait_closed(&mut c, Duration::from_secs(2) + SLACK)
         .await
         .expect("an idle keep-alive connection was still open");
-    assert!(took >= Duration::from_millis(1500), "closed too early: {took:?}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "closed too early: {took:?}"
+    );
     assert_eq!(s.closed("idle_timeout").await, Some(1));
 }
 
@@ -365,7 +371,11 @@ async fn a_client_that_stops_reading_is_cut_off_by_the_write_timeout() {
     tokio::time::timeout(Duration::from_secs(30), read_all)
         .await
         .expect("the connection stayed open");
-    assert!(got.starts_with(b"HTTP/1.1 200"), "{:?}", &got[..got.len().min(64)]);
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        &got[..got.len().min(64)]
+    );
     assert!(
         got.len() < big.len(),
         "the whole file was sent: {} bytes",
@@ -435,10 +445,7 @@ async fn idle_sockets_keep_neither_writers_nor_healthz_out() {
     raise_own_nofile(IDLE as u64 + 512);
     // A common systemd default, which the signer cannot raise (the hard limit too), and
     // timeouts far longer than the test: only the connection cap can help.
-    let s = Proc::start(
-        &server(600, ""),
-        Some(1024),
-    );
+    let s = Proc::start(&server(600, ""), Some(1024));
     let mut idle = Vec::with_capacity(IDLE);
     for _ in 0..IDLE {
         idle.push(TcpStream::connect(s.addr).await.unwrap());
@@ -531,7 +538,10 @@ async fn shutdown_closes_idle_connections_at_once_and_lets_requests_in_flight_fi
         TcpStream::connect(addr).await.is_err(),
         "still accepting during shutdown"
     );
-    assert!(!shutdown.is_finished(), "did not wait for the write in flight");
+    assert!(
+        !shutdown.is_finished(),
+        "did not wait for the write in flight"
+    );
     writer.write_all(b"56789").await.unwrap();
     let (status, body) = read_response(&mut writer).await;
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();

@@ -565,7 +565,10 @@ mod tests {
         let watchdog = tokio::spawn(async move { c2.watchdog(T).await });
         tokio::task::yield_now().await;
         assert!(c.close_if_idle(ConnectionClose::Evicted));
-        let why = tokio::time::timeout(secs(5), watchdog).await.unwrap().unwrap();
+        let why = tokio::time::timeout(secs(5), watchdog)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(why, ConnectionClose::Evicted);
     }
 }

@@ -83,9 +83,15 @@ pub struct ConnectionBudget {
 
 impl ConnectionBudget {
     /// The budget from the numbers given (a pure function, for tests).
-    pub fn compute(nofile: Option<u64>, open: u64, roles: usize, configured: Option<usize>) -> Self {
-        let reserve = BASE_RESERVE
-            .saturating_add(PER_ROLE_RESERVE.saturating_mul(u64::try_from(roles).unwrap_or(u64::MAX)));
+    pub fn compute(
+        nofile: Option<u64>,
+        open: u64,
+        roles: usize,
+        configured: Option<usize>,
+    ) -> Self {
+        let reserve = BASE_RESERVE.saturating_add(
+            PER_ROLE_RESERVE.saturating_mul(u64::try_from(roles).unwrap_or(u64::MAX)),
+        );
         let allowed = nofile.map(|n| {
             let spare = n.saturating_sub(open).saturating_sub(reserve) / DESCRIPTORS_PER_CONNECTION;
             usize::try_from(spare).unwrap_or(usize::MAX)

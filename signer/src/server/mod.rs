@@ -177,9 +177,7 @@ pub async fn serve(
         reserve = budget.reserve,
         "connection cap"
     );
-    CONNECTIONS
-        .max
-        .set(u64::try_from(max).unwrap_or(u64::MAX));
+    CONNECTIONS.max.set(u64::try_from(max).unwrap_or(u64::MAX));
     let timeouts = Timeouts::from_config(&config);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
