@@ -111,7 +111,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Serve { common, listen } => {
-            // Before anything opens files: the connection cap is derived from this limit.
+            // Before the signer opens its files: the connection cap is sized from this limit.
             match tuf_signer::server::raise_nofile_limit() {
                 Ok(l) if l.before != l.now => {
                     tracing::info!(before = l.before, now = l.now, "raised the open-file limit")
