@@ -417,6 +417,65 @@ async fn http2_is_not_spoken() {
     assert_eq!(s.closed("error").await, Some(1));
 }
 
+#[tokio::test]
+async fn at_the_cap_requests_in_flight_are_not_evicted_and_accepting_waits_for_one_to_end() {
+    let s = Proc::start(&server(60, "max_connections = 2"), None);
+    let token = s.token(CLASSIC);
+    // Two writes with half their bodies sent: both connections are serving a request.
+    let mut busy = Vec::new();
+    for i in 0..2 {
+        let mut c = TcpStream::connect(s.addr).await.unwrap();
+        c.write_all(
+            format!(
+                "PUT /api/v1/{CLASSIC}/targets/cap/{i} HTTP/1.1\r\nHost: x\r\n\
+                 Authorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\n\
+                 Content-Length: 10\r\n\r\n01234"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        busy.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A third connection waits in the listen backlog: no answer while both are busy.
+    let mut third = TcpStream::connect(s.addr).await.unwrap();
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), third.read_to_end(&mut answer))
+            .await
+            .is_err(),
+        "a connection over the cap was served: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    // One write finishes; its connection, now idle, makes way for the third.
+    busy[0].write_all(b"56789").await.unwrap();
+    let (status, body) = read_response(&mut busy[0]).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut answer))
+        .await
+        .expect("the waiting connection was not served once a slot was free")
+        .unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    // The other write was never evicted: it finishes too.
+    busy[1].write_all(b"56789").await.unwrap();
+    let (status, body) = read_response(&mut busy[1]).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        s.metric("tuf_signer_http_accept_paused_total").await,
+        Some(1)
+    );
+    assert_eq!(s.closed("evicted").await, Some(1));
+}
+
 /// Raises this process's soft descriptor limit to at least `n`.
 fn raise_own_nofile(n: u64) {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};

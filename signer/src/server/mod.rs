@@ -14,14 +14,16 @@
 //!   stops reading) closes it too. hyper's own header-read timer, set to `idle_timeout +
 //!   header_read_timeout`, bounds the wait for a head even if this module's bookkeeping were
 //!   wrong.
-//! - **Descriptors are kept for signing.** At most `max_connections` connections are open (one
-//!   more for the instant it takes to evict one); the default leaves a reserve of descriptors
+//! - **Descriptors are kept for signing.** At most `max_connections` connections are served,
+//!   and one more socket is open while an evicted connection closes or while a new one waits
+//!   for room; the default leaves a reserve of descriptors
 //!   below the process's limit, so the sequencers can always open their log, checkpoint and
 //!   published files and the KMS client its sockets ([`fds`]).
 //! - **Idle sockets cannot keep anyone out.** At the cap, accepting a new connection closes the
 //!   open connection that is not serving a request and has been idle (or reading a header
-//!   block) the longest. Only when every connection is serving a request does accepting pause,
-//!   until one closes: those are bounded by the timeouts above or are real work.
+//!   block) the longest. Only when every connection is serving a request does the new
+//!   connection wait, and accepting with it, until one ends or goes idle: those are bounded by
+//!   the timeouts above or are real work.
 //! - **The accept loop never ends on an error.** A failed `accept` (e.g. `EMFILE`) is counted,
 //!   logged at most every ten seconds, and retried after a short back-off; when descriptors run
 //!   out, the longest-idle connection is closed to free one.
@@ -102,10 +104,6 @@ impl Registry {
                 id,
             },
         )
-    }
-
-    fn has_evictable(&self) -> bool {
-        self.lock().values().any(|c| c.evictable_since().is_some())
     }
 
     /// Closes the connection not serving a request that has been idle (or reading a head) the
@@ -190,12 +188,9 @@ pub async fn serve(
     let mut backoff = MIN_BACKOFF;
     let mut last_error_log: Option<Instant> = None;
     'accept: loop {
-        let mut paused = false;
-        while registry.len() >= max && !registry.has_evictable() {
-            if !paused {
-                paused = true;
-                CONNECTIONS.accept_paused.inc();
-            }
+        // Over the cap only while an evicted connection is closing: wait for it, so there are
+        // never more than `max + 1` connections.
+        while registry.len() > max {
             tokio::select! {
                 () = registry.changed.notified() => {}
                 () = &mut shutdown => break 'accept,
@@ -208,10 +203,21 @@ pub async fn serve(
         match accepted {
             Ok((stream, _peer)) => {
                 backoff = MIN_BACKOFF;
-                if registry.len() >= max {
-                    // If every connection started a request while this one was being accepted,
-                    // it is served anyway: one over the cap, until the next closes.
-                    registry.evict_longest_idle();
+                // Room for it: under the cap, or by evicting the longest-idle connection. When
+                // every connection is serving a request, it waits (and accepting with it, so
+                // later ones wait in the listen backlog) until one ends or goes idle. Decided
+                // now that it has arrived, not before: a connection idle when accept() began
+                // may be serving a request by now.
+                let mut paused = false;
+                while registry.len() >= max && !registry.evict_longest_idle() {
+                    if !paused {
+                        paused = true;
+                        CONNECTIONS.accept_paused.inc();
+                    }
+                    tokio::select! {
+                        () = registry.changed.notified() => {}
+                        () = &mut shutdown => break 'accept,
+                    }
                 }
                 let (conn, slot) = registry.insert();
                 let task = connection(
