@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::BodyDeadline;
+use super::{BodyDeadline, Pool};
 use crate::config::{MAX_TIMEOUT_SECS, ServerConfig};
 use crate::metrics::ConnectionClose;
 
@@ -77,6 +77,9 @@ struct State {
     phase: Phase,
     /// When `phase` began.
     since: Instant,
+    /// When the connection last became idle (accepted, or a response written out): the order
+    /// of eviction. Reading a head does not change it, so a slow head is no younger.
+    idle_since: Instant,
     /// Requests handed to the router whose response body hyper still holds.
     in_flight: u32,
     /// While a request's body is incomplete: when it must be complete.
@@ -92,23 +95,25 @@ pub struct Conn {
     state: Mutex<State>,
     /// Wakes the watchdog when a deadline may have moved earlier.
     wake: Notify,
-    /// Wakes the accept loop when this connection becomes evictable.
-    capacity: Arc<Notify>,
+    /// The accept loop's side: told when this connection becomes idle.
+    pool: Arc<Pool>,
 }
 
 impl Conn {
-    /// A connection accepted now, idle.
-    pub fn new(capacity: Arc<Notify>) -> Self {
+    /// A connection accepted now, idle (the caller queues it in `pool` as idle).
+    pub fn new(pool: Arc<Pool>) -> Self {
+        let now = Instant::now();
         Conn {
             state: Mutex::new(State {
                 phase: Phase::Idle,
-                since: Instant::now(),
+                since: now,
+                idle_since: now,
                 in_flight: 0,
                 body_deadline: None,
                 write_blocked_since: None,
             }),
             wake: Notify::new(),
-            capacity,
+            pool,
         }
     }
 
@@ -143,15 +148,18 @@ impl Conn {
     }
 
     /// hyper flushed with its write buffer empty: a finished response is now fully written.
-    fn flushed(&self) {
+    fn flushed(self: &Arc<Self>) {
         let mut s = self.lock();
         if s.phase == (Phase::Busy { finishing: true }) && s.in_flight == 0 {
+            let now = Instant::now();
             s.phase = Phase::Idle;
-            s.since = Instant::now();
+            s.since = now;
+            s.idle_since = now;
             s.write_blocked_since = None;
+            // The pool locks connections' states while holding its queue: never the reverse.
             drop(s);
             self.wake.notify_one();
-            self.capacity.notify_one();
+            self.pool.became_idle(now, Arc::downgrade(self));
         }
     }
 
@@ -184,11 +192,24 @@ impl Conn {
         }
     }
 
-    /// Since when the connection has been evictable (idle or reading a head), or `None` while it
-    /// serves a request or is closing.
+    /// Since when the connection has been evictable (idle, or reading a head since), or `None`
+    /// while it serves a request or is closing.
     pub fn evictable_since(&self) -> Option<Instant> {
         let s = self.lock();
-        matches!(s.phase, Phase::Idle | Phase::Head).then_some(s.since)
+        matches!(s.phase, Phase::Idle | Phase::Head).then_some(s.idle_since)
+    }
+
+    /// Closes the connection for `why` if it is not serving a request and has been so since
+    /// `idle_since` (not idle again after a request since); whether it did.
+    pub fn close_if_idle_since(&self, idle_since: Instant, why: ConnectionClose) -> bool {
+        let mut s = self.lock();
+        if !matches!(s.phase, Phase::Idle | Phase::Head) || s.idle_since != idle_since {
+            return false;
+        }
+        s.phase = Phase::Closing(why);
+        drop(s);
+        self.wake.notify_one();
+        true
     }
 
     /// Closes the connection for `why` if it is not serving a request (idle or reading a
@@ -202,6 +223,19 @@ impl Conn {
         drop(s);
         self.wake.notify_one();
         true
+    }
+
+    /// A request served and written out, as hyper drives it (for the pool's tests).
+    #[cfg(test)]
+    pub(super) fn start_request_for_test(self: &Arc<Self>) {
+        std::mem::forget(self.request_started(None));
+    }
+
+    /// The end of the request of [`Conn::start_request_for_test`].
+    #[cfg(test)]
+    pub(super) fn finish_request_for_test(self: &Arc<Self>) {
+        self.request_finished();
+        self.flushed();
     }
 
     /// The next instant at which a timeout may pass (`None`: none is running), or the reason to
@@ -464,7 +498,7 @@ mod tests {
     };
 
     fn conn() -> Arc<Conn> {
-        Arc::new(Conn::new(Arc::new(Notify::new())))
+        Arc::new(Conn::new(Arc::new(Pool::default())))
     }
 
     fn secs(n: u64) -> Duration {

@@ -37,11 +37,11 @@
 mod conn;
 pub mod fds;
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use axum::Router;
@@ -71,70 +71,97 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// At most one log line per this period for failed `accept`s.
 const ACCEPT_ERROR_LOG_PERIOD: Duration = Duration::from_secs(10);
 
-/// The open connections.
+/// A queue of idle connections is compacted (entries of connections that closed or started a
+/// request since are dropped) when it reaches twice its length after the last compaction, and
+/// at least this length.
+const MIN_COMPACT: usize = 64;
+
+/// What the accept loop and the connections share.
 #[derive(Debug, Default)]
-struct Registry {
-    conns: Mutex<HashMap<u64, Arc<Conn>>>,
-    next_id: AtomicU64,
+pub(crate) struct Pool {
+    /// Connections open.
+    open: AtomicUsize,
     /// Wakes the accept loop (and the final wait of a shutdown): a connection closed or
-    /// became evictable.
-    changed: Arc<Notify>,
+    /// became idle.
+    changed: Notify,
+    /// Connections in the order they became idle, oldest first.
+    idle: Mutex<IdleQueue>,
 }
 
-impl Registry {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<Conn>>> {
-        // A map of handles: never left half-updated by a panic.
-        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
+/// Connections in the order they became idle (accepted, or a response written out). A
+/// connection is queued again each time it becomes idle; an entry whose connection has closed,
+/// or is serving a request, or has become idle again since (a later entry) is stale: skipped
+/// when met, dropped by compaction. Evicting the longest-idle connection is thus amortized
+/// O(1), whatever the number of connections, as nginx's queue of reusable connections.
+#[derive(Debug, Default)]
+struct IdleQueue {
+    entries: VecDeque<(Instant, Weak<Conn>)>,
+    compact_at: usize,
+}
+
+impl Pool {
+    fn lock(&self) -> MutexGuard<'_, IdleQueue> {
+        // A queue of weak handles: never left half-updated by a panic.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn len(&self) -> usize {
-        self.lock().len()
+        self.open.load(Ordering::Acquire)
     }
 
+    /// `conn` became idle at `since`.
+    fn became_idle(&self, since: Instant, conn: Weak<Conn>) {
+        let mut q = self.lock();
+        if q.entries.len() >= q.compact_at.max(MIN_COMPACT) {
+            q.entries.retain(|(since, c)| {
+                c.upgrade()
+                    .is_some_and(|c| c.evictable_since() == Some(*since))
+            });
+            q.compact_at = q.entries.len().saturating_mul(2);
+        }
+        q.entries.push_back((since, conn));
+        drop(q);
+        self.changed.notify_one();
+    }
+
+    /// A connection accepted now, and its place in the pool.
     fn insert(self: &Arc<Self>) -> (Arc<Conn>, Slot) {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let conn = Arc::new(Conn::new(self.changed.clone()));
-        self.lock().insert(id, conn.clone());
+        let conn = Arc::new(Conn::new(self.clone()));
+        self.open.fetch_add(1, Ordering::AcqRel);
         CONNECTIONS.accepted.inc();
         CONNECTIONS.open.inc();
-        (
-            conn,
-            Slot {
-                registry: self.clone(),
-                id,
-            },
-        )
+        if let Some(since) = conn.evictable_since() {
+            self.became_idle(since, Arc::downgrade(&conn));
+        }
+        (conn, Slot { pool: self.clone() })
     }
 
     /// Closes the connection not serving a request that has been idle (or reading a head) the
-    /// longest; whether there was one. A linear scan: it runs only at the cap, once per accepted
-    /// connection, over at most `max_connections` entries.
+    /// longest; whether there was one.
     fn evict_longest_idle(&self) -> bool {
-        let conns = self.lock();
-        let mut candidates: Vec<(Instant, &Arc<Conn>)> = conns
-            .values()
-            .filter_map(|c| c.evictable_since().map(|since| (since, c)))
-            .collect();
-        candidates.sort_unstable_by_key(|(since, _)| *since);
-        // One that started a request since the scan is skipped for the next.
-        candidates
-            .into_iter()
-            .any(|(_, c)| c.close_if_idle(ConnectionClose::Evicted))
+        let mut q = self.lock();
+        while let Some((since, conn)) = q.entries.pop_front() {
+            if let Some(conn) = conn.upgrade()
+                && conn.close_if_idle_since(since, ConnectionClose::Evicted)
+            {
+                return true;
+            }
+        }
+        false
     }
 }
 
-/// A connection's place in the registry, given up when its task ends (however it ends).
+/// A connection's place in the pool, given up when its task ends (however it ends).
 #[derive(Debug)]
 struct Slot {
-    registry: Arc<Registry>,
-    id: u64,
+    pool: Arc<Pool>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.registry.lock().remove(&self.id);
+        self.pool.open.fetch_sub(1, Ordering::AcqRel);
         CONNECTIONS.open.dec();
-        self.registry.changed.notify_one();
+        self.pool.changed.notify_one();
     }
 }
 
@@ -182,7 +209,7 @@ pub async fn serve(
         .keep_alive(true)
         .header_read_timeout(timeouts.idle + timeouts.header);
     let http = Arc::new(http);
-    let registry = Arc::new(Registry::default());
+    let pool = Arc::new(Pool::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let mut backoff = MIN_BACKOFF;
@@ -190,9 +217,9 @@ pub async fn serve(
     'accept: loop {
         // Over the cap only while an evicted connection is closing: wait for it, so there are
         // never more than `max + 1` connections.
-        while registry.len() > max {
+        while pool.len() > max {
             tokio::select! {
-                () = registry.changed.notified() => {}
+                () = pool.changed.notified() => {}
                 () = &mut shutdown => break 'accept,
             }
         }
@@ -209,17 +236,17 @@ pub async fn serve(
                 // now that it has arrived, not before: a connection idle when accept() began
                 // may be serving a request by now.
                 let mut paused = false;
-                while registry.len() >= max && !registry.evict_longest_idle() {
+                while pool.len() >= max && !pool.evict_longest_idle() {
                     if !paused {
                         paused = true;
                         CONNECTIONS.accept_paused.inc();
                     }
                     tokio::select! {
-                        () = registry.changed.notified() => {}
+                        () = pool.changed.notified() => {}
                         () = &mut shutdown => break 'accept,
                     }
                 }
-                let (conn, slot) = registry.insert();
+                let (conn, slot) = pool.insert();
                 let task = connection(
                     stream,
                     conn,
@@ -235,7 +262,7 @@ pub async fn serve(
             Err(e) => {
                 CONNECTIONS.accept_errors.inc();
                 if is_out_of_descriptors(&e) {
-                    registry.evict_longest_idle();
+                    pool.evict_longest_idle();
                 }
                 let now = Instant::now();
                 if last_error_log.is_none_or(|t| now >= t + ACCEPT_ERROR_LOG_PERIOD) {
@@ -252,8 +279,8 @@ pub async fn serve(
     }
     drop(listener);
     let _ = stop_tx.send(true);
-    while registry.len() > 0 {
-        registry.changed.notified().await;
+    while pool.len() > 0 {
+        pool.changed.notified().await;
     }
     Ok(())
 }
@@ -325,4 +352,50 @@ async fn connection(
     };
     tracing::debug!(reason = reason.label(), "HTTP connection closed");
     CONNECTIONS.closed(reason);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_longest_idle_connection_is_evicted_and_busy_ones_never() {
+        let pool = Arc::new(Pool::default());
+        let (a, _sa) = pool.insert();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let (b, _sb) = pool.insert();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let (c, _sc) = pool.insert();
+        assert_eq!(pool.len(), 3);
+        // `a` is serving a request: `b` is the longest idle.
+        a.start_request_for_test();
+        assert!(pool.evict_longest_idle());
+        assert_eq!(b.evictable_since(), None);
+        assert!(a.evictable_since().is_none() && c.evictable_since().is_some());
+        // `a` finishes and becomes idle again, after `c`: `c` goes first.
+        a.finish_request_for_test();
+        assert!(pool.evict_longest_idle());
+        assert_eq!(c.evictable_since(), None);
+        assert!(pool.evict_longest_idle());
+        assert_eq!(a.evictable_since(), None);
+        assert!(!pool.evict_longest_idle());
+    }
+
+    #[tokio::test]
+    async fn the_idle_queue_stays_proportional_to_the_connections() {
+        let pool = Arc::new(Pool::default());
+        let conns: Vec<_> = (0..10).map(|_| pool.insert()).collect();
+        // Ten thousand requests on ten keep-alive connections.
+        for _ in 0..1000 {
+            for (c, _) in &conns {
+                c.start_request_for_test();
+                c.finish_request_for_test();
+            }
+        }
+        let queued = pool.lock().entries.len();
+        assert!(
+            queued <= 2 * MIN_COMPACT,
+            "{queued} entries for 10 connections"
+        );
+    }
 }
