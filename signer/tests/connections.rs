@@ -327,12 +327,18 @@ async fn a_client_that_stops_reading_is_cut_off_by_the_write_timeout() {
     // The upload itself may take a while on a busy machine: a long body timeout.
     let s = Proc::start(
         &format!(
-            "[limits]\nmax_upload_bytes = 16777216\n{}",
+            "[limits]\nmax_upload_bytes = 67108864\n{}",
             server(2, "body_timeout_secs = 60\nidle_timeout_secs = 60")
         ),
         None,
     );
-    let big: Vec<u8> = (0..15 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    // Larger than the most the kernel may buffer on the server's side of the socket.
+    let send_buffer_max: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20);
+    let size = (2 * send_buffer_max + (4 << 20)).clamp(15 << 20, 60 << 20);
+    let big: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
     let auth = format!("Bearer {}", s.token(CLASSIC));
     let put = request(
         s.addr,
@@ -348,7 +354,7 @@ async fn a_client_that_stops_reading_is_cut_off_by_the_write_timeout() {
     assert_eq!(put.status, 200, "{}", put.text());
     let path = format!("/{CLASSIC}/targets/big/{}.file", sha256_hex(&big));
 
-    // A receive buffer of a few kilobytes, never read: the 15 MiB answer fills it and the
+    // A receive buffer of a few kilobytes, never read: the answer fills it and the
     // server's send buffer, and the server's writes stop making progress.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
