@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +74,10 @@ pub struct Config {
     /// Request size limits.
     #[serde(default)]
     pub limits: Limits,
+    /// HTTP connection handling: timeouts and the connection cap (`docs/operations.md`,
+    /// "Connections").
+    #[serde(default)]
+    pub server: ServerConfig,
     /// The roles, by name.
     pub roles: BTreeMap<String, RoleConfig>,
 }
@@ -92,8 +97,6 @@ pub struct Limits {
     /// Most multi-proof requests worked on at once (0: one per CPU); others wait briefly, then
     /// get 503 with `Retry-After`.
     pub max_concurrent_proofs: usize,
-    /// The longest a request body may take to arrive, seconds.
-    pub body_timeout_secs: u64,
     /// Most changes in one `POST .../batch`.
     pub max_batch_changes: usize,
     /// Most durable changes a role holds unsigned (while signing fails, say) before it refuses
@@ -109,7 +112,6 @@ impl Default for Limits {
             max_proof_names: 10_000,
             max_proof_request_bytes: 1024 * 1024,
             max_concurrent_proofs: 0,
-            body_timeout_secs: 30,
             max_batch_changes: 10_000,
             max_unsigned_changes: 250_000,
         }
@@ -117,17 +119,91 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// [`Limits::body_timeout_secs`] as a duration.
-    pub fn body_timeout(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.body_timeout_secs)
-    }
-
     /// [`Limits::max_concurrent_proofs`], with 0 resolved to the number of CPUs.
     pub fn concurrent_proofs(&self) -> usize {
         match self.max_concurrent_proofs {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
         }
+    }
+}
+
+/// HTTP connection handling (`[server]`): timeouts and the connection cap. `crate::server`
+/// enforces every one of them on every connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Seconds from the first byte of a request to the end of its header block.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may wait for the first byte of a request: after it is accepted,
+    /// and after each response has been written (an idle keep-alive connection).
+    pub idle_timeout_secs: u64,
+    /// Seconds from the end of a request's header block by which its whole body must have
+    /// arrived (a deadline, so a body trickled in byte by byte cannot hold a connection).
+    pub body_timeout_secs: u64,
+    /// Seconds a write of a response may make no progress (a client that stops reading).
+    pub write_timeout_secs: u64,
+    /// Most connections open at once; unset: derived from the descriptor limit
+    /// (`crate::server::ConnectionBudget`). Never more than the descriptor limit allows.
+    pub max_connections: Option<usize>,
+}
+
+/// The longest timeout accepted, seconds (a day): far beyond any sensible value, and small
+/// enough that adding it to a clock reading can never overflow.
+pub const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 30,
+            body_timeout_secs: 30,
+            write_timeout_secs: 30,
+            max_connections: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The header-read timeout.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+    /// The idle timeout.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+    /// How long after its header block a request's body must be complete. The server closes
+    /// the connection of a request whose body is still incomplete at that point; handlers find
+    /// the instant itself in the request's `crate::server::BodyDeadline` extension.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs)
+    }
+    /// The write timeout.
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_secs)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (name, v) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("body_timeout_secs", self.body_timeout_secs),
+            ("write_timeout_secs", self.write_timeout_secs),
+        ] {
+            if !(1..=MAX_TIMEOUT_SECS).contains(&v) {
+                return Err(ConfigError::Invalid(format!(
+                    "server.{name} must be between 1 and {MAX_TIMEOUT_SECS} seconds"
+                )));
+            }
+        }
+        if self.max_connections == Some(0) {
+            return Err(ConfigError::Invalid(
+                "server.max_connections must be at least 1 (leave it out for the automatic value)"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -319,9 +395,7 @@ impl Config {
         if self.roles.is_empty() {
             return invalid("no roles configured; add a [roles.NAME] table".into());
         }
-        if self.limits.body_timeout_secs == 0 {
-            return invalid("limits.body_timeout_secs must be at least 1".into());
-        }
+        self.server.validate()?;
         if self.limits.max_batch_changes > self.limits.max_unsigned_changes {
             return invalid(format!(
                 "limits.max_batch_changes ({}) must not be above limits.max_unsigned_changes ({}): such a batch could never be accepted",
@@ -461,6 +535,36 @@ mod tests {
         let mut here = Config::parse(&text, "t").unwrap();
         here.resolve_relative_to(Path::new(""));
         assert_eq!(here.data_dir, Path::new("data"));
+    }
+
+    #[test]
+    fn the_server_section_has_defaults_and_refuses_typos_and_bad_values() {
+        let top = "mode = \"development\"\ndata_dir = \"d\"\nlisten = \"127.0.0.1:1\"\n";
+        let roles = "[roles.r]\nsnapshot = \"classic\"\n";
+        let c = Config::parse(&format!("{top}{roles}"), "t").unwrap();
+        assert_eq!(c.server, ServerConfig::default());
+        assert_eq!(c.server.header_read_timeout(), Duration::from_secs(10));
+        assert_eq!(c.server.max_connections, None);
+        let with =
+            |section: &str| Config::parse(&format!("{top}[server]\n{section}\n{roles}"), "t");
+        let c = with("idle_timeout_secs = 5\nmax_connections = 200").unwrap();
+        assert_eq!(c.server.idle_timeout(), Duration::from_secs(5));
+        assert_eq!(c.server.body_timeout(), Duration::from_secs(30));
+        assert_eq!(c.server.max_connections, Some(200));
+        assert!(matches!(
+            with("idle_timeout = 5"),
+            Err(ConfigError::Parse { .. })
+        ));
+        for bad in [
+            "write_timeout_secs = 0",
+            "body_timeout_secs = 86401",
+            "max_connections = 0",
+        ] {
+            assert!(
+                matches!(with(bad), Err(ConfigError::Invalid(_))),
+                "{bad} accepted"
+            );
+        }
     }
 
     #[test]

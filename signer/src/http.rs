@@ -22,7 +22,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -343,7 +343,7 @@ fn too_large(limit: usize) -> ApiError {
 /// client cannot make the server read or wait for much: a body whose announced length is over
 /// the limit is refused without reading any of it, and one that has not arrived whole by the
 /// deadline is cut off (a trickle of one byte every few seconds holds nothing for long).
-async fn read_body(body: Body, limit: usize, deadline: Duration) -> Result<Bytes, ApiError> {
+async fn read_body(body: Body, limit: usize, deadline: ReadDeadline) -> Result<Bytes, ApiError> {
     use axum::body::HttpBody as _;
     if usize::try_from(body.size_hint().lower()).map_or(true, |n| n > limit) {
         return Err(too_large(limit));
@@ -366,16 +366,42 @@ async fn read_body(body: Body, limit: usize, deadline: Duration) -> Result<Bytes
         }
         Ok(Bytes::from(out))
     };
-    tokio::time::timeout(deadline, read).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "body_timeout",
-            format!(
-                "the request body did not arrive within {} s",
-                deadline.as_secs()
-            ),
-        )
-    })?
+    tokio::time::timeout_at(deadline.at, read)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    deadline.timeout.as_secs()
+                ),
+            )
+        })?
+}
+
+/// When a handler stops waiting for a body: a little before the server's own deadline for it
+/// ([`crate::server::BodyDeadline`]), so that the client gets a 408 rather than a closed
+/// connection.
+#[derive(Debug, Clone, Copy)]
+struct ReadDeadline {
+    at: tokio::time::Instant,
+    timeout: Duration,
+}
+
+/// How much earlier than the server a handler gives up on a body.
+const ANSWER_MARGIN: Duration = Duration::from_millis(250);
+
+impl ReadDeadline {
+    fn of(s: &Service, server: Option<Extension<crate::server::BodyDeadline>>) -> Self {
+        let timeout = s.body_timeout;
+        let own = tokio::time::Instant::now() + timeout;
+        let at = match server {
+            Some(Extension(d)) => own.min(d.0.checked_sub(ANSWER_MARGIN).unwrap_or(own)),
+            None => own,
+        };
+        ReadDeadline { at, timeout }
+    }
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, ApiError> {
@@ -435,6 +461,7 @@ async fn put_target(
     p: Result<Path<(String, String)>, PathRejection>,
     q: Result<Query<WriteQuery>, QueryRejection>,
     headers: HeaderMap,
+    deadline: Option<Extension<crate::server::BodyDeadline>>,
     body: Body,
 ) -> ApiResult {
     let (role_name, path) = path_params(p)?;
@@ -448,7 +475,7 @@ async fn put_target(
     } else {
         s.limits.max_upload_bytes
     };
-    let body = read_body(body, limit, s.limits.body_timeout()).await?;
+    let body = read_body(body, limit, ReadDeadline::of(&s, deadline)).await?;
     let op = if json {
         let h: HashBody = parse_json(&body, s.limits.max_json_bytes)?;
         check_length(h.length)?;
@@ -523,11 +550,17 @@ async fn batch(
     Path(role_name): Path<String>,
     q: Result<Query<WriteQuery>, QueryRejection>,
     headers: HeaderMap,
+    deadline: Option<Extension<crate::server::BodyDeadline>>,
     body: Body,
 ) -> ApiResult {
     let handle = writer(&s, &role_name, &headers)?;
     let wait = wait_param(q)?;
-    let body = read_body(body, s.limits.max_json_bytes, s.limits.body_timeout()).await?;
+    let body = read_body(
+        body,
+        s.limits.max_json_bytes,
+        ReadDeadline::of(&s, deadline),
+    )
+    .await?;
     let b: BatchBody = parse_json(&body, s.limits.max_json_bytes)?;
     if b.changes.is_empty() {
         return Err(ApiError::bad("empty_batch", "the batch has no changes"));
@@ -693,10 +726,15 @@ struct ProofsBody {
     version: Option<u64>,
 }
 
-async fn proofs(State(s): State<AppState>, Path(role_name): Path<String>, body: Body) -> ApiResult {
+async fn proofs(
+    State(s): State<AppState>,
+    Path(role_name): Path<String>,
+    deadline: Option<Extension<crate::server::BodyDeadline>>,
+    body: Body,
+) -> ApiResult {
     let handle = merkle_role(&s, &role_name)?;
     let limit = s.limits.max_proof_request_bytes;
-    let body = read_body(body, limit, s.limits.body_timeout()).await?;
+    let body = read_body(body, limit, ReadDeadline::of(&s, deadline)).await?;
     // Parsing, proving and encoding the answer are the costly part: done off the async
     // workers, at most `max_concurrent_proofs` at a time. A request that cannot get a turn
     // soon is told to come back rather than queued without bound.

@@ -5,7 +5,8 @@
 //! (the repository on disk). [`state`] keeps recent signed tree versions for proofs,
 //! [`checkpoint`] the periodic snapshot of the leaves, [`lock`] the data directory lock,
 //! [`config`] the TOML configuration, [`target`] the path rules, [`auth`] the writer tokens,
-//! [`service`] starts and stops everything, [`import`] builds a role from a checkout.
+//! [`service`] starts and stops everything, [`server`] accepts and times out HTTP connections,
+//! [`import`] builds a role from a checkout.
 //! `docs/architecture.md` describes the whole.
 
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod publisher;
 pub mod sequencer;
+pub mod server;
 pub mod service;
 pub mod state;
 pub mod target;

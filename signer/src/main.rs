@@ -111,6 +111,14 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Serve { common, listen } => {
+            // Before the signer opens its files: the connection cap is sized from this limit.
+            match tuf_signer::server::raise_nofile_limit() {
+                Ok(l) if l.before != l.now => {
+                    tracing::info!(before = l.before, now = l.now, "raised the open-file limit")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+            }
             let mut config = common.load()?;
             if let Some(l) = listen {
                 config.listen = l;

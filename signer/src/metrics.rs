@@ -13,6 +13,10 @@ use std::time::Duration;
 pub struct Counter(AtomicU64);
 
 impl Counter {
+    /// A counter at zero (usable in a `static`).
+    pub const fn new() -> Self {
+        Counter(AtomicU64::new(0))
+    }
     /// Adds one.
     pub fn inc(&self) {
         self.add(1);
@@ -32,6 +36,20 @@ impl Counter {
 pub struct Gauge(AtomicU64);
 
 impl Gauge {
+    /// A gauge at zero (usable in a `static`).
+    pub const fn new() -> Self {
+        Gauge(AtomicU64::new(0))
+    }
+    /// Adds one.
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Subtracts one (never below zero).
+    pub fn dec(&self) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
+    }
     /// Sets the value.
     pub fn set(&self, v: u64) {
         self.0.store(v, Ordering::Relaxed);
@@ -41,6 +59,157 @@ impl Gauge {
         self.0.load(Ordering::Relaxed)
     }
 }
+
+/// Why an HTTP connection was closed: a fixed set, so the label cannot grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionClose {
+    /// The exchange ended normally (the client closed, or `Connection: close`).
+    Completed,
+    /// A protocol or I/O error (a malformed request, an HTTP/2 preface, a reset).
+    Error,
+    /// No request started within the idle timeout.
+    IdleTimeout,
+    /// A request's header block was not complete within the header-read timeout.
+    HeaderTimeout,
+    /// A request's body was not complete within the body timeout.
+    BodyTimeout,
+    /// A write of a response made no progress within the write timeout.
+    WriteTimeout,
+    /// Closed while idle to make room for a new connection at the connection cap.
+    Evicted,
+    /// Closed by a graceful shutdown.
+    Shutdown,
+}
+
+impl ConnectionClose {
+    /// Every reason, in the order of [`ConnectionClose::label`]'s output in `/metrics`.
+    pub const ALL: [ConnectionClose; 8] = [
+        ConnectionClose::Completed,
+        ConnectionClose::Error,
+        ConnectionClose::IdleTimeout,
+        ConnectionClose::HeaderTimeout,
+        ConnectionClose::BodyTimeout,
+        ConnectionClose::WriteTimeout,
+        ConnectionClose::Evicted,
+        ConnectionClose::Shutdown,
+    ];
+
+    /// The `reason` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            ConnectionClose::Completed => "completed",
+            ConnectionClose::Error => "error",
+            ConnectionClose::IdleTimeout => "idle_timeout",
+            ConnectionClose::HeaderTimeout => "header_timeout",
+            ConnectionClose::BodyTimeout => "body_timeout",
+            ConnectionClose::WriteTimeout => "write_timeout",
+            ConnectionClose::Evicted => "evicted",
+            ConnectionClose::Shutdown => "shutdown",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// HTTP connection metrics ([`crate::server`]).
+#[derive(Debug)]
+pub struct ConnectionMetrics {
+    /// Connections open now.
+    pub open: Gauge,
+    /// The connection cap in force.
+    pub max: Gauge,
+    /// Connections accepted.
+    pub accepted: Counter,
+    /// Times accepting paused because every connection was serving a request (new
+    /// connections wait in the listen backlog meanwhile).
+    pub accept_paused: Counter,
+    /// `accept` failures (e.g. `EMFILE`); the server backs off and goes on.
+    pub accept_errors: Counter,
+    closed: [Counter; 8],
+}
+
+impl ConnectionMetrics {
+    const fn new() -> Self {
+        ConnectionMetrics {
+            open: Gauge::new(),
+            max: Gauge::new(),
+            accepted: Counter::new(),
+            accept_paused: Counter::new(),
+            accept_errors: Counter::new(),
+            closed: [const { Counter::new() }; 8],
+        }
+    }
+
+    /// Counts a closed connection.
+    pub fn closed(&self, reason: ConnectionClose) {
+        self.closed[reason.index()].inc();
+    }
+
+    /// Connections closed for `reason` so far.
+    pub fn closed_count(&self, reason: ConnectionClose) -> u64 {
+        self.closed[reason.index()].get()
+    }
+
+    fn render(&self, out: &mut String) {
+        let simple: [(&str, &str, &str, u64); 5] = [
+            (
+                "tuf_signer_http_connections",
+                "gauge",
+                "HTTP connections open.",
+                self.open.get(),
+            ),
+            (
+                "tuf_signer_http_connections_max",
+                "gauge",
+                "The HTTP connection cap.",
+                self.max.get(),
+            ),
+            (
+                "tuf_signer_http_connections_accepted_total",
+                "counter",
+                "HTTP connections accepted.",
+                self.accepted.get(),
+            ),
+            (
+                "tuf_signer_http_accept_paused_total",
+                "counter",
+                "Times accepting paused because every connection was serving a request.",
+                self.accept_paused.get(),
+            ),
+            (
+                "tuf_signer_http_accept_errors_total",
+                "counter",
+                "Failed accepts (e.g. too many open files).",
+                self.accept_errors.get(),
+            ),
+        ];
+        for (name, kind, help, value) in simple {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
+        let name = "tuf_signer_http_connections_closed_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} HTTP connections closed, by reason.\n# TYPE {name} counter"
+        );
+        for reason in ConnectionClose::ALL {
+            let _ = writeln!(
+                out,
+                "{name}{{reason=\"{}\"}} {}",
+                reason.label(),
+                self.closed_count(reason)
+            );
+        }
+    }
+}
+
+/// The HTTP connection metrics. Process-wide: a process runs one server (tests that start
+/// several in one process see their sum).
+pub static CONNECTIONS: ConnectionMetrics = ConnectionMetrics::new();
 
 /// Upper bounds of the latency buckets, seconds.
 const BUCKETS: [f64; 12] = [
@@ -199,5 +368,30 @@ pub fn render<'a>(
         "# HELP tuf_signer_proof_requests_refused_total Multi-proof requests refused (503) because the concurrent proof work was at its bound.\n# TYPE tuf_signer_proof_requests_refused_total counter\ntuf_signer_proof_requests_refused_total {}",
         proofs_refused.get()
     );
+    CONNECTIONS.render(&mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_close_reason_has_its_own_counter_and_line() {
+        for (i, reason) in ConnectionClose::ALL.into_iter().enumerate() {
+            assert_eq!(reason.index(), i);
+        }
+        let m = ConnectionMetrics::new();
+        m.closed(ConnectionClose::WriteTimeout);
+        m.open.inc();
+        m.open.dec();
+        m.open.dec();
+        let mut out = String::new();
+        m.render(&mut out);
+        assert!(
+            out.contains("tuf_signer_http_connections_closed_total{reason=\"write_timeout\"} 1\n")
+        );
+        assert!(out.contains("tuf_signer_http_connections_closed_total{reason=\"evicted\"} 0\n"));
+        assert!(out.contains("tuf_signer_http_connections 0\n"));
+    }
 }

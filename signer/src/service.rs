@@ -105,6 +105,8 @@ pub struct Service {
     pub proof_permits: Arc<tokio::sync::Semaphore>,
     /// Proof requests refused for want of a turn, for `/metrics`.
     pub proofs_refused: Counter,
+    /// How long a request body may take (`server.body_timeout_secs`).
+    pub body_timeout: std::time::Duration,
 }
 
 /// One role as the HTTP handlers see it.
@@ -459,15 +461,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             config.limits.concurrent_proofs(),
         )),
         proofs_refused: Counter::default(),
+        body_timeout: config.server.body_timeout(),
     });
     let app = crate::http::router(service.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop_rx.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let server = tokio::spawn(crate::server::serve(
+        listener,
+        app,
+        config.server.clone(),
+        config.roles.len(),
+        async move {
+            let _ = http_stop_rx.wait_for(|stop| *stop).await;
+        },
+    ));
     tracing::info!(%addr, "listening");
     Ok(Running {
         addr,

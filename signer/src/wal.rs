@@ -259,7 +259,9 @@ impl Wal {
                     return Err(WalError::Corrupt {
                         path: path.to_owned(),
                         offset,
-                        reason: format!("record length {len} is over the limit of {max_record} bytes"),
+                        reason: format!(
+                            "record length {len} is over the limit of {max_record} bytes"
+                        ),
                     });
                 }
                 Err(bad) => {
@@ -572,11 +574,7 @@ fn decode_payload(payload: &[u8], crc: u32) -> Result<Record, Bad> {
 
 /// Reads one record from `reader`, which has `remaining` bytes left. Returns it and the
 /// bytes it took.
-fn read_record(
-    reader: &mut impl Read,
-    remaining: u64,
-    max: usize,
-) -> Result<(Record, usize), Bad> {
+fn read_record(reader: &mut impl Read, remaining: u64, max: usize) -> Result<(Record, usize), Bad> {
     if remaining < HEADER as u64 {
         return Err(Bad::Torn);
     }
@@ -697,16 +695,17 @@ mod tests {
             matches!(&err, WalError::Corrupt { reason, .. } if reason.contains("over the limit")),
             "{err}"
         );
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), len, "nothing was cut");
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            len,
+            "nothing was cut"
+        );
         // A raw length field over the bound at the very end is refused too.
         let mut bytes = std::fs::read(&path).unwrap();
         bytes.extend_from_slice(&u32::MAX.to_le_bytes());
         bytes.extend_from_slice(&[0; 4]);
         std::fs::write(&path, &bytes).unwrap();
-        assert!(matches!(
-            Wal::open(&path, 0),
-            Err(WalError::Corrupt { .. })
-        ));
+        assert!(matches!(Wal::open(&path, 0), Err(WalError::Corrupt { .. })));
     }
 
     #[test]

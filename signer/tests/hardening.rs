@@ -292,7 +292,11 @@ async fn names_cannot_overwrite_or_block_each_other_and_look_alikes_are_refused(
     };
     // Names shaped like consistent-snapshot file names are refused.
     let h = sha256_hex(b"victim");
-    for name in [format!("{h}.a/b"), format!("a/{h}.b"), format!("{h}.tool/blocker")] {
+    for name in [
+        format!("{h}.a/b"),
+        format!("a/{h}.b"),
+        format!("{h}.tool/blocker"),
+    ] {
         let r = put(name.clone(), b"x").await;
         assert_eq!(
             (r.status, r.error_code()),
@@ -312,14 +316,12 @@ async fn names_cannot_overwrite_or_block_each_other_and_look_alikes_are_refused(
     );
     let same = sha256_hex(b"same");
     let first = s
-        .req(
-            "GET",
-            &format!("/{role}/targets/tool/{same}.x"),
-            &[],
-            b"",
-        )
+        .req("GET", &format!("/{role}/targets/tool/{same}.x"), &[], b"")
         .await;
-    assert_eq!((first.status, first.body.as_slice()), (200, b"same".as_slice()));
+    assert_eq!(
+        (first.status, first.body.as_slice()),
+        (200, b"same".as_slice())
+    );
     // Other bytes under that name are fine.
     assert_eq!(put("tool".into(), b"other").await.status, 200);
 
@@ -407,7 +409,11 @@ async fn errors_and_healthz_carry_codes_never_paths() {
     assert_eq!(h.json()["roles"][MERKLE]["code"], "publish_failed");
     secret_words(&h.text());
     // Break storing uploads of the classic role the same way.
-    let targets = dir.path().join("repo").join(common::CLASSIC).join("targets");
+    let targets = dir
+        .path()
+        .join("repo")
+        .join(common::CLASSIC)
+        .join("targets");
     std::fs::create_dir_all(targets.parent().unwrap()).unwrap();
     let _ = std::fs::remove_dir_all(&targets);
     std::fs::write(&targets, b"not a directory").unwrap();
@@ -450,7 +456,10 @@ async fn read_status(stream: &mut tokio::net::TcpStream, within: Duration) -> u1
         .expect("no answer in time")
         .unwrap();
     let text = String::from_utf8_lossy(&buf[..n]);
-    text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    text.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Finding 3: an announced `Content-Length` of 10^11 on `POST /proofs` just waited; a JSON PUT
@@ -459,7 +468,7 @@ async fn read_status(stream: &mut tokio::net::TcpStream, within: Duration) -> u1
 async fn bodies_are_bounded_before_reading_and_cut_off_when_they_trickle() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::config(dir.path());
-    config.limits.body_timeout_secs = 2;
+    config.server.body_timeout_secs = 2;
     let running = tuf_signer::start(config).await.unwrap();
     let addr = running.local_addr();
     let token = common::dev_token(dir.path(), MERKLE);
@@ -578,7 +587,10 @@ async fn a_proof_flood_cannot_starve_healthz_or_writers() {
         addr,
         "POST",
         "/api/v1/crates.io/batch?wait=signed",
-        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
         &upserts(0..10_000),
     )
     .await;
