@@ -260,6 +260,8 @@ pub struct RoleMetrics {
     pub leaves: Gauge,
     /// Latest published timestamp version.
     pub timestamp_version: Gauge,
+    /// Durable changes waiting to be signed.
+    pub unsigned_changes: Gauge,
     /// Write-ahead-log append + fdatasync.
     pub wal_fsync: Histogram,
     /// Signing a round.
@@ -301,7 +303,7 @@ pub fn render<'a>(
             let _ = writeln!(out, "{name}{{role=\"{role}\"}} {}", get(m));
         }
     }
-    let gauges: [Read<u64>; 2] = [
+    let gauges: [Read<u64>; 3] = [
         (
             "tuf_signer_leaves",
             "Leaves in the role's tree, tombstones included.",
@@ -311,6 +313,11 @@ pub fn render<'a>(
             "tuf_signer_timestamp_version",
             "Latest published timestamp version.",
             |m| m.timestamp_version.get(),
+        ),
+        (
+            "tuf_signer_unsigned_changes",
+            "Durable changes waiting to be signed (non-zero while signing lags or fails).",
+            |m| m.unsigned_changes.get(),
         ),
     ];
     for (name, help, get) in gauges {

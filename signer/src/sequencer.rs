@@ -1011,8 +1011,13 @@ impl Sequencer {
         // recovery republishes it, and if the append fails the version is skipped.
         self.burned_version = version;
         if let Err(e) = self.wal.append_round(&round) {
-            // Rolled back (a full disk): the version stays used, the round is retried later.
-            if !e.log_intact() {
+            if e.log_intact() {
+                // Rolled back (a full disk): no byte of this round is in the log or published,
+                // so the version was never used and the retry signs it again. Skipping it
+                // would leave a gap in the change records that auditors follow.
+                self.burned_version = version - 1;
+            } else {
+                // The round may or may not be in the log: the version is used either way.
                 self.mark_broken(Fault::LogFailed, &e);
             }
             return Err(e.into());
@@ -1173,7 +1178,9 @@ impl Sequencer {
         let tombstones = self.tree.tree.tombstones();
         let seq = self.applied_seq;
         let root_version = self.signer.root_version();
+        let unsigned = self.pending.len();
         self.metrics.leaves.set(leaves as u64);
+        self.metrics.unsigned_changes.set(unsigned as u64);
         self.metrics
             .timestamp_version
             .set(last.map_or(0, |r| r.timestamp_version));
@@ -1185,6 +1192,7 @@ impl Sequencer {
             s.tombstones = tombstones;
             s.last_seq = seq;
             s.root_version = root_version;
+            s.unsigned_changes = unsigned;
         });
     }
 }

@@ -118,58 +118,6 @@ async fn check_after_restart(
     check_acknowledged(addr, acked, seen).await;
 }
 
-/// The history after all the kills: for every timestamp version from 1 to the latest a change
-/// record, each linked to the one before, and the auditor's replay of them all reproduces every
-/// signed `merkle_root`.
-fn check_history(data: &Path) {
-    let repo = data.join("repo");
-    let role = repo.join("crates.io");
-    let ts: Signed<Timestamp> =
-        serde_json::from_slice(&std::fs::read(role.join("timestamp.json")).unwrap()).unwrap();
-    let latest = ts.signed.version.get();
-    let mut versions = Vec::new();
-    for entry in std::fs::read_dir(role.join("changes")).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if let Some(v) = name
-            .strip_suffix(".json")
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            versions.push(v);
-        }
-    }
-    versions.sort_unstable();
-    assert_eq!(
-        versions,
-        (1..=latest).collect::<Vec<_>>(),
-        "a change record for every timestamp version from 1 to {latest}"
-    );
-    for v in 1..=latest {
-        let record: Value =
-            serde_json::from_slice(&std::fs::read(role.join(format!("changes/{v}.json"))).unwrap())
-                .unwrap();
-        let previous = (v > 1).then(|| v - 1);
-        assert_eq!(
-            record["previous_timestamp_version"].as_u64(),
-            previous,
-            "changes/{v}.json links to {} instead of {previous:?}",
-            record["previous_timestamp_version"]
-        );
-    }
-    let root1 = std::fs::read(role.join("1.root.json")).unwrap();
-    let files = tuf_client::transport::FileTransport::new(&repo);
-    let report =
-        tuf_client::audit::audit(&files, "crates.io", &root1, &tuf_client::Limits::default())
-            .expect("audit");
-    assert_eq!(report.breach, None, "{report:?}");
-    assert_eq!(report.first_version, Some(1));
-    assert_eq!(report.last_good_version, Some(latest));
-    assert_eq!(report.records, latest);
-    eprintln!(
-        "history: {latest} timestamp versions, {} changes replayed, every merkle_root reproduced",
-        report.changes
-    );
-}
-
 async fn check_acknowledged(
     addr: SocketAddr,
     acked: &BTreeMap<String, (u64, String)>,
@@ -286,7 +234,7 @@ fn sigkill_under_load_loses_nothing() {
         if round == kills {
             let _ = child.kill();
             let _ = child.wait();
-            check_history(&data);
+            common::check_history(&data);
             break;
         }
         // Load, then SIGKILL at a random moment.
