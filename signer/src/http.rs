@@ -38,7 +38,8 @@ use crate::config::SnapshotMode;
 use crate::publisher::PublishError;
 use crate::sequencer::{RETRY_AFTER_SECS, Reply, Submission, SubmitError, Wait};
 use crate::service::{RoleHandle, Service};
-use crate::target::{self, PathError};
+use crate::config::Limits;
+use crate::target::{self, Layout, PathError};
 use crate::tree::Op;
 
 type AppState = Arc<Service>;
@@ -79,6 +80,14 @@ impl ApiError {
     fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs);
         self
+    }
+    /// The stable error code (`error.code` in the body).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
     }
     fn bad(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -561,21 +570,39 @@ async fn batch(
         ReadDeadline::of(&s, deadline),
     )
     .await?;
-    let b: BatchBody = parse_json(&body, s.limits.max_json_bytes)?;
+    let (limits, layout) = (s.limits.clone(), handle.cfg.layout);
+    // Parsing and checking up to the JSON limit of changes is CPU work: off the async workers.
+    let ops = tokio::task::spawn_blocking(move || parse_batch(&body, &limits, layout))
+        .await
+        .map_err(|e| {
+            ApiError::internal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the batch could not be parsed",
+                &e,
+            )
+        })??;
+    submit(&role_name, handle, ops, wait).await
+}
+
+/// Parses and checks a `POST .../batch` body: the JSON shape, the list size, every path
+/// (against the role's `layout`), hash and length. Nothing is applied; the first bad change
+/// is the error, with its index.
+pub fn parse_batch(body: &[u8], limits: &Limits, layout: Layout) -> Result<Vec<Op>, ApiError> {
+    let b: BatchBody = parse_json(body, limits.max_json_bytes)?;
     if b.changes.is_empty() {
         return Err(ApiError::bad("empty_batch", "the batch has no changes"));
     }
-    if b.changes.len() > s.limits.max_batch_changes {
+    if b.changes.len() > limits.max_batch_changes {
         return Err(ApiError::bad(
             "batch_too_large",
             format!(
                 "{} changes; at most {} per batch",
                 b.changes.len(),
-                s.limits.max_batch_changes
+                limits.max_batch_changes
             ),
         ));
     }
-    let layout = handle.cfg.layout;
     let mut ops = Vec::with_capacity(b.changes.len());
     for (i, c) in b.changes.into_iter().enumerate() {
         let op = match c {
@@ -599,7 +626,7 @@ async fn batch(
         };
         ops.push(op);
     }
-    submit(&role_name, handle, ops, wait).await
+    Ok(ops)
 }
 
 async fn submit(role_name: &str, handle: &RoleHandle, ops: Vec<Op>, wait: Wait) -> ApiResult {
@@ -718,12 +745,42 @@ async fn proof(
     .into_response())
 }
 
+/// A `POST .../proofs` request.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ProofsBody {
-    names: Vec<String>,
+pub struct ProofsBody {
+    /// The names to prove, distinct, each a valid target name of the role.
+    pub names: Vec<String>,
+    /// The timestamp version to prove against (the latest when absent).
     #[serde(default)]
-    version: Option<u64>,
+    pub version: Option<u64>,
+}
+
+/// Parses and checks a `POST .../proofs` body: the JSON shape, the number of names, each name
+/// against the role's `layout`, no name twice.
+pub fn parse_proof_request(
+    body: &[u8],
+    limits: &Limits,
+    layout: Layout,
+) -> Result<ProofsBody, ApiError> {
+    let b: ProofsBody = parse_json(body, limits.max_proof_request_bytes)?;
+    if b.names.is_empty() {
+        return Err(ApiError::bad("no_names", "give at least one name"));
+    }
+    if b.names.len() > limits.max_proof_names {
+        return Err(ApiError::bad(
+            "too_many_names",
+            format!("at most {} names per request", limits.max_proof_names),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, n) in b.names.iter().enumerate() {
+        target::validate(n, layout).map_err(|e| ApiError::path(e).at(i))?;
+        if !seen.insert(n.as_str()) {
+            return Err(ApiError::bad("duplicate_name", format!("{n:?} appears twice")).at(i));
+        }
+    }
+    Ok(b)
 }
 
 async fn proofs(
@@ -752,28 +809,12 @@ async fn proofs(
                 .retry_after(1));
             }
         };
-    let max_names = s.limits.max_proof_names;
+    let limits = s.limits.clone();
     let layout = handle.cfg.layout;
     let state = handle.state.clone();
     let answer = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let b: ProofsBody = parse_json(&body, limit)?;
-        if b.names.is_empty() {
-            return Err(ApiError::bad("no_names", "give at least one name"));
-        }
-        if b.names.len() > max_names {
-            return Err(ApiError::bad(
-                "too_many_names",
-                format!("at most {max_names} names per request"),
-            ));
-        }
-        let mut seen = BTreeSet::new();
-        for (i, n) in b.names.iter().enumerate() {
-            target::validate(n, layout).map_err(|e| ApiError::path(e).at(i))?;
-            if !seen.insert(n.as_str()) {
-                return Err(ApiError::bad("duplicate_name", format!("{n:?} appears twice")).at(i));
-            }
-        }
+        let b = parse_proof_request(&body, &limits, layout)?;
         let v = signed_version(&state, b.version)?;
         let proof = v
             .tree
