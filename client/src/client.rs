@@ -657,50 +657,20 @@ impl Client {
         files: &BTreeMap<String, Vec<u8>>,
     ) -> Result<Vec<Verified>, ClientError> {
         let (version, root) = self.proof_target()?;
-        let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
-        let (answer, proof) = self.fetch_multi_answer(names, version)?;
-        let got: BTreeSet<&str> = proof.targets().iter().map(|(n, _)| n.as_str()).collect();
-        if got != wanted {
-            return Err(ClientError::WrongNames(format!(
-                "{} names asked, {} in the proof",
-                wanted.len(),
-                got.len()
-            )));
-        }
-        match proof.verify(&root) {
-            Ok(()) => {}
-            Err(ProofError::RootMismatch { computed, .. }) => {
-                let name = names.first().cloned().unwrap_or_default();
-                let claimed_root = tuf_merkle::hash::parse_hex(&answer.merkle_root).ok();
-                if answer.timestamp_version != version || claimed_root == Some(computed) {
-                    return Err(ClientError::ProofForOtherRoot {
-                        name,
-                        trusted_version: version,
-                        trusted_root: root,
-                        claimed_version: answer.timestamp_version,
-                        proof_root: computed,
-                    });
-                }
-                return Err(ClientError::ProofRejected {
-                    name,
-                    source: ProofError::RootMismatch {
-                        expected: root,
-                        computed,
-                    },
-                });
-            }
-            Err(source) => {
-                return Err(ClientError::MalformedProof {
-                    name: names.first().cloned().unwrap_or_default(),
-                    source,
-                });
+        // Servers bound the names of one request: ask in chunks, every chunk against the same
+        // version and root, and check every leaf only once all of them verified.
+        let mut proved: BTreeMap<&str, Option<LeafContents>> = BTreeMap::new();
+        for chunk in names.chunks(self.limits.names_per_request.max(1)) {
+            let proof = self.fetch_verified_multi(chunk, version, &root)?;
+            for name in chunk {
+                proved.insert(name, proof.get(name).flatten().copied());
             }
         }
         // All checks first, then the state: a refused list leaves the state untouched.
         let before = self.state.leaves.clone();
         let mut out = Vec::with_capacity(names.len());
         for name in names {
-            let contents = proof.get(name).flatten().copied();
+            let contents = proved.get(name.as_str()).copied().flatten();
             match self.check_leaf(name, contents, files.get(name).map(Vec::as_slice)) {
                 Ok(status) => out.push(Verified {
                     name: name.clone(),
@@ -715,6 +685,52 @@ impl Client {
         }
         self.state.store(&self.dir)?;
         Ok(out)
+    }
+
+    /// One multi-proof for exactly `names`, verified against `root` (of timestamp `version`).
+    fn fetch_verified_multi(
+        &self,
+        names: &[String],
+        version: u64,
+        root: &Digest,
+    ) -> Result<MultiProof, ClientError> {
+        let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        let (answer, proof) = self.fetch_multi_answer(names, version)?;
+        let got: BTreeSet<&str> = proof.targets().iter().map(|(n, _)| n.as_str()).collect();
+        if got != wanted {
+            return Err(ClientError::WrongNames(format!(
+                "{} names asked, {} in the proof",
+                wanted.len(),
+                got.len()
+            )));
+        }
+        match proof.verify(root) {
+            Ok(()) => Ok(proof),
+            Err(ProofError::RootMismatch { computed, .. }) => {
+                let name = names.first().cloned().unwrap_or_default();
+                let claimed_root = tuf_merkle::hash::parse_hex(&answer.merkle_root).ok();
+                if answer.timestamp_version != version || claimed_root == Some(computed) {
+                    return Err(ClientError::ProofForOtherRoot {
+                        name,
+                        trusted_version: version,
+                        trusted_root: *root,
+                        claimed_version: answer.timestamp_version,
+                        proof_root: computed,
+                    });
+                }
+                Err(ClientError::ProofRejected {
+                    name,
+                    source: ProofError::RootMismatch {
+                        expected: *root,
+                        computed,
+                    },
+                })
+            }
+            Err(source) => Err(ClientError::MalformedProof {
+                name: names.first().cloned().unwrap_or_default(),
+                source,
+            }),
+        }
     }
 
     /// Version monotonicity and the file check for a proved leaf; records the version seen.

@@ -27,6 +27,9 @@ pub struct Limits {
     pub attestation: u64,
     /// New root versions walked in one refresh.
     pub max_root_steps: u64,
+    /// Most names asked in one multi-proof request; more are asked in several requests against
+    /// the same timestamp version (the signer's `limits.max_proof_names`, 10,000 by default).
+    pub names_per_request: usize,
 }
 
 impl Default for Limits {
@@ -40,6 +43,7 @@ impl Default for Limits {
             change_record: 1024 * 1024 * 1024,
             attestation: 16 * 1024,
             max_root_steps: 1024,
+            names_per_request: 10_000,
         }
     }
 }

@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use common::{
     Action, Proxy, ROLE, Signer, edit_json, forge_timestamp, parse_root, parse_timestamp, sign,
@@ -87,6 +88,26 @@ fn honest_repository_verifies_present_deleted_absent_and_many() {
     let state = tuf_client::State::load(s.state.path()).expect("state");
     assert_eq!(state.leaves.get(TOKIO), Some(&2));
     assert_eq!(state.leaves.get(RAND), Some(&2));
+
+    // More names than one request may carry: asked in chunks against one version, same answer.
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    s.proxy.set(move |m, p| {
+        if m == "POST" && p.contains("/proofs") {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Action::Forward
+    });
+    files.insert(TOKIO.to_string(), b"tokio 1.0.0\ntokio 1.0.1\n".to_vec());
+    let one_request = s.client.verify_many(&names, &files).expect("one request");
+    assert_eq!(asked.swap(0, std::sync::atomic::Ordering::SeqCst), 1);
+    let mut client = s.client.with_limits(Limits {
+        names_per_request: 2,
+        ..Limits::default()
+    });
+    let chunked = client.verify_many(&names, &files).expect("chunked");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(chunked, one_request);
 }
 
 #[test]

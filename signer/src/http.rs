@@ -34,11 +34,11 @@ use tuf_merkle::contents::MAX_INTEGER;
 use tuf_merkle::hash::{HexError, parse_hex, sha256};
 
 use crate::auth::AuthOutcome;
+use crate::config::Limits;
 use crate::config::SnapshotMode;
 use crate::publisher::PublishError;
 use crate::sequencer::{RETRY_AFTER_SECS, Reply, Submission, SubmitError, Wait};
 use crate::service::{RoleHandle, Service};
-use crate::config::Limits;
 use crate::target::{self, Layout, PathError};
 use crate::tree::Op;
 
