@@ -39,7 +39,7 @@ use tough::schema::{KeyHolder, Metafile, Snapshot};
 use tuf_keys::test_support::{KeySpec, MotoKms, REGION};
 use tuf_keys::{FileKeySource, FileSigner, KeyAlgorithm, KmsSigner};
 use tuf_merkle::LeafContents;
-use tuf_signer::checkpoint::Checkpoint;
+use tuf_signer::internals::checkpoint::Checkpoint;
 use tuf_signer::metadata::{MetadataSigner, RootChain, SharedSigner, write_dev_root};
 
 const LEAVES: usize = 250_000;

@@ -12,16 +12,22 @@
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use tuf_merkle::contents::ContentsError;
+use tuf_merkle::tree::TreeError;
 use tuf_merkle::{LeafContents, Tree, key_of};
 
-use crate::checkpoint::{Checkpoint, Entry};
 use crate::config::Config;
+use crate::layout::DataDir;
 use crate::lock::{DataDirLock, LockError};
-use crate::service::{DataDir, role_has_state};
-use crate::target;
+use crate::publish::fs::FsPublisher;
+use crate::sequencer::{MAX_PENDING_BYTES, entry_len};
+use crate::storage::checkpoint::{Checkpoint, CheckpointError, Entry};
+use crate::target::{self, PathError};
 
 /// Why an import failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ImportError {
     /// The data directory is locked.
     #[error(transparent)]
@@ -63,7 +69,7 @@ pub enum ImportError {
         leaves: usize,
         /// Bytes of their change-record entries.
         bytes: usize,
-        /// [`crate::sequencer::MAX_PENDING_BYTES`].
+        /// The bound on a round's change records.
         max: usize,
     },
     /// Reading the checkout.
@@ -74,12 +80,31 @@ pub enum ImportError {
         /// The error.
         source: std::io::Error,
     },
-    /// Building the tree.
+    /// Walking the checkout.
+    #[error("walking {dir}: {source}")]
+    Walk {
+        /// The directory imported.
+        dir: PathBuf,
+        /// The error.
+        source: walkdir::Error,
+    },
+    /// A file too large to be a leaf.
+    #[error("{path}: {source}")]
+    Contents {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ContentsError,
+    },
+    /// The leaves do not make a tree (cannot happen with distinct names).
     #[error("building the tree: {0}")]
-    Tree(String),
+    Tree(#[from] TreeError),
+    /// Creating the role's state directory.
+    #[error(transparent)]
+    Fs(#[from] tuf_files::FsError),
     /// Writing the checkpoint.
     #[error(transparent)]
-    Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    Checkpoint(#[from] CheckpointError),
 }
 
 /// What an import did.
@@ -88,7 +113,7 @@ pub struct ImportSummary {
     /// Leaves imported.
     pub leaves: usize,
     /// Files skipped because their path is not a valid target name for the role, with why.
-    pub skipped: Vec<(String, String)>,
+    pub skipped: Vec<(String, PathError)>,
     /// The tree root.
     pub root: tuf_merkle::Digest,
 }
@@ -107,14 +132,15 @@ pub fn import(
     let _lock = DataDirLock::acquire(&config.data_dir)?;
     let data = DataDir(config.data_dir.clone());
     let paths = data.role_paths(role);
-    let publisher = crate::publisher::Publisher::new(data.repo(role));
-    let published = publisher.published_version().or_else(|| {
-        // A repository whose head is missing but that holds timestamps still has a history.
-        std::fs::read_dir(data.repo(role).join("timestamps"))
-            .ok()
-            .and_then(|mut d| d.next())
-            .map(|_| 0)
-    });
+    let published = FsPublisher::new(data.repo(role))
+        .read_published_version()
+        .or_else(|| {
+            // A repository whose head is missing but that holds timestamps still has a history.
+            std::fs::read_dir(data.repo(role).join("timestamps"))
+                .ok()
+                .and_then(|mut d| d.next())
+                .map(|_| 0)
+        });
     if let Some(version) = published {
         return Err(ImportError::Published {
             role: role.to_owned(),
@@ -122,7 +148,7 @@ pub fn import(
             state: paths.state_dir,
         });
     }
-    if role_has_state(&config.data_dir, role) {
+    if data.role_has_state(role) {
         return Err(ImportError::NotEmpty(role.to_owned(), paths.state_dir));
     }
     let mut files = Vec::new();
@@ -132,12 +158,9 @@ pub fn import(
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
     for entry in walker {
-        let entry = entry.map_err(|e| ImportError::Read {
-            path: e
-                .path()
-                .map(Path::to_owned)
-                .unwrap_or_else(|| dir.to_owned()),
-            source: std::io::Error::other(e.to_string()),
+        let entry = entry.map_err(|source| ImportError::Walk {
+            dir: dir.to_owned(),
+            source,
         })?;
         if !entry.file_type().is_file() {
             continue;
@@ -148,7 +171,7 @@ pub fn import(
             .replace(std::path::MAIN_SEPARATOR, "/");
         match target::validate(&name, cfg.layout) {
             Ok(()) => files.push((name, entry.path().to_owned())),
-            Err(e) => skipped.push((name, e.to_string())),
+            Err(e) => skipped.push((name, e)),
         }
     }
     let bar = if progress {
@@ -162,65 +185,40 @@ pub fn import(
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(format!("hashing {role}"));
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let chunk = files.len().div_ceil(threads).max(1);
-    let results: Vec<Result<Vec<Entry>, ImportError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                let bar = bar.clone();
-                scope.spawn(move || {
-                    let mut out = Vec::with_capacity(part.len());
-                    for (name, path) in part {
-                        let bytes = std::fs::read(path).map_err(|source| ImportError::Read {
-                            path: path.clone(),
-                            source,
-                        })?;
-                        let contents = LeafContents::for_bytes(1, &bytes)
-                            .map_err(|e| ImportError::Tree(e.to_string()))?;
-                        out.push(Entry {
-                            key: key_of(name),
-                            contents,
-                            name: Some(name.clone()),
-                        });
-                        bar.inc(1);
-                    }
-                    Ok(out)
-                })
+    let entries: Vec<Entry> = files
+        .par_iter()
+        .map(|(name, path)| {
+            let bytes = std::fs::read(path).map_err(|source| ImportError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let contents =
+                LeafContents::for_bytes(1, &bytes).map_err(|source| ImportError::Contents {
+                    path: path.clone(),
+                    source,
+                })?;
+            bar.inc(1);
+            Ok(Entry {
+                key: key_of(name),
+                contents,
+                name: Some(name.clone()),
             })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(ImportError::Tree("a hashing thread panicked".into())))
-            })
-            .collect()
-    });
-    let mut entries = Vec::with_capacity(files.len());
-    for r in results {
-        entries.extend(r?);
-    }
+        })
+        .collect::<Result<_, ImportError>>()?;
     bar.finish_with_message(format!("hashed {role}"));
     let bytes: usize = entries
         .iter()
-        .map(|e| crate::sequencer::entry_len(e.name.as_deref().unwrap_or(""), None, e.contents))
+        .map(|e| entry_len(e.name.as_deref().unwrap_or(""), None, e.contents))
         .sum();
-    if bytes > crate::sequencer::MAX_PENDING_BYTES {
+    if bytes > MAX_PENDING_BYTES {
         return Err(ImportError::TooLarge {
             leaves: entries.len(),
             bytes,
-            max: crate::sequencer::MAX_PENDING_BYTES,
+            max: MAX_PENDING_BYTES,
         });
     }
-    let tree = Tree::from_leaves(entries.iter().map(|e| (e.key, e.contents)))
-        .map_err(|e| ImportError::Tree(e.to_string()))?;
-    tuf_files::dir::create_private_dir(&paths.state_dir).map_err(|e| ImportError::Read {
-        path: e.path,
-        source: e.source,
-    })?;
+    let tree = Tree::from_leaves(entries.iter().map(|e| (e.key, e.contents)))?;
+    tuf_files::dir::create_private_dir(&paths.state_dir)?;
     let leaves = entries.len();
     Checkpoint {
         seq: 0,

@@ -34,7 +34,9 @@ pub enum LockError {
 
 /// An exclusive lock on a data directory; dropping it releases the lock.
 #[derive(Debug)]
-pub struct DataDirLock(tuf_files::DirLock);
+pub struct DataDirLock {
+    _held: tuf_files::DirLock,
+}
 
 impl DataDirLock {
     /// Takes the lock on `dir` (creating the directory if needed) without waiting.
@@ -44,7 +46,7 @@ impl DataDirLock {
             source: e.source,
         })?;
         match tuf_files::DirLock::try_acquire(&dir.join("signer.lock")) {
-            Ok(lock) => Ok(DataDirLock(lock)),
+            Ok(lock) => Ok(DataDirLock { _held: lock }),
             Err(tuf_files::LockError::Held { holder, .. }) => Err(LockError::Held {
                 dir: dir.to_owned(),
                 holder,
@@ -58,11 +60,6 @@ impl DataDirLock {
                 source: std::io::Error::other(other.to_string()),
             }),
         }
-    }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        self.0.path()
     }
 }
 

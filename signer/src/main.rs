@@ -158,7 +158,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             command: KeyCommand::Export { common, role },
         } => {
             let config = common.load()?;
-            let key = tuf_signer::service::load_online_key(&config, &role).await?;
+            let key = tuf_signer::load_online_key(&config, &role).await?;
             let public = key.public_key();
             let spki = spki_der(public.algorithm(), public.raw_public_key());
             print!("{}", pem::encode(&pem::Pem::new("PUBLIC KEY", spki)));

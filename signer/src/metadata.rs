@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tough::editor::signed::SignedRole;
 use tough::key_source::KeySource;
 use tough::schema::decoded::{Decoded, Hex};
@@ -31,6 +31,8 @@ use tough::schema::{
 use tough::sign::Sign;
 use tuf_keys::{TufPublicKey, TufSigner};
 use tuf_merkle::Digest;
+
+use crate::round::{FileMeta, SignedFile};
 
 /// The `spec_version` written. tough's editor only edits repositories at exactly "1.0.0", its
 /// loader and python-tuf accept any 1.x, so "1.0.0" is what every tool reads.
@@ -326,48 +328,35 @@ pub fn expires_at(secs: u64) -> Result<jiff::Timestamp, MetadataError> {
         .map_err(|_| MetadataError::Time)
 }
 
-/// What a timestamp or snapshot says about the file it points at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileMeta {
-    /// The file's metadata version.
-    pub version: u64,
-    /// Its length in bytes.
-    pub length: u64,
-    /// Its SHA-256.
-    pub sha256: String,
-    /// When it expires.
-    pub expires: jiff::Timestamp,
+/// What a timestamp or snapshot will say about a signed file.
+fn file_meta_of<T: Role + Serialize>(
+    role: &SignedRole<T>,
+    version: u64,
+    expires: jiff::Timestamp,
+) -> FileMeta {
+    FileMeta {
+        version,
+        length: *role.length(),
+        sha256: hex::encode(role.sha256()),
+        expires,
+    }
 }
 
-impl FileMeta {
-    fn of<T: Role + Serialize>(
-        role: &SignedRole<T>,
-        version: u64,
-        expires: jiff::Timestamp,
-    ) -> Self {
-        FileMeta {
-            version,
-            length: *role.length(),
-            sha256: hex::encode(role.sha256()),
-            expires,
-        }
-    }
-
-    fn metafile(&self) -> Result<Metafile, MetadataError> {
-        let sha = hex::decode(&self.sha256).map_err(|e| MetadataError::Sign {
-            role: RoleType::Snapshot,
-            message: format!("bad stored hash: {e}"),
-        })?;
-        Ok(Metafile {
-            length: Some(self.length),
-            hashes: Some(Hashes {
-                sha256: sha.into(),
-                _extra: HashMap::new(),
-            }),
-            version: nonzero(self.version)?,
+/// The TUF `meta` entry for a file.
+fn metafile(meta: &FileMeta) -> Result<Metafile, MetadataError> {
+    let sha = hex::decode(&meta.sha256).map_err(|e| MetadataError::Sign {
+        role: RoleType::Snapshot,
+        message: format!("bad stored hash: {e}"),
+    })?;
+    Ok(Metafile {
+        length: Some(meta.length),
+        hashes: Some(Hashes {
+            sha256: sha.into(),
             _extra: HashMap::new(),
-        })
-    }
+        }),
+        version: nonzero(meta.version)?,
+        _extra: HashMap::new(),
+    })
 }
 
 fn nonzero(v: u64) -> Result<NonZeroU64, MetadataError> {
@@ -375,17 +364,6 @@ fn nonzero(v: u64) -> Result<NonZeroU64, MetadataError> {
         role: RoleType::Timestamp,
         message: "version 0".into(),
     })
-}
-
-/// A signed file ready to publish.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignedFile {
-    /// The file name in the repository (`7.snapshot.json`, `timestamp.json`).
-    pub name: String,
-    /// The exact bytes.
-    pub bytes: String,
-    /// Its length, hash, version and expiry.
-    pub meta: FileMeta,
 }
 
 /// Signs a role's targets, snapshot and timestamp with the online key under the current root.
@@ -444,7 +422,7 @@ impl MetadataSigner {
         let signed = self.sign(role).await?;
         Ok(SignedFile {
             name: format!("{version}.targets.json"),
-            meta: FileMeta::of(&signed, version, expires),
+            meta: file_meta_of(&signed, version, expires),
             bytes: text(&signed),
         })
     }
@@ -459,11 +437,11 @@ impl MetadataSigner {
         let expires = expires_at(expires_in)?;
         let mut role = Snapshot::new(SPEC_VERSION.to_owned(), nonzero(version)?, expires);
         role.meta
-            .insert("targets.json".to_owned(), targets.metafile()?);
+            .insert("targets.json".to_owned(), metafile(targets)?);
         let signed = self.sign(role).await?;
         Ok(SignedFile {
             name: format!("{version}.snapshot.json"),
-            meta: FileMeta::of(&signed, version, expires),
+            meta: file_meta_of(&signed, version, expires),
             bytes: text(&signed),
         })
     }
@@ -480,7 +458,7 @@ impl MetadataSigner {
         let expires = expires_at(expires_in)?;
         let mut role = Timestamp::new(SPEC_VERSION.to_owned(), nonzero(version)?, expires);
         role.meta
-            .insert("snapshot.json".to_owned(), snapshot.metafile()?);
+            .insert("snapshot.json".to_owned(), metafile(snapshot)?);
         if let Some(root) = merkle_root {
             role._extra.insert(
                 "merkle_root".to_owned(),
@@ -490,7 +468,7 @@ impl MetadataSigner {
         let signed = self.sign(role).await?;
         Ok(SignedFile {
             name: "timestamp.json".to_owned(),
-            meta: FileMeta::of(&signed, version, expires),
+            meta: file_meta_of(&signed, version, expires),
             bytes: text(&signed),
         })
     }

@@ -1,67 +1,35 @@
-//! Prometheus metrics, written by hand in the text exposition format (no extra dependencies).
+//! Prometheus metrics, through `prometheus-client` (OpenMetrics text at `/metrics`).
 //!
-//! Metrics carry no secrets and no target names (names are public, but unbounded label sets
-//! would let a writer grow the metrics without limit): only per-role counters, gauges and
-//! latency histograms.
+//! Property kept: metrics carry no secrets and no target names (names are public, but
+//! unbounded label sets would let a writer grow the metrics without limit): labels are the
+//! configured role names and a fixed set of connection-close reasons, nothing a client sends.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// A monotonically increasing counter.
-#[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
-impl Counter {
-    /// A counter at zero (usable in a `static`).
-    pub const fn new() -> Self {
-        Counter(AtomicU64::new(0))
-    }
-    /// Adds one.
-    pub fn inc(&self) {
-        self.add(1);
-    }
-    /// Adds `n`.
-    pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
-    }
-    /// The value.
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+/// The content type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// A value that goes up and down.
-#[derive(Debug, Default)]
-pub struct Gauge(AtomicU64);
+/// Upper bounds of the latency buckets, seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
-impl Gauge {
-    /// A gauge at zero (usable in a `static`).
-    pub const fn new() -> Self {
-        Gauge(AtomicU64::new(0))
-    }
-    /// Adds one.
-    pub fn inc(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-    /// Subtracts one (never below zero).
-    pub fn dec(&self) {
-        let _ = self
-            .0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
-    }
-    /// Sets the value.
-    pub fn set(&self, v: u64) {
-        self.0.store(v, Ordering::Relaxed);
-    }
-    /// The value.
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
+/// The `role` label.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RoleLabel {
+    role: String,
 }
 
 /// Why an HTTP connection was closed: a fixed set, so the label cannot grow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ConnectionClose {
     /// The exchange ended normally (the client closed, or `Connection: close`).
     Completed,
@@ -82,18 +50,6 @@ pub enum ConnectionClose {
 }
 
 impl ConnectionClose {
-    /// Every reason, in the order of [`ConnectionClose::label`]'s output in `/metrics`.
-    pub const ALL: [ConnectionClose; 8] = [
-        ConnectionClose::Completed,
-        ConnectionClose::Error,
-        ConnectionClose::IdleTimeout,
-        ConnectionClose::HeaderTimeout,
-        ConnectionClose::BodyTimeout,
-        ConnectionClose::WriteTimeout,
-        ConnectionClose::Evicted,
-        ConnectionClose::Shutdown,
-    ];
-
     /// The `reason` label.
     pub fn label(self) -> &'static str {
         match self {
@@ -107,146 +63,25 @@ impl ConnectionClose {
             ConnectionClose::Shutdown => "shutdown",
         }
     }
+}
 
-    fn index(self) -> usize {
-        self as usize
+impl EncodeLabelValue for ConnectionClose {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.label())
     }
 }
 
-/// HTTP connection metrics ([`crate::server`]).
-#[derive(Debug)]
-pub struct ConnectionMetrics {
-    /// Connections open now.
-    pub open: Gauge,
-    /// The connection cap in force.
-    pub max: Gauge,
-    /// Connections accepted.
-    pub accepted: Counter,
-    /// Times accepting paused because every connection was serving a request (new
-    /// connections wait in the listen backlog meanwhile).
-    pub accept_paused: Counter,
-    /// `accept` failures (e.g. `EMFILE`); the server backs off and goes on.
-    pub accept_errors: Counter,
-    closed: [Counter; 8],
+/// The `reason` label.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: ConnectionClose,
 }
 
-impl ConnectionMetrics {
-    const fn new() -> Self {
-        ConnectionMetrics {
-            open: Gauge::new(),
-            max: Gauge::new(),
-            accepted: Counter::new(),
-            accept_paused: Counter::new(),
-            accept_errors: Counter::new(),
-            closed: [const { Counter::new() }; 8],
-        }
-    }
-
-    /// Counts a closed connection.
-    pub fn closed(&self, reason: ConnectionClose) {
-        self.closed[reason.index()].inc();
-    }
-
-    /// Connections closed for `reason` so far.
-    pub fn closed_count(&self, reason: ConnectionClose) -> u64 {
-        self.closed[reason.index()].get()
-    }
-
-    fn render(&self, out: &mut String) {
-        let simple: [(&str, &str, &str, u64); 5] = [
-            (
-                "tuf_signer_http_connections",
-                "gauge",
-                "HTTP connections open.",
-                self.open.get(),
-            ),
-            (
-                "tuf_signer_http_connections_max",
-                "gauge",
-                "The HTTP connection cap.",
-                self.max.get(),
-            ),
-            (
-                "tuf_signer_http_connections_accepted_total",
-                "counter",
-                "HTTP connections accepted.",
-                self.accepted.get(),
-            ),
-            (
-                "tuf_signer_http_accept_paused_total",
-                "counter",
-                "Times accepting paused because every connection was serving a request.",
-                self.accept_paused.get(),
-            ),
-            (
-                "tuf_signer_http_accept_errors_total",
-                "counter",
-                "Failed accepts (e.g. too many open files).",
-                self.accept_errors.get(),
-            ),
-        ];
-        for (name, kind, help, value) in simple {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        }
-        let name = "tuf_signer_http_connections_closed_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} HTTP connections closed, by reason.\n# TYPE {name} counter"
-        );
-        for reason in ConnectionClose::ALL {
-            let _ = writeln!(
-                out,
-                "{name}{{reason=\"{}\"}} {}",
-                reason.label(),
-                self.closed_count(reason)
-            );
-        }
-    }
-}
-
-/// The HTTP connection metrics. Process-wide: a process runs one server (tests that start
-/// several in one process see their sum).
-pub static CONNECTIONS: ConnectionMetrics = ConnectionMetrics::new();
-
-/// Upper bounds of the latency buckets, seconds.
-const BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
-];
-
-/// A latency histogram.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    counts: [AtomicU64; 12],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
-}
-
-impl Histogram {
-    /// Records one observation.
-    pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-            self.counts[i].fetch_add(1, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(
-            u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-    }
-}
-
-/// A metric's name, help text and how to read it from a role's metrics.
-type Read<T> = (&'static str, &'static str, fn(&RoleMetrics) -> T);
-
-/// How to read a histogram from a role's metrics.
-type HistogramOf = fn(&RoleMetrics) -> &Histogram;
-
-/// One role's metrics.
-#[derive(Debug, Default)]
+/// One role's metrics: handles into the registry's families, labelled with the role.
+#[derive(Debug, Clone)]
 pub struct RoleMetrics {
     /// Changes made durable.
     pub changes: Counter,
@@ -263,120 +98,244 @@ pub struct RoleMetrics {
     /// Durable changes waiting to be signed.
     pub unsigned_changes: Gauge,
     /// Write-ahead-log append + fdatasync.
-    pub wal_fsync: Histogram,
+    pub wal_fsync: Latency,
     /// Signing a round.
-    pub sign: Histogram,
+    pub sign: Latency,
     /// From the start of a group commit to the "durable" answers.
-    pub durable_latency: Histogram,
+    pub durable_latency: Latency,
     /// From the start of a group commit to the "signed" answers.
-    pub signed_latency: Histogram,
+    pub signed_latency: Latency,
 }
 
-/// Writes every role's metrics in the Prometheus text format.
-pub fn render<'a>(
-    roles: impl Iterator<Item = (&'a str, &'a RoleMetrics)> + Clone,
-    http_errors: &Counter,
-    proofs_refused: &Counter,
-) -> String {
-    let mut out = String::new();
-    let counters: [Read<u64>; 4] = [
-        ("tuf_signer_changes_total", "Changes made durable.", |m| {
-            m.changes.get()
-        }),
-        (
-            "tuf_signer_rejected_total",
-            "Requests refused by the version rules.",
-            |m| m.rejected.get(),
-        ),
-        ("tuf_signer_rounds_total", "Signed rounds published.", |m| {
-            m.rounds.get()
-        }),
-        (
-            "tuf_signer_refused_backlog_total",
-            "Requests refused because too many changes wait to be signed, or too large for one round.",
-            |m| m.refused_backlog.get(),
-        ),
-    ];
-    for (name, help, get) in counters {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        for (role, m) in roles.clone() {
-            let _ = writeln!(out, "{name}{{role=\"{role}\"}} {}", get(m));
-        }
+/// A latency histogram, in seconds.
+#[derive(Debug, Clone)]
+pub struct Latency(Histogram);
+
+impl Latency {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        self.0.observe(d.as_secs_f64());
     }
-    let gauges: [Read<u64>; 3] = [
-        (
+}
+
+/// HTTP connection metrics ([`crate::server`]).
+#[derive(Debug, Clone)]
+pub struct ConnectionMetrics {
+    /// Connections open now.
+    pub open: Gauge,
+    /// The connection cap in force.
+    pub max: Gauge,
+    /// Connections accepted.
+    pub accepted: Counter,
+    /// Times accepting paused because every connection was serving a request (new
+    /// connections wait in the listen backlog meanwhile).
+    pub accept_paused: Counter,
+    /// `accept` failures (e.g. `EMFILE`); the server backs off and goes on.
+    pub accept_errors: Counter,
+    closed: Family<ReasonLabel, Counter>,
+}
+
+impl ConnectionMetrics {
+    /// Counts a closed connection.
+    pub fn closed(&self, reason: ConnectionClose) {
+        self.closed.get_or_create(&ReasonLabel { reason }).inc();
+    }
+}
+
+/// Every metric of the service, in one registry.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    changes: Family<RoleLabel, Counter>,
+    rejected: Family<RoleLabel, Counter>,
+    rounds: Family<RoleLabel, Counter>,
+    refused_backlog: Family<RoleLabel, Counter>,
+    leaves: Family<RoleLabel, Gauge>,
+    timestamp_version: Family<RoleLabel, Gauge>,
+    unsigned_changes: Family<RoleLabel, Gauge>,
+    wal_fsync: Family<RoleLabel, Histogram, fn() -> Histogram>,
+    sign: Family<RoleLabel, Histogram, fn() -> Histogram>,
+    durable: Family<RoleLabel, Histogram, fn() -> Histogram>,
+    signed: Family<RoleLabel, Histogram, fn() -> Histogram>,
+    /// Requests answered with a 4xx.
+    pub http_client_errors: Counter,
+    /// Multi-proof requests refused (503) because the concurrent proof work was at its bound.
+    pub proofs_refused: Counter,
+    /// HTTP connections.
+    pub connections: ConnectionMetrics,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric registered (no role yet).
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let histograms = || {
+            Family::<RoleLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            )
+        };
+        let m = Metrics {
+            changes: Family::default(),
+            rejected: Family::default(),
+            rounds: Family::default(),
+            refused_backlog: Family::default(),
+            leaves: Family::default(),
+            timestamp_version: Family::default(),
+            unsigned_changes: Family::default(),
+            wal_fsync: histograms(),
+            sign: histograms(),
+            durable: histograms(),
+            signed: histograms(),
+            http_client_errors: Counter::default(),
+            proofs_refused: Counter::default(),
+            connections: ConnectionMetrics {
+                open: Gauge::default(),
+                max: Gauge::default(),
+                accepted: Counter::default(),
+                accept_paused: Counter::default(),
+                accept_errors: Counter::default(),
+                closed: Family::default(),
+            },
+            registry: Registry::default(),
+        };
+        let r = &mut registry;
+        // Counters get `_total` appended by the encoder.
+        r.register(
+            "tuf_signer_changes",
+            "Changes made durable.",
+            m.changes.clone(),
+        );
+        r.register(
+            "tuf_signer_rejected",
+            "Requests refused by the version rules.",
+            m.rejected.clone(),
+        );
+        r.register(
+            "tuf_signer_rounds",
+            "Signed rounds published.",
+            m.rounds.clone(),
+        );
+        r.register(
+            "tuf_signer_refused_backlog",
+            "Requests refused because too many changes wait to be signed, or too large for one round.",
+            m.refused_backlog.clone(),
+        );
+        r.register(
             "tuf_signer_leaves",
             "Leaves in the role's tree, tombstones included.",
-            |m| m.leaves.get(),
-        ),
-        (
+            m.leaves.clone(),
+        );
+        r.register(
             "tuf_signer_timestamp_version",
             "Latest published timestamp version.",
-            |m| m.timestamp_version.get(),
-        ),
-        (
+            m.timestamp_version.clone(),
+        );
+        r.register(
             "tuf_signer_unsigned_changes",
             "Durable changes waiting to be signed (non-zero while signing lags or fails).",
-            |m| m.unsigned_changes.get(),
-        ),
-    ];
-    for (name, help, get) in gauges {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (role, m) in roles.clone() {
-            let _ = writeln!(out, "{name}{{role=\"{role}\"}} {}", get(m));
-        }
-    }
-    let histograms: [(&str, &str, HistogramOf); 4] = [
-        (
+            m.unsigned_changes.clone(),
+        );
+        r.register(
             "tuf_signer_wal_fsync_seconds",
             "Write-ahead-log append and fdatasync.",
-            |m| &m.wal_fsync,
-        ),
-        ("tuf_signer_sign_seconds", "Signing a round.", |m| &m.sign),
-        (
+            m.wal_fsync.clone(),
+        );
+        r.register(
+            "tuf_signer_sign_seconds",
+            "Signing a round.",
+            m.sign.clone(),
+        );
+        r.register(
             "tuf_signer_durable_seconds",
             "Group commit start to durable answers.",
-            |m| &m.durable_latency,
-        ),
-        (
+            m.durable.clone(),
+        );
+        r.register(
             "tuf_signer_signed_seconds",
             "Group commit start to signed answers.",
-            |m| &m.signed_latency,
-        ),
-    ];
-    for (name, help, get) in histograms {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (role, m) in roles.clone() {
-            let h = get(m);
-            let mut cumulative = 0;
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                cumulative += h.counts[i].load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "{name}_bucket{{role=\"{role}\",le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            let count = h.count.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{role=\"{role}\",le=\"+Inf\"}} {count}");
-            let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(
-                out,
-                "{name}_sum{{role=\"{role}\"}} {sum}\n{name}_count{{role=\"{role}\"}} {count}"
-            );
+            m.signed.clone(),
+        );
+        r.register(
+            "tuf_signer_http_client_errors",
+            "Requests answered with a 4xx.",
+            m.http_client_errors.clone(),
+        );
+        r.register(
+            "tuf_signer_proof_requests_refused",
+            "Multi-proof requests refused (503) because the concurrent proof work was at its bound.",
+            m.proofs_refused.clone(),
+        );
+        let c = &m.connections;
+        r.register(
+            "tuf_signer_http_connections",
+            "HTTP connections open.",
+            c.open.clone(),
+        );
+        r.register(
+            "tuf_signer_http_connections_max",
+            "The HTTP connection cap.",
+            c.max.clone(),
+        );
+        r.register(
+            "tuf_signer_http_connections_accepted",
+            "HTTP connections accepted.",
+            c.accepted.clone(),
+        );
+        r.register(
+            "tuf_signer_http_accept_paused",
+            "Times accepting paused because every connection was serving a request.",
+            c.accept_paused.clone(),
+        );
+        r.register(
+            "tuf_signer_http_accept_errors",
+            "Failed accepts (e.g. too many open files).",
+            c.accept_errors.clone(),
+        );
+        r.register(
+            "tuf_signer_http_connections_closed",
+            "HTTP connections closed, by reason.",
+            c.closed.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// The metrics of role `role` (created on first use, so each role shows from the start).
+    pub fn role(&self, role: &str) -> RoleMetrics {
+        let label = RoleLabel {
+            role: role.to_owned(),
+        };
+        RoleMetrics {
+            changes: self.changes.get_or_create(&label).clone(),
+            rejected: self.rejected.get_or_create(&label).clone(),
+            rounds: self.rounds.get_or_create(&label).clone(),
+            refused_backlog: self.refused_backlog.get_or_create(&label).clone(),
+            leaves: self.leaves.get_or_create(&label).clone(),
+            timestamp_version: self.timestamp_version.get_or_create(&label).clone(),
+            unsigned_changes: self.unsigned_changes.get_or_create(&label).clone(),
+            wal_fsync: Latency(self.wal_fsync.get_or_create(&label).clone()),
+            sign: Latency(self.sign.get_or_create(&label).clone()),
+            durable_latency: Latency(self.durable.get_or_create(&label).clone()),
+            signed_latency: Latency(self.signed.get_or_create(&label).clone()),
         }
     }
-    let _ = writeln!(
-        out,
-        "# HELP tuf_signer_http_client_errors_total Requests answered with a 4xx.\n# TYPE tuf_signer_http_client_errors_total counter\ntuf_signer_http_client_errors_total {}",
-        http_errors.get()
-    );
-    let _ = writeln!(
-        out,
-        "# HELP tuf_signer_proof_requests_refused_total Multi-proof requests refused (503) because the concurrent proof work was at its bound.\n# TYPE tuf_signer_proof_requests_refused_total counter\ntuf_signer_proof_requests_refused_total {}",
-        proofs_refused.get()
-    );
-    CONNECTIONS.render(&mut out);
-    out
+
+    /// Every metric in the OpenMetrics text format ([`CONTENT_TYPE`]).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
 }
 
 #[cfg(test)]
@@ -384,21 +343,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_close_reason_has_its_own_counter_and_line() {
-        for (i, reason) in ConnectionClose::ALL.into_iter().enumerate() {
-            assert_eq!(reason.index(), i);
-        }
-        let m = ConnectionMetrics::new();
-        m.closed(ConnectionClose::WriteTimeout);
-        m.open.inc();
-        m.open.dec();
-        m.open.dec();
-        let mut out = String::new();
-        m.render(&mut out);
+    fn roles_and_close_reasons_are_the_only_labels() {
+        let m = Metrics::new();
+        let r = m.role("crates.io");
+        r.changes.inc_by(3);
+        r.wal_fsync.observe(Duration::from_millis(2));
+        m.connections.closed(ConnectionClose::WriteTimeout);
+        m.connections.open.inc();
+        m.proofs_refused.inc();
+        let out = m.render();
         assert!(
-            out.contains("tuf_signer_http_connections_closed_total{reason=\"write_timeout\"} 1\n")
+            out.contains("tuf_signer_changes_total{role=\"crates.io\"} 3\n"),
+            "{out}"
         );
-        assert!(out.contains("tuf_signer_http_connections_closed_total{reason=\"evicted\"} 0\n"));
-        assert!(out.contains("tuf_signer_http_connections 0\n"));
+        assert!(
+            out.contains("tuf_signer_http_connections_closed_total{reason=\"write_timeout\"} 1\n"),
+            "{out}"
+        );
+        assert!(out.contains("tuf_signer_http_connections 1\n"), "{out}");
+        assert!(
+            out.contains("tuf_signer_proof_requests_refused_total 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("tuf_signer_wal_fsync_seconds_bucket{le=\"0.0025\",role=\"crates.io\"} 1"),
+            "{out}"
+        );
+        assert!(out.ends_with("# EOF\n"));
     }
 }

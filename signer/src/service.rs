@@ -8,19 +8,22 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tuf_keys::{FileSigner, KeyAlgorithm, KmsOptions, KmsSigner};
 
-use crate::auth::{TokenTable, token_hash};
-use crate::config::{Config, Limits, Mode, OnlineKey, RoleConfig};
+use crate::config::{Config, Mode, OnlineKey};
+use crate::http::auth::{TokenTable, token_hash};
+use crate::http::{RoleHandle, Service};
+use crate::layout::DataDir;
 use crate::lock::{DataDirLock, LockError};
 use crate::metadata::{MetadataError, MetadataSigner, RootChain, SharedSigner, write_dev_root};
-use crate::metrics::{Counter, RoleMetrics};
-use crate::publisher::Publisher;
-use crate::sequencer::{RecoveryError, RolePaths, Sequencer, Submission};
+use crate::metrics::Metrics;
+use crate::publish::fs::FsPublisher;
+use crate::publish::{PublishError, Publisher};
+use crate::sequencer::{Parts, RecoveryError, Sequencer};
 use crate::state::RoleState;
 
 /// Depth of each role's request queue.
@@ -62,14 +65,14 @@ pub enum StartError {
         /// The role.
         role: String,
         /// The error.
-        source: RecoveryError,
+        source: Box<RecoveryError>,
     },
     /// Files in the data directory.
     #[error(transparent)]
     Fs(#[from] tuf_files::FsError),
     /// Publishing the root chain.
     #[error(transparent)]
-    Publish(#[from] crate::publisher::PublishError),
+    Publish(#[from] PublishError),
     /// The listen address.
     #[error("cannot listen on {addr}: {source}; pass another --listen address")]
     Listen {
@@ -89,38 +92,6 @@ pub enum StartError {
     /// A thread could not be started.
     #[error("cannot start the sequencer thread: {0}")]
     Thread(std::io::Error),
-}
-
-/// What the HTTP handlers share.
-pub struct Service {
-    /// The roles, by name.
-    pub roles: BTreeMap<String, RoleHandle>,
-    /// Writer tokens.
-    pub tokens: TokenTable,
-    /// Request limits.
-    pub limits: Limits,
-    /// 4xx answers, for `/metrics`.
-    pub http_errors: Counter,
-    /// Turns for multi-proof work ([`Limits::concurrent_proofs`]).
-    pub proof_permits: Arc<tokio::sync::Semaphore>,
-    /// Proof requests refused for want of a turn, for `/metrics`.
-    pub proofs_refused: Counter,
-    /// How long a request body may take (`server.body_timeout_secs`).
-    pub body_timeout: std::time::Duration,
-}
-
-/// One role as the HTTP handlers see it.
-pub struct RoleHandle {
-    /// Its configuration.
-    pub cfg: RoleConfig,
-    /// The sequencer's queue.
-    pub tx: mpsc::Sender<Submission>,
-    /// Signed versions and status.
-    pub state: Arc<RoleState>,
-    /// Metrics.
-    pub metrics: Arc<RoleMetrics>,
-    /// The published repository.
-    pub publisher: Publisher,
 }
 
 /// A running service.
@@ -162,39 +133,6 @@ impl Running {
             }
         })
         .await;
-    }
-}
-
-/// The data-directory layout.
-#[derive(Debug, Clone)]
-pub struct DataDir(pub PathBuf);
-
-impl DataDir {
-    /// `<data>/state/<role>`.
-    pub fn role_paths(&self, role: &str) -> RolePaths {
-        RolePaths {
-            state_dir: self.0.join("state").join(role),
-        }
-    }
-    /// `<data>/repo/<role>`.
-    pub fn repo(&self, role: &str) -> PathBuf {
-        self.0.join("repo").join(role)
-    }
-    /// `<data>/keys/<role>.pem`: a generated online key.
-    pub fn online_key(&self, role: &str) -> PathBuf {
-        self.0.join("keys").join(format!("{role}.pem"))
-    }
-    /// `<data>/keys/dev-root.pem`: the development root key.
-    pub fn dev_root_key(&self) -> PathBuf {
-        self.0.join("keys").join("dev-root.pem")
-    }
-    /// `<data>/roots/<role>`: generated development roots.
-    pub fn dev_roots(&self, role: &str) -> PathBuf {
-        self.0.join("roots").join(role)
-    }
-    /// `<data>/dev-tokens/<role>`: a generated development writer token.
-    pub fn dev_token(&self, role: &str) -> PathBuf {
-        self.0.join("dev-tokens").join(role)
     }
 }
 
@@ -333,6 +271,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     }
     let (http_stop, mut http_stop_rx) = watch::channel(false);
     let (sequencer_stop, sequencer_stop_rx) = watch::channel(false);
+    let metrics = Arc::new(Metrics::new());
     let mut tokens = TokenTable::default();
     let mut roles = BTreeMap::new();
     let mut threads = Vec::new();
@@ -359,34 +298,30 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             key_id = key.public_key().key_id_hex(),
             "trust checks passed"
         );
-        let publisher = Publisher::new(data.repo(name));
-        publisher.remove_stale_temps();
+        let publisher: Arc<dyn Publisher> = Arc::new(FsPublisher::new(data.repo(name)));
+        publisher.prepare().await?;
         tuf_files::dir::remove_stale_temps(&data.role_paths(name).state_dir);
-        publisher.publish_roots(&chain.files)?;
-        let signer = MetadataSigner::new(chain.current.signed.clone(), key);
+        publisher.publish_roots(&chain.files).await?;
         let state = Arc::new(RoleState::new(name, cfg.snapshot, cfg.kept_versions));
-        let metrics = Arc::new(RoleMetrics::default());
+        let parts = Parts {
+            role: name.clone(),
+            cfg: cfg.clone(),
+            paths: data.role_paths(name),
+            signer: MetadataSigner::new(chain.current.signed.clone(), key),
+            publisher: publisher.clone(),
+            state: state.clone(),
+            metrics: Arc::new(metrics.role(name)),
+            max_unsigned: config.limits.max_unsigned_changes,
+        };
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let (ready_tx, ready_rx) = oneshot::channel();
         let handle = tokio::runtime::Handle::current();
         let stop = sequencer_stop_rx.clone();
-        let max_unsigned = config.limits.max_unsigned_changes;
-        let (role, role_cfg, paths, pub2, st, me) = (
-            name.clone(),
-            cfg.clone(),
-            data.role_paths(name),
-            publisher.clone(),
-            state.clone(),
-            metrics.clone(),
-        );
         let thread = std::thread::Builder::new()
             .name(format!("sequencer-{name}"))
             .spawn(move || {
                 handle.block_on(async move {
-                    let opened =
-                        Sequencer::open(role, role_cfg, paths, signer, pub2, st, me, max_unsigned)
-                            .await;
-                    match opened {
+                    match Sequencer::open(parts).await {
                         Ok(seq) => {
                             let _ = ready_tx.send(Ok(()));
                             seq.run(rx, stop).await;
@@ -406,8 +341,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 cfg: cfg.clone(),
                 tx,
                 state,
-                metrics,
-                publisher,
+                published: publisher,
             },
         );
     }
@@ -415,14 +349,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     for (role, ready) in readies {
         match ready.await {
             Ok(Ok(())) => {}
-            Ok(Err(source)) => failure = failure.or(Some(StartError::Recovery { role, source })),
+            Ok(Err(source)) => {
+                failure = failure.or(Some(StartError::Recovery {
+                    role,
+                    source: Box::new(source),
+                }))
+            }
             Err(_) => {
                 failure = failure.or(Some(StartError::Recovery {
                     role: role.clone(),
-                    source: RecoveryError::Inconsistent {
-                        role,
-                        message: "sequencer thread died".into(),
-                    },
+                    source: Box::new(RecoveryError::ThreadDied { role }),
                 }))
             }
         }
@@ -456,11 +392,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         roles,
         tokens,
         limits: config.limits.clone(),
-        http_errors: Counter::default(),
+        metrics: metrics.clone(),
         proof_permits: Arc::new(tokio::sync::Semaphore::new(
             config.limits.concurrent_proofs(),
         )),
-        proofs_refused: Counter::default(),
         body_timeout: config.server.body_timeout(),
     });
     let app = crate::http::router(service.clone());
@@ -469,6 +404,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         app,
         config.server.clone(),
         config.roles.len(),
+        metrics.connections.clone(),
         async move {
             let _ = http_stop_rx.wait_for(|stop| *stop).await;
         },
@@ -483,11 +419,4 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         service,
         _lock: lock,
     })
-}
-
-/// Whether `path` is inside the data directory's state for `role` and holds anything.
-pub fn role_has_state(data: &Path, role: &str) -> bool {
-    let paths = DataDir(data.to_owned()).role_paths(role);
-    let non_empty = |p: PathBuf| std::fs::metadata(p).is_ok_and(|m| m.len() > 0);
-    non_empty(paths.wal()) || non_empty(paths.checkpoint()) || non_empty(paths.round())
 }

@@ -10,35 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use tuf_merkle::{Digest, LeafContents, Tree, key_of};
 
-use crate::wal::LoggedChange;
-
-/// A requested change to one target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
-    /// Add or update a target.
-    Upsert {
-        /// Target name (already validated).
-        name: String,
-        /// Length in bytes.
-        length: u64,
-        /// SHA-256 of the bytes.
-        sha256: Digest,
-    },
-    /// Delete a target (it becomes a tombstone).
-    Delete {
-        /// Target name (already validated).
-        name: String,
-    },
-}
-
-impl Op {
-    /// The target name.
-    pub fn name(&self) -> &str {
-        match self {
-            Op::Upsert { name, .. } | Op::Delete { name } => name,
-        }
-    }
-}
+use crate::change::{Applied, Change, Op};
 
 /// Why a change was refused; nothing of its request was applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,19 +35,6 @@ impl RuleError {
             RuleError::Range(..) => "value_out_of_range",
         }
     }
-}
-
-/// The outcome of one accepted op.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
-    /// The target name.
-    pub name: String,
-    /// Its contents before (`None`: new).
-    pub old: Option<LeafContents>,
-    /// Its contents after.
-    pub new: LeafContents,
-    /// Whether the op changed anything (an identical upsert does not).
-    pub changed: bool,
 }
 
 /// The next contents of a target under D2's rules, given its current contents.
@@ -135,19 +94,16 @@ pub struct Staged {
     /// What each overlay insertion replaced, in order, so that [`Staged::rollback`] can undo
     /// the requests staged after a [`Mark`].
     journal: Vec<(Digest, Option<LeafContents>)>,
-    /// The accepted changes that change something, in order (what goes into the log).
-    pub log: Vec<LoggedChange>,
-    /// `(name, old, new)` for the change record, in order.
-    pub record: Vec<(String, Option<LeafContents>, LeafContents)>,
+    /// The accepted changes that change something, in order: what is logged, applied to the
+    /// tree and listed in the change record.
+    pub changes: Vec<Change>,
 }
 
 /// A position in a [`Staged`], to roll back to.
 #[derive(Debug, Clone, Copy)]
 pub struct Mark {
-    /// `log.len()` at the mark.
-    pub log: usize,
-    /// `record.len()` at the mark.
-    pub record: usize,
+    /// `changes.len()` at the mark.
+    pub changes: usize,
     journal: usize,
 }
 
@@ -155,8 +111,7 @@ impl Staged {
     /// The current position.
     pub fn mark(&self) -> Mark {
         Mark {
-            log: self.log.len(),
-            record: self.record.len(),
+            changes: self.changes.len(),
             journal: self.journal.len(),
         }
     }
@@ -170,8 +125,12 @@ impl Staged {
                 None => self.overlay.remove(&key),
             };
         }
-        self.log.truncate(mark.log);
-        self.record.truncate(mark.record);
+        self.changes.truncate(mark.changes);
+    }
+
+    /// The changes staged since `mark`.
+    pub fn since(&self, mark: Mark) -> &[Change] {
+        &self.changes[mark.changes..]
     }
 }
 
@@ -194,6 +153,7 @@ impl RoleTree {
     ) -> Result<Vec<Applied>, (usize, RuleError)> {
         let mut local: HashMap<Digest, LeafContents> = HashMap::new();
         let mut applied = Vec::with_capacity(ops.len());
+        let mut keys = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter().enumerate() {
             let key = key_of(op.name());
             let current = local
@@ -203,6 +163,7 @@ impl RoleTree {
                 .or_else(|| self.tree.get_key(&key));
             let new = next_contents(op, current).map_err(|e| (index, e))?;
             local.insert(key, new);
+            keys.push(key);
             applied.push(Applied {
                 name: op.name().to_owned(),
                 old: current,
@@ -210,30 +171,29 @@ impl RoleTree {
                 changed: current != Some(new),
             });
         }
-        for a in &applied {
+        for (a, key) in applied.iter().zip(keys) {
             if a.changed {
-                let key = key_of(&a.name);
                 let previous = staged.overlay.insert(key, a.new);
                 staged.journal.push((key, previous));
-                staged.log.push(LoggedChange {
+                staged.changes.push(Change {
                     name: a.name.clone(),
-                    contents: a.new,
+                    key,
+                    old: a.old,
+                    new: a.new,
                 });
-                staged.record.push((a.name.clone(), a.old, a.new));
             }
         }
         Ok(applied)
     }
 
-    /// Applies logged changes (in order) to the tree.
-    pub fn apply(&mut self, changes: &[LoggedChange]) {
+    /// Applies accepted changes (in order) to the tree.
+    pub fn apply(&mut self, changes: &[Change]) {
         if let Some(names) = &mut self.names {
             for c in changes {
-                names.insert(key_of(&c.name), c.name.clone());
+                names.insert(c.key, c.name.clone());
             }
         }
-        self.tree
-            .set_many(changes.iter().map(|c| (key_of(&c.name), c.contents)));
+        self.tree.set_many(changes.iter().map(|c| (c.key, c.new)));
     }
 
     /// The present targets with names, sorted by name (classic `targets.json`).
@@ -281,29 +241,29 @@ mod tests {
         let d = t.stage(&mut s, &[Op::Delete { name: "a".into() }]).unwrap();
         assert_eq!(d[0].new, LeafContents::Deleted { version: 3 });
         // A failing request leaves the staged state alone.
-        let before = s.log.len();
+        let before = s.changes.len();
         assert_eq!(
             t.stage(&mut s, &[up("b", b"x"), Op::Delete { name: "a".into() }]),
             Err((1, RuleError::AlreadyDeleted("a".into())))
         );
-        assert_eq!(s.log.len(), before);
+        assert_eq!(s.changes.len(), before);
         assert_eq!(
             t.stage(&mut s, &[Op::Delete { name: "zz".into() }]),
             Err((0, RuleError::NotFound("zz".into())))
         );
         let mut t = t;
-        t.apply(&s.log);
+        t.apply(&s.changes);
         assert_eq!(t.tree.get("a"), Some(LeafContents::Deleted { version: 3 }));
         assert!(t.present_targets().is_empty());
         let mut s = Staged::default();
         t.stage(&mut s, &[up("a", b"9")]).unwrap();
-        assert_eq!(s.log[0].contents.version(), 4);
+        assert_eq!(s.changes[0].new.version(), 4);
 
         // A rolled-back request leaves no trace: the next one sees the state before it.
         let mark = s.mark();
         t.stage(&mut s, &[up("a", b"10"), up("b", b"1")]).unwrap();
         s.rollback(mark);
-        assert_eq!((s.log.len(), s.record.len()), (1, 1));
+        assert_eq!(s.changes.len(), 1);
         let again = t.stage(&mut s, &[up("a", b"10"), up("b", b"1")]).unwrap();
         assert_eq!(
             again.iter().map(|a| a.new.version()).collect::<Vec<_>>(),

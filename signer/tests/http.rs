@@ -695,16 +695,18 @@ async fn restart_recovers_every_acknowledged_change() {
     // Simulate a crash after a log append was acknowledged but before it was signed: append a
     // record to the log by hand, as the sequencer would have.
     let wal_path = dir.path().join("state/crates.io/wal.log");
-    let checkpoint = tuf_signer::checkpoint::Checkpoint::load(
+    let checkpoint = tuf_signer::internals::checkpoint::Checkpoint::load(
         &dir.path().join("state/crates.io/checkpoint.bin"),
     )
     .unwrap();
-    let mut opened = tuf_signer::wal::Wal::open(&wal_path, checkpoint.seq).unwrap();
-    let crashed = tuf_signer::wal::LoggedChange {
+    let mut opened = tuf_signer::internals::wal::Wal::open(&wal_path, checkpoint.seq).unwrap();
+    let crashed = tuf_signer::change::Change {
         name: "cr/as/crash".into(),
-        contents: LeafContents::for_bytes(1, b"crash").unwrap(),
+        key: tuf_merkle::key_of("cr/as/crash"),
+        old: None,
+        new: LeafContents::for_bytes(1, b"crash").unwrap(),
     };
-    opened.wal.append(vec![crashed]).unwrap();
+    opened.wal.append(&[crashed]).unwrap();
     drop(opened);
     // And a timestamp.json lost from the published repository: republished from the round.
     std::fs::remove_file(dir.path().join("repo/crates.io/timestamp.json")).unwrap();

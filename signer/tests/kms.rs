@@ -14,8 +14,8 @@ use tough::schema::{Root, Signed, Timestamp};
 use tuf_keys::test_support::{KeySpec, MotoKms, REGION};
 use tuf_keys::{FileSigner, KeyAlgorithm, KmsSigner};
 use tuf_merkle::Proof;
-use tuf_signer::auth::token_hash;
 use tuf_signer::metadata::{SharedSigner, write_dev_root};
+use tuf_signer::token_hash;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kms_keys_sign_real_timestamps() {

@@ -12,8 +12,8 @@ use serde_json::json;
 use tuf_keys::{FileSigner, KeyAlgorithm};
 use tuf_merkle::multiproof::MultiProof;
 use tuf_signer::Config;
-use tuf_signer::auth::token_hash;
 use tuf_signer::metadata::{SharedSigner, write_dev_root};
+use tuf_signer::token_hash;
 
 fn production_config(data: &Path, roots: &Path, key: &Path) -> Config {
     let text = format!(
@@ -432,7 +432,8 @@ async fn background_checkpoints_compact_the_log() {
     let mut compacted = false;
     for _ in 0..100 {
         let checkpoint =
-            tuf_signer::checkpoint::Checkpoint::load(&state.join("checkpoint.bin")).unwrap();
+            tuf_signer::internals::checkpoint::Checkpoint::load(&state.join("checkpoint.bin"))
+                .unwrap();
         if checkpoint.seq > 0 {
             let wal = std::fs::read(state.join("wal.log")).unwrap();
             let first = (wal.len() >= 8).then(|| {

@@ -498,7 +498,9 @@ mod tests {
     };
 
     fn conn() -> Arc<Conn> {
-        Arc::new(Conn::new(Arc::new(Pool::default())))
+        Arc::new(Conn::new(Arc::new(Pool::new(
+            crate::metrics::Metrics::new().connections,
+        ))))
     }
 
     fn secs(n: u64) -> Duration {

@@ -52,7 +52,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use crate::config::ServerConfig;
-use crate::metrics::{CONNECTIONS, ConnectionClose};
+use crate::metrics::{ConnectionClose, ConnectionMetrics};
 pub use conn::Timeouts;
 use conn::{Conn, ConnService, TrackedStream};
 pub use fds::{ConnectionBudget, NofileLimit, raise_nofile_limit};
@@ -77,10 +77,12 @@ const ACCEPT_ERROR_LOG_PERIOD: Duration = Duration::from_secs(10);
 const MIN_COMPACT: usize = 64;
 
 /// What the accept loop and the connections share.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Pool {
     /// Connections open.
     open: AtomicUsize,
+    /// Where connections are counted.
+    metrics: ConnectionMetrics,
     /// Wakes the accept loop (and the final wait of a shutdown): a connection closed or
     /// became idle.
     changed: Notify,
@@ -100,6 +102,15 @@ struct IdleQueue {
 }
 
 impl Pool {
+    pub(crate) fn new(metrics: ConnectionMetrics) -> Self {
+        Pool {
+            open: AtomicUsize::new(0),
+            metrics,
+            changed: Notify::new(),
+            idle: Mutex::default(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, IdleQueue> {
         // A queue of weak handles: never left half-updated by a panic.
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
@@ -128,8 +139,8 @@ impl Pool {
     fn insert(self: &Arc<Self>) -> (Arc<Conn>, Slot) {
         let conn = Arc::new(Conn::new(self.clone()));
         self.open.fetch_add(1, Ordering::AcqRel);
-        CONNECTIONS.accepted.inc();
-        CONNECTIONS.open.inc();
+        self.metrics.accepted.inc();
+        self.metrics.open.inc();
         if let Some(since) = conn.evictable_since() {
             self.became_idle(since, Arc::downgrade(&conn));
         }
@@ -160,7 +171,7 @@ struct Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.pool.open.fetch_sub(1, Ordering::AcqRel);
-        CONNECTIONS.open.dec();
+        self.pool.metrics.open.dec();
         self.pool.changed.notify_one();
     }
 }
@@ -173,6 +184,7 @@ pub async fn serve(
     app: Router,
     config: ServerConfig,
     roles: usize,
+    metrics: ConnectionMetrics,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let budget = ConnectionBudget::current(roles, config.max_connections);
@@ -202,14 +214,14 @@ pub async fn serve(
         reserve = budget.reserve,
         "connection cap"
     );
-    CONNECTIONS.max.set(u64::try_from(max).unwrap_or(u64::MAX));
+    metrics.max.set(i64::try_from(max).unwrap_or(i64::MAX));
     let timeouts = Timeouts::from_config(&config);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .keep_alive(true)
         .header_read_timeout(timeouts.idle + timeouts.header);
     let http = Arc::new(http);
-    let pool = Arc::new(Pool::default());
+    let pool = Arc::new(Pool::new(metrics));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let mut backoff = MIN_BACKOFF;
@@ -239,7 +251,7 @@ pub async fn serve(
                 while pool.len() >= max && !pool.evict_longest_idle() {
                     if !paused {
                         paused = true;
-                        CONNECTIONS.accept_paused.inc();
+                        pool.metrics.accept_paused.inc();
                     }
                     tokio::select! {
                         () = pool.changed.notified() => {}
@@ -260,7 +272,7 @@ pub async fn serve(
             }
             Err(e) if is_connection_error(&e) => {}
             Err(e) => {
-                CONNECTIONS.accept_errors.inc();
+                pool.metrics.accept_errors.inc();
                 if is_out_of_descriptors(&e) {
                     pool.evict_longest_idle();
                 }
@@ -351,7 +363,7 @@ async fn connection(
         }
     };
     tracing::debug!(reason = reason.label(), "HTTP connection closed");
-    CONNECTIONS.closed(reason);
+    _slot.pool.metrics.closed(reason);
 }
 
 #[cfg(test)]
@@ -360,7 +372,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_longest_idle_connection_is_evicted_and_busy_ones_never() {
-        let pool = Arc::new(Pool::default());
+        let pool = Arc::new(Pool::new(crate::metrics::Metrics::new().connections));
         let (a, _sa) = pool.insert();
         tokio::time::sleep(Duration::from_millis(2)).await;
         let (b, _sb) = pool.insert();
@@ -383,7 +395,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_idle_queue_stays_proportional_to_the_connections() {
-        let pool = Arc::new(Pool::default());
+        let pool = Arc::new(Pool::new(crate::metrics::Metrics::new().connections));
         let conns: Vec<_> = (0..10).map(|_| pool.insert()).collect();
         // Ten thousand requests on ten keep-alive connections.
         for _ in 0..1000 {

@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tuf_merkle::LeafContents;
 
-use crate::publisher::Round;
+use crate::change::Change;
+use crate::round::Round;
 
 /// The largest record payload, for writer and reader alike: [`Wal::append`] refuses a record
 /// over it before writing a byte ([`WalError::RecordTooLarge`]), and on open a length field
@@ -311,16 +312,18 @@ impl Wal {
     }
 
     /// The sequence number the next record gets.
+    #[cfg(test)]
     pub fn next_seq(&self) -> u64 {
         self.next_seq
     }
 
     /// Bytes in the log.
-    pub fn len(&self) -> u64 {
+    pub fn bytes(&self) -> u64 {
         self.len
     }
 
     /// Whether the log holds no record.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -328,22 +331,41 @@ impl Wal {
     /// Appends one record with the next sequence number and `fdatasync`s. Returns the sequence
     /// number. On error, the caller must not acknowledge the changes; the torn bytes, if any,
     /// are cut off on the next open (and by the rollback here when possible).
-    pub fn append(&mut self, changes: Vec<LoggedChange>) -> Result<u64, WalError> {
-        self.append_record(Record {
-            seq: self.next_seq,
-            changes,
-            round: None,
-        })
+    pub fn append(&mut self, changes: &[Change]) -> Result<u64, WalError> {
+        // Serialized as a `Record` with its changes, borrowed rather than copied.
+        #[derive(Serialize)]
+        struct Borrowed<'a> {
+            seq: u64,
+            changes: Vec<LoggedRef<'a>>,
+        }
+        #[derive(Serialize)]
+        struct LoggedRef<'a> {
+            name: &'a str,
+            contents: &'a LeafContents,
+        }
+        let seq = self.next_seq;
+        let record = Borrowed {
+            seq,
+            changes: changes
+                .iter()
+                .map(|c| LoggedRef {
+                    name: &c.name,
+                    contents: &c.new,
+                })
+                .collect(),
+        };
+        self.append_encoded(seq, &record)
     }
 
     /// Appends a signed round and `fdatasync`s; returns its sequence number.
     pub fn append_round(&mut self, round: &Round) -> Result<u64, WalError> {
-        let record = Record {
-            seq: self.next_seq,
-            changes: Vec::new(),
-            round: Some(Box::new(round.clone())),
-        };
-        self.append_record(record)
+        #[derive(Serialize)]
+        struct Borrowed<'a> {
+            seq: u64,
+            round: &'a Round,
+        }
+        let seq = self.next_seq;
+        self.append_encoded(seq, &Borrowed { seq, round })
     }
 
     /// The last sequence number written (or covered by the checkpoint the log was opened at).
@@ -351,8 +373,9 @@ impl Wal {
         self.next_seq - 1
     }
 
-    fn append_record(&mut self, record: Record) -> Result<u64, WalError> {
-        let payload = serde_json::to_vec(&record).map_err(WalError::Encode)?;
+    /// Appends `record`, which serializes as a [`Record`] with sequence number `seq`.
+    fn append_encoded(&mut self, seq: u64, record: &impl Serialize) -> Result<u64, WalError> {
+        let payload = serde_json::to_vec(record).map_err(WalError::Encode)?;
         let too_large = || WalError::RecordTooLarge {
             bytes: payload.len(),
             max: self.max_record,
@@ -393,7 +416,7 @@ impl Wal {
         }
         self.len += frame.len() as u64;
         self.next_seq += 1;
-        Ok(record.seq)
+        Ok(seq)
     }
 
     /// Empties the log after a checkpoint covering every record in it was made durable. The
@@ -599,10 +622,12 @@ fn parse_record(bytes: &[u8], max: usize) -> Result<(Record, usize), Bad> {
 mod tests {
     use super::*;
 
-    fn change(name: &str, v: u64) -> Vec<LoggedChange> {
-        vec![LoggedChange {
+    fn change(name: &str, v: u64) -> Vec<Change> {
+        vec![Change {
             name: name.into(),
-            contents: LeafContents::for_bytes(v, name.as_bytes()).unwrap(),
+            key: tuf_merkle::key_of(name),
+            old: None,
+            new: LeafContents::for_bytes(v, name.as_bytes()).unwrap(),
         }]
     }
 
@@ -611,8 +636,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal");
         let mut o = Wal::open(&path, 0).unwrap();
-        assert_eq!(o.wal.append(change("a", 1)).unwrap(), 1);
-        assert_eq!(o.wal.append(change("b", 1)).unwrap(), 2);
+        assert_eq!(o.wal.append(&change("a", 1)).unwrap(), 1);
+        assert_eq!(o.wal.append(&change("b", 1)).unwrap(), 2);
         drop(o);
         let o = Wal::open(&path, 0).unwrap();
         assert_eq!(o.records.len(), 2);
@@ -627,9 +652,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal");
         let mut o = Wal::open(&path, 0).unwrap();
-        o.wal.append(change("a", 1)).unwrap();
-        o.wal.append(change("b", 1)).unwrap();
-        let full = o.wal.len();
+        o.wal.append(&change("a", 1)).unwrap();
+        o.wal.append(&change("b", 1)).unwrap();
+        let full = o.wal.bytes();
         drop(o);
         // Torn: cut in the middle of the last record.
         let f = OpenOptions::new().write(true).open(&path).unwrap();
@@ -638,8 +663,8 @@ mod tests {
         let mut o = Wal::open(&path, 0).unwrap();
         assert_eq!(o.records.len(), 1);
         assert!(o.truncated > 0);
-        assert_eq!(o.wal.append(change("c", 1)).unwrap(), 2);
-        assert_eq!(o.wal.append(change("d", 1)).unwrap(), 3);
+        assert_eq!(o.wal.append(&change("c", 1)).unwrap(), 2);
+        assert_eq!(o.wal.append(&change("d", 1)).unwrap(), 3);
         drop(o);
         // Corrupt a byte in the first record's payload: valid records follow, so refuse.
         let mut bytes = std::fs::read(&path).unwrap();
@@ -660,10 +685,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal");
         let mut o = Wal::open_with_limit(&path, 0, 200).unwrap();
-        o.wal.append(change("a", 1)).unwrap();
+        o.wal.append(&change("a", 1)).unwrap();
         let before = std::fs::read(&path).unwrap();
-        let big: Vec<LoggedChange> = (0..10).flat_map(|i| change(&format!("n{i}"), 1)).collect();
-        let err = o.wal.append(big).unwrap_err();
+        let big: Vec<Change> = (0..10).flat_map(|i| change(&format!("n{i}"), 1)).collect();
+        let err = o.wal.append(&big).unwrap_err();
         assert!(
             matches!(err, WalError::RecordTooLarge { max: 200, .. }),
             "{err}"
@@ -671,7 +696,7 @@ mod tests {
         assert!(err.log_intact());
         // Nothing was written and the log goes on with the next sequence number.
         assert_eq!(std::fs::read(&path).unwrap(), before);
-        assert_eq!(o.wal.append(change("b", 1)).unwrap(), 2);
+        assert_eq!(o.wal.append(&change("b", 1)).unwrap(), 2);
         drop(o);
         let o = Wal::open_with_limit(&path, 0, 200).unwrap();
         assert_eq!(o.records.len(), 2);
@@ -685,9 +710,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal");
         let mut o = Wal::open(&path, 0).unwrap();
-        o.wal.append(change("a", 1)).unwrap();
-        let big: Vec<LoggedChange> = (0..20).flat_map(|i| change(&format!("n{i}"), 1)).collect();
-        o.wal.append(big).unwrap();
+        o.wal.append(&change("a", 1)).unwrap();
+        let big: Vec<Change> = (0..20).flat_map(|i| change(&format!("n{i}"), 1)).collect();
+        o.wal.append(&big).unwrap();
         drop(o);
         let len = std::fs::metadata(&path).unwrap().len();
         let err = Wal::open_with_limit(&path, 0, 300).unwrap_err();
@@ -713,7 +738,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal");
         let mut o = Wal::open(&path, 5).unwrap();
-        assert_eq!(o.wal.append(change("a", 1)).unwrap(), 6);
+        assert_eq!(o.wal.append(&change("a", 1)).unwrap(), 6);
         drop(o);
         assert!(matches!(
             Wal::open(&path, 3),
@@ -729,13 +754,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal");
         let mut o = Wal::open(&path, 0).unwrap();
-        o.wal.append(change("a", 1)).unwrap();
-        o.wal.append(change("b", 1)).unwrap();
+        o.wal.append(&change("a", 1)).unwrap();
+        o.wal.append(&change("b", 1)).unwrap();
         // A checkpoint at 2 is taken; the log grows while it is written.
         let (seq, offset) = o.wal.position();
         assert_eq!(seq, 2);
-        o.wal.append(change("c", 1)).unwrap();
-        o.wal.append(change("d", 1)).unwrap();
+        o.wal.append(&change("c", 1)).unwrap();
+        o.wal.append(&change("d", 1)).unwrap();
         let before = std::fs::read(&path).unwrap();
 
         // Crash before compaction: the old log with a checkpoint at 2 replays 3 and 4 only.
@@ -759,8 +784,8 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), before);
 
         o.wal.compact(seq, offset).unwrap();
-        assert_eq!(o.wal.len() as usize, before.len() - offset as usize);
-        assert_eq!(o.wal.append(change("e", 1)).unwrap(), 5);
+        assert_eq!(o.wal.bytes() as usize, before.len() - offset as usize);
+        assert_eq!(o.wal.append(&change("e", 1)).unwrap(), 5);
         drop(o);
         assert!(!dir.path().join(".wal.compact").exists());
         let o = Wal::open(&path, 2).unwrap();
@@ -780,7 +805,7 @@ mod tests {
         let (seq, offset) = o.wal.position();
         o.wal.compact(seq, offset).unwrap();
         assert!(o.wal.is_empty());
-        assert_eq!(o.wal.append(change("f", 1)).unwrap(), 6);
+        assert_eq!(o.wal.append(&change("f", 1)).unwrap(), 6);
         drop(o);
         let o = Wal::open(&path, 5).unwrap();
         assert_eq!(o.records.len(), 1);

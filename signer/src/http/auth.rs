@@ -4,6 +4,9 @@
 //! and compared with every stored hash in constant time (`subtle`), visiting all of them
 //! whatever matches, so timing tells nothing about which hash (or how much of one) matched.
 
+use axum::http::HeaderMap;
+use headers::HeaderMapExt as _;
+use headers::authorization::{Authorization, Bearer};
 use sha2::{Digest as _, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
@@ -38,14 +41,12 @@ impl TokenTable {
         }
     }
 
-    /// Checks the value of an `Authorization` header for `role`.
-    pub fn check(&self, header: Option<&str>, role: &str) -> AuthOutcome {
-        let Some(token) = header
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-        else {
+    /// Checks a request's `Authorization: Bearer` header for `role`.
+    pub fn check(&self, headers: &HeaderMap, role: &str) -> AuthOutcome {
+        let Some(auth) = headers.typed_get::<Authorization<Bearer>>() else {
             return AuthOutcome::Unauthenticated;
         };
+        let token = auth.token().trim();
         if token.is_empty() {
             return AuthOutcome::Unauthenticated;
         }
@@ -74,21 +75,36 @@ pub fn token_hash(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use headers::Header as _;
 
     #[test]
     fn tokens_map_to_one_role() {
         let mut t = TokenTable::default();
         t.add_role("a", &[token_hash("ta")]);
         t.add_role("b", &[token_hash("tb"), token_hash("tb2")]);
-        assert_eq!(t.check(Some("Bearer ta"), "a"), AuthOutcome::Allowed);
-        assert_eq!(t.check(Some("Bearer tb2"), "b"), AuthOutcome::Allowed);
-        assert_eq!(t.check(Some("Bearer ta"), "b"), AuthOutcome::Forbidden);
+        let h = |v: Option<&str>| {
+            let mut m = HeaderMap::new();
+            if let Some(v) = v {
+                m.insert(Authorization::<Bearer>::name(), v.parse().unwrap());
+            }
+            m
+        };
+        assert_eq!(t.check(&h(Some("Bearer ta")), "a"), AuthOutcome::Allowed);
+        assert_eq!(t.check(&h(Some("Bearer tb2")), "b"), AuthOutcome::Allowed);
+        assert_eq!(t.check(&h(Some("bearer tb2")), "b"), AuthOutcome::Allowed);
+        assert_eq!(t.check(&h(Some("Bearer ta")), "b"), AuthOutcome::Forbidden);
         assert_eq!(
-            t.check(Some("Bearer nope"), "a"),
+            t.check(&h(Some("Bearer nope")), "a"),
             AuthOutcome::Unauthenticated
         );
-        assert_eq!(t.check(Some("Basic ta"), "a"), AuthOutcome::Unauthenticated);
-        assert_eq!(t.check(None, "a"), AuthOutcome::Unauthenticated);
-        assert_eq!(t.check(Some("Bearer "), "a"), AuthOutcome::Unauthenticated);
+        assert_eq!(
+            t.check(&h(Some("Basic ta")), "a"),
+            AuthOutcome::Unauthenticated
+        );
+        assert_eq!(t.check(&h(None), "a"), AuthOutcome::Unauthenticated);
+        assert_eq!(
+            t.check(&h(Some("Bearer ")), "a"),
+            AuthOutcome::Unauthenticated
+        );
     }
 }

@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 
 use tuf_merkle::{Digest, LeafContents};
 
+use crate::round::Round;
+
 const MAGIC: &[u8; 8] = b"TUFCKPT1";
 const TOMBSTONE: u64 = u64::MAX;
 
@@ -50,6 +52,14 @@ pub enum CheckpointError {
     /// I/O.
     #[error(transparent)]
     Io(#[from] tuf_files::FsError),
+    /// The stored round cannot be read back.
+    #[error("stored round {path} is unreadable ({message}); restore it from a backup")]
+    BadRound {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// Damaged or of another format.
     #[error("checkpoint {path} is damaged ({reason}); restore it from a backup")]
     Damaged {
@@ -159,6 +169,33 @@ impl Checkpoint {
         tuf_files::atomic::write(path, &self.encode(), tuf_files::WriteOptions::PRIVATE)?;
         Ok(())
     }
+}
+
+/// Loads the round stored with the checkpoint (`round.json`), if there is one.
+pub fn load_round(path: &Path) -> Result<Option<Round>, CheckpointError> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| CheckpointError::BadRound {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(tuf_files::FsError::new(path, "read round", source).into()),
+    }
+}
+
+/// Stores the round durably at `path` (at a checkpoint, before the log that holds it is
+/// emptied).
+pub fn store_round(round: &Round, path: &Path) -> Result<(), CheckpointError> {
+    let bytes = serde_json::to_vec(round).map_err(|e| CheckpointError::BadRound {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    tuf_files::atomic::write(path, &bytes, tuf_files::WriteOptions::PRIVATE)?;
+    Ok(())
 }
 
 struct Reader<'a> {

@@ -1,0 +1,207 @@
+//! Proofs: `GET .../proof/{path}` (one name) and `POST .../proofs` (a multi-proof), against a
+//! kept signed version of the role's tree.
+//!
+//! Properties kept: a proof is only ever made against a tree version whose root was signed into
+//! a published timestamp; multi-proof work (parsing, proving, encoding) runs off the async
+//! workers, at most `limits.max_concurrent_proofs` at a time, and a request that cannot get a
+//! turn soon gets 503 `busy` with `Retry-After` rather than a place in an unbounded queue.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::body::{ReadDeadline, parse_json, read_body};
+use super::error::{ApiError, ApiResult};
+use super::state::{AppState, RoleHandle, Service, path_params, role};
+use crate::config::{Limits, SnapshotMode};
+use crate::state::{RoleState, SignedVersion};
+use crate::target::{self, Layout};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProofQuery {
+    version: Option<u64>,
+}
+
+fn merkle_role<'a>(s: &'a Service, name: &str) -> Result<&'a RoleHandle, ApiError> {
+    let handle = role(s, name)?;
+    if handle.cfg.snapshot != SnapshotMode::Merkle {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_merkle_role",
+            format!("role {name:?} is in classic mode: its targets are listed in targets.json"),
+        ));
+    }
+    Ok(handle)
+}
+
+fn signed_version(state: &RoleState, version: Option<u64>) -> Result<SignedVersion, ApiError> {
+    state.version(version).ok_or_else(|| match version {
+        None => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_signed_yet",
+            "the role has no signed timestamp yet",
+        ),
+        // Older than the latest: signed once, but no longer kept. 410, not 404, so that a
+        // client can tell "refresh and ask against the current timestamp" from a withheld
+        // target.
+        Some(v) if state.version(None).is_some_and(|latest| v < latest.version) => ApiError::new(
+            StatusCode::GONE,
+            "version_not_kept",
+            format!(
+                "timestamp version {v} is no longer kept; refresh timestamp.json and ask \
+                     against the current version (kept: {:?})",
+                state.status().proof_versions
+            ),
+        ),
+        Some(v) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "version_not_signed",
+            format!(
+                "timestamp version {v} is not signed (yet); kept: {:?}",
+                state.status().proof_versions
+            ),
+        ),
+    })
+}
+
+pub(super) async fn proof(
+    State(s): State<AppState>,
+    p: Result<Path<(String, String)>, PathRejection>,
+    q: Result<Query<ProofQuery>, QueryRejection>,
+) -> ApiResult {
+    let (role_name, path) = path_params(p)?;
+    let handle = merkle_role(&s, &role_name)?;
+    let q = q
+        .map_err(|e| ApiError::bad("bad_query", format!("{e}; expected ?version=N")))?
+        .0;
+    target::validate(&path, handle.cfg.layout).map_err(ApiError::path)?;
+    let v = signed_version(&handle.state, q.version)?;
+    let proof = v.tree.prove(&path);
+    Ok(axum::Json(json!({
+        "role": role_name,
+        "timestamp_version": v.version,
+        "merkle_root": v.root.to_hex(),
+        "proof": proof,
+    }))
+    .into_response())
+}
+
+/// A `POST .../proofs` request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofsBody {
+    /// The names to prove, distinct, each a valid target name of the role.
+    pub names: Vec<String>,
+    /// The timestamp version to prove against (the latest when absent).
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// Parses and checks a `POST .../proofs` body: the JSON shape, the number of names, each name
+/// against the role's `layout`, no name twice.
+pub fn parse_proof_request(
+    body: &[u8],
+    limits: &Limits,
+    layout: Layout,
+) -> Result<ProofsBody, ApiError> {
+    let b: ProofsBody = parse_json(body, limits.max_proof_request_bytes)?;
+    if b.names.is_empty() {
+        return Err(ApiError::bad("no_names", "give at least one name"));
+    }
+    if b.names.len() > limits.max_proof_names {
+        return Err(ApiError::bad(
+            "too_many_names",
+            format!("at most {} names per request", limits.max_proof_names),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, n) in b.names.iter().enumerate() {
+        target::validate(n, layout).map_err(|e| ApiError::path(e).at(i))?;
+        if !seen.insert(n.as_str()) {
+            return Err(ApiError::bad("duplicate_name", format!("{n:?} appears twice")).at(i));
+        }
+    }
+    Ok(b)
+}
+
+pub(super) async fn proofs(
+    State(s): State<AppState>,
+    Path(role_name): Path<String>,
+    deadline: Option<Extension<crate::server::BodyDeadline>>,
+    body: Body,
+) -> ApiResult {
+    let handle = merkle_role(&s, &role_name)?;
+    let limit = s.limits.max_proof_request_bytes;
+    let body = read_body(body, limit, ReadDeadline::of(&s, deadline)).await?;
+    // Parsing, proving and encoding the answer are the costly part: done off the async
+    // workers, at most `max_concurrent_proofs` at a time. A request that cannot get a turn
+    // soon is told to come back rather than queued without bound.
+    let permit =
+        match tokio::time::timeout(PROOF_QUEUE_WAIT, s.proof_permits.clone().acquire_owned()).await
+        {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                s.metrics.proofs_refused.inc();
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "too many proof requests are being served; retry shortly",
+                )
+                .retry_after(1));
+            }
+        };
+    let limits = s.limits.clone();
+    let layout = handle.cfg.layout;
+    let state = handle.state.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let b = parse_proof_request(&body, &limits, layout)?;
+        let v = signed_version(&state, b.version)?;
+        let proof = v
+            .tree
+            .prove_many(&b.names)
+            .map_err(|e| ApiError::bad("bad_names", e.to_string()))?;
+        serde_json::to_vec(&json!({
+            "role": role_name,
+            "timestamp_version": v.version,
+            "merkle_root": v.root.to_hex(),
+            "proof": proof,
+        }))
+        .map_err(|e| {
+            ApiError::internal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "encoding the proof failed",
+                &e,
+            )
+        })
+    })
+    .await
+    .map_err(|e| {
+        ApiError::internal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the proof task failed",
+            &e,
+        )
+    })??;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        answer,
+    )
+        .into_response())
+}
+
+/// How long a proof request waits for a turn before it is told to retry.
+const PROOF_QUEUE_WAIT: Duration = Duration::from_millis(250);

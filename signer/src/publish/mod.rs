@@ -1,0 +1,156 @@
+//! Publishing a role's repository: the last stage of the flow. [`Publisher`] is what the
+//! sequencer writes through and what the HTTP side reads published files from; [`fs`] keeps the
+//! repository in a directory (the embedded default).
+//!
+//! The layout is the same wherever the repository lives (design D8):
+//!
+//! ```text
+//! 1.root.json … N.root.json, root.json        the trusted root chain (root.json = latest)
+//! V.targets.json, V.snapshot.json             consistent snapshots
+//! timestamp.json                              the latest timestamp
+//! timestamps/V.timestamp.json                 the exact bytes of every timestamp version V
+//! changes/V.json                              what timestamp V changed, for auditors
+//! targets/DIR/SHA256.BASENAME                 uploaded target bytes (python-tuf's consistent name)
+//! targets/SHA256.DIR/BASENAME                 the same bytes (tough's consistent name)
+//! ```
+//!
+//! Properties every implementation keeps:
+//! - Readers never see a partial file.
+//! - A versioned file (`N.root.json`, `V.targets.json`, `V.snapshot.json`,
+//!   `timestamps/V.timestamp.json`, `changes/V.json`, stored targets) is immutable: created once,
+//!   never replaced; finding one with other contents is [`PublishError::Conflict`], which stops
+//!   the role (the state is behind what was published; publishing would give a version two
+//!   meanings).
+//! - Within a round, everything the timestamp points at, then the timestamp's own copy, then
+//!   the change record that refers to it, are written before `timestamp.json`, so a client never
+//!   sees a timestamp whose files are missing.
+//! - Publishing a round again writes the same bytes (rounds are durable in the log first, and
+//!   recovery republishes them).
+
+pub mod fs;
+
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use tuf_merkle::Digest;
+
+use crate::round::Round;
+
+/// Why publishing (or reading back) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// I/O.
+    #[error(transparent)]
+    Fs(#[from] tuf_files::FsError),
+    /// An immutable file already published with other contents.
+    #[error(
+        "the published repository already holds {path} with other contents; this signer's state \
+         is behind what was published (restored from an old backup, or another signer wrote \
+         here), and publishing would give one version two meanings. Stop, and restore the state \
+         that signed it"
+    )]
+    Conflict {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A blocking task failed (panicked or was cancelled).
+    #[error("a publishing task failed: {0}")]
+    Task(String),
+}
+
+impl PublishError {
+    /// Whether the error is a full disk (or quota).
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, PublishError::Fs(fs) if fs.is_storage_full())
+    }
+}
+
+/// A published file opened for reading.
+pub struct PublishedFile {
+    /// Its length in bytes.
+    pub length: u64,
+    /// Its bytes.
+    pub body: Pin<Box<dyn tokio::io::AsyncRead + Send>>,
+}
+
+/// Why a published file cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// There is no such published file (or the path leads outside the repository).
+    #[error("not published")]
+    NotFound,
+    /// Reading failed.
+    #[error(transparent)]
+    Io(std::io::Error),
+}
+
+/// One role's published repository.
+#[async_trait]
+pub trait Publisher: Send + Sync + std::fmt::Debug {
+    /// Gets the repository ready after a crash (removes what a killed writer left behind).
+    async fn prepare(&self) -> Result<(), PublishError>;
+
+    /// Publishes the root chain: every `N.root.json` as given, then `root.json` (the latest).
+    async fn publish_roots(&self, files: &[(u64, Vec<u8>)]) -> Result<(), PublishError>;
+
+    /// Publishes a round: its targets and snapshot, the exact bytes of its timestamp as
+    /// `timestamps/V.timestamp.json`, its change record, then `timestamp.json`.
+    async fn publish_round(&self, round: &Round) -> Result<(), PublishError>;
+
+    /// Makes everything published so far durable (before the log that could republish it is
+    /// emptied).
+    async fn sync(&self) -> Result<(), PublishError>;
+
+    /// Whether `timestamp.json` holds exactly the round's timestamp (the round was published
+    /// whole).
+    async fn is_published(&self, round: &Round) -> bool;
+
+    /// Whether timestamp version `version` was already published (its
+    /// `timestamps/V.timestamp.json` exists).
+    async fn has_timestamp(&self, version: u64) -> bool;
+
+    /// The version of the published `timestamp.json`, if there is one that parses.
+    async fn published_version(&self) -> Option<u64>;
+
+    /// Stores a target's bytes under both consistent-snapshot names (content-addressed and
+    /// immutable: the same bytes again, or concurrently, succeed without writing).
+    async fn store_target(
+        &self,
+        name: &str,
+        sha256: &Digest,
+        bytes: &[u8],
+    ) -> Result<(), PublishError>;
+
+    /// Opens a published file, `path` relative to the repository.
+    async fn open(&self, path: &str) -> Result<PublishedFile, ReadError>;
+}
+
+/// Where the exact bytes of timestamp version `version` are published: the change record names
+/// it.
+pub fn timestamp_file(version: u64) -> String {
+    format!("timestamps/{version}.timestamp.json")
+}
+
+/// Where the change record of timestamp version `version` is published.
+pub fn change_record_file(version: u64) -> String {
+    format!("changes/{version}.json")
+}
+
+/// Where the bytes of target `name` with hash `sha256` are published under python-tuf's (and
+/// the specification's) consistent-snapshot name: `targets/DIR/SHA256.BASENAME`.
+pub fn target_file(name: &str, sha256: &Digest) -> String {
+    match name.rsplit_once('/') {
+        Some((dir, base)) => format!("targets/{dir}/{}.{base}", sha256.to_hex()),
+        None => format!("targets/{}.{name}", sha256.to_hex()),
+    }
+}
+
+/// tough's consistent-snapshot name for the same bytes, `targets/SHA256.DIR/BASENAME`, when it
+/// differs from [`target_file`]'s (a name with a `/`).
+pub fn tough_target_file(name: &str, sha256: &Digest) -> Option<String> {
+    name.contains('/')
+        .then(|| format!("targets/{}.{name}", sha256.to_hex()))
+}
