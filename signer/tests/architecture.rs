@@ -96,8 +96,8 @@ fn crate_paths(text: &str) -> Vec<(usize, String)> {
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
             // `crate::{a, b}` in a use: every name in the braces.
-            if after.starts_with('{') {
-                let inner = after[1..].split('}').next().unwrap_or("");
+            if let Some(braced) = after.strip_prefix('{') {
+                let inner = braced.split('}').next().unwrap_or("");
                 for part in inner.split(',') {
                     let n: String = part
                         .trim()
@@ -146,7 +146,10 @@ fn imports_follow_the_flow_and_the_graph_has_no_cycle() {
         assert!(
             !ready.is_empty(),
             "the allowed module graph has a cycle among {:?}",
-            allowed.keys().filter(|m| !done.contains(*m)).collect::<Vec<_>>()
+            allowed
+                .keys()
+                .filter(|m| !done.contains(*m))
+                .collect::<Vec<_>>()
         );
         done.extend(ready);
     }
@@ -186,6 +189,9 @@ fn imports_follow_the_flow_and_the_graph_has_no_cycle() {
     assert!(violations.is_empty(), "{}", violations.join("\n"));
     // Every module of the map exists, so the map stays the truth.
     for m in allowed.keys() {
-        assert!(seen_modules.contains(*m), "module `{m}` in ALLOWED has no source");
+        assert!(
+            seen_modules.contains(*m),
+            "module `{m}` in ALLOWED has no source"
+        );
     }
 }

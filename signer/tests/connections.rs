@@ -11,16 +11,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::{CLASSIC, request, sha256_hex};
+use common::{CLASSIC, TestConfig, request, sha256_hex};
 
 /// What the shared two-core test machine may add to a timeout before a close is seen.
 const SLACK: Duration = Duration::from_secs(3);
@@ -43,32 +42,12 @@ impl Drop for Proc {
 impl Proc {
     /// Starts `tuf-signer serve` with the test roles, `extra` TOML (a `[server]` section, limits)
     /// and, if given, `ulimit -n nofile` (soft and hard, so the signer cannot raise it).
-    fn start(extra: &str, nofile: Option<u64>) -> Proc {
+    fn start(config: TestConfig, nofile: Option<u64>) -> Proc {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let config = dir.path().join("signer.toml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"
-                mode = "development"
-                data_dir = "{}"
-                listen = "127.0.0.1:0"
-                {extra}
-                [roles."crates.io"]
-                snapshot = "merkle"
-                layout = "crates-index"
-                batch = {{ max_changes = 100, max_delay_ms = 2 }}
-                [roles.releases]
-                snapshot = "classic"
-                batch = {{ max_changes = 100, max_delay_ms = 2 }}
-                "#,
-                data.display()
-            ),
-        )
-        .unwrap();
-        let bin = env!("CARGO_BIN_EXE_tuf-signer");
-        let mut command = match nofile {
+        let config = config.write(dir.path(), &data);
+        let bin = tuf_testkit::signer_binary!();
+        let command = match nofile {
             Some(n) => {
                 let mut c = Command::new("sh");
                 c.arg("-c")
@@ -84,36 +63,7 @@ impl Proc {
                 c
             }
         };
-        let mut child = command
-            .env("TUF_SIGNER_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Keeps draining stderr for the life of the process, so it never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("tuf-signer listening on http://")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(Ok(addr.trim().to_owned()));
-                } else if line.starts_with("error:")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(Err(line));
-                }
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(Ok(addr)) => addr.parse().unwrap(),
-            other => {
-                let _ = child.kill();
-                panic!("signer did not start: {other:?}");
-            }
-        };
+        let (child, addr) = tuf_testkit::signer::start_command(command);
         Proc {
             child,
             addr,
@@ -123,10 +73,7 @@ impl Proc {
     }
 
     fn token(&self, role: &str) -> String {
-        std::fs::read_to_string(self.data.join("dev-tokens").join(role))
-            .unwrap()
-            .trim()
-            .to_owned()
+        common::dev_token(&self.data, role)
     }
 
     /// A metric's value from `/metrics` (`name` with its labels, exactly as printed).
@@ -147,26 +94,22 @@ impl Proc {
     }
 }
 
-/// The `[server]` section with every timeout `secs` but those overridden in `extra`.
-fn server(secs: u64, extra: &str) -> String {
-    let mut keys: Vec<(&str, String)> = [
+/// The signer's default limits with every server timeout `secs`, then `extra` `[server]`
+/// entries.
+fn server(secs: u64, extra: &[(&str, &str)]) -> TestConfig {
+    let mut c = TestConfig::signer_defaults();
+    for key in [
         "header_read_timeout_secs",
         "idle_timeout_secs",
         "body_timeout_secs",
         "write_timeout_secs",
-    ]
-    .into_iter()
-    .map(|k| (k, secs.to_string()))
-    .collect();
-    for line in extra.lines().filter(|l| !l.trim().is_empty()) {
-        let (k, v) = line.split_once('=').unwrap();
-        match keys.iter_mut().find(|(key, _)| *key == k.trim()) {
-            Some(entry) => entry.1 = v.trim().to_owned(),
-            None => keys.push((k.trim(), v.trim().to_owned())),
-        }
+    ] {
+        c = c.server(key, &secs.to_string());
     }
-    let body: String = keys.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
-    format!("[server]\n{body}")
+    for (k, v) in extra {
+        c = c.server(k, v);
+    }
+    c
 }
 
 /// Reads (and drops) whatever arrives until the server closes the connection (end of stream
@@ -210,7 +153,7 @@ async fn read_response(stream: &mut TcpStream) -> (u16, Vec<u8>) {
 
 #[tokio::test]
 async fn a_silent_connection_is_closed_after_the_idle_timeout() {
-    let s = Proc::start(&server(2, "idle_timeout_secs = 2"), None);
+    let s = Proc::start(server(2, &[("idle_timeout_secs", "2")]), None);
     let mut c = TcpStream::connect(s.addr).await.unwrap();
     let took = wait_closed(&mut c, Duration::from_secs(2) + SLACK)
         .await
@@ -224,7 +167,7 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
-    let s = Proc::start(&server(2, ""), None);
+    let s = Proc::start(server(2, &[]), None);
     let mut c = TcpStream::connect(s.addr).await.unwrap();
     // Two requests on one connection: keep-alive works, then it is closed when idle.
     for _ in 0..2 {
@@ -247,7 +190,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 #[tokio::test]
 async fn a_slowloris_header_is_cut_off_by_the_header_read_timeout() {
     // A long idle timeout: only the header-read timeout can close this one.
-    let s = Proc::start(&server(2, "idle_timeout_secs = 60"), None);
+    let s = Proc::start(server(2, &[("idle_timeout_secs", "60")]), None);
     let mut c = TcpStream::connect(s.addr).await.unwrap();
     let head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
     let start = Instant::now();
@@ -282,7 +225,7 @@ async fn a_slowloris_header_is_cut_off_by_the_header_read_timeout() {
 
 #[tokio::test]
 async fn a_body_trickled_in_is_cut_off_by_the_body_timeout() {
-    let s = Proc::start(&server(2, "idle_timeout_secs = 60"), None);
+    let s = Proc::start(server(2, &[("idle_timeout_secs", "60")]), None);
     let mut c = TcpStream::connect(s.addr).await.unwrap();
     let token = s.token(CLASSIC);
     c.write_all(
@@ -333,10 +276,11 @@ async fn a_body_trickled_in_is_cut_off_by_the_body_timeout() {
 async fn a_client_that_stops_reading_is_cut_off_by_the_write_timeout() {
     // The upload itself may take a while on a busy machine: a long body timeout.
     let s = Proc::start(
-        &format!(
-            "[limits]\nmax_upload_bytes = 67108864\n{}",
-            server(2, "body_timeout_secs = 60\nidle_timeout_secs = 60")
-        ),
+        server(
+            2,
+            &[("body_timeout_secs", "60"), ("idle_timeout_secs", "60")],
+        )
+        .limit("max_upload_bytes", "67108864"),
         None,
     );
     // Larger than the most the kernel may buffer on the server's side of the socket.
@@ -399,7 +343,7 @@ async fn a_client_that_stops_reading_is_cut_off_by_the_write_timeout() {
 
 #[tokio::test]
 async fn http2_is_not_spoken() {
-    let s = Proc::start(&server(2, ""), None);
+    let s = Proc::start(server(2, &[]), None);
     // Prior knowledge: the preface and an empty SETTINGS frame. An HTTP/2 server answers with
     // its own SETTINGS frame (9-byte header, type 4).
     let mut c = TcpStream::connect(s.addr).await.unwrap();
@@ -432,7 +376,7 @@ async fn http2_is_not_spoken() {
 
 #[tokio::test]
 async fn at_the_cap_requests_in_flight_are_not_evicted_and_accepting_waits_for_one_to_end() {
-    let s = Proc::start(&server(60, "max_connections = 2"), None);
+    let s = Proc::start(server(60, &[("max_connections", "2")]), None);
     let token = s.token(CLASSIC);
     // Two writes with half their bodies sent: both connections are serving a request.
     let mut busy = Vec::new();
@@ -517,7 +461,7 @@ async fn idle_sockets_keep_neither_writers_nor_healthz_out() {
     raise_own_nofile(IDLE as u64 + 512);
     // A common systemd default, which the signer cannot raise (the hard limit too), and
     // timeouts far longer than the test: only the connection cap can help.
-    let s = Proc::start(&server(600, ""), Some(1024));
+    let s = Proc::start(server(600, &[]), Some(1024));
     let mut idle = Vec::with_capacity(IDLE);
     for _ in 0..IDLE {
         idle.push(TcpStream::connect(s.addr).await.unwrap());

@@ -27,27 +27,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{request, sha256_hex};
+use common::{Rng, request, sha256_hex};
 use serde_json::{Value, json};
 use tough::schema::{Root, Signed, Timestamp};
 use tuf_merkle::multiproof::MultiProof;
 
 const WRITERS: usize = 4;
 const NAMES_PER_WRITER: usize = 8;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 #[derive(Default)]
 struct Seen {
@@ -210,7 +196,7 @@ fn sigkill_under_load_loses_nothing() {
         .as_nanos() as u64
         | 1;
     eprintln!("crash test seed {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let acked: Arc<Mutex<BTreeMap<String, (u64, String)>>> = Arc::default();
     let signed_seen: Arc<Mutex<Vec<(u64, String)>>> = Arc::default();
     let mut seen = Seen::default();

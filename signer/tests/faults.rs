@@ -9,62 +9,19 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{MERKLE, request, sha256_hex};
+use common::{
+    MERKLE, TestConfig, assert_history_kept, index_name, kill9, published_timestamps, request,
+    sha256_hex, upserts,
+};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tuf_keys::test_support::{KeySpec, MotoKms, REGION};
-
-fn kill9(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn published_timestamps(data: &Path) -> BTreeMap<u64, Vec<u8>> {
-    let dir = data.join("repo").join(MERKLE).join("timestamps");
-    let mut out = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let name = entry.file_name().into_string().unwrap();
-        if let Some(v) = name.strip_suffix(".timestamp.json") {
-            out.insert(v.parse().unwrap(), std::fs::read(entry.path()).unwrap());
-        }
-    }
-    out
-}
-
-fn assert_history_kept(before: &BTreeMap<u64, Vec<u8>>, after: &BTreeMap<u64, Vec<u8>>) {
-    for (v, bytes) in before {
-        assert_eq!(after.get(v), Some(bytes), "timestamp version {v} changed");
-    }
-}
-
-fn index_name(i: usize) -> String {
-    let n = format!("c{i:07}");
-    format!("{}/{}/{n}", &n[..2], &n[2..4])
-}
-
-fn upserts(range: std::ops::Range<usize>) -> Vec<u8> {
-    use std::fmt::Write as _;
-    let mut out = String::from("{\"changes\":[");
-    for i in range {
-        let hash = sha256_hex(&i.to_le_bytes());
-        let _ = write!(
-            out,
-            "{{\"op\":\"upsert\",\"path\":\"{}\",\"sha256\":\"{hash}\",\"length\":{i}}},",
-            index_name(i)
-        );
-    }
-    out.pop();
-    out.push_str("]}");
-    out.into_bytes()
-}
 
 /// Every name in `names` has a leaf in the latest signed tree (checked with a verified
 /// multi-proof, chunked to the server's name limit).
@@ -169,24 +126,15 @@ async fn a_kms_outage_with_kill_9_loses_nothing_and_signs_no_version_twice() {
     let switch = Switch::start(upstream).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut toml = common::config_toml(
-        &data,
-        &[
-            ("max_json_bytes", "16777216"),
-            ("max_batch_changes", "50000"),
-            ("max_unsigned_changes", "100000"),
-        ],
-    );
-    toml = toml.replacen(
-        "layout = \"crates-index\"",
-        &format!(
-            "layout = \"crates-index\"\nonline_key = {{ type = \"kms\", key_id = \"{key_id}\", region = \"{REGION}\", endpoint = \"http://{}\" }}",
+    let config = TestConfig::new()
+        .limit("max_json_bytes", "16777216")
+        .limit("max_batch_changes", "50000")
+        .limit("max_unsigned_changes", "100000")
+        .merkle_role(&format!(
+            "online_key = {{ type = \"kms\", key_id = \"{key_id}\", region = \"{REGION}\", endpoint = \"http://{}\" }}",
             switch.addr
-        ),
-        1,
-    );
-    let config = dir.path().join("signer.toml");
-    std::fs::write(&config, toml).unwrap();
+        ))
+        .write(dir.path(), &data);
     let env = [
         ("AWS_ACCESS_KEY_ID", "moto-access-key"),
         ("AWS_SECRET_ACCESS_KEY", "moto-secret-key"),
@@ -207,7 +155,7 @@ async fn a_kms_outage_with_kill_9_loses_nothing_and_signs_no_version_twice() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let before = published_timestamps(&data);
+    let before = published_timestamps(&data, MERKLE);
 
     switch.cut();
     for chunk in [10..50_010, 50_010..100_010] {
@@ -265,7 +213,7 @@ async fn a_kms_outage_with_kill_9_loses_nothing_and_signs_no_version_twice() {
         .json();
     assert_eq!(status["unsigned_changes"], 0, "{status}");
     assert_eq!(status["leaves"], 100_010);
-    assert_history_kept(&before, &published_timestamps(&data));
+    assert_history_kept(&before, &published_timestamps(&data, MERKLE));
     kill9(&mut child);
     common::check_history(&data);
 }
@@ -324,7 +272,7 @@ async fn a_full_disk_refuses_writes_and_recovers_when_space_returns() {
         return;
     };
     let data = dir.path().join("disk").join("data");
-    let config = common::config_file(dir.path(), &data, &[]);
+    let config = TestConfig::new().write(dir.path(), &data);
     let (mut child, addr) = common::start_binary(&config, &[]);
     let auth = format!("Bearer {}", common::dev_token(&data, MERKLE));
     let put = |i: usize, wait: &'static str| {
@@ -349,7 +297,7 @@ async fn a_full_disk_refuses_writes_and_recovers_when_space_returns() {
         assert_eq!(put(i, "signed").await.status, 200);
         acked.push(index_name(i));
     }
-    let before = published_timestamps(&data);
+    let before = published_timestamps(&data, MERKLE);
 
     let filler = fill(&dir.path().join("disk"));
     let mut refused = None;
@@ -389,7 +337,7 @@ async fn a_full_disk_refuses_writes_and_recovers_when_space_returns() {
         .await
         .json();
     assert_eq!(status["error"], Value::Null, "{status}");
-    assert_history_kept(&before, &published_timestamps(&data));
+    assert_history_kept(&before, &published_timestamps(&data, MERKLE));
     kill9(&mut child);
     common::check_history(&data);
 }

@@ -15,77 +15,20 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{MERKLE, Signer, request, sha256_hex};
+use common::{
+    MERKLE, Signer, TestConfig, assert_history_kept, index_name, kill9, published_timestamps,
+    request, sha256_hex, timestamp_version, upserts,
+};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Every `timestamps/V.timestamp.json` of the merkle role, by version.
-fn published_timestamps(data: &Path) -> BTreeMap<u64, Vec<u8>> {
-    let dir = data.join("repo").join(MERKLE).join("timestamps");
-    let mut out = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let name = entry.file_name().into_string().unwrap();
-        if let Some(v) = name.strip_suffix(".timestamp.json") {
-            out.insert(v.parse().unwrap(), std::fs::read(entry.path()).unwrap());
-        }
-    }
-    out
-}
-
-/// Every version published before is still published with the same bytes.
-fn assert_history_kept(before: &BTreeMap<u64, Vec<u8>>, after: &BTreeMap<u64, Vec<u8>>) {
-    for (v, bytes) in before {
-        assert_eq!(
-            after.get(v),
-            Some(bytes),
-            "timestamp version {v} was signed again with other contents, or lost"
-        );
-    }
-}
-
-fn timestamp_version(data: &Path) -> u64 {
-    let bytes = std::fs::read(data.join("repo").join(MERKLE).join("timestamp.json")).unwrap();
-    let v: Value = serde_json::from_slice(&bytes).unwrap();
-    v["signed"]["version"].as_u64().unwrap()
-}
-
-fn kill9(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
 fn bearer(data: &Path) -> String {
     format!("Bearer {}", common::dev_token(data, MERKLE))
-}
-
-/// The crates.io index path of a made-up crate `c{i}`.
-fn index_name(i: usize) -> String {
-    let n = format!("c{i:07}");
-    format!("{}/{}/{n}", &n[..2], &n[2..4])
-}
-
-/// A batch body upserting `c{i}` for every `i` in `range` (written by hand: building it
-/// through `serde_json::Value` takes longer than the signer's work in a debug build).
-fn upserts(range: std::ops::Range<usize>) -> Vec<u8> {
-    use std::fmt::Write as _;
-    let mut out = String::from("{\"changes\":[");
-    for i in range {
-        let hash = tuf_merkle::hash::sha256(&i.to_le_bytes()).to_hex();
-        let _ = write!(
-            out,
-            "{{\"op\":\"upsert\",\"path\":\"{}\",\"sha256\":\"{hash}\",\"length\":{i}}},",
-            index_name(i)
-        );
-    }
-    out.pop();
-    out.push_str("]}");
-    out.into_bytes()
 }
 
 async fn put_signed(addr: SocketAddr, data: &Path, name: &str, body: &[u8]) -> Value {
@@ -110,16 +53,15 @@ async fn put_signed(addr: SocketAddr, data: &Path, name: &str, body: &[u8]) -> V
 async fn a_batch_too_large_for_a_round_is_refused_and_an_acknowledged_one_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let limits = [
-        ("max_json_bytes", "536870912"),
-        ("max_batch_changes", "2000000"),
-        ("max_unsigned_changes", "2000000"),
-    ];
-    let config = common::config_file(dir.path(), &data, &limits);
+    let config = TestConfig::new()
+        .limit("max_json_bytes", "536870912")
+        .limit("max_batch_changes", "2000000")
+        .limit("max_unsigned_changes", "2000000")
+        .write(dir.path(), &data);
     let (mut child, addr) = common::start_binary(&config, &[]);
     put_signed(addr, &data, "se/rd/serde", b"serde").await;
-    let version = timestamp_version(&data);
-    let before = published_timestamps(&data);
+    let version = timestamp_version(&data, MERKLE);
+    let before = published_timestamps(&data, MERKLE);
 
     let auth = bearer(&data);
     let headers = [
@@ -133,7 +75,11 @@ async fn a_batch_too_large_for_a_round_is_refused_and_an_acknowledged_one_surviv
     eprintln!("answered in {:?}", t.elapsed());
     assert_eq!(r.status, 413, "{}", r.text());
     assert_eq!(r.error_code(), "round_too_large");
-    assert_eq!(timestamp_version(&data), version, "nothing was signed");
+    assert_eq!(
+        timestamp_version(&data, MERKLE),
+        version,
+        "nothing was signed"
+    );
 
     // A batch that fits is acknowledged; kill -9 at once, before or while it is signed.
     let r = request(
@@ -174,7 +120,7 @@ async fn a_batch_too_large_for_a_round_is_refused_and_an_acknowledged_one_surviv
     for (name, contents) in proof.targets() {
         assert!(contents.is_some(), "{name} was acknowledged and is missing");
     }
-    assert_history_kept(&before, &published_timestamps(&data));
+    assert_history_kept(&before, &published_timestamps(&data, MERKLE));
     kill9(&mut child);
 }
 
@@ -220,11 +166,11 @@ fn serve_refused(config: &Path) -> String {
 async fn serve_import_serve_never_signs_a_version_twice() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = common::config_file(dir.path(), &data, &[]);
+    let config = TestConfig::new().write(dir.path(), &data);
     let (mut child, addr) = common::start_binary(&config, &[]);
     put_signed(addr, &data, "se/rd/serde", b"serde 1").await;
     kill9(&mut child);
-    let before = published_timestamps(&data);
+    let before = published_timestamps(&data, MERKLE);
     assert!(!before.is_empty());
 
     let index = dir.path().join("index");
@@ -256,7 +202,7 @@ async fn serve_import_serve_never_signs_a_version_twice() {
         err.contains("behind") && err.contains("Restore the state"),
         "{err}"
     );
-    assert_history_kept(&before, &published_timestamps(&data));
+    assert_history_kept(&before, &published_timestamps(&data, MERKLE));
 
     // With its state back, the role goes on above the published versions.
     std::fs::remove_dir_all(&state).ok();
@@ -265,7 +211,7 @@ async fn serve_import_serve_never_signs_a_version_twice() {
     let v = put_signed(addr, &data, "se/rd/serde", b"serde 2").await;
     let latest = *before.keys().last().unwrap();
     assert!(v["timestamp_version"].as_u64().unwrap() > latest);
-    assert_history_kept(&before, &published_timestamps(&data));
+    assert_history_kept(&before, &published_timestamps(&data, MERKLE));
     kill9(&mut child);
 }
 
@@ -528,11 +474,9 @@ fn rss_kib(pid: u32) -> u64 {
 async fn downloads_are_streamed_so_clients_that_do_not_read_cost_no_memory() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = common::config_file(
-        dir.path(),
-        &data,
-        &[("max_upload_bytes", &(16 * 1024 * 1024).to_string())],
-    );
+    let config = TestConfig::new()
+        .limit("max_upload_bytes", &(16 * 1024 * 1024).to_string())
+        .write(dir.path(), &data);
     let (mut child, addr) = common::start_binary(&config, &[]);
     let big: Vec<u8> = (0..16 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
     let auth = format!("Bearer {}", common::dev_token(&data, common::CLASSIC));
@@ -572,15 +516,11 @@ async fn downloads_are_streamed_so_clients_that_do_not_read_cost_no_memory() {
 async fn a_proof_flood_cannot_starve_healthz_or_writers() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = common::config_file(
-        dir.path(),
-        &data,
-        &[
-            ("max_concurrent_proofs", "1"),
-            ("max_json_bytes", "4194304"),
-            ("max_batch_changes", "10000"),
-        ],
-    );
+    let config = TestConfig::new()
+        .limit("max_concurrent_proofs", "1")
+        .limit("max_json_bytes", "4194304")
+        .limit("max_batch_changes", "10000")
+        .write(dir.path(), &data);
     let (mut child, addr) = common::start_binary(&config, &[]);
     let auth = bearer(&data);
     let r = request(

@@ -1,0 +1,49 @@
+//! Test data made in bulk: crates.io index names, batch bodies, and a seeded PRNG.
+
+use std::fmt::Write as _;
+
+/// The crates.io index path of a made-up crate `c{i}` (seven digits): `c0/00/c0000042`.
+pub fn index_name(i: usize) -> String {
+    let n = format!("c{i:07}");
+    format!("{}/{}/{n}", &n[..2], &n[2..4])
+}
+
+/// A `POST .../batch` body upserting [`index_name`]`(i)` for every `i` in `range`, with
+/// length `i` and the hash of `i`'s bytes. Written by hand: building it through
+/// `serde_json::Value` takes longer than the signer's work in a debug build.
+pub fn upserts(range: std::ops::Range<usize>) -> Vec<u8> {
+    let mut out = String::from("{\"changes\":[");
+    for i in range {
+        let hash = crate::sha256_hex(&i.to_le_bytes());
+        let _ = write!(
+            out,
+            "{{\"op\":\"upsert\",\"path\":\"{}\",\"sha256\":\"{hash}\",\"length\":{i}}},",
+            index_name(i)
+        );
+    }
+    out.pop();
+    out.push_str("]}");
+    out.into_bytes()
+}
+
+/// A small, seeded xorshift PRNG: reproducible runs without a dependency.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a non-zero seed.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.max(1))
+    }
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// A number below `n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
