@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use root_ceremony::ceremony::{Ceremony, RoleInit, check_typed_digest, spoken};
 use root_ceremony::chain::load_chain;
-use root_ceremony::error::CeremonyError;
+use root_ceremony::error::{CeremonyError, VerifyFailure};
 use root_ceremony::keys::{
     EnvPin, PIN_ENV, TokenArgs, open_signer, public_key_pem, read_member_key,
 };
@@ -363,8 +363,7 @@ fn run(command: Command, env_pin: Option<&EnvPin>) -> Result<(), CeremonyError> 
                     .as_ref()
                     .and_then(|c| c.last())
                     .map(|l| spec_of(&l.root.signed))
-                    .transpose()
-                    .map_err(CeremonyError::Usage)?;
+                    .transpose()?;
                 let prev_version = base.as_ref().map_or(0, |b| b.version);
                 let new_version = version.unwrap_or(prev_version + 1);
                 if new_version != prev_version + 1 {
@@ -756,10 +755,7 @@ fn verify(roots: &Path, roles: Vec<String>, transcripts: &[PathBuf]) -> Result<(
         roles
     };
     if roles.is_empty() {
-        return Err(CeremonyError::VerifyFailed(format!(
-            "{} holds no role directories",
-            roots.display()
-        )));
+        return Err(CeremonyError::NoRoleDirectories(roots.to_owned()));
     }
     let now = jiff::Timestamp::now();
     let mut failures = Vec::new();
@@ -767,7 +763,7 @@ fn verify(roots: &Path, roles: Vec<String>, transcripts: &[PathBuf]) -> Result<(
     for role in &roles {
         match load_chain(role, &roots.join(role), Some(now)) {
             Ok(chain) => match chain.last() {
-                None => failures.push(format!("{role}: no roots")),
+                None => failures.push(VerifyFailure::NoRoots { role: role.clone() }),
                 Some(last) => {
                     let r = &last.root.signed;
                     let mut ids = root_ceremony::model::root_keyids(r);
@@ -779,9 +775,9 @@ fn verify(roots: &Path, roles: Vec<String>, transcripts: &[PathBuf]) -> Result<(
                     match &quorum {
                         None => quorum = Some((ids, t)),
                         Some(q) if *q == (ids.clone(), t) => {}
-                        Some(_) => failures.push(format!(
-                            "{role}: its root quorum differs from the other roles' (D1: one quorum for all)"
-                        )),
+                        Some(_) => {
+                            failures.push(VerifyFailure::QuorumDiffers { role: role.clone() })
+                        }
                     }
                     println!(
                         "{role}: OK, versions 1..{} verify as a client would; expires {}",
@@ -792,7 +788,7 @@ fn verify(roots: &Path, roles: Vec<String>, transcripts: &[PathBuf]) -> Result<(
             },
             Err(e) => {
                 println!("{role}: BROKEN: {e}");
-                failures.push(e.to_string());
+                failures.push(VerifyFailure::Chain(e));
             }
         }
     }
@@ -805,13 +801,13 @@ fn verify(roots: &Path, roles: Vec<String>, transcripts: &[PathBuf]) -> Result<(
             ),
             Err(e) => {
                 println!("transcript {}: BROKEN: {e}", t.display());
-                failures.push(e.to_string());
+                failures.push(VerifyFailure::Transcript(e));
             }
         }
     }
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(CeremonyError::VerifyFailed(failures.join("; ")))
+        Err(CeremonyError::VerifyFailed(failures))
     }
 }
