@@ -21,7 +21,7 @@ pub mod transport;
 pub mod tuf;
 
 pub use client::{Client, Refreshed, Status, Verified};
-pub use error::ClientError;
+pub use error::{AttestationError, ClientError};
 pub use state::{Mode, State};
 pub use transport::{FileTransport, HttpTransport, Transport};
 pub use tuf::Limits;

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use tuf_client::attest::{
     ATTESTATION_SPEC, ATTESTATION_TYPE, Attestation, AttestationPolicy, Statement,
 };
-use tuf_client::{Client, ClientError, Mode, Status, Verified, audit, transport};
+use tuf_client::{AttestationError, Client, ClientError, Mode, Verified, audit, transport};
 
 #[derive(Parser)]
 #[command(
@@ -149,17 +149,22 @@ fn main() -> ExitCode {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ClientError> {
-    std::fs::read(path).map_err(|e| ClientError::Local {
+    std::fs::read(path).map_err(|source| ClientError::Local {
         path: path.to_owned(),
-        message: e.to_string(),
+        source,
     })
 }
 
 fn open(common: &Common, http: transport::HttpOptions) -> Result<Client, ClientError> {
     let mut client = Client::open(&common.state, transport::open_with(&common.repo, http))?;
     if let (Some(keys), Some(location)) = (&common.require_attestation, &common.attestation) {
-        let keys: Vec<tough::schema::key::Key> = serde_json::from_slice(&read(keys)?)
-            .map_err(|e| ClientError::Attestation(format!("{}: {e}", keys.display())))?;
+        let keys: Vec<tough::schema::key::Key> =
+            serde_json::from_slice(&read(keys)?).map_err(|source| {
+                AttestationError::AuditorKeysFile {
+                    path: keys.clone(),
+                    source,
+                }
+            })?;
         let (source, path) = split_location(location, http);
         client = client.require_attestation(AttestationPolicy {
             threshold: 1,
@@ -196,43 +201,19 @@ fn split_location(
 }
 
 fn print(v: &Verified) -> bool {
-    match &v.status {
-        Status::Present(c) => {
-            println!(
-                "{}: present {} (timestamp {})",
-                v.name,
-                c.canonical_json(),
-                v.timestamp_version
-            );
-            true
-        }
-        Status::Listed { length, sha256 } => {
-            println!("{}: listed, length {length}, sha256 {sha256}", v.name);
-            true
-        }
-        Status::Deleted(version) => {
-            println!(
-                "{}: not present (deleted at version {version}; proof checked)",
-                v.name
-            );
-            false
-        }
-        Status::Absent => {
-            println!("{}: not present (never published; proof checked)", v.name);
-            false
-        }
-    }
+    println!("{v}");
+    v.status.is_present()
 }
 
 fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<(), ClientError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| ClientError::Local {
+    let entries = std::fs::read_dir(dir).map_err(|source| ClientError::Local {
         path: dir.to_owned(),
-        message: e.to_string(),
+        source,
     })?;
     for entry in entries {
-        let entry = entry.map_err(|e| ClientError::Local {
+        let entry = entry.map_err(|source| ClientError::Local {
             path: dir.to_owned(),
-            message: e.to_string(),
+            source,
         })?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') {
@@ -319,7 +300,7 @@ fn run(command: Command, http: transport::HttpOptions) -> Result<ExitCode, Clien
             names.sort();
             names.dedup();
             if names.is_empty() {
-                return Err(ClientError::Unsupported("no names given".into()));
+                return Err(ClientError::NoNames);
             }
             let mut files = BTreeMap::new();
             if let Some(d) = &dir {
@@ -379,8 +360,7 @@ fn run(command: Command, http: transport::HttpOptions) -> Result<ExitCode, Clien
                 report.last_good_version,
                 report.last_good_root,
             ) {
-                let key = tuf_keys::FileSigner::load(&key)
-                    .map_err(|e| ClientError::Attestation(e.to_string()))?;
+                let key = tuf_keys::FileSigner::load(&key).map_err(AttestationError::Key)?;
                 let statement = Statement {
                     typ: ATTESTATION_TYPE.into(),
                     spec_version: ATTESTATION_SPEC.into(),
@@ -396,8 +376,7 @@ fn run(command: Command, http: transport::HttpOptions) -> Result<ExitCode, Clien
                         .to_string(),
                 };
                 let a = Attestation::sign(statement, &key)?;
-                let text = serde_json::to_vec_pretty(&a)
-                    .map_err(|e| ClientError::Attestation(e.to_string()))?;
+                let text = a.to_json()?;
                 tuf_client::state::write_atomic(&out, &text)?;
                 println!("attestation written to {}", out.display());
             }
@@ -406,10 +385,9 @@ fn run(command: Command, http: transport::HttpOptions) -> Result<ExitCode, Clien
         Command::AuditorKey { key } => {
             let (signer, _) =
                 tuf_keys::FileSigner::load_or_generate(&key, tuf_keys::KeyAlgorithm::Ed25519)
-                    .map_err(|e| ClientError::Attestation(e.to_string()))?;
+                    .map_err(AttestationError::Key)?;
             let keys = vec![signer.public_key().key().clone()];
-            let text = serde_json::to_string_pretty(&keys)
-                .map_err(|e| ClientError::Attestation(e.to_string()))?;
+            let text = tuf_client::attest::auditor_keys_json(&keys)?;
             println!("{text}");
             Ok(ExitCode::SUCCESS)
         }
