@@ -16,6 +16,7 @@ pub mod attest;
 pub mod audit;
 pub mod client;
 pub mod error;
+pub mod local;
 pub mod state;
 pub mod transport;
 pub mod tuf;
