@@ -869,3 +869,45 @@ fn check_file(
 fn is_gone(e: &ClientError) -> bool {
     matches!(e, ClientError::Status { status: 410, .. })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verified_names_display_as_tuf_verify_prints_them() {
+        let line = |status| {
+            Verified {
+                name: "se/rd/serde".into(),
+                status,
+                timestamp_version: 7,
+            }
+            .to_string()
+        };
+        let sha256 = tuf_merkle::hash::sha256(b"serde");
+        let present = LeafContents::Present {
+            version: 2,
+            length: 5,
+            sha256,
+        };
+        assert_eq!(
+            line(Status::Present(present)),
+            format!(
+                "se/rd/serde: present {} (timestamp 7)",
+                present.canonical_json()
+            )
+        );
+        assert_eq!(
+            line(Status::Listed { length: 5, sha256 }),
+            format!("se/rd/serde: listed, length 5, sha256 {sha256}")
+        );
+        assert_eq!(
+            line(Status::Deleted(3)),
+            "se/rd/serde: not present (deleted at version 3; proof checked)"
+        );
+        assert_eq!(
+            line(Status::Absent),
+            "se/rd/serde: not present (never published; proof checked)"
+        );
+    }
+}

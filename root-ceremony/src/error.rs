@@ -565,3 +565,55 @@ impl CeremonyError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_name_every_item_as_before() {
+        let unmet = CeremonyError::ThresholdsUnmet(vec![
+            UnmetThreshold {
+                role: "crates.io".into(),
+                new_signatures: 0,
+                new_threshold: 1,
+                previous: None,
+            },
+            UnmetThreshold {
+                role: "rustup".into(),
+                new_signatures: 1,
+                new_threshold: 3,
+                previous: Some((2, 3)),
+            },
+        ]);
+        assert_eq!(
+            unmet.to_string(),
+            "not finalized, nothing written: crates.io: 0 of 1 new-root signatures; rustup: 1 of \
+             3 new-root signatures, 2 of 3 previous-root signatures"
+        );
+        let failed = CeremonyError::VerifyFailed(vec![
+            VerifyFailure::NoRoots { role: "r7".into() },
+            VerifyFailure::QuorumDiffers { role: "r2".into() },
+            VerifyFailure::Chain(CeremonyError::NoCeremony(PathBuf::from("c"))),
+        ]);
+        assert_eq!(
+            failed.to_string(),
+            "verification failed: r7: no roots; r2: its root quorum differs from the other \
+             roles' (D1: one quorum for all); c holds no ceremony (no ceremony.json); start one \
+             with `tuf-ceremony init --dir c …`"
+        );
+        assert_eq!(
+            CeremonyError::PinNotUtf8.to_string(),
+            "TUF_CEREMONY_PIN is not valid UTF-8"
+        );
+        assert_eq!(
+            CeremonyError::OnlineKeyForOtherRole {
+                arg: "x=k.pub".into(),
+                role: "x".into(),
+                roles: vec!["a".into(), "b".into()],
+            }
+            .to_string(),
+            "--online-key x=k.pub: x is not one of the roles (a, b)"
+        );
+    }
+}
