@@ -12,14 +12,16 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU64;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use tough::schema::key::Key;
 use tough::schema::{Role, RoleKeys, RoleType, Root, Signed};
 use tuf_merkle::Digest;
 
-use crate::error::ClientError;
-use crate::transport::Transport;
+use crate::audit::AuditReport;
+use crate::error::{AttestationError, ClientError};
+use crate::transport::{self, HttpOptions, Transport};
 use crate::tuf::{self, Limits};
 
 /// The `_type` of an attestation.
@@ -79,7 +81,7 @@ fn canonical(statement: &Statement) -> Result<Vec<u8>, ClientError> {
         serde_json::Serializer::with_formatter(&mut out, olpc_cjson::CanonicalFormatter::new());
     statement
         .serialize(&mut ser)
-        .map_err(|e| ClientError::Attestation(e.to_string()))?;
+        .map_err(AttestationError::Json)?;
     Ok(out)
 }
 
@@ -88,9 +90,7 @@ impl Attestation {
     #[cfg(feature = "sign")]
     pub fn sign(statement: Statement, key: &tuf_keys::FileSigner) -> Result<Self, ClientError> {
         let message = canonical(&statement)?;
-        let sig = key
-            .sign_message(&message)
-            .map_err(|e| ClientError::Attestation(e.to_string()))?;
+        let sig = key.sign_message(&message).map_err(AttestationError::Key)?;
         Ok(Attestation {
             signed: statement,
             signatures: vec![AttestationSignature {
@@ -104,16 +104,14 @@ impl Attestation {
     /// tough's own TUF signature check: the keys stand as the root role of a throwaway root.
     pub fn verify(&self, keys: &[Key], threshold: usize) -> Result<(), ClientError> {
         if self.signed.typ != ATTESTATION_TYPE || self.signed.spec_version != ATTESTATION_SPEC {
-            return Err(ClientError::Attestation(format!(
-                "not a {ATTESTATION_SPEC} attestation"
-            )));
+            return Err(AttestationError::WrongFormat.into());
         }
         let mut ids = Vec::with_capacity(keys.len());
         let mut by_id = HashMap::new();
         for key in keys {
             let id = key
                 .key_id()
-                .map_err(|e| ClientError::Attestation(format!("auditor key: {e}")))?;
+                .map_err(|e| AttestationError::AuditorKey(Box::new(e)))?;
             ids.push(id.clone());
             by_id.insert(id, key.clone());
         }
@@ -141,7 +139,7 @@ impl Attestation {
             .iter()
             .map(|s| {
                 serde_json::from_value(serde_json::json!({ "keyid": s.keyid, "sig": s.sig }))
-                    .map_err(|e| ClientError::Attestation(format!("signature: {e}")))
+                    .map_err(AttestationError::Signature)
             })
             .collect::<Result<Vec<_>, _>>()?;
         let signed = Signed {
@@ -150,7 +148,12 @@ impl Attestation {
         };
         auditors
             .verify_role(&signed)
-            .map_err(|e| ClientError::Attestation(e.to_string()))
+            .map_err(|e| AttestationError::Unverified(Box::new(e)).into())
+    }
+
+    /// The attestation as the auditor publishes it: indented JSON.
+    pub fn to_json(&self) -> Result<Vec<u8>, ClientError> {
+        Ok(serde_json::to_vec_pretty(self).map_err(AttestationError::Json)?)
     }
 }
 
@@ -187,6 +190,20 @@ pub struct AttestationPolicy {
 }
 
 impl AttestationPolicy {
+    /// A policy requiring one of the auditors' `keys` to have signed the attestation at
+    /// `location` (a URL or a path; the directory or URL it is in becomes the transport, over
+    /// HTTP with `http`), at most `max_lag` timestamp versions behind the latest.
+    pub fn at(location: &str, keys: Vec<Key>, max_lag: u64, http: HttpOptions) -> Self {
+        let (source, path) = transport::open_containing(location, http);
+        AttestationPolicy {
+            keys,
+            threshold: 1,
+            source,
+            path,
+            max_lag,
+        }
+    }
+
     /// Fetches and checks the attestation for a client that trusts timestamp `latest` with
     /// `merkle_root`, and that accepted attestation `previous` before. Returns the statement
     /// whose root the client then checks proofs against.
@@ -199,33 +216,38 @@ impl AttestationPolicy {
         limits: &Limits,
     ) -> Result<Statement, ClientError> {
         let bytes = tuf::fetch_required(self.source.as_ref(), &self.path, limits.attestation)
-            .map_err(|e| ClientError::Attestation(e.to_string()))?;
+            .map_err(AttestationError::from)?;
         let a: Attestation = tuf::parse("attestation", &bytes)?;
         a.verify(&self.keys, self.threshold)?;
         let s = a.signed;
         if s.role != role {
-            return Err(ClientError::Attestation(format!(
-                "it is for role {:?}, not {role:?}",
-                s.role
-            )));
+            return Err(AttestationError::OtherRole {
+                attested: s.role,
+                role: role.to_owned(),
+            }
+            .into());
         }
         if s.timestamp_version > latest {
-            return Err(ClientError::Attestation(format!(
-                "it attests timestamp {} but the latest is {latest}; refresh again",
-                s.timestamp_version
-            )));
+            return Err(AttestationError::AheadOfLatest {
+                attested: s.timestamp_version,
+                latest,
+            }
+            .into());
         }
         if s.timestamp_version < previous {
-            return Err(ClientError::Attestation(format!(
-                "it attests timestamp {}, below the {previous} accepted before (rollback)",
-                s.timestamp_version
-            )));
+            return Err(AttestationError::Rollback {
+                attested: s.timestamp_version,
+                accepted: previous,
+            }
+            .into());
         }
         if latest - s.timestamp_version > self.max_lag {
-            return Err(ClientError::Attestation(format!(
-                "it attests timestamp {}, more than {} behind the latest {latest}",
-                s.timestamp_version, self.max_lag
-            )));
+            return Err(AttestationError::TooFarBehind {
+                attested: s.timestamp_version,
+                max_lag: self.max_lag,
+                latest,
+            }
+            .into());
         }
         if s.timestamp_version == latest
             && merkle_root.map(|r| r.to_hex()).as_deref() != Some(s.merkle_root.as_str())
@@ -236,8 +258,7 @@ impl AttestationPolicy {
                 got: s.merkle_root,
             });
         }
-        tuf_merkle::hash::parse_hex(&s.merkle_root)
-            .map_err(|e| ClientError::Attestation(format!("merkle_root: {e}")))?;
+        tuf_merkle::hash::parse_hex(&s.merkle_root).map_err(AttestationError::MerkleRoot)?;
         Ok(s)
     }
 }
@@ -247,6 +268,58 @@ impl Statement {
     pub fn root(&self) -> Option<Digest> {
         tuf_merkle::hash::parse_hex(&self.merkle_root).ok()
     }
+
+    /// What an auditor attests after `report`: the last timestamp version it checked good and
+    /// its root, audited at `audited_at` (to the second). `None` when nothing was checked good.
+    /// A breach does not stop the statement: it covers the versions before it.
+    pub fn from_report(report: &AuditReport, audited_at: jiff::Timestamp) -> Option<Statement> {
+        let (version, root) = report.last_good_version.zip(report.last_good_root)?;
+        Some(Statement {
+            typ: ATTESTATION_TYPE.into(),
+            spec_version: ATTESTATION_SPEC.into(),
+            role: report.role.clone(),
+            timestamp_version: version,
+            merkle_root: root.to_hex(),
+            root_version: report.last_root_version,
+            first_timestamp_version: report.first_version.unwrap_or(1),
+            leaves: report.leaves,
+            audited_at: audited_at
+                .round(jiff::Unit::Second)
+                .unwrap_or(audited_at)
+                .to_string(),
+        })
+    }
+}
+
+/// Reads the auditors' public keys a client trusts: a JSON list of TUF key objects, as
+/// [`auditor_keys_json`] writes it.
+pub fn read_auditor_keys(path: &Path) -> Result<Vec<Key>, ClientError> {
+    let bytes = std::fs::read(path).map_err(ClientError::local(path))?;
+    Ok(
+        serde_json::from_slice(&bytes).map_err(|source| AttestationError::AuditorKeysFile {
+            path: path.to_owned(),
+            source,
+        })?,
+    )
+}
+
+/// The auditors' public keys as clients read them ([`read_auditor_keys`]): indented JSON.
+pub fn auditor_keys_json(keys: &[Key]) -> Result<String, ClientError> {
+    Ok(serde_json::to_string_pretty(keys).map_err(AttestationError::Json)?)
+}
+
+/// The auditor's key file at `path`, generated (Ed25519, mode 0600) if there is none.
+#[cfg(feature = "sign")]
+pub fn load_or_generate_auditor_key(path: &Path) -> Result<tuf_keys::FileSigner, ClientError> {
+    let (signer, _) = tuf_keys::FileSigner::load_or_generate(path, tuf_keys::KeyAlgorithm::Ed25519)
+        .map_err(AttestationError::Key)?;
+    Ok(signer)
+}
+
+/// The auditor's key file at `path`, to sign attestations with.
+#[cfg(feature = "sign")]
+pub fn load_auditor_key(path: &Path) -> Result<tuf_keys::FileSigner, ClientError> {
+    Ok(tuf_keys::FileSigner::load(path).map_err(AttestationError::Key)?)
 }
 
 #[cfg(all(test, feature = "sign"))]

@@ -24,6 +24,7 @@ use crate::tuf::{self, Limits};
 
 /// What a verification established about one name.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Status {
     /// In the signed tree with these contents (and the file, if given, matches them).
     Present(LeafContents),
@@ -56,6 +57,29 @@ pub struct Verified {
     pub status: Status,
     /// The timestamp version it was proved against.
     pub timestamp_version: u64,
+}
+
+impl std::fmt::Display for Verified {
+    /// One line for people: the name, what was proved, and against what.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = &self.name;
+        match &self.status {
+            Status::Present(c) => write!(
+                f,
+                "{name}: present {} (timestamp {})",
+                c.canonical_json(),
+                self.timestamp_version
+            ),
+            Status::Listed { length, sha256 } => {
+                write!(f, "{name}: listed, length {length}, sha256 {sha256}")
+            }
+            Status::Deleted(version) => write!(
+                f,
+                "{name}: not present (deleted at version {version}; proof checked)"
+            ),
+            Status::Absent => write!(f, "{name}: not present (never published; proof checked)"),
+        }
+    }
 }
 
 /// What a refresh ended on.
@@ -103,15 +127,12 @@ impl Client {
     /// `role` in `mode`, with state in `dir`. Refuses a directory that already has a state.
     pub fn init(dir: &Path, role: &str, mode: Mode, root_bytes: &[u8]) -> Result<(), ClientError> {
         let root = tuf::initial_root(root_bytes)?;
-        std::fs::create_dir_all(dir).map_err(|e| ClientError::local(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(ClientError::local(dir))?;
         // Locked, so that two inits (or an init and a run) cannot interleave.
         let _lock = StateLock::acquire(dir)?;
         let state_file = dir.join("state.json");
         if std::fs::symlink_metadata(&state_file).is_ok() {
-            return Err(ClientError::local(
-                state_file,
-                "already initialised; use another directory or remove it",
-            ));
+            return Err(ClientError::AlreadyInitialized(state_file));
         }
         write_atomic(&dir.join("root.json"), root_bytes)?;
         State::new(role, mode, root.signed.version.get()).store(dir)
@@ -125,7 +146,7 @@ impl Client {
         tuf_files::dir::remove_stale_temps(dir);
         let state = State::load(dir)?;
         let path = dir.join("root.json");
-        let bytes = std::fs::read(&path).map_err(|e| ClientError::local(&path, e))?;
+        let bytes = std::fs::read(&path).map_err(ClientError::local(&path))?;
         let root = tuf::initial_root(&bytes)?;
         Ok(Client {
             _lock: lock,
@@ -297,7 +318,7 @@ impl Client {
     /// Classic roles: snapshot then targets (TUF 5.5, 5.6), consistent-snapshot names.
     fn update_classic(&mut self) -> Result<(), ClientError> {
         let ts_path = self.dir.join("timestamp.json");
-        let ts_bytes = std::fs::read(&ts_path).map_err(|e| ClientError::local(&ts_path, e))?;
+        let ts_bytes = std::fs::read(&ts_path).map_err(ClientError::local(&ts_path))?;
         let ts = tuf::verify_timestamp(&self.root.signed, "timestamp.json", &ts_bytes, false)?;
         let meta = ts
             .signed
@@ -396,19 +417,16 @@ impl Client {
     /// expired since the refresh (a frozen client must refresh).
     fn proof_target(&self) -> Result<(u64, Digest), ClientError> {
         if self.state.mode != Mode::Merkle {
-            return Err(ClientError::Unsupported(format!(
-                "{} is a classic role: it has no Merkle proofs",
-                self.state.role
-            )));
+            return Err(ClientError::ClassicRole {
+                role: self.state.role.clone(),
+            });
         }
         let root = self
             .state
             .proof_root
             .as_deref()
             .and_then(|h| tuf_merkle::hash::parse_hex(h).ok())
-            .ok_or_else(|| {
-                ClientError::Unsupported("no trusted timestamp yet: refresh first".into())
-            })?;
+            .ok_or(ClientError::NotRefreshed)?;
         if let Some(expires) = self.state.timestamp_expires {
             tuf::check_expiry(
                 "timestamp",
@@ -475,10 +493,10 @@ impl Client {
             }
         })?;
         if proof.name() != name {
-            return Err(ClientError::WrongNames(format!(
-                "asked for {name:?}, got a proof for {:?}",
-                proof.name()
-            )));
+            return Err(ClientError::ProofForOtherName {
+                asked: name.to_owned(),
+                got: proof.name().to_owned(),
+            });
         }
         let served = proof.contents().copied();
         match proof.verify(&root) {
@@ -698,11 +716,10 @@ impl Client {
         let (answer, proof) = self.fetch_multi_answer(names, version)?;
         let got: BTreeSet<&str> = proof.targets().iter().map(|(n, _)| n.as_str()).collect();
         if got != wanted {
-            return Err(ClientError::WrongNames(format!(
-                "{} names asked, {} in the proof",
-                wanted.len(),
-                got.len()
-            )));
+            return Err(ClientError::WrongNames {
+                asked: wanted.len(),
+                got: got.len(),
+            });
         }
         match proof.verify(root) {
             Ok(()) => Ok(proof),
@@ -771,7 +788,7 @@ impl Client {
     /// The trusted targets.json of a classic role, after checking nothing has expired.
     fn classic_targets(&self) -> Result<Signed<Targets>, ClientError> {
         let path = self.dir.join("targets.json");
-        let bytes = std::fs::read(&path).map_err(|e| ClientError::local(&path, e))?;
+        let bytes = std::fs::read(&path).map_err(ClientError::local(&path))?;
         let targets: Signed<Targets> = tuf::parse("targets.json", &bytes)?;
         if let Some(expires) = self.state.timestamp_expires {
             tuf::check_expiry(
@@ -851,4 +868,46 @@ fn check_file(
 /// keeps its tree (`version_not_kept`). Not a withheld target: refresh and ask again.
 fn is_gone(e: &ClientError) -> bool {
     matches!(e, ClientError::Status { status: 410, .. })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verified_names_display_as_tuf_verify_prints_them() {
+        let line = |status| {
+            Verified {
+                name: "se/rd/serde".into(),
+                status,
+                timestamp_version: 7,
+            }
+            .to_string()
+        };
+        let sha256 = tuf_merkle::hash::sha256(b"serde");
+        let present = LeafContents::Present {
+            version: 2,
+            length: 5,
+            sha256,
+        };
+        assert_eq!(
+            line(Status::Present(present)),
+            format!(
+                "se/rd/serde: present {} (timestamp 7)",
+                present.canonical_json()
+            )
+        );
+        assert_eq!(
+            line(Status::Listed { length: 5, sha256 }),
+            format!("se/rd/serde: listed, length 5, sha256 {sha256}")
+        );
+        assert_eq!(
+            line(Status::Deleted(3)),
+            "se/rd/serde: not present (deleted at version 3; proof checked)"
+        );
+        assert_eq!(
+            line(Status::Absent),
+            "se/rd/serde: not present (never published; proof checked)"
+        );
+    }
 }

@@ -1,12 +1,19 @@
 //! Every way verification can fail. Each attack the client defends against has its own variant,
-//! so callers (and the attack suite) can tell a rollback from a freeze from a forged proof.
+//! so callers (and the attack suite) can tell a rollback from a freeze from a forged proof; so
+//! does every local cause (a missing file, a state directory in use, no names to verify).
+//!
+//! The enums are `#[non_exhaustive]`: new attacks get new variants, so a caller's `match`
+//! keeps a wildcard arm, which should refuse.
 
 use std::path::PathBuf;
 
 use tuf_merkle::{Digest, LeafContents, ProofError};
 
+use crate::attest::ATTESTATION_SPEC;
+
 /// Why the client refused what it was served, or could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     // ----- transport -----
     /// The server could not be reached, or the connection failed before a response.
@@ -250,28 +257,79 @@ pub enum ClientError {
         actual_sha256: Digest,
     },
     /// A multi-proof whose names are not the ones asked for.
-    #[error("the multi-proof's names are not the requested ones: {0}")]
-    WrongNames(String),
+    #[error(
+        "the multi-proof's names are not the requested ones: {asked} names asked, {got} in the proof"
+    )]
+    WrongNames {
+        /// How many names were asked for.
+        asked: usize,
+        /// How many names the proof is about.
+        got: usize,
+    },
+    /// A proof about another name than the one asked for.
+    #[error(
+        "the multi-proof's names are not the requested ones: asked for {asked:?}, got a proof for {got:?}"
+    )]
+    ProofForOtherName {
+        /// The name asked for.
+        asked: String,
+        /// The name the proof is about.
+        got: String,
+    },
     /// A target that a classic role's targets.json does not list.
     #[error("{0:?} is not listed in the role's targets.json")]
     NotListed(String),
 
     // ----- attestations -----
-    /// An auditor attestation that is missing, unsigned, or does not cover the trusted root.
+    /// An auditor attestation that is missing, unsigned, or does not cover the trusted root;
+    /// or the auditor's own key or output that cannot be used.
     #[error("auditor attestation: {0}")]
-    Attestation(String),
+    Attestation(#[from] AttestationError),
 
     // ----- local -----
     /// The state directory has no trusted root yet.
     #[error("{0} holds no trusted root; run `tuf-verify init` first")]
     NotInitialized(PathBuf),
-    /// Reading or writing local state.
-    #[error("{path}: {message}")]
+    /// Reading a local file (state, a file to check, a list of names) failed.
+    #[error("{}: {source}", .path.display())]
     Local {
-        /// The file.
+        /// The file or directory.
         path: PathBuf,
-        /// What went wrong.
-        message: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Writing a local file (atomically, through `tuf-files`) failed.
+    #[error("{}: cannot {action}: {source}", .path.display())]
+    LocalWrite {
+        /// The file or directory.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// `state.json` that is not a state this client wrote (or one it cannot write).
+    #[error("{}: {source}", .path.display())]
+    StateJson {
+        /// The file (or its directory).
+        path: PathBuf,
+        /// The parser's error.
+        source: serde_json::Error,
+    },
+    /// A state directory that is a file.
+    #[error("{}: not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    /// `init` in a state directory that has a state already.
+    #[error("{}: already initialised; use another directory or remove it", .0.display())]
+    AlreadyInitialized(PathBuf),
+    /// Signing metadata with a key file failed.
+    #[cfg(feature = "sign")]
+    #[error("{}: {source}", .path.display())]
+    Signing {
+        /// The key file.
+        path: PathBuf,
+        /// The error.
+        source: tuf_keys::KeyFileError,
     },
     /// The state directory is open already in this process (by another [`crate::Client`]):
     /// waiting for its lock would wait forever.
@@ -279,14 +337,117 @@ pub enum ClientError {
     StateInUse(PathBuf),
     /// The state directory's lock file could not be taken.
     #[error("locking the state directory: {0}")]
-    StateLock(tuf_files::LockError),
-    /// An operation this role or transport cannot do.
-    #[error("{0}")]
-    Unsupported(String),
+    StateLock(#[source] tuf_files::LockError),
+    /// A proof asked of a directory, which has no proof API.
+    #[error("{path}: a directory has no proof API; use the signer's or a mirror's HTTP URL")]
+    NoProofApi {
+        /// The API path asked for.
+        path: String,
+    },
+    /// A repository path that could leave the repository's directory (`..`, empty segments,
+    /// backslashes).
+    #[error("refusing path {path:?}")]
+    RefusedPath {
+        /// The path asked for.
+        path: String,
+    },
+    /// Nothing to verify: no names given, none in the names file, no file under the directory.
+    #[error("no names given")]
+    NoNames,
+    /// Merkle proofs asked of a classic role, which lists its targets in `targets.json`.
+    #[error("{role} is a classic role: it has no Merkle proofs")]
+    ClassicRole {
+        /// The role.
+        role: String,
+    },
+    /// Proofs asked for before any timestamp was trusted.
+    #[error("no trusted timestamp yet: refresh first")]
+    NotRefreshed,
+}
+
+/// Why an auditor attestation was refused, or could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttestationError {
+    /// The attestation could not be fetched.
+    #[error(transparent)]
+    Fetch(Box<ClientError>),
+    /// Not an attestation of this format.
+    #[error("not a {} attestation", ATTESTATION_SPEC)]
+    WrongFormat,
+    /// An auditor key whose key ID cannot be computed.
+    #[error("auditor key: {0}")]
+    AuditorKey(#[source] Box<tough::schema::Error>),
+    /// A signature entry that is not a TUF signature.
+    #[error("signature: {0}")]
+    Signature(#[source] serde_json::Error),
+    /// Not signed by the threshold of the auditor keys.
+    #[error(transparent)]
+    Unverified(Box<tough::schema::Error>),
+    /// An attestation of another role.
+    #[error("it is for role {attested:?}, not {role:?}")]
+    OtherRole {
+        /// The role attested.
+        attested: String,
+        /// The client's role.
+        role: String,
+    },
+    /// An attestation of a timestamp the client has not reached: refresh again.
+    #[error("it attests timestamp {attested} but the latest is {latest}; refresh again")]
+    AheadOfLatest {
+        /// The version attested.
+        attested: u64,
+        /// The client's latest timestamp version.
+        latest: u64,
+    },
+    /// An attestation below one accepted before.
+    #[error("it attests timestamp {attested}, below the {accepted} accepted before (rollback)")]
+    Rollback {
+        /// The version attested.
+        attested: u64,
+        /// The version accepted before.
+        accepted: u64,
+    },
+    /// An attestation further behind the latest timestamp than the client allows.
+    #[error("it attests timestamp {attested}, more than {max_lag} behind the latest {latest}")]
+    TooFarBehind {
+        /// The version attested.
+        attested: u64,
+        /// The most versions it may lag.
+        max_lag: u64,
+        /// The client's latest timestamp version.
+        latest: u64,
+    },
+    /// A `merkle_root` that is not 64 hex digits.
+    #[error("merkle_root: {0}")]
+    MerkleRoot(#[source] tuf_merkle::hash::HexError),
+    /// A file of auditor keys that is not a JSON list of TUF keys.
+    #[error("{}: {source}", .path.display())]
+    AuditorKeysFile {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        source: serde_json::Error,
+    },
+    /// Writing a statement or a key as JSON failed.
+    #[error(transparent)]
+    Json(serde_json::Error),
+    /// The auditor's key file cannot be loaded, generated or signed with.
+    #[cfg(feature = "sign")]
+    #[error(transparent)]
+    Key(#[from] tuf_keys::KeyFileError),
+}
+
+impl From<ClientError> for AttestationError {
+    /// A failed fetch of the attestation keeps its cause.
+    fn from(e: ClientError) -> Self {
+        AttestationError::Fetch(Box::new(e))
+    }
 }
 
 /// Why a redirect was not followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RedirectRefusal {
     /// From `https` to anything else: the rest would travel in clear text.
     #[error("it leaves https")]
@@ -308,19 +469,26 @@ pub enum RedirectRefusal {
 impl From<tuf_files::FsError> for ClientError {
     /// A local file operation that failed: the path, and the action with its error.
     fn from(e: tuf_files::FsError) -> Self {
-        ClientError::Local {
-            message: format!("cannot {}: {}", e.action, e.source),
+        ClientError::LocalWrite {
             path: e.path,
+            action: e.action,
+            source: e.source,
         }
     }
 }
 
+impl From<tuf_files::LockError> for ClientError {
+    /// The state directory's lock could not be taken.
+    fn from(e: tuf_files::LockError) -> Self {
+        ClientError::StateLock(e)
+    }
+}
+
 impl ClientError {
-    pub(crate) fn local(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
-        ClientError::Local {
-            path: path.into(),
-            message: e.to_string(),
-        }
+    /// A `map_err` helper: an I/O error on the local file `path`.
+    pub(crate) fn local(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| ClientError::Local { path, source }
     }
 
     pub(crate) fn malformed(what: impl Into<String>, e: impl std::fmt::Display) -> Self {

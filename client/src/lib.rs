@@ -16,12 +16,13 @@ pub mod attest;
 pub mod audit;
 pub mod client;
 pub mod error;
+pub mod local;
 pub mod state;
 pub mod transport;
 pub mod tuf;
 
 pub use client::{Client, Refreshed, Status, Verified};
-pub use error::ClientError;
+pub use error::{AttestationError, ClientError};
 pub use state::{Mode, State};
 pub use transport::{FileTransport, HttpTransport, Transport};
 pub use tuf::Limits;

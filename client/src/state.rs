@@ -34,6 +34,7 @@ use crate::error::ClientError;
 /// How a role lists its targets (D2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Mode {
     /// TAP-16: targets are leaves of the Merkle tree whose root the timestamp carries.
     Merkle,
@@ -41,13 +42,18 @@ pub enum Mode {
     Classic,
 }
 
+/// A mode other than `merkle` and `classic`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("mode {0:?} is neither merkle nor classic")]
+pub struct UnknownMode(pub String);
+
 impl std::str::FromStr for Mode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownMode;
+    fn from_str(s: &str) -> Result<Self, UnknownMode> {
         match s {
             "merkle" => Ok(Mode::Merkle),
             "classic" => Ok(Mode::Classic),
-            _ => Err(format!("mode {s:?} is neither merkle nor classic")),
+            _ => Err(UnknownMode(s.to_owned())),
         }
     }
 }
@@ -113,14 +119,17 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(ClientError::NotInitialized(dir.to_owned()));
             }
-            Err(e) => return Err(ClientError::local(&path, e)),
+            Err(e) => return Err(ClientError::local(&path)(e)),
         };
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::local(&path, e))
+        serde_json::from_slice(&bytes).map_err(|source| ClientError::StateJson { path, source })
     }
 
     /// Writes `dir/state.json` atomically.
     pub fn store(&self, dir: &Path) -> Result<(), ClientError> {
-        let bytes = serde_json::to_vec(self).map_err(|e| ClientError::local(dir, e))?;
+        let bytes = serde_json::to_vec(self).map_err(|source| ClientError::StateJson {
+            path: dir.to_owned(),
+            source,
+        })?;
         write_atomic(&dir.join("state.json"), &bytes)
     }
 }
@@ -155,11 +164,11 @@ impl StateLock {
     pub fn acquire(dir: &Path) -> Result<Self, ClientError> {
         let meta = match std::fs::metadata(dir) {
             Ok(m) if m.is_dir() => m,
-            Ok(_) => return Err(ClientError::local(dir, "not a directory")),
+            Ok(_) => return Err(ClientError::NotADirectory(dir.to_owned())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(ClientError::NotInitialized(dir.to_owned()));
             }
-            Err(e) => return Err(ClientError::local(dir, e)),
+            Err(e) => return Err(ClientError::local(dir)(e)),
         };
         let id = (meta.dev(), meta.ino());
         {
@@ -175,7 +184,7 @@ impl StateLock {
             Ok(lock) => Ok(StateLock { _lock: lock, id }),
             Err(e) => {
                 release(id);
-                Err(ClientError::StateLock(e))
+                Err(e.into())
             }
         }
     }

@@ -26,6 +26,7 @@ use crate::error::{ClientError, RedirectRefusal};
 
 /// A fetched file, or the server's word that there is none.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fetched {
     /// The body, at most the limit.
     Found(Vec<u8>),
@@ -46,6 +47,7 @@ pub trait Transport: Send + Sync {
 /// Which HTTP redirects [`HttpTransport`] follows. Whatever the policy, `https` to `http` is
 /// never followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Redirects {
     /// None: every redirect is refused.
     None,
@@ -56,16 +58,19 @@ pub enum Redirects {
     AnyOrigin,
 }
 
+/// A redirect policy other than `none`, `same-origin` and `any-origin`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("redirect policy {0:?} is none of none, same-origin, any-origin")]
+pub struct UnknownRedirects(pub String);
+
 impl std::str::FromStr for Redirects {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownRedirects;
+    fn from_str(s: &str) -> Result<Self, UnknownRedirects> {
         match s {
             "none" => Ok(Redirects::None),
             "same-origin" => Ok(Redirects::SameOrigin),
             "any-origin" => Ok(Redirects::AnyOrigin),
-            _ => Err(format!(
-                "redirect policy {s:?} is none of none, same-origin, any-origin"
-            )),
+            _ => Err(UnknownRedirects(s.to_owned())),
         }
     }
 }
@@ -352,31 +357,33 @@ impl FileTransport {
 impl Transport for FileTransport {
     fn get(&self, path: &str, limit: u64) -> Result<Fetched, ClientError> {
         if path.starts_with("api/") {
-            return Err(ClientError::Unsupported(format!(
-                "{path}: a directory has no proof API; use the signer's or a mirror's HTTP URL"
-            )));
+            return Err(ClientError::NoProofApi {
+                path: path.to_owned(),
+            });
         }
         if path.split('/').any(|s| s == ".." || s.is_empty()) || path.contains('\\') {
-            return Err(ClientError::Unsupported(format!("refusing path {path:?}")));
+            return Err(ClientError::RefusedPath {
+                path: path.to_owned(),
+            });
         }
         let full = self.dir.join(path);
         let what = full.display().to_string();
         let file = match std::fs::File::open(&full) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Fetched::NotFound),
-            Err(e) => return Err(ClientError::local(&full, e)),
+            Err(e) => return Err(ClientError::local(&full)(e)),
         };
         let mut body = Vec::new();
         file.take(limit.saturating_add(1))
             .read_to_end(&mut body)
-            .map_err(|e| ClientError::local(&full, e))?;
+            .map_err(ClientError::local(&full))?;
         check_body(&what, body, None, limit)
     }
 
     fn post_json(&self, path: &str, _body: &[u8], _limit: u64) -> Result<Fetched, ClientError> {
-        Err(ClientError::Unsupported(format!(
-            "{path}: a directory has no proof API; use the signer's or a mirror's HTTP URL"
-        )))
+        Err(ClientError::NoProofApi {
+            path: path.to_owned(),
+        })
     }
 
     fn describe(&self) -> String {
@@ -397,6 +404,17 @@ pub fn open_with(location: &str, options: HttpOptions) -> Box<dyn Transport> {
     } else {
         let path = location.strip_prefix("file://").unwrap_or(location);
         Box::new(FileTransport::new(path))
+    }
+}
+
+/// A transport for the URL or directory that holds the file at `location`, and the file's name
+/// on it: `https://auditor.example.org/crates.io/attestation.json` becomes the transport for
+/// `https://auditor.example.org/crates.io` and `attestation.json`; a bare file name is
+/// looked for in the current directory.
+pub fn open_containing(location: &str, options: HttpOptions) -> (Box<dyn Transport>, String) {
+    match location.rsplit_once('/') {
+        Some((base, file)) if !base.is_empty() => (open_with(base, options), file.to_owned()),
+        _ => (open_with(".", options), location.to_owned()),
     }
 }
 
@@ -514,11 +532,11 @@ mod tests {
         assert_eq!(t.get("r/none.json", 5).unwrap(), Fetched::NotFound);
         assert!(matches!(
             t.get("r/../r/f.json", 5),
-            Err(ClientError::Unsupported(_))
+            Err(ClientError::RefusedPath { .. })
         ));
         assert!(matches!(
             t.get("api/v1/r/proof/x", 5),
-            Err(ClientError::Unsupported(_))
+            Err(ClientError::NoProofApi { .. })
         ));
         assert!(t.post_json("api/v1/r/proofs", b"{}", 5).is_err());
     }

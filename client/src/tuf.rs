@@ -268,7 +268,10 @@ pub fn sign_metadata<T: serde::Serialize>(
     for k in keys {
         let sig = k
             .sign_message(&data)
-            .map_err(|e| ClientError::local(k.path(), e))?;
+            .map_err(|source| ClientError::Signing {
+                path: k.path().to_owned(),
+                source,
+            })?;
         let s: tough::schema::Signature = serde_json::from_value(serde_json::json!({
             "keyid": k.public_key().key_id_hex(),
             "sig": hex::encode(sig),

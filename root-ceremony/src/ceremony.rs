@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use tough::schema::{Root, Signature, Signed};
 
 use crate::chain::{Chain, load_chain};
-use crate::error::CeremonyError;
+use crate::error::{CeremonyError, UnmetThreshold};
 use crate::files::{self, MAX_CEREMONY_FILE, MAX_ROOT_FILE};
 use crate::keys::MemberSigner;
 use crate::model::{
@@ -96,8 +96,7 @@ pub fn content_digest(roles: &BTreeMap<String, RoleEntry>) -> Result<String, Cer
             name.clone(),
             serde_json::json!({
                 "previous_sha256": entry.previous.as_ref().map(|p| p.sha256.clone()),
-                "signed": serde_json::to_value(&entry.draft.signed)
-                    .map_err(|e| CeremonyError::Json(e.to_string()))?,
+                "signed": serde_json::to_value(&entry.draft.signed)?,
             }),
         );
     }
@@ -176,6 +175,16 @@ impl RoleStatus {
         self.new_signers.len() as u64 >= self.new_threshold
             && self.old.as_ref().is_none_or(|(s, t)| s.len() as u64 >= *t)
     }
+
+    /// What is missing, unless both thresholds are met.
+    pub fn unmet(&self) -> Option<UnmetThreshold> {
+        (!self.complete()).then(|| UnmetThreshold {
+            role: self.role.clone(),
+            new_signatures: self.new_signers.len(),
+            new_threshold: self.new_threshold,
+            previous: self.old.as_ref().map(|(s, t)| (s.len(), *t)),
+        })
+    }
 }
 
 impl Ceremony {
@@ -193,16 +202,13 @@ impl Ceremony {
         if let Ok(mut entries) = std::fs::read_dir(dir)
             && entries.next().is_some()
         {
-            return Err(CeremonyError::Usage(format!(
-                "{} is not empty; give a new or empty directory for the ceremony",
-                dir.display()
-            )));
+            return Err(CeremonyError::DirectoryNotEmpty(dir.to_owned()));
         }
         let mut entries = BTreeMap::new();
         let mut detail = Vec::new();
         for (name, init) in &roles {
             let root = build_root(&init.spec)?;
-            check_shape(&root).map_err(CeremonyError::Usage)?;
+            check_shape(&root)?;
             let previous = init
                 .previous
                 .as_ref()
@@ -246,9 +252,10 @@ impl Ceremony {
         if let Some((first_name, first)) = quorums.next() {
             for (name, q) in quorums {
                 if q != first {
-                    return Err(CeremonyError::Usage(format!(
-                        "roles {first_name} and {name} would get different root members or                          thresholds; every role's root must list the same quorum (D1): give                          --member and --threshold explicitly"
-                    )));
+                    return Err(CeremonyError::QuorumsDiffer {
+                        first: first_name.clone(),
+                        second: name.clone(),
+                    });
                 }
             }
         }
@@ -265,9 +272,9 @@ impl Ceremony {
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&parent).map_err(CeremonyError::io("create", &parent))?;
-        let name = dir.file_name().ok_or_else(|| {
-            CeremonyError::Usage(format!("{} has no directory name", dir.display()))
-        })?;
+        let name = dir
+            .file_name()
+            .ok_or_else(|| CeremonyError::NoDirectoryName(dir.to_owned()))?;
         let staging = parent.join(format!(
             ".{}.staging-{}",
             name.to_string_lossy(),
@@ -440,6 +447,31 @@ impl Ceremony {
         &self.file.digest
     }
 
+    /// The transcript's path (kept with the published roots after `finalize`).
+    pub fn transcript_path(&self) -> PathBuf {
+        self.dir.join(TRANSCRIPT_FILE)
+    }
+
+    /// Verifies the transcript ([`transcript::verify_transcript`]): its hash chain, and that
+    /// its last step left exactly the ceremony file as loaded.
+    pub fn verify_transcript(&self) -> Result<transcript::TranscriptSummary, CeremonyError> {
+        transcript::verify_transcript(&self.transcript_path(), Some(&self.file_sha256), None)
+    }
+
+    /// Refuses a token key that is not a member, before its PIN is asked for, so that a wrong
+    /// token never costs a PIN attempt. A key the token shows only after login passes here; it
+    /// is checked again when it signs ([`Ceremony::sign`]).
+    pub fn check_token_key(
+        &self,
+        spec: &tuf_keys::pkcs11::Pkcs11KeySpec,
+    ) -> Result<(), CeremonyError> {
+        match tuf_keys::pkcs11::read_public_key_only(spec) {
+            Ok(public) => self.check_member(&public),
+            Err(tuf_keys::pkcs11::Pkcs11Error::KeyNotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Key IDs that have signed any draft.
     pub fn signers(&self) -> Vec<String> {
         let mut s: Vec<String> = self
@@ -579,10 +611,10 @@ impl Ceremony {
         }
         let mut file = self.file.clone();
         for (name, entry) in file.roles.iter_mut() {
-            let mut spec = spec_of(&entry.draft.signed).map_err(CeremonyError::Usage)?;
+            let mut spec = spec_of(&entry.draft.signed)?;
             change(name, &mut spec)?;
             let root = build_root(&spec)?;
-            check_shape(&root).map_err(CeremonyError::Usage)?;
+            check_shape(&root)?;
             entry.draft = Signed {
                 signed: root,
                 signatures: Vec::new(),
@@ -634,50 +666,41 @@ impl Ceremony {
         operator: Option<&str>,
     ) -> Result<Vec<PathBuf>, CeremonyError> {
         // The record must be complete: every change to the ceremony file was a recorded step.
-        transcript::verify_transcript(
-            &self.dir.join(TRANSCRIPT_FILE),
-            Some(&self.file_sha256),
-            None,
-        )?;
+        self.verify_transcript()?;
         let now = jiff::Timestamp::now();
-        let mut unmet = Vec::new();
-        for s in self.status()? {
-            if !s.complete() {
-                let mut m = format!(
-                    "{}: {} of {} new-root signatures",
-                    s.role,
-                    s.new_signers.len(),
-                    s.new_threshold
-                );
-                if let Some((o, t)) = &s.old {
-                    m.push_str(&format!(", {} of {} previous-root signatures", o.len(), t));
-                }
-                unmet.push(m);
-            }
-        }
+        let unmet: Vec<UnmetThreshold> = self
+            .status()?
+            .iter()
+            .filter_map(RoleStatus::unmet)
+            .collect();
         if !unmet.is_empty() {
-            return Err(CeremonyError::ThresholdsUnmet(unmet.join("; ")));
+            return Err(CeremonyError::ThresholdsUnmet(unmet));
         }
         let mut outputs = Vec::new();
         for (name, entry) in &self.file.roles {
             let draft = &entry.draft;
             // The same checks a client makes, by tough itself.
-            draft.signed.verify_role(draft).map_err(|e| {
-                CeremonyError::ThresholdsUnmet(format!("{name}: tough rejects the new root: {e}"))
-            })?;
+            draft
+                .signed
+                .verify_role(draft)
+                .map_err(|source| CeremonyError::NewRootRejected {
+                    role: name.clone(),
+                    source: Box::new(source),
+                })?;
             if let Some(prev) = self.previous.get(name) {
-                prev.signed.verify_role(draft).map_err(|e| {
-                    CeremonyError::ThresholdsUnmet(format!(
-                        "{name}: tough rejects the rotation from version {}: {e}",
-                        prev.signed.version
-                    ))
+                prev.signed.verify_role(draft).map_err(|source| {
+                    CeremonyError::RotationRejected {
+                        role: name.clone(),
+                        from: prev.signed.version.get(),
+                        source: Box::new(source),
+                    }
                 })?;
             }
             if draft.signed.expires <= now {
-                return Err(CeremonyError::Usage(format!(
-                    "{name}: the new root expired at {}; start a new ceremony",
-                    fmt_time(draft.signed.expires)
-                )));
+                return Err(CeremonyError::NewRootExpired {
+                    role: name.clone(),
+                    expires: fmt_time(draft.signed.expires),
+                });
             }
             let dir = roots.join(name);
             let chain = load_chain(name, &dir, None)?;

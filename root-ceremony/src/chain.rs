@@ -125,7 +125,7 @@ pub fn load_chain(
                 )
             })?;
         }
-        check_shape(&root.signed).map_err(|e| broken(name.clone(), e))?;
+        check_shape(&root.signed).map_err(|e| broken(name.clone(), e.to_string()))?;
         roots.push(ChainRoot {
             path: path.clone(),
             bytes,

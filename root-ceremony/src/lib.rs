@@ -31,13 +31,25 @@
 //!   under both the new and the previous root's threshold;
 //! - `verify` walks each role's chain the way a TUF client does.
 
+//!
+//! The library does every step; the `tuf-ceremony` binary only parses its command line, calls
+//! one step and prints the result. An embedder starts a ceremony with [`init::InitRequest`],
+//! amends it with [`Ceremony::add_member`], [`Ceremony::remove_member`],
+//! [`Ceremony::set_threshold`], [`Ceremony::set_online_key`] and [`Ceremony::set_expiry`], signs
+//! with [`Ceremony::sign`], finalizes with [`Ceremony::finalize`] and checks published chains with
+//! [`verify::verify_roots`].
+
+mod amend;
 pub mod ceremony;
 pub mod chain;
 pub mod error;
 pub mod files;
+pub mod init;
 pub mod keys;
+pub mod keysource;
 pub mod model;
 pub mod transcript;
+pub mod verify;
 
 pub use ceremony::Ceremony;
 pub use error::CeremonyError;

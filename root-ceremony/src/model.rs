@@ -10,7 +10,7 @@ use tough::schema::key::Key;
 use tough::schema::{RoleKeys, RoleType, Root, Signed};
 use tuf_keys::TufPublicKey;
 
-use crate::error::CeremonyError;
+use crate::error::{CeremonyError, ShapeError};
 
 /// The `spec_version` written: tough's editor insists on exactly "1.0.0", and tough's loader
 /// and python-tuf accept any 1.x, so this is what every tool reads (the signer writes the same).
@@ -28,9 +28,7 @@ pub fn canonical<T: Serialize>(value: &T) -> Result<Vec<u8>, CeremonyError> {
     let mut out = Vec::new();
     let mut ser =
         serde_json::Serializer::with_formatter(&mut out, olpc_cjson::CanonicalFormatter::new());
-    value
-        .serialize(&mut ser)
-        .map_err(|e| CeremonyError::Json(e.to_string()))?;
+    value.serialize(&mut ser)?;
     Ok(out)
 }
 
@@ -66,9 +64,8 @@ pub fn pretty_sorted<T: Serialize>(value: &T) -> Result<Vec<u8>, CeremonyError> 
             other => other,
         }
     }
-    let value = serde_json::to_value(value).map_err(|e| CeremonyError::Json(e.to_string()))?;
-    let mut out =
-        serde_json::to_vec_pretty(&sort(value)).map_err(|e| CeremonyError::Json(e.to_string()))?;
+    let value = serde_json::to_value(value)?;
+    let mut out = serde_json::to_vec_pretty(&sort(value))?;
     out.push(b'\n');
     Ok(out)
 }
@@ -84,9 +81,7 @@ pub fn check_role_name(name: &str) -> Result<(), CeremonyError> {
     if ok {
         Ok(())
     } else {
-        Err(CeremonyError::Usage(format!(
-            "role name {name:?}: use lowercase letters, digits, '.', '-' and '_', starting with a letter or digit"
-        )))
+        Err(CeremonyError::BadRoleName(name.to_owned()))
     }
 }
 
@@ -109,26 +104,26 @@ pub struct RootSpec {
 /// Checks that no key is listed twice among `members`, nor is both a member and `online`,
 /// comparing key material ([`TufPublicKey::is_same_key`]), not key IDs: one key written two
 /// ways has two key IDs, and tough would count its signatures twice towards the threshold.
-pub fn check_distinct_keys(members: &[TufPublicKey], online: &TufPublicKey) -> Result<(), String> {
+pub fn check_distinct_keys(
+    members: &[TufPublicKey],
+    online: &TufPublicKey,
+) -> Result<(), ShapeError> {
     for (i, m) in members.iter().enumerate() {
         if let Some(other) = members[..i].iter().find(|o| o.is_same_key(m)) {
             return Err(if other.key_id() == m.key_id() {
-                format!("member key {} is listed twice", m.key_id_hex())
+                ShapeError::MemberListedTwice(m.key_id_hex())
             } else {
-                format!(
-                    "member keys {} and {} are one key written two ways, listed twice",
-                    other.key_id_hex(),
-                    m.key_id_hex()
-                )
+                ShapeError::MemberWrittenTwice {
+                    first: other.key_id_hex(),
+                    second: m.key_id_hex(),
+                }
             });
         }
         if m.is_same_key(online) {
-            return Err(format!(
-                "key {} is both a root member and an online key ({}); the online key lives in \
-                 a KMS and must never hold the root role",
-                m.key_id_hex(),
-                online.key_id_hex()
-            ));
+            return Err(ShapeError::MemberIsOnlineKey {
+                member: m.key_id_hex(),
+                online: online.key_id_hex(),
+            });
         }
     }
     Ok(())
@@ -144,7 +139,7 @@ pub fn build_root(spec: &RootSpec) -> Result<Root, CeremonyError> {
             members,
         });
     }
-    check_distinct_keys(&spec.members, &spec.online).map_err(CeremonyError::Usage)?;
+    check_distinct_keys(&spec.members, &spec.online)?;
     let threshold = NonZeroU64::new(spec.threshold).ok_or(CeremonyError::BadThreshold {
         threshold: 0,
         members,
@@ -190,7 +185,7 @@ pub fn build_root(spec: &RootSpec) -> Result<Root, CeremonyError> {
 }
 
 /// Reads a root back into a [`RootSpec`] (for rotations that start from the previous root).
-pub fn spec_of(root: &Root) -> Result<RootSpec, String> {
+pub fn spec_of(root: &Root) -> Result<RootSpec, ShapeError> {
     let members = root_members(root)?;
     let online = online_key(root)?;
     let threshold = root
@@ -207,66 +202,66 @@ pub fn spec_of(root: &Root) -> Result<RootSpec, String> {
 }
 
 /// The root role's member keys, in the order the root lists them.
-pub fn root_members(root: &Root) -> Result<Vec<TufPublicKey>, String> {
+pub fn root_members(root: &Root) -> Result<Vec<TufPublicKey>, ShapeError> {
     let role = root
         .roles
         .get(&RoleType::Root)
-        .ok_or("the root lists no root role")?;
+        .ok_or(ShapeError::NoRootRole)?;
     role.keyids
         .iter()
         .map(|id| {
-            let key = root
-                .keys
-                .get(id)
-                .ok_or_else(|| format!("root key {} is not in `keys`", id_hex(id)))?;
-            TufPublicKey::from_tuf_key(key.clone())
-                .map_err(|e| format!("root key {}: {e}", id_hex(id)))
+            let key = root.keys.get(id).ok_or_else(|| ShapeError::KeyMissing {
+                what: "root key",
+                key_id: id_hex(id),
+            })?;
+            TufPublicKey::from_tuf_key(key.clone()).map_err(|source| ShapeError::BadMemberKey {
+                key_id: id_hex(id),
+                source,
+            })
         })
         .collect()
 }
 
 /// The single online key that timestamp, snapshot and targets share (D1).
-pub fn online_key(root: &Root) -> Result<TufPublicKey, String> {
+pub fn online_key(root: &Root) -> Result<TufPublicKey, ShapeError> {
     let mut found: Option<Decoded<Hex>> = None;
     for role in ONLINE_ROLES {
         let keys = root
             .roles
             .get(&role)
-            .ok_or_else(|| format!("the root lists no {role} role"))?;
+            .ok_or(ShapeError::NoOnlineRole(role))?;
         if keys.keyids.len() != 1 || keys.threshold.get() != 1 {
-            return Err(format!(
-                "{role} must be held by exactly one online key with threshold 1 (it lists {} \
-                 key(s), threshold {})",
-                keys.keyids.len(),
-                keys.threshold
-            ));
+            return Err(ShapeError::OnlineRoleKeys {
+                role,
+                keys: keys.keyids.len(),
+                threshold: keys.threshold.get(),
+            });
         }
         match &found {
             None => found = Some(keys.keyids[0].clone()),
             Some(id) if *id == keys.keyids[0] => {}
-            Some(_) => {
-                return Err("timestamp, snapshot and targets must share one online key".into());
-            }
+            Some(_) => return Err(ShapeError::OnlineKeysDiffer),
         }
     }
-    let id = found.ok_or("no online key")?;
-    let key: &Key = root
-        .keys
-        .get(&id)
-        .ok_or_else(|| format!("online key {} is not in `keys`", id_hex(&id)))?;
-    TufPublicKey::from_tuf_key(key.clone()).map_err(|e| format!("online key: {e}"))
+    // ONLINE_ROLES is not empty, so the loop above found a key or returned.
+    let id = found.ok_or(ShapeError::NoOnlineRole(RoleType::Timestamp))?;
+    let key: &Key = root.keys.get(&id).ok_or_else(|| ShapeError::KeyMissing {
+        what: "online key",
+        key_id: id_hex(&id),
+    })?;
+    TufPublicKey::from_tuf_key(key.clone()).map_err(ShapeError::BadOnlineKey)
 }
 
 /// Checks the D1 shape of one root: consistent snapshots, a 1.x spec version, the online roles
 /// held by one key with threshold 1, a root threshold that its members can meet, and no key
 /// listed twice nor both a root member and the online key, however the keys are written
 /// ([`check_distinct_keys`]).
-pub fn check_shape(root: &Root) -> Result<(), String> {
+pub fn check_shape(root: &Root) -> Result<(), ShapeError> {
     if !root.consistent_snapshot {
-        return Err("consistent_snapshot is false (D1 requires true)".into());
+        return Err(ShapeError::InconsistentSnapshots);
     }
     if !(root.spec_version == "1" || root.spec_version.starts_with("1.")) {
-        return Err(format!("spec_version {:?} is not 1.x", root.spec_version));
+        return Err(ShapeError::SpecVersion(root.spec_version.clone()));
     }
     let members = root_members(root)?;
     let threshold = root
@@ -274,10 +269,10 @@ pub fn check_shape(root: &Root) -> Result<(), String> {
         .get(&RoleType::Root)
         .map_or(0, |r| r.threshold.get());
     if threshold == 0 || threshold > members.len() as u64 {
-        return Err(format!(
-            "root threshold {threshold} cannot be met by its {} member(s)",
-            members.len()
-        ));
+        return Err(ShapeError::ThresholdUnmeetable {
+            threshold,
+            members: members.len(),
+        });
     }
     let online = online_key(root)?;
     check_distinct_keys(&members, &online)
@@ -366,13 +361,13 @@ pub fn fmt_time(t: jiff::Timestamp) -> String {
 
 /// Now plus `days`, to the second.
 pub fn expires_in_days(days: u64) -> Result<jiff::Timestamp, CeremonyError> {
+    let bad = || CeremonyError::BadExpiry { days };
     if days == 0 || days > 3660 {
-        return Err(CeremonyError::Usage(format!(
-            "expiry of {days} days: give between 1 and 3660 days"
-        )));
+        return Err(bad());
     }
     let now = jiff::Timestamp::now().as_second();
-    let secs =
-        i64::try_from(days * 86_400).map_err(|_| CeremonyError::Usage("expiry too far".into()))?;
-    jiff::Timestamp::from_second(now + secs).map_err(|e| CeremonyError::Usage(e.to_string()))
+    // At most 3660 days: neither the product nor the sum overflows, and the result is far
+    // inside jiff's range unless the clock is wildly wrong (then the expiry is refused too).
+    let secs = i64::try_from(days * 86_400).map_err(|_| bad())?;
+    jiff::Timestamp::from_second(now + secs).map_err(|_| bad())
 }

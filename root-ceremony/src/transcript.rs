@@ -105,7 +105,7 @@ pub fn append(path: &Path, entry: &Entry) -> Result<(), CeremonyError> {
 /// Appends `entry` as one line to `file`, the transcript at `path` opened with
 /// [`files::open_append`] (before the step changed anything), and fsyncs.
 pub fn append_to(file: &mut File, path: &Path, entry: &Entry) -> Result<(), CeremonyError> {
-    let mut line = serde_json::to_string(entry).map_err(|e| CeremonyError::Json(e.to_string()))?;
+    let mut line = serde_json::to_string(entry)?;
     line.push('\n');
     file.write_all(line.as_bytes())
         .map_err(CeremonyError::io("append to", path))?;

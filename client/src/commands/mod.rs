@@ -1,0 +1,71 @@
+//! One module per subcommand, each with its arguments (`Args`) and `run`; here the arguments
+//! of the commands that open a state directory, and the exit codes.
+
+pub mod audit;
+pub mod auditor_key;
+pub mod init;
+pub mod refresh;
+pub mod verify;
+pub mod verify_many;
+
+use std::path::PathBuf;
+
+use tuf_client::Client;
+use tuf_client::ClientError;
+use tuf_client::attest::{AttestationPolicy, read_auditor_keys};
+use tuf_client::transport::{self, HttpOptions};
+
+/// Exit code of a refusal (any error).
+pub const REFUSED: u8 = 1;
+/// Exit code of a target proved not present (deleted or never published).
+pub const NOT_PRESENT: u8 = 2;
+/// Exit code of an audit that found a breach.
+pub const BREACH: u8 = 3;
+
+// The state directory, the repository, and how much to trust before verifying.
+#[derive(clap::Args)]
+pub struct Common {
+    /// The client's state directory for this role.
+    #[arg(long)]
+    state: PathBuf,
+    /// The repository: the signer's or a mirror's base URL (`http://127.0.0.1:8080`), or a
+    /// directory laid out like it (no proofs then).
+    #[arg(long)]
+    repo: String,
+    /// Do not refresh first: verify against the timestamp trusted at the last refresh.
+    #[arg(long)]
+    no_refresh: bool,
+    /// Require an auditor attestation: a JSON file with the auditors' TUF public keys
+    /// (`[{"keytype": …}]`, as `tuf-verify auditor-key` prints them).
+    #[arg(long, requires = "attestation")]
+    require_attestation: Option<PathBuf>,
+    /// Where the attestation is: a URL or a file.
+    #[arg(long)]
+    attestation: Option<String>,
+    /// How many timestamp versions the attested one may lag behind the latest.
+    #[arg(long, default_value_t = 64)]
+    max_lag: u64,
+}
+
+/// Opens the state directory on the repository, requires the attestation if asked to, and
+/// refreshes (unless `--no-refresh`), telling on stderr what it then trusts.
+pub fn open(common: &Common, http: HttpOptions) -> Result<Client, ClientError> {
+    let mut client = Client::open(&common.state, transport::open_with(&common.repo, http))?;
+    if let (Some(keys), Some(location)) = (&common.require_attestation, &common.attestation) {
+        let keys = read_auditor_keys(keys)?;
+        client =
+            client.require_attestation(AttestationPolicy::at(location, keys, common.max_lag, http));
+    }
+    if !common.no_refresh {
+        let r = client.refresh()?;
+        eprintln!(
+            "trusted: root {}, timestamp {}{}",
+            r.root_version,
+            r.timestamp_version,
+            r.merkle_root
+                .map(|m| format!(", merkle_root {m}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(client)
+}
