@@ -157,7 +157,7 @@ fn history(f: &Fixture, key: &FileSigner) -> Vec<ChangeRecord> {
             batch.push((i, new));
             changes.push(RecordChange {
                 name: Some(f.names[i].clone()),
-                key: key.to_hex(),
+                key,
                 old,
                 new,
             });
@@ -169,7 +169,7 @@ fn history(f: &Fixture, key: &FileSigner) -> Vec<ChangeRecord> {
             timestamp_version: v,
             previous_timestamp_version: (v > 1).then(|| v - 1),
             root_version: 1,
-            merkle_root: Some(root.to_hex()),
+            merkle_root: Some(root),
             changes,
             timestamp: timestamp(key, v, root),
         });
@@ -181,13 +181,13 @@ fn record_json(r: &ChangeRecord) -> Vec<u8> {
     let changes: Vec<serde_json::Value> = r
         .changes
         .iter()
-        .map(|c| serde_json::json!({"name": c.name, "key": c.key, "old": c.old, "new": c.new}))
+        .map(|c| serde_json::to_value(c).unwrap())
         .collect();
     serde_json::to_vec_pretty(&serde_json::json!({
         "role": r.role, "timestamp_version": r.timestamp_version,
         "previous_timestamp_version": r.previous_timestamp_version,
-        "root_version": r.root_version, "merkle_root": r.merkle_root,
-        "tree_root": r.merkle_root, "log_sequence": r.timestamp_version,
+        "root_version": r.root_version, "merkle_root": r.merkle_root.map(|d| d.to_hex()),
+        "tree_root": r.merkle_root.map(|d| d.to_hex()), "log_sequence": r.timestamp_version,
         "changes": changes, "timestamp": r.timestamp,
     }))
     .unwrap()

@@ -17,54 +17,29 @@
 //!
 //! The latest `timestamp.json` must be one of the replayed versions: byte for byte the
 //! `timestamps/V.timestamp.json` of its version.
+//!
+//! Records are parsed with `tuf-repo-format`'s [`PublishedRecord`] (the type the signer's
+//! records are defined by), which already refuses hashes that are not 64 lowercase hex digits;
+//! paths come from `tuf_repo_format::paths`.
 
 use std::collections::HashMap;
 
 use serde::Deserialize;
 use tough::schema::{Root, Signed, Timestamp};
 use tuf_merkle::{Digest, LeafContents, Tree, key_of};
+use tuf_repo_format::paths;
 
 use crate::error::ClientError;
 use crate::transport::{Fetched, Transport};
 use crate::tuf::{self, Limits};
 
-/// One change in a record.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RecordChange {
-    /// The target name (absent for leaves restored from a checkpoint without names).
-    pub name: Option<String>,
-    /// `H(name)`, hex.
-    pub key: String,
-    /// The leaf before.
-    pub old: Option<LeafContents>,
-    /// The leaf after.
-    pub new: LeafContents,
-}
+/// One change in a record: `tuf-repo-format`'s, the type the signer writes.
+pub use tuf_repo_format::Change as RecordChange;
 
 /// `changes/V.json`, as the signer publishes it (compact JSON): the record refers to the exact
 /// bytes of its timestamp, published as `timestamps/V.timestamp.json`, by name, length and
-/// SHA-256. Unknown fields (`tree_root`, `log_sequence`) are ignored.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PublishedRecord {
-    /// The role.
-    pub role: String,
-    /// This timestamp version.
-    pub timestamp_version: u64,
-    /// The version before (none for the first).
-    pub previous_timestamp_version: Option<u64>,
-    /// The root version the timestamp was signed under.
-    pub root_version: u64,
-    /// The signed `merkle_root`.
-    pub merkle_root: Option<String>,
-    /// The changes, in the order applied.
-    pub changes: Vec<RecordChange>,
-    /// `timestamps/V.timestamp.json`, relative to the role's repository.
-    pub timestamp_file: String,
-    /// Its length in bytes.
-    pub timestamp_length: u64,
-    /// Its SHA-256, lowercase hex.
-    pub timestamp_sha256: String,
-}
+/// SHA-256. `tuf-repo-format` defines it and parses it strictly.
+pub use tuf_repo_format::ChangeRecord as PublishedRecord;
 
 /// A change record with its signed timestamp resolved (from the exact bytes a
 /// [`PublishedRecord`] refers to): what [`Replay::apply`] checks.
@@ -79,16 +54,12 @@ pub struct ChangeRecord {
     /// The root version the timestamp was signed under.
     pub root_version: u64,
     /// The signed `merkle_root`.
-    pub merkle_root: Option<String>,
+    #[serde(default, with = "tuf_repo_format::hex_digest::option")]
+    pub merkle_root: Option<Digest>,
     /// The changes, in the order applied.
     pub changes: Vec<RecordChange>,
     /// The signed timestamp itself.
     pub timestamp: Signed<Timestamp>,
-}
-
-/// Where the exact bytes of timestamp version `version` are published in a role's repository.
-pub fn timestamp_file(version: u64) -> String {
-    format!("timestamps/{version}.timestamp.json")
 }
 
 /// Fetches the exact timestamp bytes `record` refers to, checks them against the record's
@@ -107,7 +78,7 @@ fn resolve(
             message,
         }))
     };
-    let expected = timestamp_file(v);
+    let expected = paths::timestamp_file(v);
     if record.timestamp_file != expected {
         return Ok(Err(Breach::BadRecord {
             timestamp_version: v,
@@ -122,7 +93,7 @@ fn resolve(
         Fetched::Found(b) => b,
         Fetched::NotFound => return bad_ts(format!("{path} is missing")),
     };
-    let sha256 = tuf_merkle::hash::sha256(&bytes).to_hex();
+    let sha256 = tuf_merkle::hash::sha256(&bytes);
     if bytes.len() as u64 != record.timestamp_length || sha256 != record.timestamp_sha256 {
         return bad_ts(format!(
             "{path} has length {} and sha256 {sha256}; its record says {} and {}",
@@ -257,14 +228,14 @@ pub fn audit(
         roots.insert(r.signed.version.get(), r.signed.clone());
         Ok(())
     })?;
-    let ts_path = format!("{role}/timestamp.json");
+    let ts_path = format!("{role}/{}", paths::TIMESTAMP);
     let ts_bytes = tuf::fetch_required(transport, &ts_path, limits.timestamp)?;
     let latest = tuf::verify_timestamp(&latest_root.signed, &ts_path, &ts_bytes, true)?;
     let mut auditor = Replay::new(role, roots);
     let mut missing_from: Option<u64> = None;
     let mut latest_exact: Option<Vec<u8>> = None;
     for v in 1..=latest.version {
-        let path = format!("{role}/changes/{v}.json");
+        let path = format!("{role}/{}", paths::change_record(v));
         let bytes = match transport.get(&path, limits.change_record)? {
             Fetched::Found(b) => b,
             Fetched::NotFound => {
@@ -272,7 +243,7 @@ pub fn audit(
                 continue;
             }
         };
-        let record: PublishedRecord = match serde_json::from_slice(&bytes) {
+        let record = match PublishedRecord::from_json(&bytes) {
             Ok(r) => r,
             Err(e) => {
                 auditor.breach = Some(Breach::BadRecord {
@@ -317,7 +288,7 @@ pub fn audit(
                 timestamp_version: latest.version,
                 message: format!(
                     "timestamp.json differs from {}, the timestamp its change record names",
-                    timestamp_file(latest.version)
+                    paths::timestamp_file(latest.version)
                 ),
             });
         }
@@ -426,16 +397,16 @@ impl Replay {
             });
         }
         let signed = ts.merkle_root.unwrap_or(tuf_merkle::EMPTY);
-        if record.merkle_root.as_deref() != Some(signed.to_hex().as_str()) {
+        if record.merkle_root != Some(signed) {
             return Err(bad("the record's merkle_root is not its timestamp's".into()));
         }
         // The changes, against the replayed tree (with an overlay for a name changed twice).
         let mut overlay: HashMap<Digest, LeafContents> = HashMap::new();
         let mut order: Vec<Digest> = Vec::new();
         for c in &record.changes {
-            let key = tuf_merkle::hash::parse_hex(&c.key)
-                .map_err(|e| bad(format!("change key {:?}: {e}", c.key)))?;
-            let label = c.name.clone().unwrap_or_else(|| c.key.clone());
+            // The key's hex was checked when the record was parsed.
+            let key = c.key;
+            let label = c.name.clone().unwrap_or_else(|| c.key.to_hex());
             if let Some(name) = &c.name
                 && key_of(name) != key
             {
@@ -555,12 +526,12 @@ mod tests {
             timestamp_version: v,
             previous_timestamp_version: (v > 1).then(|| v - 1),
             root_version: 1,
-            merkle_root: Some(root.to_hex()),
+            merkle_root: Some(root),
             changes: changes
                 .into_iter()
                 .map(|(n, old, new)| RecordChange {
                     name: Some(n.into()),
-                    key: key_of(n).to_hex(),
+                    key: key_of(n),
                     old,
                     new,
                 })

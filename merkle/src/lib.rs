@@ -3,6 +3,8 @@
 //!
 //! - [`tree::Tree`] keeps the leaves of one role (one per target, keyed by `H(name)`), computes
 //!   the root that goes into the signed timestamp, and keeps cheap versions for proofs.
+//! - [`rules`] holds D2's version rules (the next contents of a target after an upsert or a
+//!   delete), written once for the tree and for the signer that validates batches.
 //! - [`proof`] holds membership and non-membership proofs, [`multiproof`] the compact proof for
 //!   many names at once; both verify as pure functions of a root and a proof.
 //! - [`json`] reads and writes them: TAP-16's snapshot Merkle metadata and this POUF's own forms,
@@ -18,6 +20,7 @@ pub mod hash;
 pub mod json;
 pub mod multiproof;
 pub mod proof;
+pub mod rules;
 pub mod tree;
 
 pub use contents::LeafContents;

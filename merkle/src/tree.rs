@@ -25,6 +25,7 @@
 
 use crate::contents::LeafContents;
 use crate::hash::{Digest, EMPTY, KEY_BITS, interior_hash, key_of, leaf_hash};
+use crate::rules::{self, Op, RuleError};
 use triomphe::Arc;
 
 /// A leaf: the key and its contents, 80 bytes.
@@ -354,9 +355,22 @@ impl Tree {
         }
     }
 
+    /// Applies `op` to `key`'s leaf by D2's rules ([`crate::rules`]) and returns the contents
+    /// now in the tree. A refused change leaves the tree as it was.
+    pub fn change(&mut self, key: Digest, op: Op) -> Result<LeafContents, RuleError> {
+        let next = self.next_contents(&key, op)?;
+        self.set(key, next);
+        Ok(next)
+    }
+
+    /// The contents [`Tree::change`] would write, without writing them.
+    pub fn next_contents(&self, key: &Digest, op: Op) -> Result<LeafContents, RuleError> {
+        rules::next_contents(self.get_key(key), op)
+    }
+
     /// Publishes new bytes for a target by D2's rules: a new target starts at version 1, a
     /// changed (or deleted) one goes to its version plus one, and identical contents change
-    /// nothing. Returns the contents now in the tree.
+    /// nothing. Returns the contents now in the tree. [`Tree::change`] with the key in the error.
     pub fn publish(
         &mut self,
         key: Digest,
@@ -369,6 +383,7 @@ impl Tree {
     }
 
     /// Deletes a target by D2's rules: its leaf becomes a tombstone at its version plus one.
+    /// [`Tree::change`] with the key in the error.
     pub fn delete(&mut self, key: Digest) -> Result<LeafContents, TreeError> {
         let next = self.next_tombstone(&key)?;
         self.set(key, next);
@@ -382,28 +397,18 @@ impl Tree {
         length: u64,
         sha256: Digest,
     ) -> Result<LeafContents, PublishError> {
-        let version = match self.get_key(key) {
-            None => 1,
-            Some(LeafContents::Present {
-                version,
-                length: l,
-                sha256: s,
-            }) if l == length && s == sha256 => version,
-            Some(old) => next_version(key, old.version())?,
-        };
-        LeafContents::present(version, length, sha256).map_err(PublishError::Contents)
+        self.next_contents(key, Op::Upsert { length, sha256 })
+            .map_err(|e| PublishError::keyed(key, e))
     }
 
     /// The contents [`Tree::delete`] would write, without writing them.
     pub fn next_tombstone(&self, key: &Digest) -> Result<LeafContents, TreeError> {
-        match self.get_key(key) {
-            None => Err(TreeError::NotFound(*key)),
-            Some(LeafContents::Deleted { .. }) => Err(TreeError::AlreadyDeleted(*key)),
-            Some(old) => {
-                let version = next_version(key, old.version())?;
-                Ok(LeafContents::Deleted { version })
-            }
-        }
+        self.next_contents(key, Op::Delete)
+            .map_err(|e| match PublishError::keyed(key, e) {
+                PublishError::Tree(e) => e,
+                // A deletion has no length to refuse; kept total rather than unreachable.
+                PublishError::Contents(_) => TreeError::VersionOverflow(*key),
+            })
     }
 
     /// Visits every leaf in key order.
@@ -467,13 +472,6 @@ impl Tree {
     }
 }
 
-fn next_version(key: &Digest, version: u64) -> Result<u64, TreeError> {
-    version
-        .checked_add(1)
-        .filter(|v| *v <= crate::contents::MAX_INTEGER)
-        .ok_or(TreeError::VersionOverflow(*key))
-}
-
 /// Why a publish was refused. The tree is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
@@ -483,6 +481,23 @@ pub enum PublishError {
     /// The contents are not valid (a length over 2^63 - 1).
     #[error(transparent)]
     Contents(crate::contents::ContentsError),
+}
+
+impl PublishError {
+    /// The error the key-less rules give, as this tree's errors name it: with the key.
+    fn keyed(key: &Digest, error: RuleError) -> Self {
+        match error {
+            RuleError::NotFound => TreeError::NotFound(*key).into(),
+            RuleError::AlreadyDeleted => TreeError::AlreadyDeleted(*key).into(),
+            RuleError::VersionOverflow { .. } => TreeError::VersionOverflow(*key).into(),
+            RuleError::LengthTooLarge { length } => {
+                PublishError::Contents(crate::contents::ContentsError::TooLarge {
+                    field: "length",
+                    value: length,
+                })
+            }
+        }
+    }
 }
 
 /// One entry of a batch, kept with its place in the batch so that its change goes back there.
@@ -946,6 +961,53 @@ mod tests {
         assert_eq!(t.publish(k, 3, h1).unwrap().version(), 4);
         assert_eq!(t.tombstones(), 0);
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn change_applies_the_rules_and_leaves_the_tree_alone_when_refused() {
+        let k = key_of("3/s/syn");
+        let mut t = Tree::new();
+        assert_eq!(t.change(k, Op::Delete), Err(RuleError::NotFound));
+        assert!(t.is_empty());
+        let up = |b: &[u8]| Op::Upsert {
+            length: b.len() as u64,
+            sha256: sha256(b),
+        };
+        assert_eq!(t.change(k, up(b"one")).unwrap().version(), 1);
+        let root = t.root();
+        assert_eq!(
+            t.next_contents(&k, up(b"one")),
+            t.get_key(&k).ok_or(RuleError::NotFound)
+        );
+        assert_eq!(t.change(k, up(b"one")).unwrap().version(), 1);
+        assert_eq!(t.root(), root, "same bytes change nothing");
+        assert_eq!(
+            t.change(k, Op::Delete),
+            Ok(LeafContents::Deleted { version: 2 })
+        );
+        let root = t.root();
+        assert_eq!(t.change(k, Op::Delete), Err(RuleError::AlreadyDeleted));
+        assert_eq!(t.root(), root);
+        // The keyed errors of `publish` are the rules' with the key.
+        let mut full = Tree::new();
+        full.set(
+            k,
+            LeafContents::deleted(crate::contents::MAX_INTEGER).unwrap(),
+        );
+        assert_eq!(
+            full.publish(k, 1, sha256(b"x")),
+            Err(PublishError::Tree(TreeError::VersionOverflow(k)))
+        );
+        assert_eq!(full.delete(k), Err(TreeError::AlreadyDeleted(k)));
+        assert!(matches!(
+            Tree::new().publish(k, u64::MAX, sha256(b"x")),
+            Err(PublishError::Contents(
+                crate::contents::ContentsError::TooLarge {
+                    field: "length",
+                    value: u64::MAX
+                }
+            ))
+        ));
     }
 
     #[test]
