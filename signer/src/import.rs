@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::layout::DataDir;
 use crate::lock::{DataDirLock, LockError};
 use crate::publish::fs::FsPublisher;
-use crate::sequencer::{MAX_PENDING_BYTES, entry_len};
+use crate::sequencer::MAX_PENDING_BYTES;
 use crate::storage::checkpoint::{Checkpoint, CheckpointError, Entry};
 use crate::target::{self, PathError};
 
@@ -208,7 +208,9 @@ pub fn import(
     bar.finish_with_message(format!("hashed {role}"));
     let bytes: usize = entries
         .iter()
-        .map(|e| entry_len(e.name.as_deref().unwrap_or(""), None, e.contents))
+        .map(|e| {
+            tuf_repo_format::change_record::change_json_len(e.name.as_deref(), None, e.contents)
+        })
         .sum();
     if bytes > MAX_PENDING_BYTES {
         return Err(ImportError::TooLarge {

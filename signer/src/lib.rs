@@ -49,6 +49,6 @@ pub use service::{Running, StartError, load_online_key, start};
 #[cfg(feature = "test-support")]
 pub mod internals {
     pub use crate::http::{ApiError, ProofsBody, parse_batch, parse_proof_request};
-    pub use crate::sequencer::{MAX_PENDING_BYTES, entry_len};
+    pub use crate::sequencer::MAX_PENDING_BYTES;
     pub use crate::storage::{checkpoint, wal};
 }

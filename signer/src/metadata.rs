@@ -421,7 +421,7 @@ impl MetadataSigner {
         }
         let signed = self.sign(role).await?;
         Ok(SignedFile {
-            name: format!("{version}.targets.json"),
+            name: tuf_repo_format::paths::targets(version),
             meta: file_meta_of(&signed, version, expires),
             bytes: text(&signed),
         })
@@ -440,7 +440,7 @@ impl MetadataSigner {
             .insert("targets.json".to_owned(), metafile(targets)?);
         let signed = self.sign(role).await?;
         Ok(SignedFile {
-            name: format!("{version}.snapshot.json"),
+            name: tuf_repo_format::paths::snapshot(version),
             meta: file_meta_of(&signed, version, expires),
             bytes: text(&signed),
         })

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use tuf_merkle::{Digest, LeafContents, Tree, key_of};
+use tuf_merkle::{Digest, LeafContents, Tree, key_of, rules};
 
 use crate::change::{Applied, Change, Op};
 
@@ -37,45 +37,21 @@ impl RuleError {
     }
 }
 
-/// The next contents of a target under D2's rules, given its current contents.
+/// The next contents of a target under D2's rules ([`tuf_merkle::rules`]), given its current
+/// contents; the error names the target.
 pub fn next_contents(op: &Op, current: Option<LeafContents>) -> Result<LeafContents, RuleError> {
-    let bump = |name: &str, v: u64| {
-        v.checked_add(1)
-            .filter(|v| *v <= tuf_merkle::contents::MAX_INTEGER)
-            .ok_or_else(|| RuleError::Range(name.to_owned(), "version would overflow".into()))
+    let rule = match *op {
+        Op::Upsert { length, sha256, .. } => rules::Op::Upsert { length, sha256 },
+        Op::Delete { .. } => rules::Op::Delete,
     };
-    match op {
-        Op::Upsert {
-            name,
-            length,
-            sha256,
-        } => {
-            let version = match current {
-                None => 1,
-                Some(LeafContents::Present {
-                    version,
-                    length: l,
-                    sha256: s,
-                }) if l == *length && s == *sha256 => {
-                    return Ok(LeafContents::Present {
-                        version,
-                        length: l,
-                        sha256: s,
-                    });
-                }
-                Some(old) => bump(name, old.version())?,
-            };
-            LeafContents::present(version, *length, *sha256)
-                .map_err(|e| RuleError::Range(name.clone(), e.to_string()))
+    rules::next_contents(current, rule).map_err(|e| {
+        let name = op.name().to_owned();
+        match e {
+            rules::RuleError::NotFound => RuleError::NotFound(name),
+            rules::RuleError::AlreadyDeleted => RuleError::AlreadyDeleted(name),
+            other => RuleError::Range(name, other.to_string()),
         }
-        Op::Delete { name } => match current {
-            None => Err(RuleError::NotFound(name.clone())),
-            Some(LeafContents::Deleted { .. }) => Err(RuleError::AlreadyDeleted(name.clone())),
-            Some(old) => Ok(LeafContents::Deleted {
-                version: bump(name, old.version())?,
-            }),
-        },
-    }
+    })
 }
 
 /// A role's leaves.

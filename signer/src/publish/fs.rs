@@ -99,8 +99,8 @@ impl Publisher for FsPublisher {
         // Temporary files a killed writer left: never published, never renamed into place.
         for dir in [
             self.dir.clone(),
-            self.dir.join("timestamps"),
-            self.dir.join("changes"),
+            self.dir.join(tuf_repo_format::paths::TIMESTAMPS_DIR),
+            self.dir.join(tuf_repo_format::paths::CHANGES_DIR),
         ] {
             tuf_files::dir::remove_stale_temps(&dir);
         }
@@ -110,13 +110,13 @@ impl Publisher for FsPublisher {
     async fn publish_roots(&self, files: &[(u64, Vec<u8>)]) -> Result<(), PublishError> {
         for (version, bytes) in files {
             immutable(
-                &self.dir.join(format!("{version}.root.json")),
+                &self.dir.join(tuf_repo_format::paths::root(*version)),
                 bytes,
                 Durability::Durable,
             )?;
         }
         if let Some((_, latest)) = files.last() {
-            let head = self.dir.join("root.json");
+            let head = self.dir.join(tuf_repo_format::paths::ROOT);
             if !atomic::same_contents(&head, latest)? {
                 atomic::write(&head, latest, PUBLISHED)?;
             }

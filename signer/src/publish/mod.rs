@@ -128,29 +128,7 @@ pub trait Publisher: Send + Sync + std::fmt::Debug {
     async fn open(&self, path: &str) -> Result<PublishedFile, ReadError>;
 }
 
-/// Where the exact bytes of timestamp version `version` are published: the change record names
-/// it.
-pub fn timestamp_file(version: u64) -> String {
-    format!("timestamps/{version}.timestamp.json")
-}
-
-/// Where the change record of timestamp version `version` is published.
-pub fn change_record_file(version: u64) -> String {
-    format!("changes/{version}.json")
-}
-
-/// Where the bytes of target `name` with hash `sha256` are published under python-tuf's (and
-/// the specification's) consistent-snapshot name: `targets/DIR/SHA256.BASENAME`.
-pub fn target_file(name: &str, sha256: &Digest) -> String {
-    match name.rsplit_once('/') {
-        Some((dir, base)) => format!("targets/{dir}/{}.{base}", sha256.to_hex()),
-        None => format!("targets/{}.{name}", sha256.to_hex()),
-    }
-}
-
-/// tough's consistent-snapshot name for the same bytes, `targets/SHA256.DIR/BASENAME`, when it
-/// differs from [`target_file`]'s (a name with a `/`).
-pub fn tough_target_file(name: &str, sha256: &Digest) -> Option<String> {
-    name.contains('/')
-        .then(|| format!("targets/{}.{name}", sha256.to_hex()))
-}
+pub use tuf_repo_format::paths::{
+    change_record as change_record_file, target as target_file, timestamp_file,
+    tough_target as tough_target_file,
+};

@@ -4,12 +4,11 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use tokio::sync::mpsc;
-use tuf_merkle::LeafContents;
+use tuf_repo_format::change_record::change_json_len;
 
 use super::{
-    MAX_CLASSIC_TARGETS_BYTES, MAX_PENDING_BYTES, RETRY_INTERVAL, RecordEntry, Reply, Sequencer,
+    MAX_CLASSIC_TARGETS_BYTES, MAX_PENDING_BYTES, RETRY_INTERVAL, RecordChange, Reply, Sequencer,
     SignedReply, SignedWaiter, Submission, SubmitError, UploadFault, Wait,
 };
 use crate::change::{Change, Upload, is_present};
@@ -132,8 +131,8 @@ impl Sequencer {
         self.since_checkpoint += staged.changes.len() as u64;
         self.metrics.changes.inc_by(staged.changes.len() as u64);
         for c in staged.changes {
-            self.add_pending(RecordEntry {
-                key: c.key.to_hex(),
+            self.add_pending(RecordChange {
+                key: c.key,
                 name: Some(c.name),
                 old: c.old,
                 new: c.new,
@@ -262,8 +261,8 @@ impl Sequencer {
     }
 
     /// Adds a durable, unsigned change to the next round's change record.
-    pub(super) fn add_pending(&mut self, entry: RecordEntry) {
-        self.pending_bytes += entry_len(entry.name.as_deref().unwrap_or(""), entry.old, entry.new);
+    pub(super) fn add_pending(&mut self, entry: RecordChange) {
+        self.pending_bytes += change_json_len(entry.name.as_deref(), entry.old, entry.new);
         if self.cfg.snapshot == SnapshotMode::Classic
             && is_present(&entry.new)
             && !entry.old.as_ref().is_some_and(is_present)
@@ -304,42 +303,5 @@ impl Sequencer {
 }
 
 fn change_len(c: &Change) -> usize {
-    entry_len(&c.name, c.old, c.new)
-}
-
-/// The JSON length of a change-record entry, as the change record and the backlog bound count
-/// it.
-pub fn entry_len(name: &str, old: Option<LeafContents>, new: LeafContents) -> usize {
-    #[derive(Serialize)]
-    struct Sized<'a> {
-        name: &'a str,
-        key: &'a str,
-        old: Option<LeafContents>,
-        new: LeafContents,
-    }
-    let mut count = ByteCount(0);
-    let _ = serde_json::to_writer(
-        &mut count,
-        &Sized {
-            name,
-            key: "",
-            old,
-            new,
-        },
-    );
-    // The key is 64 hex digits.
-    count.0 + 64
-}
-
-/// A writer that only counts.
-struct ByteCount(usize);
-
-impl std::io::Write for ByteCount {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    change_json_len(Some(&c.name), c.old, c.new)
 }

@@ -43,7 +43,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tuf_merkle::{Digest, LeafContents};
+use tuf_merkle::Digest;
+use tuf_repo_format::Change as RecordChange;
 
 use crate::change::{Applied, Op, Upload};
 use crate::config::RoleConfig;
@@ -56,8 +57,6 @@ use crate::state::{Fault, RoleState};
 use crate::storage::checkpoint::CheckpointError;
 use crate::storage::wal::{MAX_RECORD_BYTES, Wal, WalError};
 use crate::tree::{RoleTree, RuleError};
-
-pub use batch::entry_len;
 
 /// The most change-record bytes (the JSON of every pending entry) that may wait unsigned. A
 /// round record holds them escaped inside a JSON string (at most twice as long), next to a
@@ -317,15 +316,6 @@ pub struct Parts {
     pub max_unsigned: usize,
 }
 
-/// A change as the change record lists it.
-#[derive(Debug, Clone, serde::Serialize)]
-struct RecordEntry {
-    name: Option<String>,
-    key: String,
-    old: Option<LeafContents>,
-    new: LeafContents,
-}
-
 /// A request waiting for the next signed timestamp.
 struct SignedWaiter {
     reply: oneshot::Sender<Result<Reply, SubmitError>>,
@@ -341,7 +331,8 @@ pub struct Sequencer {
     tree: RoleTree,
     wal: Wal,
     last: Option<Round>,
-    pending: Vec<RecordEntry>,
+    /// Durable, unsigned changes, as the next change record lists them.
+    pending: Vec<RecordChange>,
     applied_seq: u64,
     burned_version: u64,
     signer: MetadataSigner,

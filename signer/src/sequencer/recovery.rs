@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use tuf_merkle::{Tree, key_of};
 
-use super::{Parts, RecordEntry, RecoveryError, RoundError, Sequencer};
+use super::{Parts, RecordChange, RecoveryError, RoundError, Sequencer};
 use crate::change::Change;
 use crate::config::SnapshotMode;
 use crate::round::Round;
@@ -66,9 +66,9 @@ impl Sequencer {
         // Whether the stored round still has to be matched against the log.
         let mut stored_unchecked = None;
         match &stored {
-            None => pending.extend(checkpoint.entries.iter().map(|e| RecordEntry {
+            None => pending.extend(checkpoint.entries.iter().map(|e| RecordChange {
                 name: e.name.clone(),
-                key: e.key.to_hex(),
+                key: e.key,
                 old: None,
                 new: e.contents,
             })),
@@ -123,9 +123,9 @@ impl Sequencer {
                 })
                 .collect();
             for c in &changes {
-                pending.push(RecordEntry {
+                pending.push(RecordChange {
                     name: Some(c.name.clone()),
-                    key: c.key.to_hex(),
+                    key: c.key,
                     old: c.old,
                     new: c.new,
                 });

@@ -4,6 +4,8 @@
 use std::time::{Duration, Instant};
 
 use super::{RETRY_INTERVAL, RoundError, Sequencer};
+use tuf_repo_format::{ChangeRecord, paths};
+
 use crate::config::SnapshotMode;
 use crate::round::{FileMeta, Round};
 use crate::state::{Fault, SignedVersion};
@@ -135,23 +137,25 @@ impl Sequencer {
             )
             .await?;
         let timestamp = ts.meta.clone();
+        let timestamp_sha256 = tuf_merkle::hash::sha256(ts.bytes.as_bytes());
         files.push(ts);
-        // Compact JSON; the timestamp is not embedded (re-serialized JSON is not what was
-        // signed) but referred to: its exact bytes are published as `timestamps/V.timestamp.json`
-        // before this record, with this length and SHA-256.
-        let record = serde_json::json!({
-            "role": self.role,
-            "timestamp_version": version,
-            "previous_timestamp_version": self.last.as_ref().map(|r| r.timestamp_version),
-            "root_version": self.signer.root_version(),
-            "merkle_root": merkle.then(|| tree_root.to_hex()),
-            "tree_root": tree_root.to_hex(),
-            "log_sequence": self.applied_seq,
-            "changes": self.pending,
-            "timestamp_file": crate::publish::timestamp_file(version),
-            "timestamp_length": timestamp.length,
-            "timestamp_sha256": timestamp.sha256,
-        });
+        // The timestamp is not embedded (re-serialized JSON is not what was signed) but referred
+        // to: its exact bytes are published as `timestamps/V.timestamp.json` before this record,
+        // with this length and SHA-256. The pending changes are cloned: they must survive a
+        // refused log append.
+        let record = ChangeRecord {
+            role: self.role.clone(),
+            timestamp_version: version,
+            previous_timestamp_version: self.last.as_ref().map(|r| r.timestamp_version),
+            root_version: self.signer.root_version(),
+            merkle_root: merkle.then_some(tree_root),
+            tree_root,
+            log_sequence: self.applied_seq,
+            changes: self.pending.clone(),
+            timestamp_file: paths::timestamp_file(version),
+            timestamp_length: timestamp.length,
+            timestamp_sha256,
+        };
         let round = Round {
             timestamp_version: version,
             seq: self.applied_seq,
@@ -162,7 +166,7 @@ impl Sequencer {
             snapshot,
             timestamp,
             files,
-            change_record: serde_json::to_string(&record).unwrap_or_default(),
+            change_record: record.to_json(),
         };
         // From here on the version is used, whatever happens: once the round record is durable
         // recovery republishes it, and if the append fails the version is skipped.

@@ -17,23 +17,15 @@
 
 use std::path::{Path, PathBuf};
 
-use tuf_merkle::{Digest, LeafContents};
+use tuf_repo_format::leaves::{self, SequenceError};
 
 use crate::round::Round;
 
-const MAGIC: &[u8; 8] = b"TUFCKPT1";
-const TOMBSTONE: u64 = u64::MAX;
+/// One leaf in a checkpoint: the shared leaf entry of `tuf-repo-format` (the leaf snapshots
+/// published for mirrors use it too, so a leaf-format change is made there once).
+pub use tuf_repo_format::LeafEntry as Entry;
 
-/// One leaf in a checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// `H(name)`.
-    pub key: Digest,
-    /// The leaf contents.
-    pub contents: LeafContents,
-    /// The target name, where known.
-    pub name: Option<String>,
-}
+const MAGIC: &[u8; 8] = b"TUFCKPT1";
 
 /// A decoded checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,6 +52,9 @@ pub enum CheckpointError {
         /// What is wrong.
         message: String,
     },
+    /// A leaf that cannot be encoded (a name over 65,535 bytes; target names are at most 255).
+    #[error("cannot encode a checkpoint: {0}")]
+    Encode(#[from] SequenceError),
     /// Damaged or of another format.
     #[error("checkpoint {path} is damaged ({reason}); restore it from a backup")]
     Damaged {
@@ -72,81 +67,43 @@ pub enum CheckpointError {
 
 impl Checkpoint {
     /// Encodes the checkpoint.
-    pub fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Result<Vec<u8>, CheckpointError> {
         let mut out = Vec::with_capacity(32 + self.entries.len() * 96);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&self.seq.to_le_bytes());
         out.extend_from_slice(&self.timestamp_version.to_le_bytes());
-        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
-        for e in &self.entries {
-            out.extend_from_slice(&e.key.0);
-            let (version, length, sha) = match e.contents {
-                LeafContents::Present {
-                    version,
-                    length,
-                    sha256,
-                } => (version, length, sha256.0),
-                LeafContents::Deleted { version } => (version, TOMBSTONE, [0; 32]),
-            };
-            out.extend_from_slice(&version.to_le_bytes());
-            out.extend_from_slice(&length.to_le_bytes());
-            out.extend_from_slice(&sha);
-            let name = e.name.as_deref().unwrap_or("").as_bytes();
-            let len = u16::try_from(name.len()).unwrap_or(0);
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(&name[..usize::from(len)]);
-        }
+        leaves::encode_sequence(&self.entries, &mut out)?;
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
-        out
+        Ok(out)
     }
 
     /// Decodes a checkpoint; `path` is for errors.
     pub fn decode(bytes: &[u8], path: &Path) -> Result<Self, CheckpointError> {
-        let damaged = |reason: &str| CheckpointError::Damaged {
+        let damaged = |reason: String| CheckpointError::Damaged {
             path: path.to_owned(),
-            reason: reason.to_owned(),
+            reason,
         };
         if bytes.len() < MAGIC.len() + 28 || &bytes[..8] != MAGIC {
-            return Err(damaged("not a checkpoint"));
+            return Err(damaged("not a checkpoint".into()));
         }
         let (body, crc) = bytes.split_at(bytes.len() - 4);
         let crc = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
         if crc32fast::hash(body) != crc {
-            return Err(damaged("checksum mismatch"));
+            return Err(damaged("checksum mismatch".into()));
         }
-        let mut r = Reader { bytes: &body[8..] };
-        let short = || damaged("truncated");
-        let seq = r.u64().ok_or_else(short)?;
-        let timestamp_version = r.u64().ok_or_else(short)?;
-        let count = r.u64().ok_or_else(short)?;
-        let mut entries = Vec::with_capacity(usize::try_from(count.min(1 << 24)).unwrap_or(0));
-        for _ in 0..count {
-            let key = Digest(r.array().ok_or_else(short)?);
-            let version = r.u64().ok_or_else(short)?;
-            let length = r.u64().ok_or_else(short)?;
-            let sha = r.array().ok_or_else(short)?;
-            let name_len = r.u16().ok_or_else(short)?;
-            let name = r.take(usize::from(name_len)).ok_or_else(short)?;
-            let contents = if length == TOMBSTONE {
-                LeafContents::deleted(version)
-            } else {
-                LeafContents::present(version, length, Digest(sha))
-            }
-            .map_err(|e| damaged(&e.to_string()))?;
-            let name = if name.is_empty() {
-                None
-            } else {
-                Some(String::from_utf8(name.to_vec()).map_err(|_| damaged("name is not UTF-8"))?)
-            };
-            entries.push(Entry {
-                key,
-                contents,
-                name,
-            });
-        }
-        if !r.bytes.is_empty() {
-            return Err(damaged("trailing bytes"));
+        let u64_at = |at: usize| {
+            body.get(at..at + 8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)
+                .ok_or_else(|| damaged("truncated".into()))
+        };
+        let seq = u64_at(8)?;
+        let timestamp_version = u64_at(16)?;
+        let mut rest = &body[24..];
+        let entries = leaves::decode_sequence(&mut rest).map_err(|e| damaged(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(damaged("trailing bytes".into()));
         }
         Ok(Checkpoint {
             seq,
@@ -166,7 +123,7 @@ impl Checkpoint {
 
     /// Writes the checkpoint to `path` atomically and durably.
     pub fn store(&self, path: &Path) -> Result<(), CheckpointError> {
-        tuf_files::atomic::write(path, &self.encode(), tuf_files::WriteOptions::PRIVATE)?;
+        tuf_files::atomic::write(path, &self.encode()?, tuf_files::WriteOptions::PRIVATE)?;
         Ok(())
     }
 }
@@ -198,38 +155,10 @@ pub fn store_round(round: &Round, path: &Path) -> Result<(), CheckpointError> {
     Ok(())
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.bytes.len() < n {
-            return None;
-        }
-        let (head, tail) = self.bytes.split_at(n);
-        self.bytes = tail;
-        Some(head)
-    }
-    fn array(&mut self) -> Option<[u8; 32]> {
-        self.take(32).and_then(|b| b.try_into().ok())
-    }
-    fn u64(&mut self) -> Option<u64> {
-        self.take(8)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_le_bytes)
-    }
-    fn u16(&mut self) -> Option<u16> {
-        self.take(2)
-            .and_then(|b| b.try_into().ok())
-            .map(u16::from_le_bytes)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tuf_merkle::key_of;
+    use tuf_merkle::{LeafContents, key_of};
 
     #[test]
     fn round_trip_and_damage() {
