@@ -47,3 +47,28 @@ impl Rng {
         self.next_u64() % n
     }
 }
+
+/// A real index sample from the data beside the repository (`../shared/data/ARCHIVE`, a
+/// `.tar.gz`), unpacked into `into`; `None` (after saying why) when it is missing outside CI.
+/// Under `CI=true` a missing sample fails the test.
+pub fn real_index(archive: &str, into: &std::path::Path) -> Option<std::path::PathBuf> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(archive);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) => {
+            let msg = format!(
+                "{}: {e} (the shared real-index data beside the repository)",
+                path.display()
+            );
+            assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{msg}");
+            eprintln!("SKIPPED: {msg}");
+            return None;
+        }
+    };
+    tar::Archive::new(flate2::read::GzDecoder::new(file))
+        .unpack(into)
+        .expect("unpack");
+    Some(into.to_owned())
+}

@@ -166,9 +166,18 @@ mod tempfile_dir {
 }
 
 impl Background {
-    /// Starts a signer with the default test configuration in a temporary directory, after
-    /// `prepare` ran on its configuration (an import, say).
-    pub fn start_after(
+    /// Starts a signer with the signer's own default limits in a temporary directory.
+    pub fn start() -> Background {
+        Self::start_after(|_| {})
+    }
+
+    /// [`Background::start`], after `prepare` ran on the configuration (an import, say).
+    pub fn start_after(prepare: impl FnOnce(&Config)) -> Background {
+        Self::start_configured(prepare, crate::config::TestConfig::signer_defaults())
+    }
+
+    /// Starts a signer with `config` in a temporary directory, after `prepare` ran on it.
+    pub fn start_configured(
         prepare: impl FnOnce(&Config),
         config: crate::config::TestConfig,
     ) -> Background {
@@ -253,6 +262,32 @@ impl Background {
         r.json()["timestamp_version"]
             .as_u64()
             .expect("timestamp_version")
+    }
+
+    /// The role's online key file (timestamp, snapshot, targets): what an attacker who stole
+    /// it could sign with.
+    pub fn online_key(&self, role: &str) -> tuf_keys::FileSigner {
+        tuf_keys::FileSigner::load(self.data.join("keys").join(format!("{role}.pem")))
+            .expect("online key")
+    }
+
+    /// The development root key.
+    pub fn root_key(&self) -> tuf_keys::FileSigner {
+        tuf_keys::FileSigner::load(self.data.join("keys").join("dev-root.pem")).expect("root key")
+    }
+
+    /// A client of `role` initialised with the role's `1.root.json`, fetching through `base`
+    /// (the signer's URL, or a proxy's), with its state in `state`.
+    pub fn client(
+        &self,
+        role: &str,
+        mode: tuf_client::Mode,
+        base: &str,
+        state: &Path,
+    ) -> tuf_client::Client {
+        let root = std::fs::read(self.repo(role).join("1.root.json")).expect("1.root.json");
+        tuf_client::Client::init(state, role, mode, &root).expect("init");
+        tuf_client::Client::open(state, tuf_client::transport::open(base)).expect("open")
     }
 
     /// GETs a path, which must succeed.

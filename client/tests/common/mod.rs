@@ -3,172 +3,29 @@
 //! sign with the role's own key files from the data directory (what an attacker who stole them
 //! could do).
 
-#![allow(dead_code, missing_docs, clippy::expect_used, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    unused_imports,
+    missing_docs,
+    clippy::expect_used,
+    clippy::unwrap_used
+)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tough::schema::{Root, Signed, Timestamp};
-use tuf_client::{Client, Mode};
 use tuf_keys::FileSigner;
 use tuf_merkle::Digest;
 
-pub const ROLE: &str = "crates.io";
-pub const CLASSIC: &str = "releases";
+pub use tuf_testkit::CLASSIC;
+pub use tuf_testkit::MERKLE as ROLE;
 
-/// A signer running in-process.
-pub struct Signer {
-    pub runtime: tokio::runtime::Runtime,
-    pub running: Option<tuf_signer::Running>,
-    pub addr: SocketAddr,
-    pub data: PathBuf,
-    pub _tmp: tempfile::TempDir,
-}
-
-impl Signer {
-    /// The test configuration for a signer with data in `data`.
-    pub fn config(data: &Path) -> tuf_signer::Config {
-        let text = format!(
-            r#"
-            mode = "development"
-            data_dir = "{}"
-            listen = "127.0.0.1:0"
-            [roles."crates.io"]
-            snapshot = "merkle"
-            layout = "crates-index"
-            batch = {{ max_changes = 1000, max_delay_ms = 2 }}
-            [roles.releases]
-            snapshot = "classic"
-            batch = {{ max_changes = 1000, max_delay_ms = 2 }}
-            "#,
-            data.display()
-        );
-        tuf_signer::Config::parse(&text, "test").expect("config")
-    }
-
-    pub fn start() -> Signer {
-        Self::start_after(|_| {})
-    }
-
-    /// Starts a signer after `prepare` has run on its configuration (an import).
-    pub fn start_after(prepare: impl FnOnce(&tuf_signer::Config)) -> Signer {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let data = tmp.path().join("data");
-        let config = Self::config(&data);
-        prepare(&config);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let running = runtime
-            .block_on(tuf_signer::start(config))
-            .expect("start signer");
-        let addr = running.local_addr();
-        Signer {
-            runtime,
-            running: Some(running),
-            addr,
-            data,
-            _tmp: tmp,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    pub fn repo(&self, role: &str) -> PathBuf {
-        self.data.join("repo").join(role)
-    }
-
-    pub fn token(&self, role: &str) -> String {
-        std::fs::read_to_string(self.data.join("dev-tokens").join(role))
-            .expect("token")
-            .trim()
-            .to_owned()
-    }
-
-    fn agent() -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into()
-    }
-
-    /// Publishes `bytes` under `name` and waits for the signed timestamp; returns its version.
-    pub fn publish(&self, role: &str, name: &str, bytes: &[u8]) -> u64 {
-        let url = format!("{}/api/v1/{role}/targets/{name}?wait=signed", self.url());
-        let mut r = Self::agent()
-            .put(&url)
-            .header("Authorization", &format!("Bearer {}", self.token(role)))
-            .content_type("application/octet-stream")
-            .send(bytes)
-            .expect("publish");
-        let status = r.status().as_u16();
-        let body = r.body_mut().read_to_string().expect("body");
-        assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-        v["timestamp_version"].as_u64().expect("timestamp_version")
-    }
-
-    /// Deletes `name` (a tombstone) and waits for the signed timestamp.
-    pub fn delete(&self, role: &str, name: &str) -> u64 {
-        let url = format!("{}/api/v1/{role}/targets/{name}?wait=signed", self.url());
-        let mut r = Self::agent()
-            .delete(&url)
-            .header("Authorization", &format!("Bearer {}", self.token(role)))
-            .call()
-            .expect("delete");
-        let status = r.status().as_u16();
-        let body = r.body_mut().read_to_string().expect("body");
-        assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-        v["timestamp_version"].as_u64().expect("timestamp_version")
-    }
-
-    /// GETs a path from the signer directly.
-    pub fn get(&self, path: &str) -> Vec<u8> {
-        let mut r = Self::agent()
-            .get(&format!("{}/{path}", self.url()))
-            .call()
-            .expect("get");
-        assert_eq!(r.status().as_u16(), 200, "{path}");
-        r.body_mut()
-            .with_config()
-            .limit(1 << 30)
-            .read_to_vec()
-            .expect("body")
-    }
-
-    /// The role's online key (timestamp, snapshot, targets).
-    pub fn online_key(&self, role: &str) -> FileSigner {
-        FileSigner::load(self.data.join("keys").join(format!("{role}.pem"))).expect("online key")
-    }
-
-    /// The development root key.
-    pub fn root_key(&self) -> FileSigner {
-        FileSigner::load(self.data.join("keys").join("dev-root.pem")).expect("root key")
-    }
-
-    /// A client for `role` initialised with the role's `1.root.json`, fetching through `base`.
-    pub fn client(&self, role: &str, mode: Mode, base: &str, state: &Path) -> Client {
-        let root = std::fs::read(self.repo(role).join("1.root.json")).expect("1.root.json");
-        Client::init(state, role, mode, &root).expect("init");
-        Client::open(state, tuf_client::transport::open(base)).expect("open")
-    }
-}
-
-impl Drop for Signer {
-    fn drop(&mut self) {
-        if let Some(r) = self.running.take() {
-            self.runtime.block_on(r.shutdown());
-        }
-    }
-}
+/// A signer running in-process on its own runtime (the workspace's test kit), with the
+/// signer's default limits.
+pub use tuf_testkit::signer::Background as Signer;
 
 /// TUF signature over the canonical JSON of `signed`.
 pub fn sign<T: Serialize>(signed: T, keys: &[&FileSigner]) -> Signed<T> {
@@ -217,31 +74,7 @@ pub enum Action {
 
 pub type Rule = Box<dyn Fn(&str, &str) -> Action + Send + Sync>;
 
-/// The real index sample in `../shared/data/`, unpacked into `into`; `None` (after saying why)
-/// when it is missing outside CI. Under `CI=true` a missing sample fails the test.
-pub fn real_index(archive: &str, into: &Path) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(archive);
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) => {
-            let msg = format!(
-                "{}: {e} (the shared real-index data beside the repository)",
-                path.display()
-            );
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{msg}");
-            }
-            eprintln!("SKIPPED: {msg}");
-            return None;
-        }
-    };
-    tar::Archive::new(flate2::read::GzDecoder::new(file))
-        .unpack(into)
-        .expect("unpack");
-    Some(into.to_owned())
-}
+pub use tuf_testkit::data::real_index;
 
 /// A tampering HTTP/1.1 proxy on 127.0.0.1 in front of the signer.
 pub struct Proxy {
