@@ -39,11 +39,33 @@ pub enum PublicKeyError {
         name: String,
     },
     /// The key ID could not be computed (canonical JSON serialisation failed).
-    #[error("cannot compute the TUF key ID: {reason}")]
-    KeyId {
-        /// What the serialiser reported.
-        reason: String,
+    #[error("cannot compute the TUF key ID: {0}")]
+    KeyId(#[source] Box<tough::schema::Error>),
+    /// The text is not PEM.
+    #[error("not a PEM document: {reason}")]
+    NotPem {
+        /// What is wrong with its PEM framing (never its contents).
+        reason: &'static str,
     },
+    /// The text holds more than one PEM block.
+    #[error("{count} PEM blocks found; expected exactly one PUBLIC KEY block")]
+    MultiplePemBlocks {
+        /// How many blocks it holds.
+        count: usize,
+    },
+    /// The PEM block has a label other than `PUBLIC KEY`.
+    #[error("the PEM block is \"{label}\", expected \"PUBLIC KEY\"")]
+    WrongPemLabel {
+        /// The label found.
+        label: String,
+    },
+}
+
+impl From<tough::schema::Error> for PublicKeyError {
+    /// Boxed: tough's error is large, and this one travels inside every source's error.
+    fn from(e: tough::schema::Error) -> Self {
+        PublicKeyError::KeyId(Box::new(e))
+    }
 }
 
 /// Why a PKCS#8 key file could not be generated, loaded, written or used.
@@ -91,7 +113,7 @@ pub enum KeyFileError {
         /// The key file.
         path: PathBuf,
         /// What is wrong with its PEM framing (never its contents).
-        reason: String,
+        reason: &'static str,
     },
     /// The key file holds more than one PEM block.
     #[error("key file {path} holds {count} PEM blocks; expected exactly one PRIVATE KEY block")]

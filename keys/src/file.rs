@@ -30,7 +30,7 @@ use tuf_files::{Durability, Replace, WriteOptions};
 use zeroize::Zeroizing;
 
 use crate::error::KeyFileError;
-use crate::tuf_key::{KeyAlgorithm, TufPublicKey};
+use crate::tuf_key::{KeyAlgorithm, TufPublicKey, pem_problem};
 
 /// The largest key file this crate reads. PKCS#8 Ed25519 and P-256 keys in PEM are a few hundred
 /// bytes; anything larger is not one of them.
@@ -286,7 +286,7 @@ impl KeySource for FileKeySource {
 fn parse_pkcs8_pem(path: &Path, text: &[u8]) -> Result<KeyPair, KeyFileError> {
     let blocks = pem::parse_many(text).map_err(|e| KeyFileError::NotPem {
         path: path.to_owned(),
-        reason: pem_error_reason(&e),
+        reason: pem_problem(&e),
     })?;
     let count = blocks.len();
     let mut blocks = blocks.into_iter();
@@ -295,7 +295,7 @@ fn parse_pkcs8_pem(path: &Path, text: &[u8]) -> Result<KeyPair, KeyFileError> {
         (None, _) => {
             return Err(KeyFileError::NotPem {
                 path: path.to_owned(),
-                reason: "no PEM block found".to_owned(),
+                reason: "no PEM block found",
             });
         }
         (Some(first), _) => {
@@ -345,17 +345,6 @@ fn label_hint(label: &str) -> &'static str {
         "RSA PRIVATE KEY" => "RSA keys are not supported: use an Ed25519 or ECDSA P-256 key",
         "PUBLIC KEY" => "this is a public key; a private key is needed to sign",
         _ => "expected a PKCS#8 \"PRIVATE KEY\" block",
-    }
-}
-
-/// Describes a PEM parse failure without echoing any of the input.
-fn pem_error_reason(error: &pem::PemError) -> String {
-    match error {
-        pem::PemError::InvalidData(_) => "the base64 data is invalid".to_owned(),
-        pem::PemError::NotUtf8(_) => "the PEM text is not UTF-8".to_owned(),
-        pem::PemError::InvalidHeader(_) => "a PEM header line is invalid".to_owned(),
-        // The remaining variants carry at most the BEGIN/END labels.
-        other => other.to_string(),
     }
 }
 

@@ -9,9 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use root_ceremony::ceremony::{Ceremony, RoleInit, check_typed_digest, spoken};
 use root_ceremony::chain::load_chain;
 use root_ceremony::error::CeremonyError;
-use root_ceremony::keys::{
-    EnvPin, PIN_ENV, TokenArgs, open_signer, public_key_pem, read_member_key,
-};
+use root_ceremony::keys::{EnvPin, PIN_ENV, TokenArgs, open_signer, read_member_key};
 use root_ceremony::model::{
     DEFAULT_ROLES, RootSpec, check_role_name, expires_in_days, fmt_time, spec_of,
 };
@@ -652,7 +650,7 @@ fn run(command: Command, env_pin: Option<&EnvPin>) -> Result<(), CeremonyError> 
 }
 
 fn print_public(public: &TufPublicKey) {
-    print!("{}", public_key_pem(public));
+    print!("{}", public.to_spki_pem());
     println!("key ID: {} ({})", public.key_id_hex(), public.algorithm());
 }
 
