@@ -210,6 +210,7 @@ impl From<tuf_files::FsError> for KeyFileError {
 }
 
 /// Why an AWS KMS key could not be used for signing.
+#[cfg(feature = "kms")]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KmsError {

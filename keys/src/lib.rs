@@ -6,7 +6,7 @@
 //! | source | Ed25519 (`ed25519`) | ECDSA P-256 (`ecdsa` / `ecdsa-sha2-nistp256`) |
 //! | --- | --- | --- |
 //! | PKCS#8 PEM file ([`FileSigner`], [`FileKeySource`]) | yes | yes (DER signatures) |
-//! | AWS KMS ([`KmsSigner`], [`KmsKeySource`]) | `ECC_NIST_EDWARDS25519`, `ED25519_SHA_512`, RAW, at most 4,096 bytes | `ECC_NIST_P256`, `ECDSA_SHA_256` over a SHA-256 digest |
+//! | AWS KMS ([`KmsSigner`], [`KmsKeySource`]; feature `kms`, on by default) | `ECC_NIST_EDWARDS25519`, `ED25519_SHA_512`, RAW, at most 4,096 bytes | `ECC_NIST_P256`, `ECDSA_SHA_256` over a SHA-256 digest |
 //!
 //! Every signer reports the TUF public key it signs for as a [`TufPublicKey`]: tough's
 //! [`Key`](tough::schema::key::Key) together with its key ID, computed as the TUF
@@ -30,6 +30,7 @@
 
 mod error;
 mod file;
+#[cfg(feature = "kms")]
 mod kms;
 mod tuf_key;
 
@@ -42,13 +43,17 @@ pub mod test_support;
 #[cfg(any(test, feature = "test-support"))]
 mod tough_check;
 
-pub use error::{KeyFileError, KmsError, PublicKeyError};
+#[cfg(feature = "kms")]
+pub use error::KmsError;
+pub use error::{KeyFileError, PublicKeyError};
 pub use file::{FileKeySource, FileSigner, MAX_KEY_FILE_LEN};
+#[cfg(feature = "kms")]
 pub use kms::{KMS_RAW_MESSAGE_MAX, KmsKeySource, KmsOptions, KmsSigner, kms_client};
 pub use tuf_key::{KeyAlgorithm, TufPublicKey};
 
 /// Re-exported so that callers can name KMS types ([`KmsOptions::credentials`], key specs)
 /// without depending on the SDK themselves, and always with the same version.
+#[cfg(feature = "kms")]
 pub use aws_sdk_kms;
 /// Re-exported so that callers can name the key and key ID types without depending on tough
 /// themselves.
@@ -57,7 +62,7 @@ pub use tough::schema::key::Key;
 
 /// A signer of TUF metadata that knows the TUF public key it signs for.
 ///
-/// Implemented by [`FileSigner`] and [`KmsSigner`]; a `Box<dyn TufSigner>` lets a caller pick
+/// Implemented by [`FileSigner`] and `KmsSigner`; a `Box<dyn TufSigner>` lets a caller pick
 /// the key source from configuration and still use tough's [`Sign`](tough::sign::Sign)
 /// (`&*boxed as &dyn Sign`).
 pub trait TufSigner: tough::sign::Sign + std::fmt::Debug {
