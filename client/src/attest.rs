@@ -89,7 +89,7 @@ impl Attestation {
     pub fn sign(statement: Statement, key: &tuf_keys::FileSigner) -> Result<Self, ClientError> {
         let message = canonical(&statement)?;
         let sig = key
-            .sign_message(&message)
+            .sign_message_blocking(&message)
             .map_err(|e| ClientError::Attestation(e.to_string()))?;
         Ok(Attestation {
             signed: statement,

@@ -267,7 +267,7 @@ pub fn sign_metadata<T: serde::Serialize>(
     let mut signatures = Vec::with_capacity(keys.len());
     for k in keys {
         let sig = k
-            .sign_message(&data)
+            .sign_message_blocking(&data)
             .map_err(|e| ClientError::local(k.path(), e))?;
         let s: tough::schema::Signature = serde_json::from_value(serde_json::json!({
             "keyid": k.public_key().key_id_hex(),

@@ -1,28 +1,35 @@
 //! TUF signing keys on tough's [`Sign`](tough::sign::Sign) and
 //! [`KeySource`](tough::key_source::KeySource) traits.
 //!
-//! Two sources of keys, each for the two key types TUF metadata uses here (DESIGN.md D4):
+//! Three sources of keys, each for the two key types TUF metadata uses here (DESIGN.md D4):
 //!
 //! | source | Ed25519 (`ed25519`) | ECDSA P-256 (`ecdsa` / `ecdsa-sha2-nistp256`) |
 //! | --- | --- | --- |
 //! | PKCS#8 PEM file ([`FileSigner`], [`FileKeySource`]) | yes | yes (DER signatures) |
 //! | AWS KMS ([`KmsSigner`], [`KmsKeySource`]; feature `kms`, on by default) | `ECC_NIST_EDWARDS25519`, `ED25519_SHA_512`, RAW, at most 4,096 bytes | `ECC_NIST_P256`, `ECDSA_SHA_256` over a SHA-256 digest |
+//! | PKCS#11 token (`pkcs11::Pkcs11Signer`; feature `pkcs11`) | `CKM_EDDSA` | `CKM_ECDSA` over a SHA-256 digest, re-encoded as DER |
 //!
-//! Every signer reports the TUF public key it signs for as a [`TufPublicKey`]: tough's
-//! [`Key`](tough::schema::key::Key) together with its key ID, computed as the TUF
-//! specification does (SHA-256 of the key's canonical JSON). Every signer checks each signature
-//! it produces against that public key before returning it, so a signature that a TUF client
-//! would reject is never handed out.
+//! Every source is a [`RawSigner`] (or a [`LocalRawSigner`], if it signs without waiting on a
+//! remote service): it provides its public key and raw signatures, nothing else. One type,
+//! [`Signer`], turns any of them into tough's `Sign` and this crate's [`TufSigner`], and it
+//! verifies every signature against the public key before returning it, so a signature that a
+//! TUF client would reject is never handed out. [`FileSigner`], [`KmsSigner`] and
+//! `pkcs11::Pkcs11Signer` are [`Signer`] over each source.
+//!
+//! Every signer reports the TUF public key it signs for as a [`TufPublicKey`]: tough's [`Key`]
+//! together with its key ID, computed as the TUF specification does (SHA-256 of the key's
+//! canonical JSON). [`TufPublicKey`] also reads and writes public keys as DER and PEM
+//! `SubjectPublicKeyInfo`, for every crate of the workspace.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//! use tuf_keys::{FileSigner, KeyAlgorithm, TufSigner};
+//! use tuf_keys::{FileSigner, KeyAlgorithm};
 //!
 //! // First start: creates the key file with mode 0600; later starts load it.
 //! let (signer, _created) =
 //!     FileSigner::load_or_generate("tuf-data/keys/timestamp.pem", KeyAlgorithm::Ed25519)?;
 //! println!("key ID {}", signer.public_key().key_id_hex());
-//! let signature = signer.sign_message(b"canonical JSON of `signed`")?;
+//! let signature = signer.sign_message_blocking(b"canonical JSON of `signed`")?;
 //! assert!(signer.public_key().verify(b"canonical JSON of `signed`", &signature));
 //! # Ok(())
 //! # }
@@ -32,6 +39,7 @@ mod error;
 mod file;
 #[cfg(feature = "kms")]
 mod kms;
+mod signer;
 mod tuf_key;
 
 /// Keys on PKCS#11 tokens (HSMs, YubiKey PIV through ykcs11, YubiHSM, SoftHSM2).
@@ -43,12 +51,13 @@ pub mod test_support;
 #[cfg(any(test, feature = "test-support"))]
 mod tough_check;
 
+pub use error::{BadSignature, PublicKeyError};
+pub use file::{FileKey, FileKeySource, FileSigner, KeyFileError, MAX_KEY_FILE_LEN};
 #[cfg(feature = "kms")]
-pub use error::KmsError;
-pub use error::{KeyFileError, PublicKeyError};
-pub use file::{FileKeySource, FileSigner, MAX_KEY_FILE_LEN};
-#[cfg(feature = "kms")]
-pub use kms::{KMS_RAW_MESSAGE_MAX, KmsKeySource, KmsOptions, KmsSigner, kms_client};
+pub use kms::{
+    KMS_RAW_MESSAGE_MAX, KmsError, KmsKey, KmsKeySource, KmsOptions, KmsSigner, kms_client,
+};
+pub use signer::{LocalRawSigner, RawSigner, Signer, TufSigner};
 pub use tuf_key::{KeyAlgorithm, TufPublicKey};
 
 /// Re-exported so that callers can name KMS types ([`KmsOptions::credentials`], key specs)
@@ -59,13 +68,3 @@ pub use aws_sdk_kms;
 /// themselves.
 pub use tough::schema::decoded::{Decoded, Hex};
 pub use tough::schema::key::Key;
-
-/// A signer of TUF metadata that knows the TUF public key it signs for.
-///
-/// Implemented by [`FileSigner`] and `KmsSigner`; a `Box<dyn TufSigner>` lets a caller pick
-/// the key source from configuration and still use tough's [`Sign`](tough::sign::Sign)
-/// (`&*boxed as &dyn Sign`).
-pub trait TufSigner: tough::sign::Sign + std::fmt::Debug {
-    /// The TUF public key (and key ID) that every signature of this signer verifies under.
-    fn public_key(&self) -> &TufPublicKey;
-}

@@ -121,7 +121,7 @@ fn child() {
         assert_eq!(signer.public_key(), &public);
         for len in [0usize, 100, 10_000] {
             let message = vec![b'x'; len];
-            let sig = signer.sign_message(&message).unwrap();
+            let sig = signer.sign_message_blocking(&message).unwrap();
             assert!(public.verify(&message, &sig));
         }
         // Through tough: it signs with the key source and verifies with the root listing it.

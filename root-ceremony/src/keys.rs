@@ -192,8 +192,8 @@ impl MemberSigner {
     /// Signs `message` (checked against the public key before it is returned).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CeremonyError> {
         match self {
-            MemberSigner::File(s) => Ok(s.sign_message(message)?),
-            MemberSigner::Pkcs11(s) => Ok(s.sign_message(message)?),
+            MemberSigner::File(s) => Ok(s.sign_message_blocking(message)?),
+            MemberSigner::Pkcs11(s) => Ok(s.sign_message_blocking(message)?),
         }
     }
 

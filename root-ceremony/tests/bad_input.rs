@@ -335,7 +335,9 @@ fn version_skips_expired_roots_and_tampered_transcripts() {
         expires: jiff::Timestamp::from_second(1_600_000_000).unwrap(),
     })
     .unwrap();
-    let sig = m0.sign_message(&canonical(&root).unwrap()).unwrap();
+    let sig = m0
+        .sign_message_blocking(&canonical(&root).unwrap())
+        .unwrap();
     let signed = Signed {
         signed: root,
         signatures: vec![Signature {

@@ -68,7 +68,7 @@ async fn generate_load_sign_and_tough_verifies() {
         assert_eq!(loaded.public_key().key_id_hex().len(), 64);
 
         let message = b"{\"signed\":\"canonical json\"}";
-        let signature = loaded.sign_message(message).unwrap();
+        let signature = loaded.sign_message_blocking(message).unwrap();
         assert!(loaded.public_key().verify(message, &signature));
         assert!(!loaded.public_key().verify(b"another message", &signature));
         match algorithm {
@@ -122,7 +122,7 @@ fn openssl_keys_load_with_the_same_public_keys() {
         hex::encode(ed.public_key().raw_public_key()),
         OPENSSL_ED25519_PUBLIC
     );
-    let signature = ed.sign_message(b"m").unwrap();
+    let signature = ed.sign_message_blocking(b"m").unwrap();
     assert!(ed.public_key().verify(b"m", &signature));
 
     let p256 = write_with_mode(dir.path(), "p256.pem", OPENSSL_P256.as_bytes(), 0o400);
@@ -132,7 +132,7 @@ fn openssl_keys_load_with_the_same_public_keys() {
         hex::encode(p256.public_key().raw_public_key()),
         OPENSSL_P256_PUBLIC
     );
-    let signature = p256.sign_message(b"m").unwrap();
+    let signature = p256.sign_message_blocking(b"m").unwrap();
     assert!(p256.public_key().verify(b"m", &signature));
 }
 
