@@ -1,5 +1,6 @@
 //! Errors shared by every key source: public keys ([`PublicKeyError`]) and signatures that do
-//! not verify ([`BadSignature`]). Each source's own errors live in its module.
+//! not verify ([`BadSignature`]). Each source's own errors live in its module, and
+//! [`KeyError`](crate::KeyError), which gathers them, beside [`KeySpec`](crate::KeySpec).
 //!
 //! Properties kept: no error carries key material or a PIN; errors about PEM text describe its
 //! framing, never its contents.

@@ -21,9 +21,13 @@
 //! canonical JSON). [`TufPublicKey`] also reads and writes public keys as DER and PEM
 //! `SubjectPublicKeyInfo`, for every crate of the workspace.
 //!
+//! Configuration names a key with a [`KeySpec`] (`{ type = "file", path = "…" }`,
+//! `{ type = "kms", key_id = "…", … }`, `{ type = "pkcs11", … }`), and [`KeySpec::open`]
+//! opens it, whatever the source, as a `Box<dyn TufSigner + Send + Sync>`.
+//!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//! use tuf_keys::{FileSigner, KeyAlgorithm};
+//! use tuf_keys::{FileSigner, KeyAlgorithm, KeyOpenOptions, KeySpec};
 //!
 //! // First start: creates the key file with mode 0600; later starts load it.
 //! let (signer, _created) =
@@ -31,6 +35,11 @@
 //! println!("key ID {}", signer.public_key().key_id_hex());
 //! let signature = signer.sign_message_blocking(b"canonical JSON of `signed`")?;
 //! assert!(signer.public_key().verify(b"canonical JSON of `signed`", &signature));
+//!
+//! // The same key, as a config file names it.
+//! let spec = KeySpec::File { path: "tuf-data/keys/timestamp.pem".into() };
+//! let opened = spec.open(&KeyOpenOptions::default()).await?;
+//! assert_eq!(opened.public_key(), signer.public_key());
 //! # Ok(())
 //! # }
 //! ```
@@ -40,6 +49,7 @@ mod file;
 #[cfg(feature = "kms")]
 mod kms;
 mod signer;
+mod spec;
 mod tuf_key;
 
 /// Keys on PKCS#11 tokens (HSMs, YubiKey PIV through ykcs11, YubiHSM, SoftHSM2).
@@ -58,6 +68,7 @@ pub use kms::{
     KMS_RAW_MESSAGE_MAX, KmsError, KmsKey, KmsKeySource, KmsOptions, KmsSigner, kms_client,
 };
 pub use signer::{LocalRawSigner, RawSigner, Signer, TufSigner};
+pub use spec::{KeyError, KeyOpenOptions, KeySpec};
 pub use tuf_key::{KeyAlgorithm, TufPublicKey};
 
 /// Re-exported so that callers can name KMS types ([`KmsOptions::credentials`], key specs)

@@ -17,7 +17,8 @@
 //! Security properties kept here:
 //! - the PIN is taken as a [`Pin`](crate::pkcs11::Pin) (zeroed when dropped), handed only to
 //!   `C_Login`, and never written into an error, a `Debug` output or a log; it is never part of
-//!   a [`Pkcs11KeySpec`](crate::pkcs11::Pkcs11KeySpec);
+//!   a [`Pkcs11KeySpec`](crate::pkcs11::Pkcs11KeySpec) (nor of a [`KeySpec`](crate::KeySpec)),
+//!   so it is never in a config file either;
 //! - a wrong PIN, a locked PIN, a missing token and a missing or ambiguous key are distinct
 //!   errors ([`Pkcs11Error`](crate::pkcs11::Pkcs11Error)) that say what to do;
 //! - every signature is checked against the token's public key before it is returned (by
@@ -37,6 +38,7 @@ use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
+use serde::{Deserialize, Serialize};
 use tough::sign::Sign;
 
 use crate::error::{BadSignature, PublicKeyError};
@@ -54,8 +56,10 @@ const ED25519_EC_PARAMS_NAME: [u8; 14] = [
     0x13, 0x0c, b'e', b'd', b'w', b'a', b'r', b'd', b's', b'2', b'5', b'5', b'1', b'9',
 ];
 
-/// Which token to use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which token to use. In a [`KeySpec`](crate::KeySpec): `token = { label = "…" }` or
+/// `token = { slot = N }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum TokenSelector {
     /// The token whose label is this (trailing padding ignored). Must match exactly one token.
     Label(String),

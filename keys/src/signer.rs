@@ -80,8 +80,9 @@ impl<T: LocalRawSigner> RawSigner for T {
 /// A signer of TUF metadata that knows the TUF public key it signs for.
 ///
 /// Implemented only by [`Signer`] (the trait is sealed), so every signature a `dyn TufSigner`
-/// returns has been verified. A `Box<dyn TufSigner + Send + Sync>` lets a caller pick the key
-/// source from configuration and still use tough's [`Sign`] (`&*boxed as &dyn Sign`).
+/// returns has been verified. A `Box<dyn TufSigner + Send + Sync>` (what
+/// [`KeySpec::open`](crate::KeySpec::open) returns) lets a caller pick the key source from
+/// configuration and still use tough's [`Sign`] (`&*boxed as &dyn Sign`).
 pub trait TufSigner: Sign + fmt::Debug + sealed::Sealed {
     /// The TUF public key (and key ID) that every signature of this signer verifies under.
     fn public_key(&self) -> &TufPublicKey;
@@ -300,7 +301,7 @@ mod tests {
             let sign: &dyn Sign = &signer;
             let err = sign.sign(message, &SystemRandom::new()).await.unwrap_err();
             assert!(err.to_string().contains("does not verify"), "{err}");
-            // And through a `dyn TufSigner`.
+            // And through a `dyn TufSigner`, as `KeySpec::open` returns it.
             let faulty = Signer::new(Faulty::new());
             set(&faulty, fault);
             let boxed: Box<dyn TufSigner + Send + Sync> = Box::new(faulty);
