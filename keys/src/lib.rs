@@ -43,6 +43,39 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Adding a key source
+//!
+//! A new source (a YubiHSM, GCP KMS, …) is one new module in this crate plus its [`KeySpec`]
+//! variant; no other crate changes, since they name keys by [`KeySpec`] and sign through
+//! [`TufSigner`]. In this crate:
+//!
+//! 1. **The module** (`src/gcp_kms.rs`, behind a feature if it brings heavy dependencies, like
+//!    `kms`): a key type (`GcpKmsKey`) holding the connection and the [`TufPublicKey`], with
+//!    - `impl RawSigner` (or `impl LocalRawSigner` if it signs without awaiting anything):
+//!      `public_key()` and `sign_raw()`, which returns the raw TUF signature (64 bytes for
+//!      Ed25519; DER for ECDSA P-256, re-encoded if the service returns `r || s`). Do not
+//!      verify it: [`Signer`] does, for every source, in one place;
+//!    - `Display` (where the key is, e.g. `GCP KMS key projects/…`, for errors) and a `Debug`
+//!      that shows no secret;
+//!    - an error enum (`#[non_exhaustive]`, one variant per cause) with a
+//!      `BadSignature(#[from] BadSignature)` variant, which [`Signer`] uses for signatures that
+//!      do not verify;
+//!    - `pub type GcpKmsSigner = Signer<GcpKmsKey>;` and its constructors in
+//!      `impl Signer<GcpKmsKey> { pub async fn connect(…) }`. The key type gets no public
+//!      constructor, so its unverified signatures never leave the crate;
+//!    - a "Properties kept" header saying what the module guarantees.
+//! 2. **`src/spec.rs`**: the [`KeySpec`] variant (its fields are the config keys, which
+//!    `deny_unknown_fields` then checks), its arms in [`KeySpec::open`],
+//!    [`KeySpec::resolve_relative_to`] (if it has paths) and `Display`, and the [`KeyError`]
+//!    variant `GcpKms(#[from] GcpKmsError)`. A secret (a PIN, a credential) never goes into the
+//!    spec: it becomes a field of [`KeyOpenOptions`], and only a caller that wants to offer
+//!    the source with that secret has to fill it in.
+//! 3. **`src/lib.rs`** and **`Cargo.toml`**: `mod gcp_kms;`, `pub use` of the signer, key and
+//!    error types, a row in the table above; the feature and its optional dependencies.
+//! 4. **Tests** beside the module, against an emulator or a software token where one exists (as
+//!    `tests/kms.rs` does with moto and `tests/pkcs11.rs` with SoftHSM2), including the spec's
+//!    config form.
 
 mod error;
 mod file;
