@@ -90,7 +90,9 @@ impl Attestation {
     #[cfg(feature = "sign")]
     pub fn sign(statement: Statement, key: &tuf_keys::FileSigner) -> Result<Self, ClientError> {
         let message = canonical(&statement)?;
-        let sig = key.sign_message(&message).map_err(AttestationError::Key)?;
+        let sig = key
+            .sign_message_blocking(&message)
+            .map_err(AttestationError::Key)?;
         Ok(Attestation {
             signed: statement,
             signatures: vec![AttestationSignature {

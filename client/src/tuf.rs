@@ -267,7 +267,7 @@ pub fn sign_metadata<T: serde::Serialize>(
     let mut signatures = Vec::with_capacity(keys.len());
     for k in keys {
         let sig = k
-            .sign_message(&data)
+            .sign_message_blocking(&data)
             .map_err(|source| ClientError::Signing {
                 path: k.path().to_owned(),
                 source,

@@ -1,4 +1,5 @@
-//! Signing keys in PKCS#8 PEM files: Ed25519 and ECDSA P-256.
+//! Signing keys in PKCS#8 PEM files: Ed25519 and ECDSA P-256 ([`FileSigner`], a [`Signer`]
+//! over [`FileKey`]).
 //!
 //! Security properties kept here:
 //! - a key file this crate creates is never readable by anyone but its owner, not even for an
@@ -10,7 +11,8 @@
 //! - key generation never overwrites an existing key (nor a symlink where the key would go);
 //! - a key file that its group or other users can access is refused, with the `chmod` to run;
 //! - key bytes read from disk are zeroed when dropped, and no error or `Debug` output contains
-//!   key material.
+//!   key material;
+//! - every signature is verified before it is returned, by [`Signer`].
 
 use std::fmt;
 use std::fs::{self, File};
@@ -19,18 +21,18 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
 };
 use tough::key_source::KeySource;
-use tough::schema::key::Key;
 use tough::sign::Sign;
 use tuf_files::{Durability, Replace, WriteOptions};
 use zeroize::Zeroizing;
 
-use crate::error::KeyFileError;
-use crate::tuf_key::{KeyAlgorithm, TufPublicKey};
+use crate::error::{BadSignature, PublicKeyError};
+use crate::signer::{LocalRawSigner, Signer};
+use crate::tuf_key::{KeyAlgorithm, TufPublicKey, pem_problem};
 
 /// The largest key file this crate reads. PKCS#8 Ed25519 and P-256 keys in PEM are a few hundred
 /// bytes; anything larger is not one of them.
@@ -42,24 +44,167 @@ const PKCS8_LABEL: &str = "PRIVATE KEY";
 /// Permission bits that must be clear on a key file: any access by group or others.
 const GROUP_OTHER_BITS: u32 = 0o077;
 
+/// Why a PKCS#8 key file could not be generated, loaded, written or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    /// An I/O operation on a key file (or its directory) failed.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done, e.g. "open key file".
+        action: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The key file can be read or written by its group or by others.
+    #[error(
+        "key file {path} has mode {mode:04o}, so its group or other users can access it; \
+         a private key must be readable by its owner only: run `chmod 600 {path}`"
+    )]
+    InsecurePermissions {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The path names something other than a regular file.
+    #[error("key file {path} is not a regular file")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The key file is larger than any PKCS#8 key this crate reads.
+    #[error("key file {path} is larger than {max} bytes; it is not a PKCS#8 Ed25519 or P-256 key")]
+    TooLarge {
+        /// The key file.
+        path: PathBuf,
+        /// The limit.
+        max: usize,
+    },
+    /// The key file is not a PEM document.
+    #[error("key file {path} is not a PEM document: {reason}")]
+    NotPem {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with its PEM framing (never its contents).
+        reason: &'static str,
+    },
+    /// The key file holds more than one PEM block.
+    #[error("key file {path} holds {count} PEM blocks; expected exactly one PRIVATE KEY block")]
+    MultiplePemBlocks {
+        /// The key file.
+        path: PathBuf,
+        /// How many blocks it holds.
+        count: usize,
+    },
+    /// The PEM block has a label other than `PRIVATE KEY`.
+    #[error("key file {path} holds a PEM \"{label}\" block; {hint}")]
+    WrongPemLabel {
+        /// The key file.
+        path: PathBuf,
+        /// The label found.
+        label: String,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// The PKCS#8 document is not an unencrypted Ed25519 or ECDSA P-256 private key.
+    #[error(
+        "key file {path} is not an unencrypted PKCS#8 Ed25519 or ECDSA P-256 private key \
+         (Ed25519: {ed25519_reason}; P-256: {p256_reason})"
+    )]
+    UnsupportedKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why it was rejected as an Ed25519 key.
+        ed25519_reason: &'static str,
+        /// Why it was rejected as an ECDSA P-256 key.
+        p256_reason: &'static str,
+    },
+    /// The key file exists already; key generation never overwrites a key.
+    #[error("key file {path} already exists; refusing to overwrite a key")]
+    AlreadyExists {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The key file holds a key of another algorithm than the one asked for.
+    #[error("key file {path} holds an {found} key, but an {expected} key was asked for")]
+    AlgorithmMismatch {
+        /// The key file.
+        path: PathBuf,
+        /// The algorithm asked for.
+        expected: KeyAlgorithm,
+        /// The algorithm of the key in the file.
+        found: KeyAlgorithm,
+    },
+    /// The key file path has no file name (e.g. it ends in `..`).
+    #[error("key file path {path} has no file name")]
+    NoFileName {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The system random number generator or the key generator failed.
+    #[error("cannot generate an {algorithm} key: the crypto library reported an error")]
+    Generate {
+        /// The algorithm asked for.
+        algorithm: KeyAlgorithm,
+    },
+    /// Signing failed inside the crypto library.
+    #[error("signing with the {algorithm} key from {path} failed")]
+    Sign {
+        /// The key file.
+        path: PathBuf,
+        /// Its algorithm.
+        algorithm: KeyAlgorithm,
+    },
+    /// A freshly made signature did not verify under the key's own public key (refused by
+    /// [`Signer`]).
+    #[error(transparent)]
+    BadSignature(#[from] BadSignature),
+    /// The public key of a loaded key could not be expressed as a TUF key.
+    #[error("key file {path}: {source}")]
+    PublicKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        source: PublicKeyError,
+    },
+}
+
+impl From<tuf_files::FsError> for KeyFileError {
+    /// A failed file operation keeps its action, path and error.
+    fn from(e: tuf_files::FsError) -> Self {
+        KeyFileError::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 /// A loaded private key.
 enum KeyPair {
     Ed25519(Ed25519KeyPair),
     EcdsaP256(EcdsaKeyPair),
 }
 
-/// A signer backed by a PKCS#8 PEM key file (Ed25519 or ECDSA P-256).
+/// A signer backed by a PKCS#8 PEM key file (Ed25519 or ECDSA P-256): [`FileSigner::load`],
+/// [`FileSigner::generate`], [`FileSigner::load_or_generate`].
+pub type FileSigner = Signer<FileKey>;
+
+/// The key source of a [`FileSigner`]: a private key loaded from a PKCS#8 PEM file.
 ///
 /// The private key stays in memory for the signer's lifetime (inside aws-lc, which zeroes it on
-/// drop); the file is read once, by [`FileSigner::load`].
-pub struct FileSigner {
+/// drop); the file is read once, by [`FileSigner::load`]. Only a [`FileSigner`] holds one.
+pub struct FileKey {
     path: PathBuf,
     key: KeyPair,
     public: TufPublicKey,
     rng: SystemRandom,
 }
 
-impl fmt::Debug for FileSigner {
+impl fmt::Debug for FileKey {
     /// Shows the path, algorithm and key ID; never key material.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileSigner")
@@ -70,7 +215,57 @@ impl fmt::Debug for FileSigner {
     }
 }
 
-impl FileSigner {
+impl fmt::Display for FileKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "key file {}", self.path.display())
+    }
+}
+
+impl LocalRawSigner for FileKey {
+    type Error = KeyFileError;
+
+    fn public_key(&self) -> &TufPublicKey {
+        &self.public
+    }
+
+    /// Ed25519 over the message, or ECDSA P-256 over its SHA-256 with a DER signature (with a
+    /// nonce from the system generator).
+    fn sign_raw_blocking(&self, message: &[u8]) -> Result<Vec<u8>, KeyFileError> {
+        match &self.key {
+            KeyPair::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+            KeyPair::EcdsaP256(pair) => pair
+                .sign(&self.rng, message)
+                .map(|signature| signature.as_ref().to_vec())
+                .map_err(|_| KeyFileError::Sign {
+                    path: self.path.clone(),
+                    algorithm: self.public.algorithm(),
+                }),
+        }
+    }
+}
+
+impl FileKey {
+    /// Parses PEM text holding one PKCS#8 key; `path` is only used in errors.
+    fn from_pem(path: &Path, text: &[u8]) -> Result<Self, KeyFileError> {
+        let key = parse_pkcs8_pem(path, text)?;
+        let public = match &key {
+            KeyPair::Ed25519(pair) => TufPublicKey::ed25519(pair.public_key().as_ref()),
+            KeyPair::EcdsaP256(pair) => TufPublicKey::ecdsa_p256(pair.public_key().as_ref()),
+        }
+        .map_err(|source| KeyFileError::PublicKey {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            path: path.to_owned(),
+            key,
+            public,
+            rng: SystemRandom::new(),
+        })
+    }
+}
+
+impl Signer<FileKey> {
     /// Loads the key in `path`.
     ///
     /// Refuses a file that its group or others can read or write ([`KeyFileError::InsecurePermissions`]),
@@ -105,7 +300,7 @@ impl FileSigner {
                 max: MAX_KEY_FILE_LEN,
             });
         }
-        Self::from_pem(path, &contents)
+        FileKey::from_pem(path, &contents).map(Signer::new)
     }
 
     /// Generates a new key of `algorithm` and writes it to `path` as a PKCS#8 PEM file with
@@ -128,9 +323,9 @@ impl FileSigner {
         let block = pem::Pem::new(PKCS8_LABEL, document.as_ref().to_vec());
         let text = Zeroizing::new(pem::encode(&block));
         drop(Zeroizing::new(block.into_contents()));
-        let signer = Self::from_pem(path, text.as_bytes())?;
+        let key = FileKey::from_pem(path, text.as_bytes())?;
         write_key_file(path, text.as_bytes(), WriteMode::CreateNew)?;
-        Ok(signer)
+        Ok(Signer::new(key))
     }
 
     /// Loads the key in `path`, or generates one of `algorithm` there if no file exists (for
@@ -167,84 +362,9 @@ impl FileSigner {
         Ok((signer, false))
     }
 
-    /// Parses PEM text holding one PKCS#8 key; `path` is only used in errors.
-    fn from_pem(path: &Path, text: &[u8]) -> Result<Self, KeyFileError> {
-        let key = parse_pkcs8_pem(path, text)?;
-        let public = match &key {
-            KeyPair::Ed25519(pair) => TufPublicKey::ed25519(pair.public_key().as_ref()),
-            KeyPair::EcdsaP256(pair) => TufPublicKey::ecdsa_p256(pair.public_key().as_ref()),
-        }
-        .map_err(|source| KeyFileError::PublicKey {
-            path: path.to_owned(),
-            source,
-        })?;
-        Ok(Self {
-            path: path.to_owned(),
-            key,
-            public,
-            rng: SystemRandom::new(),
-        })
-    }
-
     /// The key file this signer was loaded from or generated into.
     pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The algorithm of the key.
-    pub fn algorithm(&self) -> KeyAlgorithm {
-        self.public.algorithm()
-    }
-
-    /// The TUF public key this signer signs for.
-    pub fn public_key(&self) -> &TufPublicKey {
-        &self.public
-    }
-
-    /// Signs `message` (for TUF: the canonical JSON of a role's `signed`): Ed25519 over the
-    /// message, or ECDSA P-256 over its SHA-256 with a DER signature.
-    ///
-    /// The signature is checked against the public key before it is returned, so a fault in
-    /// signing never yields a signature that clients would reject.
-    pub fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, KeyFileError> {
-        let signature = match &self.key {
-            KeyPair::Ed25519(pair) => pair.sign(message).as_ref().to_vec(),
-            KeyPair::EcdsaP256(pair) => pair
-                .sign(&self.rng, message)
-                .map_err(|_| KeyFileError::Sign {
-                    path: self.path.clone(),
-                    algorithm: self.algorithm(),
-                })?
-                .as_ref()
-                .to_vec(),
-        };
-        if !self.public.verify(message, &signature) {
-            return Err(KeyFileError::SelfCheck {
-                path: self.path.clone(),
-            });
-        }
-        Ok(signature)
-    }
-}
-
-#[async_trait]
-impl Sign for FileSigner {
-    fn tuf_key(&self) -> Key {
-        self.public.key().clone()
-    }
-
-    async fn sign(
-        &self,
-        msg: &[u8],
-        _rng: &(dyn SecureRandom + Sync),
-    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync + 'static>> {
-        Ok(self.sign_message(msg)?)
-    }
-}
-
-impl crate::TufSigner for FileSigner {
-    fn public_key(&self) -> &TufPublicKey {
-        &self.public
+        &self.raw.path
     }
 }
 
@@ -286,7 +406,7 @@ impl KeySource for FileKeySource {
 fn parse_pkcs8_pem(path: &Path, text: &[u8]) -> Result<KeyPair, KeyFileError> {
     let blocks = pem::parse_many(text).map_err(|e| KeyFileError::NotPem {
         path: path.to_owned(),
-        reason: pem_error_reason(&e),
+        reason: pem_problem(&e),
     })?;
     let count = blocks.len();
     let mut blocks = blocks.into_iter();
@@ -295,7 +415,7 @@ fn parse_pkcs8_pem(path: &Path, text: &[u8]) -> Result<KeyPair, KeyFileError> {
         (None, _) => {
             return Err(KeyFileError::NotPem {
                 path: path.to_owned(),
-                reason: "no PEM block found".to_owned(),
+                reason: "no PEM block found",
             });
         }
         (Some(first), _) => {
@@ -345,17 +465,6 @@ fn label_hint(label: &str) -> &'static str {
         "RSA PRIVATE KEY" => "RSA keys are not supported: use an Ed25519 or ECDSA P-256 key",
         "PUBLIC KEY" => "this is a public key; a private key is needed to sign",
         _ => "expected a PKCS#8 \"PRIVATE KEY\" block",
-    }
-}
-
-/// Describes a PEM parse failure without echoing any of the input.
-fn pem_error_reason(error: &pem::PemError) -> String {
-    match error {
-        pem::PemError::InvalidData(_) => "the base64 data is invalid".to_owned(),
-        pem::PemError::NotUtf8(_) => "the PEM text is not UTF-8".to_owned(),
-        pem::PemError::InvalidHeader(_) => "a PEM header line is invalid".to_owned(),
-        // The remaining variants carry at most the BEGIN/END labels.
-        other => other.to_string(),
     }
 }
 

@@ -9,9 +9,13 @@
 //!   never truncated. `ED25519_PH_SHA_512` (pre-hashed Ed25519) produces signatures that TUF
 //!   clients do not accept, and is never used.
 //!
-//! The public key comes from `GetPublicKey`, once, when the signer is built; the alias (if one
-//! was given) is resolved then and the signer keeps using the key it resolved to. Every signature
-//! KMS returns is verified against that public key before it is handed out.
+//! Properties kept:
+//! - the public key comes from `GetPublicKey`, once, when the signer is built; the alias (if one
+//!   was given) is resolved then and the signer keeps using the key it resolved to;
+//! - every signature KMS returns is verified against that public key before it is handed out
+//!   (by [`Signer`]);
+//! - an Ed25519 message is never truncated or pre-hashed, and every call is bounded in time, so
+//!   a KMS outage makes signing fail instead of hang.
 
 use std::fmt;
 use std::time::Duration;
@@ -20,17 +24,16 @@ use async_trait::async_trait;
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_lc_rs::digest::{SHA256, digest};
-use aws_lc_rs::rand::SecureRandom;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::{Credentials, Region};
 use aws_sdk_kms::error::{DisplayErrorContext, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
 use tough::key_source::KeySource;
-use tough::schema::key::Key;
 use tough::sign::Sign;
 
-use crate::error::KmsError;
+use crate::error::{BadSignature, PublicKeyError};
+use crate::signer::{RawSigner, Signer};
 use crate::tuf_key::{KeyAlgorithm, TufPublicKey};
 
 /// The largest message KMS signs with `MessageType::Raw`, in bytes.
@@ -134,16 +137,21 @@ fn signing_algorithm(algorithm: KeyAlgorithm) -> SigningAlgorithmSpec {
 }
 
 /// A signer whose private key lives in AWS KMS (an `ECC_NIST_P256` or `ECC_NIST_EDWARDS25519`
-/// key with usage `SIGN_VERIFY`). Needs only `kms:GetPublicKey` and `kms:Sign` on that key.
+/// key with usage `SIGN_VERIFY`): [`KmsSigner::connect`], [`KmsSigner::from_client`]. Needs only
+/// `kms:GetPublicKey` and `kms:Sign` on that key.
+pub type KmsSigner = Signer<KmsKey>;
+
+/// The key source of a [`KmsSigner`]: a KMS client and the key it signs with. Only a
+/// [`KmsSigner`] holds one.
 #[derive(Clone)]
-pub struct KmsSigner {
+pub struct KmsKey {
     client: Client,
     /// The key's ID or ARN as `GetPublicKey` reported it: never an alias.
     key_id: String,
     public: TufPublicKey,
 }
 
-impl fmt::Debug for KmsSigner {
+impl fmt::Debug for KmsKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KmsSigner")
             .field("kms_key_id", &self.key_id)
@@ -153,7 +161,60 @@ impl fmt::Debug for KmsSigner {
     }
 }
 
-impl KmsSigner {
+impl fmt::Display for KmsKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KMS key {}", self.key_id)
+    }
+}
+
+impl RawSigner for KmsKey {
+    type Error = KmsError;
+
+    fn public_key(&self) -> &TufPublicKey {
+        &self.public
+    }
+
+    /// One KMS `Sign` call: `ECDSA_SHA_256` over the message's SHA-256 digest for P-256 (any
+    /// size), `ED25519_SHA_512` over the message itself for Ed25519 (at most
+    /// [`KMS_RAW_MESSAGE_MAX`] bytes, else [`KmsError::MessageTooLarge`] without calling KMS;
+    /// never truncated).
+    async fn sign_raw(&self, message: &[u8]) -> Result<Vec<u8>, KmsError> {
+        let algorithm = self.public.algorithm();
+        let request = self
+            .client
+            .sign()
+            .key_id(&self.key_id)
+            .signing_algorithm(signing_algorithm(algorithm));
+        let request = match algorithm {
+            KeyAlgorithm::EcdsaP256 => request
+                .message(Blob::new(digest(&SHA256, message).as_ref()))
+                .message_type(MessageType::Digest),
+            KeyAlgorithm::Ed25519 => {
+                if message.len() > KMS_RAW_MESSAGE_MAX {
+                    return Err(KmsError::MessageTooLarge {
+                        len: message.len(),
+                        max: KMS_RAW_MESSAGE_MAX,
+                    });
+                }
+                request
+                    .message(Blob::new(message))
+                    .message_type(MessageType::Raw)
+            }
+        };
+        let out = request
+            .send()
+            .await
+            .map_err(api_error("Sign", &self.key_id))?;
+        let signature = out.signature().ok_or_else(|| KmsError::MissingField {
+            operation: "Sign",
+            key_id: self.key_id.clone(),
+            field: "Signature",
+        })?;
+        Ok(signature.as_ref().to_vec())
+    }
+}
+
+impl Signer<KmsKey> {
     /// Connects to KMS with `options` and builds a signer for `key_id` (a key ID, key ARN, alias
     /// name or alias ARN), as [`KmsSigner::from_client`] does.
     pub async fn connect(key_id: &str, options: &KmsOptions) -> Result<Self, KmsError> {
@@ -221,98 +282,16 @@ impl KmsSigner {
                 found: public.algorithm(),
             });
         }
-        Ok(Self {
+        Ok(Signer::new(KmsKey {
             client,
             key_id: resolved,
             public,
-        })
+        }))
     }
 
     /// The KMS key ID (or ARN) this signer signs with, as `GetPublicKey` resolved it.
     pub fn kms_key_id(&self) -> &str {
-        &self.key_id
-    }
-
-    /// The algorithm of the key.
-    pub fn algorithm(&self) -> KeyAlgorithm {
-        self.public.algorithm()
-    }
-
-    /// The TUF public key this signer signs for.
-    pub fn public_key(&self) -> &TufPublicKey {
-        &self.public
-    }
-
-    /// Signs `message` (for TUF: the canonical JSON of a role's `signed`) with one KMS `Sign`
-    /// call: `ECDSA_SHA_256` over its SHA-256 digest for P-256 (any size), `ED25519_SHA_512` over
-    /// the message itself for Ed25519 (at most [`KMS_RAW_MESSAGE_MAX`] bytes, else
-    /// [`KmsError::MessageTooLarge`] without calling KMS; never truncated).
-    ///
-    /// The signature is verified against the public key before it is returned
-    /// ([`KmsError::BadSignature`] otherwise).
-    pub async fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, KmsError> {
-        let algorithm = self.algorithm();
-        let request = self
-            .client
-            .sign()
-            .key_id(&self.key_id)
-            .signing_algorithm(signing_algorithm(algorithm));
-        let request = match algorithm {
-            KeyAlgorithm::EcdsaP256 => request
-                .message(Blob::new(digest(&SHA256, message).as_ref()))
-                .message_type(MessageType::Digest),
-            KeyAlgorithm::Ed25519 => {
-                if message.len() > KMS_RAW_MESSAGE_MAX {
-                    return Err(KmsError::MessageTooLarge {
-                        len: message.len(),
-                        max: KMS_RAW_MESSAGE_MAX,
-                    });
-                }
-                request
-                    .message(Blob::new(message))
-                    .message_type(MessageType::Raw)
-            }
-        };
-        let out = request
-            .send()
-            .await
-            .map_err(api_error("Sign", &self.key_id))?;
-        let signature = out
-            .signature()
-            .ok_or_else(|| KmsError::MissingField {
-                operation: "Sign",
-                key_id: self.key_id.clone(),
-                field: "Signature",
-            })?
-            .as_ref()
-            .to_vec();
-        if !self.public.verify(message, &signature) {
-            return Err(KmsError::BadSignature {
-                key_id: self.key_id.clone(),
-            });
-        }
-        Ok(signature)
-    }
-}
-
-#[async_trait]
-impl Sign for KmsSigner {
-    fn tuf_key(&self) -> Key {
-        self.public.key().clone()
-    }
-
-    async fn sign(
-        &self,
-        msg: &[u8],
-        _rng: &(dyn SecureRandom + Sync),
-    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync + 'static>> {
-        Ok(self.sign_message(msg).await?)
-    }
-}
-
-impl crate::TufSigner for KmsSigner {
-    fn public_key(&self) -> &TufPublicKey {
-        &self.public
+        &self.raw.key_id
     }
 }
 
@@ -357,7 +336,99 @@ where
     move |error| KmsError::Api {
         operation,
         key_id: key_id.to_owned(),
-        message: DisplayErrorContext(&error).to_string(),
         error: Box::new(error.into()),
     }
+}
+
+/// Why an AWS KMS key could not be used for signing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KmsError {
+    /// A KMS API call failed (network, credentials, permissions, unknown key, throttling...).
+    #[error("KMS {operation} on key {key_id} failed: {}", DisplayErrorContext(&**error))]
+    Api {
+        /// The API operation, e.g. "GetPublicKey".
+        operation: &'static str,
+        /// The key the call was about.
+        key_id: String,
+        /// The SDK's error (shown with its whole chain of causes), for callers that want to
+        /// match on the service error code.
+        error: Box<aws_sdk_kms::Error>,
+    },
+    /// A KMS response lacked a field this crate needs.
+    #[error("KMS {operation} on key {key_id} returned no {field}")]
+    MissingField {
+        /// The API operation.
+        operation: &'static str,
+        /// The key.
+        key_id: String,
+        /// The missing field.
+        field: &'static str,
+    },
+    /// The KMS key has a key spec this crate does not sign with.
+    #[error(
+        "KMS key {key_id} has key spec {key_spec}; TUF signing needs ECC_NIST_P256 or \
+         ECC_NIST_EDWARDS25519"
+    )]
+    UnsupportedKeySpec {
+        /// The key.
+        key_id: String,
+        /// Its key spec.
+        key_spec: String,
+    },
+    /// The KMS key is not a signing key.
+    #[error("KMS key {key_id} has key usage {usage}; TUF signing needs SIGN_VERIFY")]
+    WrongKeyUsage {
+        /// The key.
+        key_id: String,
+        /// Its key usage.
+        usage: String,
+    },
+    /// The KMS key does not offer the signing algorithm that TUF needs for its key spec.
+    #[error("KMS key {key_id} does not offer signing algorithm {algorithm} (it offers: {offered})")]
+    AlgorithmNotOffered {
+        /// The key.
+        key_id: String,
+        /// The algorithm needed.
+        algorithm: String,
+        /// The algorithms the key offers.
+        offered: String,
+    },
+    /// The public key KMS returned does not match the key spec or is malformed.
+    #[error("KMS key {key_id}: {source}")]
+    PublicKey {
+        /// The key.
+        key_id: String,
+        /// Why.
+        source: PublicKeyError,
+    },
+    /// The KMS key spec and the public key KMS returned disagree.
+    #[error("KMS key {key_id} has key spec {key_spec} but its public key is an {found} key")]
+    KeySpecMismatch {
+        /// The key.
+        key_id: String,
+        /// The key spec reported.
+        key_spec: String,
+        /// The algorithm of the public key returned.
+        found: KeyAlgorithm,
+    },
+    /// An Ed25519 message is longer than KMS accepts for a RAW message. It is never truncated.
+    #[error(
+        "message of {len} bytes is too large for KMS Ed25519 signing: KMS signs RAW messages of \
+         at most {max} bytes with ED25519_SHA_512 (the message is not truncated, and \
+         ED25519_PH_SHA_512 is not TUF's ed25519)"
+    )]
+    MessageTooLarge {
+        /// The message length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The signature KMS returned does not verify under the key's public key (refused by
+    /// [`Signer`]).
+    #[error("{0} (wrong key, wrong algorithm, or a faulty KMS endpoint)")]
+    BadSignature(#[from] BadSignature),
+    /// `KeySource::write` was called on a KMS key source.
+    #[error("a KMS key cannot be written through this crate; create keys with KMS itself")]
+    WriteUnsupported,
 }

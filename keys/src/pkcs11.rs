@@ -15,20 +15,22 @@
 //! the private key.
 //!
 //! Security properties kept here:
-//! - the PIN is taken as a [`Pin`] (zeroed when dropped), handed only to `C_Login`, and never
-//!   written into an error, a `Debug` output or a log;
+//! - the PIN is taken as a [`Pin`](crate::pkcs11::Pin) (zeroed when dropped), handed only to
+//!   `C_Login`, and never written into an error, a `Debug` output or a log; it is never part of
+//!   a [`Pkcs11KeySpec`](crate::pkcs11::Pkcs11KeySpec) (nor of a [`KeySpec`](crate::KeySpec)),
+//!   so it is never in a config file either;
 //! - a wrong PIN, a locked PIN, a missing token and a missing or ambiguous key are distinct
-//!   errors ([`Pkcs11Error`]) that say what to do;
-//! - every signature is checked against the token's public key before it is returned, so a
-//!   token fault (or a key that does not match its public object) never yields a signature
-//!   that clients would reject.
+//!   errors ([`Pkcs11Error`](crate::pkcs11::Pkcs11Error)) that say what to do;
+//! - every signature is checked against the token's public key before it is returned (by
+//!   [`Signer`]), so a token fault (or a key that does not match its public object) never
+//!   yields a signature that clients would reject;
+//! - generated private keys are sensitive and never extractable.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use aws_lc_rs::rand::SecureRandom;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
@@ -36,9 +38,11 @@ use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
-use tough::schema::key::Key;
+use serde::{Deserialize, Serialize};
 use tough::sign::Sign;
 
+use crate::error::{BadSignature, PublicKeyError};
+use crate::signer::{LocalRawSigner, Signer};
 use crate::tuf_key::{KeyAlgorithm, TufPublicKey};
 
 pub use cryptoki::types::AuthPin as Pin;
@@ -52,8 +56,10 @@ const ED25519_EC_PARAMS_NAME: [u8; 14] = [
     0x13, 0x0c, b'e', b'd', b'w', b'a', b'r', b'd', b's', b'2', b'5', b'5', b'1', b'9',
 ];
 
-/// Which token to use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which token to use. In a [`KeySpec`](crate::KeySpec): `token = { label = "…" }` or
+/// `token = { slot = N }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum TokenSelector {
     /// The token whose label is this (trailing padding ignored). Must match exactly one token.
     Label(String),
@@ -99,14 +105,14 @@ impl fmt::Display for Pkcs11KeySpec {
 pub enum Pkcs11Error {
     /// The module could not be loaded or initialised.
     #[error(
-        "cannot load PKCS#11 module {module}: {message}; check the path (SoftHSM2: \
+        "cannot load PKCS#11 module {module}: {source}; check the path (SoftHSM2: \
          /usr/lib/softhsm/libsofthsm2.so, YubiKey: libykcs11.so) and that it matches this machine"
     )]
     Module {
         /// The module path.
         module: PathBuf,
         /// What went wrong.
-        message: String,
+        source: CkError,
     },
     /// No token matches the selector.
     #[error(
@@ -177,40 +183,67 @@ pub enum Pkcs11Error {
     UnsupportedKey {
         /// The label.
         label: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The key is of a key type other than `CKK_EC` and `CKK_EC_EDWARDS`.
+    #[error(
+        "key {label:?} is not usable for TUF: its key type is {key_type}; TUF keys here are \
+         ECDSA P-256 (CKK_EC) or Ed25519 (CKK_EC_EDWARDS)"
+    )]
+    UnsupportedKeyType {
+        /// The label.
+        label: String,
+        /// The token's name for its key type.
+        key_type: String,
+    },
+    /// The key's public key is not a valid TUF key.
+    #[error("key {label:?} is not usable for TUF: {source}")]
+    PublicKey {
+        /// The label.
+        label: String,
         /// Why.
-        reason: String,
+        source: PublicKeyError,
+    },
+    /// The token returned an ECDSA signature that is not 64 bytes (`r || s` on P-256).
+    #[error(
+        "the token returned a {len}-byte ECDSA signature for key {label:?}; P-256 gives 64 (r || s)"
+    )]
+    SignatureLength {
+        /// The label.
+        label: String,
+        /// The length returned.
+        len: usize,
     },
     /// A PKCS#11 call failed for another reason.
-    #[error("PKCS#11 {operation} failed: {message}")]
+    #[error("PKCS#11 {operation} failed: {source}")]
     Call {
         /// What was being done.
         operation: &'static str,
         /// The module's error.
-        message: String,
+        source: CkError,
     },
-    /// The token's signature does not verify under the key's public key.
-    #[error(
-        "the signature made by key {label:?} does not verify under its public key object \
-         (the private and public objects do not belong together, or the token is faulty)"
-    )]
-    BadSignature {
-        /// The label.
-        label: String,
-    },
+    /// An earlier signing attempt panicked while it held the session.
+    #[error("the PKCS#11 session is unusable: an earlier signing attempt panicked")]
+    SessionPoisoned,
+    /// `KeySource::write` was called on a PKCS#11 key source.
+    #[error("a PKCS#11 key cannot be written; generate it on the token")]
+    WriteUnsupported,
+    /// The token's signature does not verify under the key's public key (refused by
+    /// [`Signer`]).
+    #[error("{0} (the private and public objects do not belong together, or the token is faulty)")]
+    BadSignature(#[from] BadSignature),
 }
 
 fn call(operation: &'static str) -> impl FnOnce(CkError) -> Pkcs11Error {
-    move |e| Pkcs11Error::Call {
-        operation,
-        message: e.to_string(),
-    }
+    move |source| Pkcs11Error::Call { operation, source }
 }
 
 /// A loaded, initialised module.
 fn open_module(module: &Path) -> Result<Pkcs11, Pkcs11Error> {
-    let err = |e: CkError| Pkcs11Error::Module {
+    let err = |source: CkError| Pkcs11Error::Module {
         module: module.to_owned(),
-        message: e.to_string(),
+        source,
     };
     let ctx = Pkcs11::new(module).map_err(err)?;
     match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
@@ -360,7 +393,7 @@ fn read_public_key(
     handle: ObjectHandle,
     label: &str,
 ) -> Result<TufPublicKey, Pkcs11Error> {
-    let unsupported = |reason: String| Pkcs11Error::UnsupportedKey {
+    let unsupported = |reason: &'static str| Pkcs11Error::UnsupportedKey {
         label: label.to_owned(),
         reason,
     };
@@ -383,35 +416,37 @@ fn read_public_key(
             _ => {}
         }
     }
-    let key_type = key_type.ok_or_else(|| unsupported("it has no CKA_KEY_TYPE".into()))?;
-    let params = params.ok_or_else(|| unsupported("it has no CKA_EC_PARAMS".into()))?;
-    let point = point.ok_or_else(|| unsupported("it has no CKA_EC_POINT".into()))?;
+    let key_type = key_type.ok_or_else(|| unsupported("it has no CKA_KEY_TYPE"))?;
+    let params = params.ok_or_else(|| unsupported("it has no CKA_EC_PARAMS"))?;
+    let point = point.ok_or_else(|| unsupported("it has no CKA_EC_POINT"))?;
     let result = if key_type == KeyType::EC {
         if params != P256_EC_PARAMS {
             return Err(unsupported(
-                "it is an EC key on another curve than P-256 (prime256v1)".into(),
+                "it is an EC key on another curve than P-256 (prime256v1)",
             ));
         }
-        let raw = unwrap_ec_point(&point, 65).ok_or_else(|| {
-            unsupported("its CKA_EC_POINT is not an uncompressed P-256 point".into())
-        })?;
+        let raw = unwrap_ec_point(&point, 65)
+            .ok_or_else(|| unsupported("its CKA_EC_POINT is not an uncompressed P-256 point"))?;
         TufPublicKey::ecdsa_p256(raw)
     } else if key_type == KeyType::EC_EDWARDS {
         if params != ED25519_EC_PARAMS_OID && params != ED25519_EC_PARAMS_NAME {
             return Err(unsupported(
-                "it is an Edwards key on another curve than edwards25519".into(),
+                "it is an Edwards key on another curve than edwards25519",
             ));
         }
         let raw = unwrap_ec_point(&point, 32)
-            .ok_or_else(|| unsupported("its CKA_EC_POINT is not a 32-byte Ed25519 key".into()))?;
+            .ok_or_else(|| unsupported("its CKA_EC_POINT is not a 32-byte Ed25519 key"))?;
         TufPublicKey::ed25519(raw)
     } else {
-        return Err(unsupported(format!(
-            "its key type is {key_type}; TUF keys here are ECDSA P-256 (CKK_EC) or Ed25519 \
-             (CKK_EC_EDWARDS)"
-        )));
+        return Err(Pkcs11Error::UnsupportedKeyType {
+            label: label.to_owned(),
+            key_type: key_type.to_string(),
+        });
     };
-    result.map_err(|e| unsupported(e.to_string()))
+    result.map_err(|source| Pkcs11Error::PublicKey {
+        label: label.to_owned(),
+        source,
+    })
 }
 
 /// The public key object that belongs to the private key `private`: the one with the same
@@ -525,8 +560,12 @@ pub fn generate(
     read_public_key(&session, public, &spec.key_label)
 }
 
-/// A signer for a key on a PKCS#11 token, logged in for its lifetime.
-pub struct Pkcs11Signer {
+/// A signer for a key on a PKCS#11 token, logged in for its lifetime: [`Pkcs11Signer::open`].
+pub type Pkcs11Signer = Signer<Pkcs11Key>;
+
+/// The key source of a [`Pkcs11Signer`]: a logged-in session and the key pair on the token.
+/// Only a [`Pkcs11Signer`] holds one.
+pub struct Pkcs11Key {
     spec: Pkcs11KeySpec,
     // The session is not `Sync`; tough's `Sign` must be.
     session: Mutex<Session>,
@@ -537,7 +576,7 @@ pub struct Pkcs11Signer {
     _ctx: Pkcs11,
 }
 
-impl fmt::Debug for Pkcs11Signer {
+impl fmt::Debug for Pkcs11Key {
     /// Shows the key's location, algorithm and key ID; never the PIN.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pkcs11Signer")
@@ -548,7 +587,58 @@ impl fmt::Debug for Pkcs11Signer {
     }
 }
 
-impl Pkcs11Signer {
+impl fmt::Display for Pkcs11Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PKCS#11 {}", self.spec)
+    }
+}
+
+impl LocalRawSigner for Pkcs11Key {
+    type Error = Pkcs11Error;
+
+    fn public_key(&self) -> &TufPublicKey {
+        &self.public
+    }
+
+    /// Signs the TUF way for the key's type: Ed25519 (`CKM_EDDSA`) over the message; ECDSA
+    /// P-256 (`CKM_ECDSA`) over its SHA-256, re-encoded from `r || s` to DER.
+    fn sign_raw_blocking(&self, message: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
+        let session = self
+            .session
+            .lock()
+            .map_err(|_| Pkcs11Error::SessionPoisoned)?;
+        if let Some(pin) = &self.context_pin {
+            session
+                .login(UserType::ContextSpecific, Some(pin))
+                .map_err(|e| match e {
+                    CkError::Pkcs11(RvError::PinIncorrect, _) => Pkcs11Error::WrongPin,
+                    CkError::Pkcs11(RvError::PinLocked, _) => Pkcs11Error::PinLocked,
+                    e => call("C_Login (context specific)")(e),
+                })?;
+        }
+        match self.public.algorithm() {
+            KeyAlgorithm::EcdsaP256 => {
+                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
+                let raw = session
+                    .sign(&Mechanism::Ecdsa, self.private, digest.as_ref())
+                    .map_err(call("C_Sign (CKM_ECDSA)"))?;
+                raw_ecdsa_to_der(&raw).ok_or_else(|| Pkcs11Error::SignatureLength {
+                    label: self.spec.key_label.clone(),
+                    len: raw.len(),
+                })
+            }
+            KeyAlgorithm::Ed25519 => session
+                .sign(
+                    &Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)),
+                    self.private,
+                    message,
+                )
+                .map_err(call("C_Sign (CKM_EDDSA)")),
+        }
+    }
+}
+
+impl Signer<Pkcs11Key> {
     /// Opens the token `spec` names, logs in with `pin` and finds the key pair labelled
     /// `spec.key_label` (private key and public key object).
     pub fn open(spec: &Pkcs11KeySpec, pin: Option<&Pin>) -> Result<Self, Pkcs11Error> {
@@ -565,7 +655,7 @@ impl Pkcs11Signer {
             .into_iter()
             .flatten()
             .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true)));
-        Ok(Self {
+        Ok(Signer::new(Pkcs11Key {
             spec: spec.clone(),
             session: Mutex::new(session),
             private,
@@ -578,84 +668,12 @@ impl Pkcs11Signer {
                 None
             },
             _ctx: ctx,
-        })
+        }))
     }
 
     /// Where the key is.
     pub fn spec(&self) -> &Pkcs11KeySpec {
-        &self.spec
-    }
-
-    /// The TUF public key this signer signs for.
-    pub fn public_key(&self) -> &TufPublicKey {
-        &self.public
-    }
-
-    /// Signs `message` the TUF way for the key's type (Ed25519 over the message; ECDSA P-256
-    /// over its SHA-256, DER-encoded), and checks the signature before returning it.
-    pub fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
-        let session = self.session.lock().map_err(|_| Pkcs11Error::Call {
-            operation: "C_Sign",
-            message: "an earlier signing attempt panicked".into(),
-        })?;
-        if let Some(pin) = &self.context_pin {
-            session
-                .login(UserType::ContextSpecific, Some(pin))
-                .map_err(|e| match e {
-                    CkError::Pkcs11(RvError::PinIncorrect, _) => Pkcs11Error::WrongPin,
-                    CkError::Pkcs11(RvError::PinLocked, _) => Pkcs11Error::PinLocked,
-                    e => call("C_Login (context specific)")(e),
-                })?;
-        }
-        let signature = match self.public.algorithm() {
-            KeyAlgorithm::EcdsaP256 => {
-                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
-                let raw = session
-                    .sign(&Mechanism::Ecdsa, self.private, digest.as_ref())
-                    .map_err(call("C_Sign (CKM_ECDSA)"))?;
-                raw_ecdsa_to_der(&raw).ok_or_else(|| Pkcs11Error::UnsupportedKey {
-                    label: self.spec.key_label.clone(),
-                    reason: format!(
-                        "the token returned a {}-byte ECDSA signature; P-256 gives 64 (r || s)",
-                        raw.len()
-                    ),
-                })?
-            }
-            KeyAlgorithm::Ed25519 => session
-                .sign(
-                    &Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)),
-                    self.private,
-                    message,
-                )
-                .map_err(call("C_Sign (CKM_EDDSA)"))?,
-        };
-        if !self.public.verify(message, &signature) {
-            return Err(Pkcs11Error::BadSignature {
-                label: self.spec.key_label.clone(),
-            });
-        }
-        Ok(signature)
-    }
-}
-
-#[async_trait]
-impl Sign for Pkcs11Signer {
-    fn tuf_key(&self) -> Key {
-        self.public.key().clone()
-    }
-
-    async fn sign(
-        &self,
-        msg: &[u8],
-        _rng: &(dyn SecureRandom + Sync),
-    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync + 'static>> {
-        Ok(self.sign_message(msg)?)
-    }
-}
-
-impl crate::TufSigner for Pkcs11Signer {
-    fn public_key(&self) -> &TufPublicKey {
-        &self.public
+        &self.raw.spec
     }
 }
 
@@ -694,7 +712,7 @@ impl tough::key_source::KeySource for Pkcs11KeySource {
         _value: &str,
         _key_id_hex: &str,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        Err("a PKCS#11 key cannot be written; generate it on the token".into())
+        Err(Box::new(Pkcs11Error::WriteUnsupported))
     }
 }
 

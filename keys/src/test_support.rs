@@ -37,7 +37,8 @@ use aws_sdk_kms::types::KeyUsageType;
 use crate::{KmsOptions, kms_client};
 
 pub use crate::tough_check::sign_timestamp_with_tough;
-/// The key specs to pass to [`MotoKms::create_key`].
+/// The key specs to pass to [`MotoKms::create_key`]: AWS KMS's key specs (`ECC_NIST_P256`, …),
+/// not this crate's [`KeySpec`](crate::KeySpec), which says where a signing key is.
 pub use aws_sdk_kms::types::KeySpec;
 
 /// The environment variable naming the python to run moto with.

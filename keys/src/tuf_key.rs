@@ -1,5 +1,13 @@
 //! TUF public keys: tough's [`Key`] together with its key ID, for the two key types we sign
-//! with, and signature verification exactly as tough performs it.
+//! with; signature verification exactly as tough performs it; and the one place that parses and
+//! writes public keys as DER and PEM `SubjectPublicKeyInfo`.
+//!
+//! Properties kept:
+//! - a [`TufPublicKey`] always holds a valid key: a 32-byte Ed25519 key, or an uncompressed
+//!   P-256 point that lies on the curve;
+//! - SPKI parsing compares whole DER prefixes (DER is canonical), so it accepts exactly the two
+//!   encodings it writes and nothing that merely resembles them;
+//! - PEM errors never echo the input (a file handed in by mistake may be a private key).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -27,6 +35,8 @@ const ED25519_SPKI_PREFIX: [u8; 12] = [
 ];
 /// Length of an Ed25519 public key.
 const ED25519_PUBLIC_LEN: usize = 32;
+/// The PEM label of a `SubjectPublicKeyInfo`.
+const SPKI_PEM_LABEL: &str = "PUBLIC KEY";
 
 /// The signature algorithms this crate signs TUF metadata with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,6 +143,46 @@ impl TufPublicKey {
         Err(PublicKeyError::UnsupportedSpki { len: der.len() })
     }
 
+    /// Builds the TUF key from PEM text holding exactly one `PUBLIC KEY` block (a DER
+    /// `SubjectPublicKeyInfo`, as `openssl pkey -pubout` and [`TufPublicKey::to_spki_pem`]
+    /// write it). Errors describe the PEM framing, never its contents.
+    pub fn from_spki_pem(text: &str) -> Result<Self, PublicKeyError> {
+        let blocks = pem::parse_many(text).map_err(|e| PublicKeyError::NotPem {
+            reason: pem_problem(&e),
+        })?;
+        let [block] = blocks.as_slice() else {
+            return Err(match blocks.len() {
+                0 => PublicKeyError::NotPem {
+                    reason: "no PEM block found",
+                },
+                count => PublicKeyError::MultiplePemBlocks { count },
+            });
+        };
+        if block.tag() != SPKI_PEM_LABEL {
+            return Err(PublicKeyError::WrongPemLabel {
+                label: block.tag().to_owned(),
+            });
+        }
+        Self::from_spki_der(block.contents())
+    }
+
+    /// The DER `SubjectPublicKeyInfo` of this key, the inverse of
+    /// [`TufPublicKey::from_spki_der`] (what AWS KMS `GetPublicKey` returns).
+    pub fn to_spki_der(&self) -> Vec<u8> {
+        let prefix: &[u8] = match self.algorithm {
+            KeyAlgorithm::Ed25519 => &ED25519_SPKI_PREFIX,
+            KeyAlgorithm::EcdsaP256 => &P256_SPKI_PREFIX,
+        };
+        [prefix, &self.raw].concat()
+    }
+
+    /// The PEM `PUBLIC KEY` text of this key (CRLF line endings, as the `pem` crate writes
+    /// them), as `openssl pkey -pubout` writes it and [`TufPublicKey::from_spki_pem`] reads it.
+    /// This is what `tuf-signer key export` prints and the ceremony exchanges.
+    pub fn to_spki_pem(&self) -> String {
+        pem::encode(&pem::Pem::new(SPKI_PEM_LABEL, self.to_spki_der()))
+    }
+
     /// Wraps a TUF key read from metadata (for example a key listed in `root.json`), keeping it
     /// exactly as given so that its key ID matches the one the metadata uses. Accepts `ed25519`
     /// and `ecdsa`/`ecdsa-sha2-nistp256` keys with valid public keys.
@@ -160,9 +210,7 @@ impl TufPublicKey {
         key: Key,
         raw: Vec<u8>,
     ) -> Result<Self, PublicKeyError> {
-        let key_id = key.key_id().map_err(|e| PublicKeyError::KeyId {
-            reason: e.to_string(),
-        })?;
+        let key_id = key.key_id()?;
         Ok(Self {
             algorithm,
             key,
@@ -193,7 +241,7 @@ impl TufPublicKey {
 
     /// The TUF key ID as lowercase hex, as it appears in metadata.
     pub fn key_id_hex(&self) -> String {
-        self.key_id.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(&self.key_id)
     }
 
     /// The raw public key: 32 bytes for Ed25519, the uncompressed point for P-256.
@@ -224,6 +272,21 @@ impl TufPublicKey {
     }
 }
 
+/// Describes a PEM parse failure without echoing any of the input: the base64 error, for one,
+/// names the offending byte, which may belong to a private key.
+pub(crate) fn pem_problem(error: &pem::PemError) -> &'static str {
+    match error {
+        pem::PemError::MismatchedTags(..) => "the BEGIN and END labels differ",
+        pem::PemError::MalformedFraming => "the BEGIN/END framing is malformed",
+        pem::PemError::MissingBeginTag => "a BEGIN line is missing",
+        pem::PemError::MissingEndTag => "an END line is missing",
+        pem::PemError::MissingData => "a PEM block has no data",
+        pem::PemError::InvalidData(_) => "the base64 data is invalid",
+        pem::PemError::InvalidHeader(_) => "a PEM header line is invalid",
+        pem::PemError::NotUtf8(_) => "the PEM text is not UTF-8",
+    }
+}
+
 /// Checks that `point` is an uncompressed P-256 point on the curve.
 fn check_p256_point(point: &[u8]) -> Result<(), PublicKeyError> {
     if point.len() != P256_POINT_LEN || point.first() != Some(&0x04) {
@@ -248,7 +311,7 @@ mod tests {
         assert_eq!(key.key_id_hex().len(), 64);
         assert_eq!(
             key.key_id_hex(),
-            hex_of(key.key().key_id().unwrap().as_ref())
+            hex::encode(key.key().key_id().unwrap().as_ref())
         );
     }
 
@@ -262,7 +325,7 @@ mod tests {
             "01".repeat(32)
         );
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
-        assert_eq!(key.key_id_hex(), hex_of(digest.as_ref()));
+        assert_eq!(key.key_id_hex(), hex::encode(digest.as_ref()));
     }
 
     #[test]
@@ -300,11 +363,72 @@ mod tests {
         assert!(TufPublicKey::from_spki_der(&der).is_err());
     }
 
+    fn p256_key() -> TufPublicKey {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, doc.as_ref()).unwrap();
+        TufPublicKey::ecdsa_p256(pair.public_key().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn spki_der_and_pem_round_trip_for_both_algorithms() {
+        for key in [TufPublicKey::ed25519(&[5u8; 32]).unwrap(), p256_key()] {
+            let der = key.to_spki_der();
+            assert_eq!(TufPublicKey::from_spki_der(&der).unwrap(), key);
+            let pem = key.to_spki_pem();
+            assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\r\n"), "{pem}");
+            assert_eq!(TufPublicKey::from_spki_pem(&pem).unwrap(), key);
+            // What `openssl pkey -pubout` writes: LF line endings.
+            assert_eq!(
+                TufPublicKey::from_spki_pem(&pem.replace("\r\n", "\n")).unwrap(),
+                key
+            );
+        }
+        // The DER prefixes are the standard ones (RFC 8410 and RFC 5480), checked against
+        // what aws-lc writes for a P-256 key.
+        let ed = TufPublicKey::ed25519(&[5u8; 32]).unwrap().to_spki_der();
+        assert_eq!(hex::encode(&ed[..12]), "302a300506032b6570032100");
+        assert_eq!(ed.len(), 44);
+        let p256 = p256_key().to_spki_der();
+        assert_eq!(
+            hex::encode(&p256[..26]),
+            "3059301306072a8648ce3d020106082a8648ce3d030107034200"
+        );
+        assert_eq!(p256.len(), 91);
+    }
+
+    #[test]
+    fn spki_pem_errors_say_what_is_wrong_without_echoing_it() {
+        let key = p256_key();
+        let pem = key.to_spki_pem();
+        assert!(matches!(
+            TufPublicKey::from_spki_pem("no pem here"),
+            Err(PublicKeyError::NotPem { .. })
+        ));
+        assert!(matches!(
+            TufPublicKey::from_spki_pem(&format!("{pem}{pem}")),
+            Err(PublicKeyError::MultiplePemBlocks { count: 2 })
+        ));
+        let err =
+            TufPublicKey::from_spki_pem(&pem.replace("PUBLIC KEY", "PRIVATE KEY")).unwrap_err();
+        assert!(
+            matches!(&err, PublicKeyError::WrongPemLabel { label } if label == "PRIVATE KEY"),
+            "{err}"
+        );
+        let body = pem.lines().nth(1).unwrap();
+        let broken = pem.replacen(&body[..8], "!!!!!!!!", 1);
+        let err = TufPublicKey::from_spki_pem(&broken).unwrap_err();
+        assert!(matches!(err, PublicKeyError::NotPem { .. }), "{err}");
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains(&body[8..20]), "{shown}");
+    }
+
     #[test]
     fn one_key_spelled_two_ways_is_the_same_key_under_another_key_id() {
         let ed = TufPublicKey::ed25519(&[0xab; 32]).unwrap();
         let mut json = serde_json::to_value(ed.key()).unwrap();
-        json["keyval"]["public"] = hex_of(&[0xab; 32]).to_uppercase().into();
+        json["keyval"]["public"] = hex::encode([0xab; 32]).to_uppercase().into();
         let upper = TufPublicKey::from_tuf_key(serde_json::from_value(json).unwrap()).unwrap();
         assert_ne!(ed.key_id(), upper.key_id());
         assert!(ed.is_same_key(&upper));
@@ -315,7 +439,7 @@ mod tests {
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, doc.as_ref()).unwrap();
         let point = pair.public_key().as_ref().to_vec();
         let p256 = TufPublicKey::ecdsa_p256(&point).unwrap();
-        let hex_point = hex_of(&point);
+        let hex_point = hex::encode(&point);
         let edits: [&dyn Fn(&mut serde_json::Value); 2] =
             [&|j| j["keytype"] = "ecdsa-sha2-nistp256".into(), &|j| {
                 j["keyval"]["public"] = hex_point.clone().into()
@@ -342,9 +466,5 @@ mod tests {
             KeyAlgorithm::EcdsaP256
         );
         assert!("rsa".parse::<KeyAlgorithm>().is_err());
-    }
-
-    fn hex_of(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 }

@@ -4,9 +4,12 @@
 //! Needs the test virtualenv (`bash scripts/test-env.sh`); without it this test is skipped with
 //! a message, except under `CI=true`, where it fails.
 
-use tuf_keys::test_support::{KeySpec, MotoKms, sign_timestamp_with_tough};
+use tough::sign::Sign;
+use tuf_keys::aws_sdk_kms::config::Credentials;
+use tuf_keys::test_support::{KeySpec, MotoKms, REGION, sign_timestamp_with_tough};
 use tuf_keys::{
-    KMS_RAW_MESSAGE_MAX, KeyAlgorithm, KmsError, KmsKeySource, KmsSigner, TufPublicKey, TufSigner,
+    KMS_RAW_MESSAGE_MAX, KeyAlgorithm, KeyError, KeyOpenOptions, KmsError, KmsKeySource,
+    KmsOptions, KmsSigner, TufPublicKey, TufSigner,
 };
 
 /// Message sizes to sign: tiny, around the RAW limit, and (P-256 only) far beyond it.
@@ -189,4 +192,64 @@ async fn aliases_resolve_to_the_key_at_connect_time() {
     );
     let signature = signer.sign_message(b"timestamp").await.unwrap();
     assert!(signer.public_key().verify(b"timestamp", &signature));
+}
+
+#[tokio::test]
+async fn kms_key_specs_open_as_the_signers_config_names_them() {
+    let Some(kms) = MotoKms::start_or_skip("kms_key_specs_open_as_the_signers_config_names_them")
+    else {
+        return;
+    };
+    // Region and endpoint come from the spec; credentials from the options (in production, from
+    // the usual AWS configuration), never from the spec.
+    let options = KeyOpenOptions::default().with_kms(KmsOptions::default().with_credentials(
+        Credentials::new(
+            "moto-access-key",
+            "moto-secret-key",
+            None,
+            None,
+            "kms-spec-test",
+        ),
+    ));
+    #[derive(serde::Deserialize)]
+    struct Role {
+        online_key: tuf_keys::KeySpec,
+    }
+    // As the signer's tests write the config.
+    let spec_for = |key_id: &str, endpoint: &str| {
+        toml::from_str::<Role>(&format!(
+            r#"online_key = {{ type = "kms", key_id = "{key_id}", region = "{REGION}", endpoint = "{endpoint}" }}"#
+        ))
+        .unwrap()
+        .online_key
+    };
+    for key_spec in [KeySpec::EccNistP256, KeySpec::EccNistEdwards25519] {
+        let key_id = kms.create_key(key_spec.clone()).await.unwrap();
+        let spec = spec_for(&key_id, kms.endpoint_url());
+        assert_eq!(spec.to_string(), format!("KMS key {key_id}"));
+        let signer = spec.open(&options).await.unwrap();
+        let expected = KmsSigner::connect(&key_id, &kms.options()).await.unwrap();
+        assert_eq!(signer.public_key(), expected.public_key());
+        let sign: &dyn Sign = &*signer;
+        let signature = sign
+            .sign(b"timestamp", &aws_lc_rs::rand::SystemRandom::new())
+            .await
+            .unwrap();
+        assert!(expected.public_key().verify(b"timestamp", &signature));
+    }
+
+    let err = spec_for("alias/does-not-exist", kms.endpoint_url())
+        .open(&options)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KeyError::Kms(KmsError::Api {
+                operation: "GetPublicKey",
+                ..
+            })
+        ),
+        "{err}"
+    );
 }

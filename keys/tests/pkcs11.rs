@@ -13,12 +13,13 @@
 use std::path::Path;
 use std::process::Command;
 
-use tuf_keys::KeyAlgorithm;
+use tough::sign::Sign;
 use tuf_keys::pkcs11::{
     Pin, Pkcs11Error, Pkcs11KeySource, Pkcs11KeySpec, Pkcs11Signer, TokenSelector, generate,
     read_public_key_only,
 };
 use tuf_keys::test_support::{in_ci, sign_timestamp_with_tough};
+use tuf_keys::{KeyAlgorithm, KeyError, KeyOpenOptions, KeySpec};
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const PIN: &str = "123456";
@@ -121,7 +122,7 @@ fn child() {
         assert_eq!(signer.public_key(), &public);
         for len in [0usize, 100, 10_000] {
             let message = vec![b'x'; len];
-            let sig = signer.sign_message(&message).unwrap();
+            let sig = signer.sign_message_blocking(&message).unwrap();
             assert!(public.verify(&message, &sig));
         }
         // Through tough: it signs with the key source and verifies with the root listing it.
@@ -146,4 +147,55 @@ fn child() {
         Pkcs11Signer::open(&spec("t1", "p256"), None),
         Err(Pkcs11Error::PinRequired)
     ));
+    runtime.block_on(key_specs_open_tokens(&pin));
+}
+
+/// A `KeySpec` in its config form opens the key on the token; the PIN comes from the options.
+async fn key_specs_open_tokens(pin: &Pin) {
+    #[derive(serde::Deserialize)]
+    struct Role {
+        online_key: KeySpec,
+    }
+    let role: Role = toml::from_str(&format!(
+        r#"online_key = {{ type = "pkcs11", module = "{MODULE}", token = {{ label = "t1" }}, key_label = "ed" }}"#
+    ))
+    .unwrap();
+    let spec = role.online_key;
+    assert_eq!(
+        spec.to_string(),
+        format!("PKCS#11 key \"ed\" on the token labelled \"t1\" of {MODULE}")
+    );
+    let public = read_public_key_only(&self::spec("t1", "ed")).unwrap();
+    let signer = spec
+        .open(&KeyOpenOptions::default().with_pin(pin.clone()))
+        .await
+        .unwrap();
+    assert_eq!(signer.public_key(), &public);
+    let sign: &dyn Sign = &*signer;
+    let signature = sign
+        .sign(b"timestamp", &aws_lc_rs::rand::SystemRandom::new())
+        .await
+        .unwrap();
+    assert!(public.verify(b"timestamp", &signature));
+    // PKCS#11 logins belong to the application, not the session: while this signer is open,
+    // another login would succeed whatever the PIN.
+    drop(signer);
+
+    let err = spec.open(&KeyOpenOptions::default()).await.unwrap_err();
+    assert!(
+        matches!(err, KeyError::Pkcs11(Pkcs11Error::PinRequired)),
+        "{err}"
+    );
+    let wrong = KeyOpenOptions::default().with_pin(Pin::from("000000"));
+    let err = spec.open(&wrong).await.unwrap_err();
+    assert!(
+        matches!(err, KeyError::Pkcs11(Pkcs11Error::WrongPin)),
+        "{err}"
+    );
+    // The PIN shows nowhere.
+    let shown = format!(
+        "{err} {err:?} {spec:?} {:?}",
+        KeyOpenOptions::default().with_pin(pin.clone())
+    );
+    assert!(!shown.contains(PIN), "{shown}");
 }

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use tuf_keys::pkcs11::{Pin, Pkcs11KeySpec, Pkcs11Signer, TokenSelector};
-use tuf_keys::{FileSigner, KeyAlgorithm, TufPublicKey};
+use tuf_keys::{FileSigner, TufPublicKey};
 use zeroize::Zeroizing;
 
 use crate::error::CeremonyError;
@@ -22,29 +22,6 @@ pub const PIN_ENV: &str = "TUF_CEREMONY_PIN";
 
 /// A PIN taken from [`PIN_ENV`] when the process started, zeroed when dropped.
 pub type EnvPin = Zeroizing<String>;
-
-/// DER prefix of an Ed25519 SubjectPublicKeyInfo.
-const ED25519_SPKI_PREFIX: [u8; 12] = [
-    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-];
-/// DER prefix of a P-256 SubjectPublicKeyInfo with an uncompressed point.
-const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-];
-
-/// The PEM `PUBLIC KEY` (SubjectPublicKeyInfo) text of a key, as `openssl pkey -pubout` and
-/// `tuf-signer key export` write it.
-pub fn public_key_pem(key: &TufPublicKey) -> String {
-    let prefix: &[u8] = match key.algorithm() {
-        KeyAlgorithm::Ed25519 => &ED25519_SPKI_PREFIX,
-        KeyAlgorithm::EcdsaP256 => &P256_SPKI_PREFIX,
-    };
-    pem::encode(&pem::Pem::new(
-        "PUBLIC KEY",
-        [prefix, key.raw_public_key()].concat(),
-    ))
-}
 
 /// Reads a public key: a file with exactly one PEM `PUBLIC KEY` block (other text around it,
 /// such as the key ID lines `tuf-signer key export` prints, is ignored), a DER
@@ -86,14 +63,7 @@ pub fn read_public_key_file(path: &Path) -> Result<TufPublicKey, CeremonyError> 
             blocks.len()
         )));
     }
-    let block = pem::parse(&blocks[0]).map_err(|e| bad(format!("invalid PEM: {e}")))?;
-    if block.tag() != "PUBLIC KEY" {
-        return Err(bad(format!(
-            "the PEM block is \"{}\", expected \"PUBLIC KEY\"",
-            block.tag()
-        )));
-    }
-    TufPublicKey::from_spki_der(block.contents()).map_err(|e| bad(e.to_string()))
+    TufPublicKey::from_spki_pem(&blocks[0]).map_err(|e| bad(e.to_string()))
 }
 
 /// The `-----BEGIN …----- … -----END …-----` blocks of `text`.
@@ -222,8 +192,8 @@ impl MemberSigner {
     /// Signs `message` (checked against the public key before it is returned).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CeremonyError> {
         match self {
-            MemberSigner::File(s) => Ok(s.sign_message(message)?),
-            MemberSigner::Pkcs11(s) => Ok(s.sign_message(message)?),
+            MemberSigner::File(s) => Ok(s.sign_message_blocking(message)?),
+            MemberSigner::Pkcs11(s) => Ok(s.sign_message_blocking(message)?),
         }
     }
 

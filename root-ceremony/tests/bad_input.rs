@@ -335,7 +335,9 @@ fn version_skips_expired_roots_and_tampered_transcripts() {
         expires: jiff::Timestamp::from_second(1_600_000_000).unwrap(),
     })
     .unwrap();
-    let sig = m0.sign_message(&canonical(&root).unwrap()).unwrap();
+    let sig = m0
+        .sign_message_blocking(&canonical(&root).unwrap())
+        .unwrap();
     let signed = Signed {
         signed: root,
         signatures: vec![Signature {
@@ -451,9 +453,9 @@ fn der_online_keys_and_unrecorded_changes() {
     let s = setup();
     // An online key given as DER (as AWS KMS GetPublicKey returns it) is the same key.
     let pem_text = std::fs::read_to_string(&s.online[0].1).unwrap();
-    let der = pem::parse(pem_text.split("key ID").next().unwrap())
+    let der = tuf_keys::TufPublicKey::from_spki_pem(pem_text.split("key ID").next().unwrap())
         .unwrap()
-        .into_contents();
+        .to_spki_der();
     let der_path = s.w.join("online.der");
     std::fs::write(&der_path, der).unwrap();
     assert_eq!(

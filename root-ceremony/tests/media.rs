@@ -349,7 +349,7 @@ fn handmade_root(
     let signatures = signers
         .iter()
         .map(|(key, member)| {
-            let sig = k.signer(*key).sign_message(&message).unwrap();
+            let sig = k.signer(*key).sign_message_blocking(&message).unwrap();
             serde_json::json!({ "keyid": ids[*member], "sig": hex::encode(sig) })
         })
         .collect::<Vec<_>>();

@@ -249,27 +249,10 @@ fn default_checkpoint_every() -> u64 {
     100_000
 }
 
-/// Where the online key is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum OnlineKey {
-    /// A PKCS#8 PEM file (mode 0600).
-    File {
-        /// The key file.
-        path: PathBuf,
-    },
-    /// An AWS KMS key (`ECC_NIST_P256` or `ECC_NIST_EDWARDS25519`).
-    Kms {
-        /// Key ID, ARN or alias.
-        key_id: String,
-        /// The region; otherwise from the AWS configuration.
-        #[serde(default)]
-        region: Option<String>,
-        /// An endpoint override (for an emulator).
-        #[serde(default)]
-        endpoint: Option<String>,
-    },
-}
+/// Where the online key is: `{ type = "file", path = "…" }` or `{ type = "kms", key_id = "…",
+/// region = "…", endpoint = "…" }` (tuf-keys' [`KeySpec`](tuf_keys::KeySpec), whose forms the
+/// signer accepts except PKCS#11, refused by [`Config::validate`]).
+pub type OnlineKey = tuf_keys::KeySpec;
 
 /// Expiry periods, seconds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -373,8 +356,8 @@ impl Config {
             if let Some(dir) = &mut role.root_dir {
                 resolve(dir);
             }
-            if let Some(OnlineKey::File { path }) = &mut role.online_key {
-                resolve(path);
+            if let Some(key) = &mut role.online_key {
+                key.resolve_relative_to(base);
             }
         }
     }
@@ -453,6 +436,14 @@ impl Config {
                         "a writer token is listed for both roles {other:?} and {name:?}; each token may write one role only"
                     ));
                 }
+            }
+            if let Some(key) = &role.online_key
+                && key.kind() == "pkcs11"
+            {
+                return invalid(format!(
+                    "roles.{name}.online_key: PKCS#11 online keys are not supported by the signer \
+                     (it has no safe way to receive a token PIN); use a key file or an AWS KMS key"
+                ));
             }
             if self.mode == Mode::Production {
                 if role.root_dir.is_none() {

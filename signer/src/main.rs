@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use tuf_keys::KeyAlgorithm;
 use tuf_signer::Config;
 use tuf_signer::config::ConfigError;
 
@@ -160,8 +159,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let config = common.load()?;
             let key = tuf_signer::load_online_key(&config, &role).await?;
             let public = key.public_key();
-            let spki = spki_der(public.algorithm(), public.raw_public_key());
-            print!("{}", pem::encode(&pem::Pem::new("PUBLIC KEY", spki)));
+            print!("{}", public.to_spki_pem());
             println!("key ID: {}", public.key_id_hex());
             println!(
                 "{}",
@@ -172,22 +170,6 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
     }
-}
-
-/// A DER SubjectPublicKeyInfo for the raw public key.
-fn spki_der(algorithm: KeyAlgorithm, raw: &[u8]) -> Vec<u8> {
-    const ED25519: [u8; 12] = [
-        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-    ];
-    const P256: [u8; 26] = [
-        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-    ];
-    let prefix: &[u8] = match algorithm {
-        KeyAlgorithm::Ed25519 => &ED25519,
-        KeyAlgorithm::EcdsaP256 => &P256,
-    };
-    [prefix, raw].concat()
 }
 
 async fn wait_for_signal() {

@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tuf_keys::{FileSigner, KeyAlgorithm, KmsOptions, KmsSigner};
+use tuf_keys::{FileSigner, KeyAlgorithm, KeyOpenOptions};
 
-use crate::config::{Config, Mode, OnlineKey};
+use crate::config::{Config, Mode};
 use crate::http::auth::{TokenTable, token_hash};
 use crate::http::{RoleHandle, Service};
 use crate::layout::DataDir;
@@ -35,21 +35,13 @@ pub enum StartError {
     /// The data directory is locked or unusable.
     #[error(transparent)]
     Lock(#[from] LockError),
-    /// A key file.
+    /// A key: its file, KMS key or token.
     #[error("role {role}: online key: {source}")]
-    KeyFile {
+    Key {
         /// The role.
         role: String,
         /// The error.
-        source: tuf_keys::KeyFileError,
-    },
-    /// A KMS key.
-    #[error("role {role}: KMS key: {source}")]
-    Kms {
-        /// The role.
-        role: String,
-        /// The error.
-        source: tuf_keys::KmsError,
+        source: tuf_keys::KeyError,
     },
     /// Trust checks or root generation.
     #[error("role {role}: {source}")]
@@ -143,36 +135,20 @@ pub async fn load_online_key(config: &Config, role: &str) -> Result<SharedSigner
         .get(role)
         .ok_or_else(|| StartError::UnknownRole(role.to_owned()))?;
     let data = DataDir(config.data_dir.clone());
-    let key_err = |source| StartError::KeyFile {
+    let key_err = |source: tuf_keys::KeyError| StartError::Key {
         role: role.to_owned(),
         source,
     };
     match &cfg.online_key {
-        Some(OnlineKey::File { path }) => Ok(Arc::new(FileSigner::load(path).map_err(key_err)?)),
-        Some(OnlineKey::Kms {
-            key_id,
-            region,
-            endpoint,
-        }) => {
-            let mut options = KmsOptions::default();
-            if let Some(r) = region {
-                options = options.with_region(r.clone());
-            }
-            if let Some(e) = endpoint {
-                options = options.with_endpoint_url(e.clone());
-            }
-            let signer = KmsSigner::connect(key_id, &options)
-                .await
-                .map_err(|source| StartError::Kms {
-                    role: role.to_owned(),
-                    source,
-                })?;
-            Ok(Arc::new(signer))
-        }
+        Some(spec) => Ok(spec
+            .open(&KeyOpenOptions::default())
+            .await
+            .map_err(key_err)?
+            .into()),
         None if config.mode == Mode::Development => {
             let path = data.online_key(role);
-            let (signer, created) =
-                FileSigner::load_or_generate(&path, KeyAlgorithm::Ed25519).map_err(key_err)?;
+            let (signer, created) = FileSigner::load_or_generate(&path, KeyAlgorithm::Ed25519)
+                .map_err(|e| key_err(e.into()))?;
             if created {
                 tracing::warn!(role, path = %path.display(), "generated a DEVELOPMENT online key");
             }
@@ -206,9 +182,9 @@ async fn root_dir(
     if !dir.join("1.root.json").exists() {
         let (root_key, _) =
             FileSigner::load_or_generate(data.dev_root_key(), KeyAlgorithm::Ed25519).map_err(
-                |source| StartError::KeyFile {
+                |source| StartError::Key {
                     role: role.to_owned(),
-                    source,
+                    source: source.into(),
                 },
             )?;
         let root_key: SharedSigner = Arc::new(root_key);

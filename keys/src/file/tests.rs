@@ -49,10 +49,6 @@ fn write_with_mode(dir: &Path, name: &str, contents: &[u8], mode: u32) -> PathBu
     path
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[tokio::test]
 async fn generate_load_sign_and_tough_verifies() {
     let dir = tempfile::tempdir().unwrap();
@@ -72,7 +68,7 @@ async fn generate_load_sign_and_tough_verifies() {
         assert_eq!(loaded.public_key().key_id_hex().len(), 64);
 
         let message = b"{\"signed\":\"canonical json\"}";
-        let signature = loaded.sign_message(message).unwrap();
+        let signature = loaded.sign_message_blocking(message).unwrap();
         assert!(loaded.public_key().verify(message, &signature));
         assert!(!loaded.public_key().verify(b"another message", &signature));
         match algorithm {
@@ -89,7 +85,7 @@ async fn generate_load_sign_and_tough_verifies() {
             .unwrap();
         assert_eq!(signed.signatures.len(), 1);
         assert_eq!(
-            hex(&signed.signatures[0].keyid),
+            hex::encode(&signed.signatures[0].keyid),
             loaded.public_key().key_id_hex()
         );
     }
@@ -123,17 +119,20 @@ fn openssl_keys_load_with_the_same_public_keys() {
     let ed = FileSigner::load(ed).unwrap();
     assert_eq!(ed.algorithm(), KeyAlgorithm::Ed25519);
     assert_eq!(
-        hex(ed.public_key().raw_public_key()),
+        hex::encode(ed.public_key().raw_public_key()),
         OPENSSL_ED25519_PUBLIC
     );
-    let signature = ed.sign_message(b"m").unwrap();
+    let signature = ed.sign_message_blocking(b"m").unwrap();
     assert!(ed.public_key().verify(b"m", &signature));
 
     let p256 = write_with_mode(dir.path(), "p256.pem", OPENSSL_P256.as_bytes(), 0o400);
     let p256 = FileSigner::load(p256).unwrap();
     assert_eq!(p256.algorithm(), KeyAlgorithm::EcdsaP256);
-    assert_eq!(hex(p256.public_key().raw_public_key()), OPENSSL_P256_PUBLIC);
-    let signature = p256.sign_message(b"m").unwrap();
+    assert_eq!(
+        hex::encode(p256.public_key().raw_public_key()),
+        OPENSSL_P256_PUBLIC
+    );
+    let signature = p256.sign_message_blocking(b"m").unwrap();
     assert!(p256.public_key().verify(b"m", &signature));
 }
 

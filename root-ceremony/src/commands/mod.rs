@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use root_ceremony::ceremony::{Ceremony, spoken};
 use root_ceremony::error::CeremonyError;
-use root_ceremony::keys::{TokenArgs, public_key_pem};
+use root_ceremony::keys::TokenArgs;
 use root_ceremony::model::{fmt_time, root_keyids};
 use tuf_keys::TufPublicKey;
 
@@ -131,7 +131,7 @@ pub fn print_amended(c: &Ceremony) -> Result<(), CeremonyError> {
 
 /// A public key's PEM, then its key ID and algorithm.
 pub fn print_public(public: &TufPublicKey) {
-    print!("{}", public_key_pem(public));
+    print!("{}", public.to_spki_pem());
     println!("key ID: {} ({})", public.key_id_hex(), public.algorithm());
 }
 
