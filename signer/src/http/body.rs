@@ -25,26 +25,20 @@ pub(super) async fn read_body(
     deadline: ReadDeadline,
 ) -> Result<Bytes, ApiError> {
     use axum::body::HttpBody as _;
+    use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+    // An announced length over the limit is refused before a byte is read.
     if usize::try_from(body.size_hint().lower()).map_or(true, |n| n > limit) {
         return Err(too_large(limit));
     }
     let read = async move {
-        let mut body = body;
-        let mut out = Vec::new();
-        while let Some(frame) =
-            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
-        {
-            let frame = frame.map_err(|_| {
-                ApiError::bad("bad_body", "the request body could not be read whole")
-            })?;
-            if let Ok(data) = frame.into_data() {
-                if out.len().saturating_add(data.len()) > limit {
-                    return Err(too_large(limit));
-                }
-                out.extend_from_slice(&data);
-            }
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<LengthLimitError>() => Err(too_large(limit)),
+            Err(_) => Err(ApiError::bad(
+                "bad_body",
+                "the request body could not be read whole",
+            )),
         }
-        Ok(Bytes::from(out))
     };
     tokio::time::timeout_at(deadline.at, read)
         .await
