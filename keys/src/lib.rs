@@ -1,7 +1,7 @@
 //! TUF signing keys on tough's [`Sign`](tough::sign::Sign) and
 //! [`KeySource`](tough::key_source::KeySource) traits.
 //!
-//! Three sources of keys, each for the two key types TUF metadata uses here (DESIGN.md D4):
+//! Three sources of keys, each for the two key types TUF metadata uses here (`docs/design.md`, D4):
 //!
 //! | source | Ed25519 (`ed25519`) | ECDSA P-256 (`ecdsa` / `ecdsa-sha2-nistp256`) |
 //! | --- | --- | --- |

@@ -1,5 +1,5 @@
 //! Signing TUF metadata with keys held on PKCS#11 tokens: HSMs, YubiHSM, YubiKey PIV through
-//! ykcs11, and SoftHSM2 in tests (DESIGN.md D4, D7).
+//! ykcs11, and SoftHSM2 in tests (`docs/design.md`, D4, D7).
 //!
 //! Two key types, as everywhere in this crate:
 //!

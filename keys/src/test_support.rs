@@ -1,5 +1,5 @@
 //! Test support (feature `test-support`): moto's KMS server as the AWS KMS endpoint for tests
-//! (DESIGN.md D7), and an end-to-end check of signers through tough.
+//! (`docs/design.md`, D7), and an end-to-end check of signers through tough.
 //!
 //! [`MotoKms`] runs `keys/tests/kms/moto_kms.py` (moto 5.2.5 with its KMS gaps mended: see that
 //! file) with the test virtualenv's python, on 127.0.0.1 and a free port, and kills it on drop.

@@ -1,5 +1,5 @@
 //! `tuf-ceremony`: the offline tool with which the root quorum signs and rotates the root of
-//! every TUF role at once (DESIGN.md D1, D4; the runbook is `docs/ceremony.md`).
+//! every TUF role at once (`docs/design.md`, D1, D4; the runbook is `docs/ceremony.md`).
 //!
 //! A ceremony lives in one directory, carried between machines on removable media:
 //!

@@ -1,4 +1,4 @@
-//! Root metadata as the ceremony writes it (DESIGN.md D1, D4), canonical JSON, digests.
+//! Root metadata as the ceremony writes it (`docs/design.md`, D1, D4), canonical JSON, digests.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::num::NonZeroU64;

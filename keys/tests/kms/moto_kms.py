@@ -1,4 +1,4 @@
-"""moto's KMS server for the tests, with the gaps of moto 5.2.5 mended (DESIGN.md D7).
+"""moto's KMS server for the tests, with the gaps of moto 5.2.5 mended (docs/design.md, D7).
 
 Run by `tuf_keys::test_support::MotoKms` with the test virtualenv's python
 (scripts/test-env.sh). It listens on 127.0.0.1 only, on a free port the OS picks, prints
