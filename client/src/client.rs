@@ -287,20 +287,9 @@ impl Client {
                 got: got_root.unwrap_or_default(),
             });
         }
-        let snapshot = ts.signed.signed.meta.get("snapshot.json").ok_or_else(|| {
-            ClientError::MetadataMismatch {
-                what: path.clone(),
-                message: "no snapshot.json entry".into(),
-            }
-        })?;
+        let snapshot = meta_entry(&ts.signed.signed.meta, "snapshot.json", &path)?;
         let sv = snapshot.version.get();
-        if sv < self.state.snapshot_version {
-            return Err(ClientError::Rollback {
-                role: "snapshot",
-                trusted: self.state.snapshot_version,
-                got: sv,
-            });
-        }
+        not_older("snapshot", self.state.snapshot_version, sv)?;
         tuf::check_expiry(
             "timestamp",
             ts.version,
@@ -350,23 +339,9 @@ impl Client {
                 message: format!("version {version}, the timestamp says {sv}"),
             });
         }
-        let tmeta = snapshot
-            .signed
-            .meta
-            .get("targets.json")
-            .cloned()
-            .ok_or_else(|| ClientError::MetadataMismatch {
-                what: path.clone(),
-                message: "no targets.json entry".into(),
-            })?;
+        let tmeta = meta_entry(&snapshot.signed.meta, "targets.json", &path)?.clone();
         let tv = tmeta.version.get();
-        if tv < self.state.targets_version {
-            return Err(ClientError::Rollback {
-                role: "targets",
-                trusted: self.state.targets_version,
-                got: tv,
-            });
-        }
+        not_older("targets", self.state.targets_version, tv)?;
         tuf::check_expiry("snapshot", version, snapshot.signed.expires, self.now())?;
         let tpath = name(tv, "targets.json");
         let tbytes = self.fetch_meta(&tpath, tmeta.length, tmeta.hashes.as_ref())?;
@@ -910,4 +885,24 @@ mod tests {
             "se/rd/serde: not present (never published; proof checked)"
         );
     }
+}
+
+/// The `meta` entry for `file` in the metadata at `path`.
+fn meta_entry<'a>(
+    meta: &'a std::collections::HashMap<String, tough::schema::Metafile>,
+    file: &str,
+    path: &str,
+) -> Result<&'a tough::schema::Metafile, ClientError> {
+    meta.get(file).ok_or_else(|| ClientError::MetadataMismatch {
+        what: path.to_owned(),
+        message: format!("no {file} entry"),
+    })
+}
+
+/// Refuses a `role` version lower than the `trusted` one (a rollback).
+fn not_older(role: &'static str, trusted: u64, got: u64) -> Result<(), ClientError> {
+    if got < trusted {
+        return Err(ClientError::Rollback { role, trusted, got });
+    }
+    Ok(())
 }
