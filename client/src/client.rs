@@ -845,6 +845,26 @@ fn is_gone(e: &ClientError) -> bool {
     matches!(e, ClientError::Status { status: 410, .. })
 }
 
+/// The `meta` entry for `file` in the metadata at `path`.
+fn meta_entry<'a>(
+    meta: &'a std::collections::HashMap<String, tough::schema::Metafile>,
+    file: &str,
+    path: &str,
+) -> Result<&'a tough::schema::Metafile, ClientError> {
+    meta.get(file).ok_or_else(|| ClientError::MetadataMismatch {
+        what: path.to_owned(),
+        message: format!("no {file} entry"),
+    })
+}
+
+/// Refuses a `role` version lower than the `trusted` one (a rollback).
+fn not_older(role: &'static str, trusted: u64, got: u64) -> Result<(), ClientError> {
+    if got < trusted {
+        return Err(ClientError::Rollback { role, trusted, got });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -885,24 +905,4 @@ mod tests {
             "se/rd/serde: not present (never published; proof checked)"
         );
     }
-}
-
-/// The `meta` entry for `file` in the metadata at `path`.
-fn meta_entry<'a>(
-    meta: &'a std::collections::HashMap<String, tough::schema::Metafile>,
-    file: &str,
-    path: &str,
-) -> Result<&'a tough::schema::Metafile, ClientError> {
-    meta.get(file).ok_or_else(|| ClientError::MetadataMismatch {
-        what: path.to_owned(),
-        message: format!("no {file} entry"),
-    })
-}
-
-/// Refuses a `role` version lower than the `trusted` one (a rollback).
-fn not_older(role: &'static str, trusted: u64, got: u64) -> Result<(), ClientError> {
-    if got < trusted {
-        return Err(ClientError::Rollback { role, trusted, got });
-    }
-    Ok(())
 }
