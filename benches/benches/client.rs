@@ -20,6 +20,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use rand::{Rng as _, SeedableRng as _};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::num::NonZeroU64;
@@ -45,19 +46,8 @@ fn name(i: usize) -> String {
     format!("{}/{}/{n}", &n[0..2], &n[2..4])
 }
 
-/// A small deterministic generator (xorshift), so runs repeat.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+/// A seeded generator, so runs repeat.
+type Rng = rand::rngs::StdRng;
 
 fn contents(version: u64, i: usize) -> LeafContents {
     LeafContents::for_bytes(version, format!("{i}:{version}").as_bytes()).unwrap()
@@ -140,13 +130,13 @@ fn timestamp(key: &FileSigner, version: u64, root: Digest) -> Signed<Timestamp> 
 fn history(f: &Fixture, key: &FileSigner) -> Vec<ChangeRecord> {
     let mut tree = f.tree.clone();
     let mut versions = vec![1u64; N];
-    let mut rng = Rng(0x5eed);
+    let mut rng = Rng::seed_from_u64(0x5eed);
     let mut out = Vec::with_capacity(VERSIONS as usize);
     for v in 1..=VERSIONS {
         let mut changes = Vec::with_capacity(CHANGES_PER_VERSION);
         let mut batch = Vec::new();
         for _ in 0..CHANGES_PER_VERSION {
-            let i = rng.below(N);
+            let i = rng.random_range(0..N);
             if batch.iter().any(|(j, _)| *j == i) {
                 continue;
             }
@@ -244,10 +234,10 @@ fn mean(c: &mut Criterion, id: &str, iters: u64, mut f: impl FnMut()) -> Duratio
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     let f = fixture();
-    let mut rng = Rng(42);
+    let mut rng = Rng::seed_from_u64(42);
     let mut chosen = std::collections::BTreeSet::new();
     while chosen.len() < RESOLVE {
-        chosen.insert(rng.below(N));
+        chosen.insert(rng.random_range(0..N));
     }
     let picked: Vec<String> = chosen.iter().map(|i| f.names[*i].clone()).collect();
     let root = f.tree.root();

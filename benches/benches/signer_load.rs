@@ -231,55 +231,21 @@ impl Conn {
     }
 }
 
-/// One HTTP/1.1 request on a new loopback connection (`Connection: close`).
+/// One HTTP/1.1 request on a new loopback connection (`Connection: close`), JSON body, with
+/// `auth` as its `Authorization` when not empty.
 async fn request(addr: SocketAddr, method: &str, path: &str, auth: &str, body: &[u8]) -> Resp {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\nContent-Type: application/json\r\n",
-        body.len()
-    );
+    let mut headers = vec![("Content-Type", "application/json")];
     if !auth.is_empty() {
-        head.push_str(&format!("Authorization: {auth}\r\n"));
+        headers.push(("Authorization", auth));
     }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.expect("write");
-    stream.write_all(body).await.expect("write body");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("response head");
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let mut body = raw[split + 4..].to_vec();
-    if head.contains("transfer-encoding: chunked") {
-        body = dechunk(&body);
+    let r = tuf_testkit::http::request(addr, method, path, &headers, body).await;
+    Resp {
+        status: r.status,
+        body: r.body,
     }
-    Resp { status, body }
 }
 
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
-        let size =
-            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 2 + size + 2..];
-    }
-    out
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    tuf_merkle::hash::sha256(bytes).to_hex()
-}
+use tuf_testkit::sha256_hex;
 
 /// The crates.io index path of a crate name.
 fn index_path(name: &str) -> String {
@@ -509,24 +475,12 @@ async fn scenario(
     let state = data.join("state/crates.io");
     std::fs::create_dir_all(&state).unwrap();
     std::fs::copy(base_checkpoint, state.join("checkpoint.bin")).unwrap();
-    let config = root.join(format!("signer-{key}-{delay_ms}ms.toml"));
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-            mode = "development"
-            data_dir = "{}"
-            listen = "127.0.0.1:0"
-            [roles."crates.io"]
-            snapshot = "merkle"
-            layout = "crates-index"
-            batch = {{ max_changes = {max_changes}, max_delay_ms = {delay_ms} }}
-            {online_key}
-            "#,
-            data.display()
-        ),
-    )
-    .unwrap();
+    let dir = root.join(format!("config-{key}-{delay_ms}ms"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = tuf_testkit::config::TestConfig::signer_defaults()
+        .batch(max_changes, delay_ms)
+        .merkle_role(online_key)
+        .write(&dir, &data);
     let p = SignerProcess::start(&config, env);
     let rss_start = p.rss_mib();
     let token = std::fs::read_to_string(data.join("dev-tokens/crates.io"))

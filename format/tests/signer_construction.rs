@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use rand::{Rng as _, SeedableRng as _};
 use serde::Serialize;
 use tuf_merkle::hash::sha256;
 use tuf_merkle::{Digest, LeafContents, key_of};
@@ -80,22 +81,11 @@ fn typed_record(r: &Round) -> ChangeRecord {
     }
 }
 
-/// A small deterministic generator (xorshift), so that failures reproduce.
-struct Rng(u64);
+/// A seeded generator, so that failures reproduce.
+type Rng = rand::rngs::StdRng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
+fn pick<'a>(rng: &mut Rng, items: &[&'a str]) -> &'a str {
+    items[rng.random_range(0..items.len())]
 }
 
 const NAMES: &[&str] = &[
@@ -114,59 +104,57 @@ const NAMES: &[&str] = &[
 ];
 
 fn contents(rng: &mut Rng) -> LeafContents {
-    let version = match rng.below(4) {
+    let version = match rng.random_range(0..4) {
         0 => 1,
         1 => tuf_merkle::contents::MAX_INTEGER,
-        _ => 1 + rng.below(1000),
+        _ => 1 + rng.random_range(0..1000),
     };
-    if rng.below(4) == 0 {
+    if rng.random_range(0..4) == 0 {
         LeafContents::deleted(version).unwrap()
     } else {
-        let length = match rng.below(3) {
+        let length = match rng.random_range(0..3) {
             0 => 0,
             1 => tuf_merkle::contents::MAX_INTEGER,
-            _ => rng.below(1 << 40),
+            _ => rng.random_range(0..1 << 40),
         };
-        LeafContents::present(version, length, sha256(&rng.next().to_le_bytes())).unwrap()
+        LeafContents::present(version, length, sha256(&rng.random::<u64>().to_le_bytes())).unwrap()
     }
 }
 
 fn round(rng: &mut Rng) -> Round {
-    let version = 1 + rng.below(u64::MAX - 1);
-    let pending = (0..rng.below(6))
+    let version = 1 + rng.random_range(0..u64::MAX - 1);
+    let pending = (0..rng.random_range(0..6))
         .map(|_| {
-            let name = rng.pick(NAMES);
+            let name = pick(rng, NAMES);
             RecordEntry {
-                name: (rng.below(3) != 0).then(|| name.to_owned()),
+                name: (rng.random_range(0..3) != 0).then(|| name.to_owned()),
                 key: key_of(name).to_hex(),
-                old: (rng.below(2) == 0).then(|| contents(rng)),
+                old: (rng.random_range(0..2) == 0).then(|| contents(rng)),
                 new: contents(rng),
             }
         })
         .collect();
     Round {
-        role: rng
-            .pick(&["crates.io", "releases", "r\u{e9}le \"x\""])
-            .to_owned(),
+        role: pick(rng, &["crates.io", "releases", "r\u{e9}le \"x\""]).to_owned(),
         version,
-        last: (rng.below(3) != 0).then(|| version - 1),
-        root_version: 1 + rng.below(5),
-        merkle: rng.below(2) == 0,
-        tree_root: if rng.below(5) == 0 {
+        last: (rng.random_range(0..3) != 0).then(|| version - 1),
+        root_version: 1 + rng.random_range(0..5),
+        merkle: rng.random_range(0..2) == 0,
+        tree_root: if rng.random_range(0..5) == 0 {
             tuf_merkle::EMPTY
         } else {
-            sha256(&rng.next().to_le_bytes())
+            sha256(&rng.random::<u64>().to_le_bytes())
         },
-        applied_seq: rng.next(),
+        applied_seq: rng.random::<u64>(),
         pending,
-        timestamp_length: rng.below(1 << 20),
-        timestamp_sha256: sha256(&rng.next().to_le_bytes()).to_hex(),
+        timestamp_length: rng.random_range(0..1 << 20),
+        timestamp_sha256: sha256(&rng.random::<u64>().to_le_bytes()).to_hex(),
     }
 }
 
 #[test]
 fn typed_records_write_what_the_signers_json_macro_wrote() {
-    let mut rng = Rng(0x5eed_f00d_cafe_d00d);
+    let mut rng = Rng::seed_from_u64(0x5eed_f00d_cafe_d00d);
     let mut changes = 0;
     for i in 0..5_000 {
         let r = round(&mut rng);

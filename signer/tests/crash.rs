@@ -27,7 +27,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Rng, request, sha256_hex};
+use common::{request, sha256_hex};
+use rand::{Rng as _, SeedableRng as _};
 use serde_json::{Value, json};
 use tough::schema::{Root, Signed, Timestamp};
 use tuf_merkle::multiproof::MultiProof;
@@ -167,24 +168,10 @@ fn sigkill_under_load_loses_nothing() {
         .unwrap_or(20);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-            mode = "development"
-            data_dir = "{}"
-            listen = "127.0.0.1:0"
-            [roles."crates.io"]
-            snapshot = "merkle"
-            layout = "crates-index"
-            checkpoint_every = 150
-            batch = {{ max_changes = 64, max_delay_ms = 3 }}
-            "#,
-            data.display()
-        ),
-    )
-    .unwrap();
+    let config = common::TestConfig::signer_defaults()
+        .batch(64, 3)
+        .merkle_role("checkpoint_every = 150")
+        .write(dir.path(), &data);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -196,7 +183,7 @@ fn sigkill_under_load_loses_nothing() {
         .as_nanos() as u64
         | 1;
     eprintln!("crash test seed {seed}");
-    let mut rng = Rng::new(seed);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let acked: Arc<Mutex<BTreeMap<String, (u64, String)>>> = Arc::default();
     let signed_seen: Arc<Mutex<Vec<(u64, String)>>> = Arc::default();
     let mut seen = Seen::default();
@@ -279,7 +266,7 @@ fn sigkill_under_load_loses_nothing() {
                 n
             }));
         }
-        std::thread::sleep(Duration::from_millis(20 + rng.below(300)));
+        std::thread::sleep(Duration::from_millis(20 + rng.random_range(0..300)));
         child.kill().unwrap();
         child.wait().unwrap();
         stop.store(true, Ordering::Relaxed);

@@ -6,11 +6,23 @@ use tuf_signer::Config;
 
 /// The test configuration with overrides: `[limits]` and `[server]` entries, and extra TOML for
 /// the merkle role (an `online_key`, say).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TestConfig {
     limits: Vec<(String, String)>,
     server: Vec<(String, String)>,
     merkle_role: Vec<String>,
+    batch: (usize, u64),
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        TestConfig {
+            limits: Vec::new(),
+            server: Vec::new(),
+            merkle_role: Vec::new(),
+            batch: (100, 2),
+        }
+    }
 }
 
 impl TestConfig {
@@ -39,6 +51,12 @@ impl TestConfig {
     pub fn server(mut self, key: &str, value: &str) -> Self {
         self.server.retain(|(k, _)| k != key);
         self.server.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Group commits of at most `max_changes` changes or `max_delay_ms` (both roles).
+    pub fn batch(mut self, max_changes: usize, max_delay_ms: u64) -> Self {
+        self.batch = (max_changes, max_delay_ms);
         self
     }
 
@@ -72,15 +90,17 @@ listen = "127.0.0.1:0"
 [roles."crates.io"]
 snapshot = "merkle"
 layout = "crates-index"
-batch = {{ max_changes = 100, max_delay_ms = 2 }}
+batch = {{ max_changes = {changes}, max_delay_ms = {delay} }}
 {}
 [roles.releases]
 snapshot = "classic"
-batch = {{ max_changes = 100, max_delay_ms = 2 }}
+batch = {{ max_changes = {changes}, max_delay_ms = {delay} }}
 "#,
             data.display(),
             table(&self.limits),
             self.merkle_role.join("\n"),
+            changes = self.batch.0,
+            delay = self.batch.1,
         )
     }
 

@@ -1,4 +1,4 @@
-//! Test data made in bulk: crates.io index names, batch bodies, and a seeded PRNG.
+//! Test data made in bulk: crates.io index names, batch bodies, the real index samples.
 
 use std::fmt::Write as _;
 
@@ -24,28 +24,6 @@ pub fn upserts(range: std::ops::Range<usize>) -> Vec<u8> {
     out.pop();
     out.push_str("]}");
     out.into_bytes()
-}
-
-/// A small, seeded xorshift PRNG: reproducible runs without a dependency.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a non-zero seed.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.max(1))
-    }
-    /// The next number.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// A number below `n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
 }
 
 /// A real index sample from the data beside the repository (`../shared/data/ARCHIVE`, a

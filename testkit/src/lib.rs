@@ -9,7 +9,7 @@
 //! - [`http`]: a raw HTTP/1.1 client, so tests can send what a friendlier client would
 //!   normalise away;
 //! - [`repo`]: the data directory's published timestamps and history checks;
-//! - [`data`]: request bodies and names made in bulk, and a seeded PRNG.
+//! - [`data`]: request bodies and names made in bulk, the real index samples.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::missing_panics_doc)]
 

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::Child;
 
 pub use tuf_testkit::config::{TestConfig, config};
-pub use tuf_testkit::data::{Rng, index_name, upserts};
+pub use tuf_testkit::data::{index_name, upserts};
 pub use tuf_testkit::http::{Resp, request};
 pub use tuf_testkit::repo::{
     assert_history_kept, check_history, dev_token, published_timestamps, timestamp_version,
