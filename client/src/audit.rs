@@ -122,6 +122,7 @@ fn resolve(
 
 /// The first inconsistency found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Breach {
     /// A leaf's version went down.
     #[error(

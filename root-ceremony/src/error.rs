@@ -190,10 +190,48 @@ pub enum CeremonyError {
     /// A PKCS#11 problem.
     #[error(transparent)]
     Pkcs11(#[from] tuf_keys::pkcs11::Pkcs11Error),
-    /// Key or token arguments that cannot be used together or are incomplete ([`crate::keys`]
-    /// builds the message, which names the arguments to give).
-    #[error("{0}")]
-    Usage(String),
+    /// A `pkcs11:` member key given without `--pkcs11-module`.
+    #[error("{spec}: a PKCS#11 key needs --pkcs11-module (e.g. /usr/lib/softhsm/libsofthsm2.so)")]
+    Pkcs11NeedsModule {
+        /// The key as given.
+        spec: String,
+    },
+    /// A `pkcs11:` URI that is not of the supported form.
+    #[error(
+        "pkcs11:{uri}: {problem}; write pkcs11:token=LABEL;object=KEYLABEL or pkcs11:slot-id=N;object=KEYLABEL"
+    )]
+    BadPkcs11Uri {
+        /// The URI after `pkcs11:`.
+        uri: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// `--token-label`, `--slot` or `--key-label` without `--pkcs11-module`.
+    #[error("--token-label, --slot and --key-label need --pkcs11-module")]
+    TokenArgsWithoutModule,
+    /// Neither or both of `--token-label` and `--slot`.
+    #[error("with --pkcs11-module, give exactly one of --token-label and --slot")]
+    TokenSelection,
+    /// `--pkcs11-module` without `--key-label`.
+    #[error("with --pkcs11-module, give --key-label")]
+    MissingKeyLabel,
+    /// Both a key file and a token.
+    #[error("give either --key-file or --pkcs11-module, not both")]
+    KeyFileAndToken,
+    /// Neither a key file nor a token.
+    #[error(
+        "give the signing key: --key-file FILE, or --pkcs11-module MODULE with --token-label \
+         (or --slot) and --key-label"
+    )]
+    NoSigningKey,
+    /// The PIN could not be read from the terminal.
+    #[error("cannot read the PIN from the terminal ({source}); run on a terminal, or set {env}")]
+    PinPrompt {
+        /// The environment variable that can give it instead.
+        env: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Amending drafts that someone has signed already.
     #[error(
         "the drafts are already signed by {signers}; changing them would void those signatures. \

@@ -94,10 +94,8 @@ fn pem_blocks(text: &str) -> Vec<String> {
 /// `pkcs11:slot-id=N;object=KEYLABEL` (with `--pkcs11-module`).
 pub fn read_member_key(spec: &str, module: Option<&Path>) -> Result<TufPublicKey, CeremonyError> {
     if let Some(uri) = spec.strip_prefix("pkcs11:") {
-        let module = module.ok_or_else(|| {
-            CeremonyError::Usage(format!(
-                "{spec}: a PKCS#11 key needs --pkcs11-module (e.g. /usr/lib/softhsm/libsofthsm2.so)"
-            ))
+        let module = module.ok_or_else(|| CeremonyError::Pkcs11NeedsModule {
+            spec: spec.to_owned(),
         })?;
         let key = parse_pkcs11_uri(uri, module)?;
         Ok(tuf_keys::pkcs11::read_public_key_only(&key)?)
@@ -107,10 +105,9 @@ pub fn read_member_key(spec: &str, module: Option<&Path>) -> Result<TufPublicKey
 }
 
 fn parse_pkcs11_uri(uri: &str, module: &Path) -> Result<Pkcs11KeySpec, CeremonyError> {
-    let usage = |m: &str| {
-        CeremonyError::Usage(format!(
-            "pkcs11:{uri}: {m}; write pkcs11:token=LABEL;object=KEYLABEL or pkcs11:slot-id=N;object=KEYLABEL"
-        ))
+    let usage = |m: &str| CeremonyError::BadPkcs11Uri {
+        uri: uri.to_owned(),
+        problem: m.to_owned(),
     };
     let (mut token, mut object) = (None, None);
     for part in uri.split(';') {
@@ -164,15 +161,15 @@ pub fn read_pin(what: &str, from_env: Option<&EnvPin>) -> Result<Pin, CeremonyEr
     }
     rpassword::prompt_password(format!("PIN for {what}: "))
         .map(Pin::from)
-        .map_err(|e| {
-            CeremonyError::Usage(format!(
-                "cannot read the PIN from the terminal ({e}); run on a terminal, or set {PIN_ENV}"
-            ))
+        .map_err(|source| CeremonyError::PinPrompt {
+            env: PIN_ENV,
+            source,
         })
 }
 
 /// A member's signing key.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum MemberSigner {
     /// A PKCS#8 key file.
     File(Box<FileSigner>),
@@ -224,9 +221,7 @@ impl TokenArgs {
     pub fn spec(&self) -> Result<Option<Pkcs11KeySpec>, CeremonyError> {
         let Some(module) = &self.module else {
             if self.token_label.is_some() || self.slot.is_some() || self.key_label.is_some() {
-                return Err(CeremonyError::Usage(
-                    "--token-label, --slot and --key-label need --pkcs11-module".into(),
-                ));
+                return Err(CeremonyError::TokenArgsWithoutModule);
             }
             return Ok(None);
         };
@@ -234,15 +229,13 @@ impl TokenArgs {
             (Some(l), None) => TokenSelector::Label(l.clone()),
             (None, Some(s)) => TokenSelector::Slot(s),
             _ => {
-                return Err(CeremonyError::Usage(
-                    "with --pkcs11-module, give exactly one of --token-label and --slot".into(),
-                ));
+                return Err(CeremonyError::TokenSelection);
             }
         };
         let key_label = self
             .key_label
             .clone()
-            .ok_or_else(|| CeremonyError::Usage("with --pkcs11-module, give --key-label".into()))?;
+            .ok_or(CeremonyError::MissingKeyLabel)?;
         Ok(Some(Pkcs11KeySpec {
             module: module.clone(),
             token,
@@ -273,14 +266,8 @@ pub fn open_signer(
                 Some(&pin),
             )?)))
         }
-        (Some(_), Some(_)) => Err(CeremonyError::Usage(
-            "give either --key-file or --pkcs11-module, not both".into(),
-        )),
-        (None, None) => Err(CeremonyError::Usage(
-            "give the signing key: --key-file FILE, or --pkcs11-module MODULE with --token-label \
-             (or --slot) and --key-label"
-                .into(),
-        )),
+        (Some(_), Some(_)) => Err(CeremonyError::KeyFileAndToken),
+        (None, None) => Err(CeremonyError::NoSigningKey),
     }
 }
 
