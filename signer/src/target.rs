@@ -285,15 +285,19 @@ fn is_default_ignorable(c: char) -> bool {
     )
 }
 
-/// The index path of a crate, as cargo computes it (from the lowercased name).
-pub fn index_path(crate_name: &str) -> String {
+/// The index path of a crate, as cargo computes it (from the lowercased name). Refuses a name
+/// that is not a crate name once lowercased (the index layout has no path for it), rather than
+/// slicing it where it has no character boundary.
+pub fn index_path(crate_name: &str) -> Result<String, PathError> {
     let lower = crate_name.to_ascii_lowercase();
-    match lower.len() {
+    validate_crate_name(&lower)?;
+    // A crate name is ASCII, so every byte index below is a character boundary.
+    Ok(match lower.len() {
         1 => format!("1/{lower}"),
         2 => format!("2/{lower}"),
         3 => format!("3/{}/{lower}", &lower[..1]),
         _ => format!("{}/{}/{lower}", &lower[..2], &lower[2..4]),
-    }
+    })
 }
 
 fn validate_index_path(path: &str) -> Result<(), PathError> {
@@ -304,7 +308,7 @@ fn validate_index_path(path: &str) -> Result<(), PathError> {
         return Err(PathError::NotIndexPath(path.to_owned()));
     };
     validate_crate_name(name)?;
-    let expected = index_path(name);
+    let expected = index_path(name)?;
     if expected != path {
         return Err(PathError::WrongIndexDirectory {
             path: path.to_owned(),
@@ -452,7 +456,9 @@ mod tests {
             validate(&long, Layout::CratesIndex),
             Err(PathError::CrateNameTooLong(65))
         );
-        assert_eq!(index_path("Serde"), "se/rd/serde");
-        assert_eq!(index_path("syn"), "3/s/syn");
+        assert_eq!(index_path("Serde").as_deref(), Ok("se/rd/serde"));
+        assert_eq!(index_path("syn").as_deref(), Ok("3/s/syn"));
+        assert!(index_path("").is_err());
+        assert!(index_path("\u{e9}t\u{e9}").is_err());
     }
 }

@@ -102,6 +102,18 @@ pub enum WalError {
         /// The one found.
         found: u64,
     },
+    /// A sequence number at the end of the range (2^64 - 1), in the checkpoint or in a record:
+    /// no record can follow it. Only a damaged checkpoint or log holds one.
+    #[error(
+        "write-ahead log {path}: sequence number {seq} leaves no room for a next record; the \
+         checkpoint or the log is damaged"
+    )]
+    SequenceExhausted {
+        /// The log file.
+        path: PathBuf,
+        /// The sequence number.
+        seq: u64,
+    },
     /// A record that does not serialize (cannot happen with the types here).
     #[error("cannot encode a write-ahead log record: {0}")]
     Encode(serde_json::Error),
@@ -186,6 +198,13 @@ impl Wal {
         checkpoint_seq: u64,
         max_record: usize,
     ) -> Result<Opened, WalError> {
+        let exhausted = |seq| WalError::SequenceExhausted {
+            path: path.to_owned(),
+            seq,
+        };
+        let first_seq = checkpoint_seq
+            .checked_add(1)
+            .ok_or_else(|| exhausted(checkpoint_seq))?;
         let io = |action| {
             let path = path.to_owned();
             move |source| WalError::Io {
@@ -232,15 +251,20 @@ impl Wal {
                             found: record.seq,
                         });
                     }
-                    if expected.is_none() && record.seq > checkpoint_seq + 1 {
+                    if expected.is_none() && record.seq > first_seq {
                         return Err(WalError::Sequence {
                             path: path.to_owned(),
                             offset,
-                            expected: checkpoint_seq + 1,
+                            expected: first_seq,
                             found: record.seq,
                         });
                     }
-                    expected = Some(record.seq + 1);
+                    expected = Some(
+                        record
+                            .seq
+                            .checked_add(1)
+                            .ok_or_else(|| exhausted(record.seq))?,
+                    );
                     if record.seq > checkpoint_seq {
                         records.push(record);
                     }
@@ -289,14 +313,19 @@ impl Wal {
         }
         drop(reader);
         let truncated = total - good_end;
-        if truncated > 0 {
+        // A log that ends before the checkpoint holds only records the checkpoint covers (one
+        // restored from an older backup, say): none is replayed, and appending after them
+        // would leave a gap in the sequence numbers that the next open refuses as damage. So
+        // they are dropped, as `truncate` drops them after a checkpoint.
+        if expected.is_some_and(|e| e <= checkpoint_seq) {
+            good_end = 0;
+        }
+        if good_end < total {
             file.set_len(good_end).map_err(io("truncate torn tail"))?;
             file.sync_all().map_err(io("sync after truncation"))?;
         }
         file.seek(SeekFrom::End(0)).map_err(io("seek"))?;
-        let next_seq = expected
-            .unwrap_or(checkpoint_seq + 1)
-            .max(checkpoint_seq + 1);
+        let next_seq = expected.unwrap_or(first_seq).max(first_seq);
         let wal = Wal {
             path: path.to_owned(),
             file,
@@ -312,7 +341,7 @@ impl Wal {
     }
 
     /// The sequence number the next record gets.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "test-support"))]
     pub fn next_seq(&self) -> u64 {
         self.next_seq
     }
@@ -323,7 +352,7 @@ impl Wal {
     }
 
     /// Whether the log holds no record.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "test-support"))]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -375,6 +404,13 @@ impl Wal {
 
     /// Appends `record`, which serializes as a [`Record`] with sequence number `seq`.
     fn append_encoded(&mut self, seq: u64, record: &impl Serialize) -> Result<u64, WalError> {
+        let next_seq = self
+            .next_seq
+            .checked_add(1)
+            .ok_or_else(|| WalError::SequenceExhausted {
+                path: self.path.clone(),
+                seq: self.next_seq,
+            })?;
         let payload = serde_json::to_vec(record).map_err(WalError::Encode)?;
         let too_large = || WalError::RecordTooLarge {
             bytes: payload.len(),
@@ -415,7 +451,7 @@ impl Wal {
             });
         }
         self.len += frame.len() as u64;
-        self.next_seq += 1;
+        self.next_seq = next_seq;
         Ok(seq)
     }
 
