@@ -559,6 +559,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "kms")]
     fn production_requires_everything_and_refuses_typos() {
         let base = r#"
             data_dir = "/var/lib/tuf"
