@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: installs what the tests need (the Python
 # venv with moto and python-tuf; SoftHSM2 from Debian when run as root), then checks formatting
-# and lints, then runs the whole workspace's tests. CI (.ci/run) calls exactly this.
+# and lints, then runs the whole workspace's tests, then every fuzz target briefly
+# (scripts/fuzz.sh). CI (.ci/run) calls exactly this.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh -p tuf-merkle   # extra arguments go to `cargo test`
@@ -32,3 +33,10 @@ echo "test: cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "test: cargo test"
 cargo test --workspace "$@"
+
+# Every fuzz target for a few seconds, after replaying its recorded findings (docs/fuzzing.md).
+# Only for the whole suite: a run given cargo test arguments tests a part. FUZZ_SECONDS=0 skips.
+if [ $# -eq 0 ] && [ "${FUZZ_SECONDS:-5}" != 0 ]; then
+    echo "test: fuzz targets (scripts/fuzz.sh, ${FUZZ_SECONDS:-5} s each)"
+    bash scripts/fuzz.sh
+fi

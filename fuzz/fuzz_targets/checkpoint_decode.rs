@@ -1,0 +1,60 @@
+//! The signer's checkpoint format (`tuf_signer::internals::checkpoint::Checkpoint::decode`),
+//! whose leaves are `tuf_repo_format::leaves`' sequence.
+//!
+//! Input: a mode byte, then the file. Mode 0 decodes the rest as is; mode 1 appends the right
+//! CRC-32 first, so that the fuzzer gets past the checksum to the entries.
+//!
+//! Checked: decoding never panics and never allocates out of proportion (an entry count of
+//! 2^64 - 1 in a short file must not reserve room for that many); what decodes re-encodes to
+//! bytes that decode to the same checkpoint, and encodes identically again; no more entries
+//! than the bytes can hold.
+#![no_main]
+
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+use tuf_signer::internals::checkpoint::Checkpoint;
+
+/// The smallest entry: key, version, length, sha256, name length.
+const MIN_ENTRY: usize = 32 + 8 + 8 + 32 + 2;
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fuzz_target!(|data: &[u8]| {
+    tuf_fuzz::begin(data.len());
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let mut bytes = rest.to_vec();
+    if mode % 2 == 1 {
+        let crc = crc32(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+    }
+    let path = Path::new("fuzz.checkpoint");
+    let Ok(c) = Checkpoint::decode(&bytes, path) else {
+        return;
+    };
+    assert!(c.entries.len() <= bytes.len() / MIN_ENTRY);
+    // Every entry decoded is one the encoder writes (names fit their u16 length).
+    let encoded = c.encode().expect("a decoded checkpoint encodes");
+    let back = Checkpoint::decode(&encoded, path).expect("a re-encoded checkpoint decodes");
+    assert_eq!(back, c, "decode -> encode -> decode changed the checkpoint");
+    assert_eq!(back.encode().expect("encodes"), encoded, "encoding is not deterministic");
+    assert!(
+        encoded.len() <= bytes.len(),
+        "re-encoding grew the checkpoint"
+    );
+});
