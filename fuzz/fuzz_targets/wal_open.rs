@@ -45,7 +45,7 @@ fn log_bytes(mode: u8, mut rest: &[u8]) -> Vec<u8> {
         let take = len.min(rest.len() - 3);
         let payload = &rest[3..3 + take];
         rest = &rest[3 + take..];
-        let crc = crc32(payload);
+        let crc = crc32fast::hash(payload);
         let plen = u32::try_from(payload.len()).unwrap_or(u32::MAX);
         match kind {
             0 => frame(&mut out, plen, crc, payload),
@@ -58,21 +58,6 @@ fn log_bytes(mode: u8, mut rest: &[u8]) -> Vec<u8> {
     out
 }
 
-/// CRC-32 (IEEE), as `crc32fast::hash` computes it, without depending on that crate.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
 
 fuzz_target!(|data: &[u8]| {
     tuf_fuzz::begin(data.len());
