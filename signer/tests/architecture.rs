@@ -18,9 +18,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("lock", &[]),
     ("metrics", &[]),
     ("config", &["target"]),
+    // The S3 client, below the stages that store in a bucket.
+    ("bucket", &["config"]),
     ("state", &["config"]),
     // The stages, in the order data flows through them (each may use the later ones).
-    ("publish", &["round"]),
+    ("publish", &["bucket", "round"]),
     ("metadata", &["round"]),
     ("storage", &["change", "round"]),
     ("tree", &["change"]),
@@ -63,6 +65,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "service",
         &[
+            "bucket",
             "config",
             "http",
             "layout",
