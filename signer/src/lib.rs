@@ -22,15 +22,14 @@
 //! signing, for the ceremony's tests and benchmarks), [`target`] (the name rules). Tests reach
 //! the storage formats and request parsers through the `test-support` feature ([`internals`]).
 
-#[cfg(feature = "s3")]
-// Used by the S3 publisher and the S3 state store, which land in later commits.
-#[allow(dead_code)]
 mod bucket;
 pub mod change;
 pub mod config;
 mod http;
 pub mod import;
 pub mod layout;
+mod leadership;
+mod lease;
 mod lock;
 pub mod metadata;
 mod metrics;

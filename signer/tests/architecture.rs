@@ -21,16 +21,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The S3 client, below the stages that store in a bucket.
     ("bucket", &["config"]),
     ("state", &["config"]),
+    // Object storage and who may write it.
+    ("bucket", &["config"]),
+    ("lease", &["bucket", "config"]),
     // The stages, in the order data flows through them (each may use the later ones).
-    ("publish", &["bucket", "round"]),
+    ("publish", &["bucket", "config", "round"]),
     ("metadata", &["round"]),
-    ("storage", &["change", "round"]),
+    ("storage", &["bucket", "change", "layout", "lease", "round"]),
     ("tree", &["change"]),
     (
         "sequencer",
         &[
-            "change", "config", "layout", "metadata", "metrics", "publish", "round", "state",
-            "storage", "tree",
+            "change", "config", "layout", "lease", "metadata", "metrics", "publish", "round",
+            "state", "storage", "tree",
         ],
     ),
     ("server", &["config", "metrics"]),
@@ -61,6 +64,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "target",
         ],
     ),
+    // A role on one of several nodes sharing a bucket: stand by, lead, stand by.
+    (
+        "leadership",
+        &[
+            "bucket",
+            "lease",
+            "publish",
+            "sequencer",
+            "state",
+            "storage",
+        ],
+    ),
     // The wiring: the only module that knows them all.
     (
         "service",
@@ -69,6 +84,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "config",
             "http",
             "layout",
+            "leadership",
+            "lease",
             "lock",
             "metadata",
             "metrics",
@@ -76,6 +93,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "sequencer",
             "server",
             "state",
+            "storage",
         ],
     ),
 ];

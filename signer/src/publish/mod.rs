@@ -65,6 +65,11 @@ impl PublishError {
     pub fn is_storage_full(&self) -> bool {
         matches!(self, PublishError::Fs(fs) if fs.is_storage_full())
     }
+
+    /// Whether another node published over this one's files: it leads the role now.
+    pub fn ends_leadership(&self) -> bool {
+        false
+    }
 }
 
 /// A published file opened for reading.
