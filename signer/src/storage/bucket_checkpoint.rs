@@ -102,6 +102,28 @@ pub async fn store(
     .await
 }
 
+/// Stores the checkpoint an import builds (at sequence 0, before any node leads the role), only
+/// if the role has none.
+pub async fn store_initial(
+    bucket: &Bucket,
+    checkpoint: &Checkpoint,
+) -> Result<(), CheckpointError> {
+    let meta = ObjectMeta {
+        content_type: "application/octet-stream",
+        cache_control: Some("no-store"),
+    };
+    bucket
+        .put(
+            &leaves_key(checkpoint.seq),
+            checkpoint.encode()?,
+            meta,
+            Condition::IfAbsent,
+        )
+        .await
+        .map_err(CheckpointError::Bucket)?;
+    Ok(())
+}
+
 /// Creates `key` with `bytes`, or finds it already holding them.
 async fn put_once(
     bucket: &Bucket,
