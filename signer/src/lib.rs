@@ -23,8 +23,6 @@
 //! the storage formats and request parsers through the `test-support` feature ([`internals`]).
 
 #[cfg(feature = "s3")]
-// Used by the S3 publisher and the S3 state store, which land in later commits.
-#[allow(dead_code)]
 mod bucket;
 pub mod change;
 pub mod config;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 use tuf_keys::{FileSigner, KeyAlgorithm, KeyOpenOptions};
 
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, Storage};
 use crate::http::auth::{TokenTable, token_hash};
 use crate::http::{RoleHandle, Service};
 use crate::layout::DataDir;
@@ -65,6 +65,15 @@ pub enum StartError {
     /// Publishing the root chain.
     #[error(transparent)]
     Publish(#[from] PublishError),
+    /// The S3 client.
+    #[cfg(feature = "s3")]
+    #[error(transparent)]
+    Bucket(#[from] crate::bucket::BucketError),
+    /// `[storage] type = "s3"` in a signer built without the `s3` feature.
+    #[error(
+        "this tuf-signer was built without the `s3` feature; rebuild it with the feature to use [storage] type = \"s3\""
+    )]
+    NoS3Support,
     /// The listen address.
     #[error("cannot listen on {addr}: {source}; pass another --listen address")]
     Listen {
@@ -225,6 +234,35 @@ fn dev_token(data: &DataDir, role: &str) -> Result<String, StartError> {
     Ok(token)
 }
 
+/// Where the roles' repositories are published.
+enum RepoStorage {
+    /// Under the data directory.
+    Local,
+    /// In a bucket.
+    #[cfg(feature = "s3")]
+    S3(crate::bucket::Bucket),
+}
+
+impl RepoStorage {
+    async fn connect(storage: &Storage) -> Result<Self, StartError> {
+        match storage {
+            Storage::Local => Ok(RepoStorage::Local),
+            #[cfg(feature = "s3")]
+            Storage::S3(s3) => Ok(RepoStorage::S3(crate::bucket::Bucket::connect(s3).await?)),
+            #[cfg(not(feature = "s3"))]
+            Storage::S3(_) => Err(StartError::NoS3Support),
+        }
+    }
+
+    fn publisher(&self, data: &DataDir, role: &str) -> Arc<dyn Publisher> {
+        match self {
+            RepoStorage::Local => Arc::new(FsPublisher::new(data.repo(role))),
+            #[cfg(feature = "s3")]
+            RepoStorage::S3(bucket) => Arc::new(crate::publish::s3::S3Publisher::new(bucket, role)),
+        }
+    }
+}
+
 /// Starts the service: takes the lock, recovers every role, listens.
 ///
 /// Must run on a multi-threaded tokio runtime: each sequencer drives its async work from its
@@ -252,6 +290,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let mut roles = BTreeMap::new();
     let mut threads = Vec::new();
     let mut readies = Vec::new();
+    let storage = RepoStorage::connect(&config.storage).await?;
     for (name, cfg) in &config.roles {
         let mut hashes = cfg.writer_token_sha256.clone();
         if config.mode == Mode::Development && hashes.is_empty() {
@@ -274,7 +313,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             key_id = key.public_key().key_id_hex(),
             "trust checks passed"
         );
-        let publisher: Arc<dyn Publisher> = Arc::new(FsPublisher::new(data.repo(name)));
+        let publisher = storage.publisher(&data, name);
         publisher.prepare().await?;
         tuf_files::dir::remove_stale_temps(&data.role_paths(name).state_dir);
         publisher.publish_roots(&chain.files).await?;

@@ -39,13 +39,18 @@ pub(super) async fn static_file(
                 &e,
             ));
         }
+        Err(ReadError::Unavailable(e)) => {
+            tracing::warn!(role = role_name, path, error = %e, "reading a published file failed");
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "the repository's storage is unavailable for now; retry shortly",
+            )
+            .retry_after(1));
+        }
         Err(_) => return Err(not_found()),
     };
-    let ct = if path.ends_with(".json") {
-        "application/json"
-    } else {
-        "application/octet-stream"
-    };
+    let ct = crate::publish::content_type(&path);
     // Streamed in chunks: a client that reads slowly holds one buffer, not the file.
     let stream = tokio_util::io::ReaderStream::with_capacity(file.body, 64 * 1024);
     let mut resp = Body::from_stream(stream).into_response();

@@ -15,6 +15,12 @@ impl Sequencer {
     pub(super) fn note_failure(&mut self, e: &RoundError) -> Fault {
         let fault = match e {
             _ if self.broken.is_some() => self.broken.unwrap_or(Fault::LogFailed),
+            RoundError::Publish(p) if p.is_fenced() => {
+                // Another node leads the role now: retrying would only fail again, and nothing
+                // this node signs may be published any more.
+                self.mark_broken(Fault::StateBehind, e);
+                Fault::StateBehind
+            }
             RoundError::Metadata(_) => Fault::SigningFailed,
             RoundError::Publish(p) if p.is_storage_full() => Fault::StorageFull,
             RoundError::Publish(_) => Fault::PublishFailed,
