@@ -341,7 +341,7 @@ mod tests {
     fn round(v: u64, tag: &str) -> Round {
         let file = |name: String, bytes: String| SignedFile {
             name,
-            bytes: bytes.into(),
+            bytes,
             meta: meta(v),
         };
         Round {
