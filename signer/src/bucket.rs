@@ -428,13 +428,13 @@ pub(crate) mod testing {
     use super::*;
     use tuf_keys::test_support::{MotoKms, REGION};
 
-    /// A bucket of moto's, created, at `prefix`.
-    pub(crate) async fn moto_bucket(moto: &MotoKms, name: &str, prefix: &str) -> Bucket {
+    /// A client for bucket `name` under `prefix` at `endpoint` (nothing is sent).
+    pub(crate) async fn at(endpoint: &str, name: &str, prefix: &str) -> Bucket {
         let cfg = S3Storage {
             bucket: name.into(),
             prefix: prefix.into(),
             region: Some(REGION.into()),
-            endpoint: Some(moto.endpoint_url().into()),
+            endpoint: Some(endpoint.into()),
             path_style: true,
             advertise_url: "http://127.0.0.1:1".into(),
             node_id: None,
@@ -447,9 +447,14 @@ pub(crate) mod testing {
             None,
             "t",
         );
-        let b = Bucket::connect_with_credentials(&cfg, Some(credentials))
+        Bucket::connect_with_credentials(&cfg, Some(credentials))
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A bucket of moto's, created, at `prefix`.
+    pub(crate) async fn moto_bucket(moto: &MotoKms, name: &str, prefix: &str) -> Bucket {
+        let b = at(moto.endpoint_url(), name, prefix).await;
         if let Err(e) = b.client.create_bucket().bucket(name).send().await {
             panic!(
                 "create bucket {name}: {}",

@@ -534,20 +534,8 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let cfg = crate::config::S3Storage {
-            bucket: "tuf-repo".into(),
-            prefix: String::new(),
-            region: Some("us-east-1".into()),
-            endpoint: Some(format!("http://127.0.0.1:{port}")),
-            path_style: true,
-            advertise_url: "http://127.0.0.1:1".into(),
-            node_id: None,
-            lease_seconds: 5,
-        };
-        let creds = aws_sdk_s3::config::Credentials::new("a", "b", None, None, "t");
-        let bucket = Bucket::connect_with_credentials(&cfg, Some(creds))
-            .await
-            .unwrap();
+        let bucket =
+            crate::bucket::testing::at(&format!("http://127.0.0.1:{port}"), "tuf-repo", "").await;
         let p = S3Publisher::new(&bucket, "r").with_retry_for(Duration::from_millis(800));
         let started = Instant::now();
         let e = p.publish_round(&round(1, "a")).await.unwrap_err();
