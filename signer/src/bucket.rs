@@ -216,11 +216,13 @@ impl Bucket {
     }
 
     /// The bucket's name.
+    #[allow(dead_code, reason = "for the state store (the log in the bucket)")]
     pub fn name(&self) -> &str {
         &self.bucket
     }
 
     /// The key prefix ("" or without a trailing '/').
+    #[allow(dead_code, reason = "for the state store (the log in the bucket)")]
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
@@ -377,6 +379,7 @@ impl Bucket {
     /// Every key under `dir/` (all pages, in S3's order: ascending bytes), after `start_after`
     /// if given. Both `dir`, `start_after` and the keys returned are relative to this bucket's
     /// prefix, the form [`Bucket::get`] takes.
+    #[allow(dead_code, reason = "for the state store (recovery lists the log)")]
     pub async fn list(
         &self,
         dir: &str,
@@ -386,6 +389,7 @@ impl Bucket {
     }
 
     /// [`Bucket::list`] with pages of at most `page` keys (the store's default: 1,000).
+    #[allow(dead_code, reason = "for the state store (recovery lists the log)")]
     async fn list_pages(
         &self,
         dir: &str,
@@ -426,6 +430,67 @@ impl Bucket {
                 _ => return Ok(keys),
             }
         }
+    }
+}
+
+/// Test helpers against moto.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use tuf_keys::test_support::{MotoKms, REGION};
+
+    /// A client for bucket `name` under `prefix` at `endpoint` (nothing is sent).
+    pub(crate) async fn at(endpoint: &str, name: &str, prefix: &str) -> Bucket {
+        let cfg = S3Storage {
+            bucket: name.into(),
+            prefix: prefix.into(),
+            region: Some(REGION.into()),
+            endpoint: Some(endpoint.into()),
+            path_style: true,
+            advertise_url: "http://127.0.0.1:1".into(),
+            node_id: None,
+            lease_seconds: 5,
+        };
+        let credentials = aws_sdk_s3::config::Credentials::new(
+            "moto-access-key",
+            "moto-secret-key",
+            None,
+            None,
+            "t",
+        );
+        Bucket::connect_with_credentials(&cfg, Some(credentials))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A bucket of moto's, created, at `prefix`.
+    pub(crate) async fn moto_bucket(moto: &MotoKms, name: &str, prefix: &str) -> Bucket {
+        let b = at(moto.endpoint_url(), name, prefix).await;
+        if let Err(e) = b.client.create_bucket().bucket(name).send().await {
+            panic!(
+                "create bucket {name}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            );
+        }
+        b
+    }
+
+    /// The `Content-Type` and `Cache-Control` stored with `key` (relative to `b`'s prefix).
+    pub(crate) async fn headers(b: &Bucket, key: &str) -> (Option<String>, Option<String>) {
+        let out = b
+            .client
+            .head_object()
+            .bucket(&b.bucket)
+            .key(b.full_key(key))
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!("head {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e))
+            });
+        (
+            out.content_type().map(str::to_owned),
+            out.cache_control().map(str::to_owned),
+        )
     }
 }
 

@@ -111,7 +111,8 @@ impl Leadership {
                 guard: guard.clone(),
             };
             let led = async {
-                publisher.prepare().await?;
+                // The repository is prepared (its timestamp.json's ETag read) by recovery, after
+                // the fence.
                 publisher.publish_roots(&self.roots).await?;
                 let seq = Sequencer::open(parts).await?;
                 Ok::<_, crate::sequencer::RecoveryError>(seq)

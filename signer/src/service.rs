@@ -26,6 +26,7 @@ use crate::lock::{DataDirLock, LockError};
 use crate::metadata::{MetadataError, MetadataSigner, RootChain, SharedSigner, write_dev_root};
 use crate::metrics::Metrics;
 use crate::publish::fs::FsPublisher;
+use crate::publish::s3::S3Publisher;
 use crate::publish::{PublishError, Publisher};
 use crate::sequencer::{Parts, RecoveryError, Sequencer};
 use crate::state::RoleState;
@@ -296,7 +297,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 publisher
             }
             // Only the leader writes: it prepares and publishes the roots when it takes over.
-            Some((_b, _)) => Arc::new(FsPublisher::new(data.repo(name))), // TEMP until S3Publisher
+            Some((b, _)) => Arc::new(S3Publisher::new(b, name)),
         };
         let state = Arc::new(RoleState::new(name, cfg.snapshot, cfg.kept_versions));
         let parts = Parts {

@@ -55,6 +55,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "import",
         &[
+            "bucket",
             "config",
             "layout",
             "lock",

@@ -9,7 +9,8 @@
 //! - [`http`]: a raw HTTP/1.1 client, so tests can send what a friendlier client would
 //!   normalise away;
 //! - [`repo`]: the data directory's published timestamps and history checks;
-//! - [`data`]: request bodies and names made in bulk, the real index samples.
+//! - [`data`]: request bodies and names made in bulk, the real index samples;
+//! - [`s3`]: buckets on moto's S3 server, readable by anyone as a public repository is.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::missing_panics_doc)]
 
@@ -17,6 +18,7 @@ pub mod config;
 pub mod data;
 pub mod http;
 pub mod repo;
+pub mod s3;
 pub mod signer;
 
 /// The merkle role of the test configuration (crates.io index layout).

@@ -194,6 +194,9 @@ impl Sequencer {
             // leader that still believes it leads finds it taken at its next write and stops;
             // if the former leader got there first, the append fails and recovery starts over.
             seq.applied_seq = seq.log.append(&[]).await?;
+            // Only now read what the repository's head is: a former leader can no longer
+            // commit a round, so any head it still writes is one of the rounds recovered here.
+            seq.publisher.prepare().await?;
         }
         for entry in pending {
             seq.add_pending(entry);

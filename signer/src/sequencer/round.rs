@@ -18,6 +18,8 @@ impl Sequencer {
         }
         let fault = match e {
             _ if self.broken.is_some() => self.broken.unwrap_or(Fault::LogFailed),
+            // Another node leads the role now (this node stepped down above).
+            RoundError::Publish(p) if p.ends_leadership() => Fault::StateBehind,
             RoundError::Metadata(_) => Fault::SigningFailed,
             RoundError::Publish(p) if p.is_storage_full() => Fault::StorageFull,
             RoundError::Publish(_) => Fault::PublishFailed,
