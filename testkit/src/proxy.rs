@@ -312,7 +312,7 @@ async fn handle(
 
     let (parts, body) = req.into_parts();
     let body: Body = match fault {
-        Some(Fault::Delay(d)) => {
+        Some(Fault::Delay(_)) => {
             // Buffered, so that the forward below outlives a client that gave up.
             let bytes = body
                 .collect()
