@@ -41,6 +41,8 @@ pub struct ClusterSpec {
     pub log_level: String,
     /// Extra `[limits]` lines (`key = value`).
     pub limits: Vec<String>,
+    /// Extra lines for the role's table (`checkpoint_every = 1000`, say).
+    pub role: Vec<String>,
 }
 
 impl Default for ClusterSpec {
@@ -53,6 +55,7 @@ impl Default for ClusterSpec {
             batch: (100, 5),
             log_level: "info".to_owned(),
             limits: Vec::new(),
+            role: Vec::new(),
         }
     }
 }
@@ -348,9 +351,15 @@ impl Cluster {
 
     /// The nodes whose status says they lead `role` now.
     pub fn leaders(&self, role: &str) -> Vec<usize> {
+        self.leaders_excluding(role, None)
+    }
+
+    /// [`Cluster::leaders`], not asking node `exclude` (one that is stopped, say: it would not
+    /// answer).
+    pub fn leaders_excluding(&self, role: &str, exclude: Option<usize>) -> Vec<usize> {
         self.nodes
             .iter()
-            .filter(|n| n.is_leader(role))
+            .filter(|n| Some(n.index) != exclude && n.is_leader(role))
             .map(|n| n.index)
             .collect()
     }
@@ -359,9 +368,19 @@ impl Cluster {
     /// long that took. Panics (with every node's log tail) when none does in time, or when two
     /// say so at once.
     pub fn wait_leader(&self, role: &str, timeout: Duration) -> (usize, Duration) {
+        self.wait_leader_excluding(role, None, timeout)
+    }
+
+    /// [`Cluster::wait_leader`] among the nodes but `exclude`.
+    pub fn wait_leader_excluding(
+        &self,
+        role: &str,
+        exclude: Option<usize>,
+        timeout: Duration,
+    ) -> (usize, Duration) {
         let start = Instant::now();
         loop {
-            let leaders = self.leaders(role);
+            let leaders = self.leaders_excluding(role, exclude);
             assert!(
                 leaders.len() <= 1,
                 "nodes {leaders:?} all say they lead {role}\n{}",
@@ -434,6 +453,7 @@ root_dir = "{roots}"
 online_key = {{ type = "file", path = "{key}" }}
 writer_token_sha256 = ["{token}"]
 batch = {{ max_changes = {changes}, max_delay_ms = {delay} }}
+{role}
 "#,
         data = dir.join(format!("{node_id}-data")).display(),
         limits = spec.limits.join("\n"),
@@ -446,6 +466,7 @@ batch = {{ max_changes = {changes}, max_delay_ms = {delay} }}
         token = tuf_signer::token_hash(WRITER_TOKEN),
         changes = spec.batch.0,
         delay = spec.batch.1,
+        role = spec.role.join("\n"),
     )
 }
 
@@ -469,6 +490,11 @@ pub struct ClusterClient {
 }
 
 impl ClusterClient {
+    /// Sends to node `index` first from now on.
+    pub fn prefer(&mut self, index: usize) {
+        self.current = index;
+    }
+
     /// The node it sends to now.
     pub fn current(&self) -> SocketAddr {
         self.addrs[self.current]
