@@ -201,19 +201,15 @@ impl Drop for Node {
     }
 }
 
-/// Whether a role status says the node leads the role (`"leader": true`).
+/// Whether a role status says the node leads the role (`"leading": true`).
 pub fn is_leader(status: &Value) -> bool {
-    status["leader"] == Value::Bool(true)
+    status["leading"] == Value::Bool(true)
 }
 
-/// The leader's URL a standby names: in a status (`leader_url`), or in a `not_leader` error
-/// (`error.leader`).
+/// The leader's URL a standby names: in a status (`leader`), or in a `not_leader` error
+/// (`error.leader`); `None` while no node leads.
 pub fn leader_url(answer: &Value) -> Option<String> {
-    [
-        &answer["leader_url"],
-        &answer["error"]["leader"],
-        &answer["leader"],
-    ]
+    [&answer["error"]["leader"], &answer["leader"]]
     .into_iter()
     .find_map(|v| v.as_str().map(str::to_owned))
 }
