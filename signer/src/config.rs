@@ -78,8 +78,226 @@ pub struct Config {
     /// "Connections").
     #[serde(default)]
     pub server: ServerConfig,
+    /// Where the published repository (and, with S3, the signer's state) lives: local files
+    /// under `data_dir` (the default) or an S3-compatible bucket.
+    #[serde(default)]
+    pub storage: Storage,
     /// The roles, by name.
     pub roles: BTreeMap<String, RoleConfig>,
+}
+
+/// `[storage]`: local files under `data_dir`, or an S3-compatible bucket.
+///
+/// Credentials for S3 come from the standard AWS chain only (environment, profile, instance
+/// metadata), never from this file, so a config can be shared and committed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "lowercase",
+    deny_unknown_fields,
+    from = "StorageTable"
+)]
+pub enum Storage {
+    /// Files under `data_dir`, as without a `[storage]` table.
+    #[default]
+    Local,
+    /// One bucket (under a prefix): the published repository under `{prefix}/repo/{role}/`,
+    /// the signer's state under `{prefix}/state/{role}/`.
+    S3(S3Storage),
+}
+
+/// How `[storage]` is read. serde's internally tagged enums accept any key beside the tag for a
+/// unit variant, so `local` reads an empty table that refuses them (a bucket set with
+/// `type = "local"` is a mistake to report, not to ignore).
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+enum StorageTable {
+    Local(NoSettings),
+    S3(S3Storage),
+}
+
+/// A table that may hold no key.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoSettings {}
+
+impl From<StorageTable> for Storage {
+    fn from(t: StorageTable) -> Self {
+        match t {
+            StorageTable::Local(NoSettings {}) => Storage::Local,
+            StorageTable::S3(s3) => Storage::S3(s3),
+        }
+    }
+}
+
+/// The default lease, seconds.
+pub const DEFAULT_LEASE_SECONDS: u64 = 5;
+/// The longest lease accepted, seconds: a leader that dies holds its roles this long.
+pub const MAX_LEASE_SECONDS: u64 = 300;
+/// The longest key prefix accepted, bytes: S3 keys are at most 1024 bytes, and a published
+/// path may take 512 of them (`crate::target::MAX_REPOSITORY_PATH_BYTES`).
+pub const MAX_PREFIX_BYTES: usize = 256;
+
+/// `[storage] type = "s3"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Storage {
+    /// The bucket's name (S3's naming rules: 3 to 63 lowercase letters, digits, '.' and '-').
+    pub bucket: String,
+    /// The key prefix for everything this signer stores: "" (the default) or '/'-separated
+    /// segments with no leading or trailing '/', each held to the rules of target names.
+    #[serde(default)]
+    pub prefix: String,
+    /// The region; unset: the standard AWS chain (`AWS_REGION`, the profile).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Another endpoint than AWS's (moto, MinIO, R2, ...), as an http(s) URL.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Path-style addressing (`{endpoint}/{bucket}/{key}`), which moto and MinIO need.
+    #[serde(default)]
+    pub path_style: bool,
+    /// This node's own URL (http or https), which standby nodes tell writers to use.
+    pub advertise_url: String,
+    /// This node's name in the lease; unset: `<hostname>-<pid>` ([`S3Storage::node_id`]).
+    #[serde(default)]
+    pub node_id: Option<String>,
+    /// How long a lease lasts without renewal, seconds (1 to 300).
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u64,
+}
+
+fn default_lease_seconds() -> u64 {
+    DEFAULT_LEASE_SECONDS
+}
+
+impl S3Storage {
+    /// This node's name: the configured `node_id`, else `<hostname>-<pid>` (unique among the
+    /// processes of one machine, and readable in the lease object).
+    pub fn node_id(&self) -> String {
+        match &self.node_id {
+            Some(id) => id.clone(),
+            None => {
+                let uname = rustix::system::uname();
+                let host = uname.nodename().to_string_lossy();
+                format!("{host}-{}", std::process::id())
+            }
+        }
+    }
+
+    /// The lease duration.
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_seconds)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if let Err(why) = check_bucket_name(&self.bucket) {
+            return invalid(format!(
+                "storage.bucket {:?}: {why} (S3's bucket naming rules)",
+                self.bucket
+            ));
+        }
+        if !self.prefix.is_empty() {
+            if self.prefix.len() > MAX_PREFIX_BYTES {
+                return invalid(format!(
+                    "storage.prefix is {} bytes; use at most {MAX_PREFIX_BYTES}",
+                    self.prefix.len()
+                ));
+            }
+            if let Err(e) = crate::target::validate(&self.prefix, Layout::Generic) {
+                return invalid(format!(
+                    "storage.prefix {:?}: {e}; write segments separated by '/', with no '/' at either end",
+                    self.prefix
+                ));
+            }
+        }
+        if !(1..=MAX_LEASE_SECONDS).contains(&self.lease_seconds) {
+            return invalid(format!(
+                "storage.lease_seconds must be between 1 and {MAX_LEASE_SECONDS} (default {DEFAULT_LEASE_SECONDS})"
+            ));
+        }
+        if let Err(why) = check_http_url(&self.advertise_url) {
+            return invalid(format!(
+                "storage.advertise_url {:?}: {why}; give this node's URL as other nodes and writers reach it, such as \"http://10.0.0.5:8080\"",
+                self.advertise_url
+            ));
+        }
+        if let Some(endpoint) = &self.endpoint
+            && let Err(why) = check_http_url(endpoint)
+        {
+            return invalid(format!(
+                "storage.endpoint {endpoint:?}: {why}; give the S3 endpoint's URL, such as \"http://127.0.0.1:9000\", or leave it out for AWS"
+            ));
+        }
+        if let Some(region) = &self.region
+            && (region.is_empty()
+                || !region
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            return invalid(format!(
+                "storage.region {region:?}: use a region name such as \"us-east-1\", or leave it out for the AWS chain"
+            ));
+        }
+        if let Some(id) = &self.node_id
+            && (id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return invalid(format!(
+                "storage.node_id {id:?}: use 1 to 128 printable ASCII characters without spaces, or leave it out for <hostname>-<pid>"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// S3's rules for a general-purpose bucket's name; `Err` says which one is broken.
+fn check_bucket_name(name: &str) -> Result<(), &'static str> {
+    if !(3..=63).contains(&name.len()) {
+        return Err("a bucket name has 3 to 63 characters");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return Err("use only lowercase letters, digits, '.' and '-'");
+    }
+    let alnum = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+    if !alnum(name.as_bytes().first()) || !alnum(name.as_bytes().last()) {
+        return Err("begin and end with a letter or digit");
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return Err("no '.' next to another '.' or a '-'");
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err("a bucket name is not an IP address");
+    }
+    if name.starts_with("xn--") || name.starts_with("sthree-") {
+        return Err("the prefixes 'xn--' and 'sthree-' are reserved");
+    }
+    if name.ends_with("-s3alias") || name.ends_with("--ol-s3") {
+        return Err("the suffixes '-s3alias' and '--ol-s3' are reserved");
+    }
+    Ok(())
+}
+
+/// An absolute http or https URL with a host and without credentials.
+fn check_http_url(text: &str) -> Result<(), &'static str> {
+    let url = url::Url::parse(text).map_err(|_| "not a URL")?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("use an http:// or https:// URL");
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the URL has no host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Credentials come from the AWS chain, and advertise_url is shown to every writer.
+        return Err("the URL must not carry a user name or password");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("the URL must not have a query or fragment");
+    }
+    Ok(())
 }
 
 /// Request size limits.
@@ -379,6 +597,21 @@ impl Config {
             return invalid("no roles configured; add a [roles.NAME] table".into());
         }
         self.server.validate()?;
+        if let Storage::S3(s3) = &self.storage {
+            if self.mode != Mode::Production {
+                return invalid(
+                    "storage type \"s3\" requires mode = \"production\": development keys and roots are generated per machine, so nodes sharing a bucket would not agree; configure root_dir, online_key and writer tokens"
+                        .into(),
+                );
+            }
+            if !cfg!(feature = "s3") {
+                return invalid(
+                    "storage type \"s3\": this tuf-signer was built without the `s3` feature; rebuild with it (it is on by default)"
+                        .into(),
+                );
+            }
+            s3.validate()?;
+        }
         if self.limits.max_batch_changes > self.limits.max_unsigned_changes {
             return invalid(format!(
                 "limits.max_batch_changes ({}) must not be above limits.max_unsigned_changes ({}): such a batch could never be accepted",
@@ -589,6 +822,150 @@ mod tests {
         );
         assert!(
             matches!(Config::parse(&two, "t"), Err(ConfigError::Invalid(m)) if m.contains("one role only"))
+        );
+    }
+
+    /// A production config with one role, and `storage` appended.
+    fn with_storage(storage: &str) -> Result<Config, ConfigError> {
+        let h = "a".repeat(64);
+        Config::parse(
+            &format!(
+                "data_dir = \"/d\"\nlisten = \"127.0.0.1:1\"\n[roles.r]\nsnapshot = \"classic\"\nroot_dir = \"/r\"\nonline_key = {{ type = \"file\", path = \"/k\" }}\nwriter_token_sha256 = [\"{h}\"]\n[storage]\n{storage}\n"
+            ),
+            "t",
+        )
+    }
+
+    const S3_BASE: &str =
+        "type = \"s3\"\nbucket = \"tuf-repo\"\nadvertise_url = \"http://10.0.0.5:8080\"\n";
+
+    #[test]
+    fn storage_defaults_to_local_and_parses_s3() {
+        let top = "mode = \"development\"\ndata_dir = \"d\"\nlisten = \"127.0.0.1:1\"\n[roles.r]\nsnapshot = \"classic\"\n";
+        assert_eq!(Config::parse(top, "t").unwrap().storage, Storage::Local);
+        assert_eq!(
+            with_storage("type = \"local\"").unwrap().storage,
+            Storage::Local
+        );
+        let c = with_storage(S3_BASE).unwrap();
+        let Storage::S3(s3) = &c.storage else {
+            panic!("not s3: {:?}", c.storage)
+        };
+        assert_eq!(s3.bucket, "tuf-repo");
+        assert_eq!(s3.prefix, "");
+        assert_eq!(s3.lease_seconds, DEFAULT_LEASE_SECONDS);
+        assert!(!s3.path_style);
+        assert_eq!(s3.region, None);
+        assert!(s3.node_id().ends_with(&format!("-{}", std::process::id())));
+        let c = with_storage(&format!(
+            "{S3_BASE}prefix = \"prod/eu\"\nregion = \"eu-west-1\"\nendpoint = \"http://127.0.0.1:5000\"\npath_style = true\nnode_id = \"node-a\"\nlease_seconds = 300"
+        ))
+        .unwrap();
+        let Storage::S3(s3) = &c.storage else {
+            panic!("not s3")
+        };
+        assert_eq!(s3.prefix, "prod/eu");
+        assert_eq!(s3.node_id(), "node-a");
+        assert_eq!(s3.lease(), Duration::from_secs(300));
+        assert!(s3.path_style);
+    }
+
+    /// Asserts that `storage` is refused as invalid with a message containing `needle`.
+    #[track_caller]
+    fn refused(storage: &str, needle: &str) {
+        match with_storage(storage) {
+            Err(ConfigError::Invalid(m)) => assert!(m.contains(needle), "{storage}: {m}"),
+            other => panic!("{storage}: not refused as invalid: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn storage_refuses_unknown_keys_and_types() {
+        for bad in [
+            format!("{S3_BASE}buckett = \"x\""),
+            format!("{S3_BASE}access_key_id = \"AKIA\""),
+            "type = \"gcs\"".to_owned(),
+            "type = \"local\"\nbucket = \"x\"".to_owned(),
+            "type = \"s3\"\nadvertise_url = \"http://a:1\"".to_owned(),
+        ] {
+            assert!(
+                matches!(with_storage(&bad), Err(ConfigError::Parse { .. })),
+                "{bad} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn storage_refuses_bad_bucket_names() {
+        for (name, why) in [
+            ("ab", "3 to 63"),
+            (&*"a".repeat(64), "3 to 63"),
+            ("Tuf-Repo", "lowercase"),
+            ("tuf_repo", "lowercase"),
+            ("-tuf", "begin and end"),
+            ("tuf.", "begin and end"),
+            ("tuf..repo", "next to"),
+            ("tuf.-repo", "next to"),
+            ("192.168.1.1", "IP address"),
+            ("xn--tuf", "reserved"),
+            ("tuf-s3alias", "reserved"),
+        ] {
+            refused(
+                &format!("type = \"s3\"\nbucket = \"{name}\"\nadvertise_url = \"http://a:1\""),
+                why,
+            );
+        }
+    }
+
+    #[test]
+    fn storage_refuses_bad_prefixes() {
+        for prefix in ["/prod", "prod/", "a//b", "a/../b", "./a", "a\\\\b", " a"] {
+            refused(&format!("{S3_BASE}prefix = \"{prefix}\""), "storage.prefix");
+        }
+        refused(
+            &format!("{S3_BASE}prefix = \"{}\"", "a".repeat(MAX_PREFIX_BYTES + 1)),
+            "at most",
+        );
+    }
+
+    #[test]
+    fn storage_refuses_lease_seconds_out_of_range() {
+        refused(&format!("{S3_BASE}lease_seconds = 0"), "lease_seconds");
+        refused(&format!("{S3_BASE}lease_seconds = 301"), "lease_seconds");
+    }
+
+    #[test]
+    fn storage_refuses_bad_urls() {
+        let no_url = "type = \"s3\"\nbucket = \"tuf-repo\"\n";
+        for url in [
+            "10.0.0.5:8080",
+            "ftp://10.0.0.5/",
+            "http://",
+            "http://user:pw@10.0.0.5/",
+            "http://10.0.0.5/?x=1",
+            "",
+        ] {
+            refused(
+                &format!("{no_url}advertise_url = \"{url}\""),
+                "storage.advertise_url",
+            );
+        }
+        refused(
+            &format!("{S3_BASE}endpoint = \"127.0.0.1:5000\""),
+            "storage.endpoint",
+        );
+        refused(&format!("{S3_BASE}region = \"us east\""), "storage.region");
+        refused(&format!("{S3_BASE}node_id = \"\""), "storage.node_id");
+        refused(&format!("{S3_BASE}node_id = \"a b\""), "storage.node_id");
+    }
+
+    #[test]
+    fn s3_storage_requires_production_mode() {
+        let text = format!(
+            "mode = \"development\"\ndata_dir = \"d\"\nlisten = \"127.0.0.1:1\"\n[roles.r]\nsnapshot = \"classic\"\n[storage]\n{S3_BASE}"
+        );
+        assert!(
+            matches!(Config::parse(&text, "t"), Err(ConfigError::Invalid(m)) if m.contains("production"))
         );
     }
 }
