@@ -43,6 +43,9 @@ pub struct ClusterSpec {
     pub limits: Vec<String>,
     /// Extra lines for the role's table (`checkpoint_every = 1000`, say).
     pub role: Vec<String>,
+    /// No `[storage]` table: the local default (state and repository under each node's data
+    /// directory), for comparisons with one node.
+    pub local: bool,
 }
 
 impl Default for ClusterSpec {
@@ -56,6 +59,7 @@ impl Default for ClusterSpec {
             log_level: "info".to_owned(),
             limits: Vec::new(),
             role: Vec::new(),
+            local: false,
         }
     }
 }
@@ -210,8 +214,8 @@ pub fn is_leader(status: &Value) -> bool {
 /// (`error.leader`); `None` while no node leads.
 pub fn leader_url(answer: &Value) -> Option<String> {
     [&answer["error"]["leader"], &answer["leader"]]
-    .into_iter()
-    .find_map(|v| v.as_str().map(str::to_owned))
+        .into_iter()
+        .find_map(|v| v.as_str().map(str::to_owned))
 }
 
 /// Runs `command` with stderr appended to `log`, and waits until it prints that it listens.
@@ -282,6 +286,11 @@ impl Cluster {
     /// The configuration has one role, `crates.io` (merkle, crates.io index layout).
     pub fn start(binary: &str, dir: &Path, spec: ClusterSpec, endpoints: &[String]) -> Cluster {
         let mut cluster = Self::prepare(binary, dir, spec, endpoints);
+        eprintln!(
+            "cluster of {} nodes: configs and logs (node-I.log) in {}",
+            cluster.nodes.len(),
+            dir.display()
+        );
         for node in &mut cluster.nodes {
             node.start();
         }
@@ -423,15 +432,11 @@ fn node_toml(
     roots: &Path,
     keys: &Path,
 ) -> String {
-    format!(
-        r#"mode = "production"
-data_dir = "{data}"
-listen = "{addr}"
-
-[limits]
-{limits}
-
-[storage]
+    let storage = if spec.local {
+        String::new()
+    } else {
+        format!(
+            r#"[storage]
 type = "s3"
 bucket = "{bucket}"
 prefix = "{prefix}"
@@ -441,7 +446,22 @@ path_style = true
 advertise_url = "http://{addr}"
 node_id = "{node_id}"
 lease_seconds = {lease}
+"#,
+            bucket = crate::s3::BUCKET,
+            prefix = spec.prefix,
+            region = tuf_keys::test_support::REGION,
+            lease = spec.lease_seconds,
+        )
+    };
+    format!(
+        r#"mode = "production"
+data_dir = "{data}"
+listen = "{addr}"
 
+[limits]
+{limits}
+
+{storage}
 [roles."crates.io"]
 snapshot = "merkle"
 layout = "crates-index"
@@ -453,10 +473,6 @@ batch = {{ max_changes = {changes}, max_delay_ms = {delay} }}
 "#,
         data = dir.join(format!("{node_id}-data")).display(),
         limits = spec.limits.join("\n"),
-        bucket = crate::s3::BUCKET,
-        prefix = spec.prefix,
-        region = tuf_keys::test_support::REGION,
-        lease = spec.lease_seconds,
         roots = roots.display(),
         key = keys.join("online.pem").display(),
         token = tuf_signer::token_hash(WRITER_TOKEN),

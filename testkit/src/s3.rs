@@ -166,6 +166,38 @@ impl MotoS3 {
         keys
     }
 
+    /// Every key under `prefix` with its size in bytes (all pages).
+    pub fn list_sizes(&self, prefix: &str) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut path = format!("/{BUCKET}?list-type=2&prefix={}", encode(prefix));
+            if let Some(t) = &token {
+                path.push_str(&format!("&continuation-token={}", encode(t)));
+            }
+            let r = self.raw("GET", &path, &[], b"");
+            assert_eq!(r.status, 200, "ListObjectsV2 {prefix}: {}", r.text());
+            let xml = r.text();
+            for contents in elements(&xml, "Contents") {
+                let key = elements(&contents, "Key").pop().unwrap_or_default();
+                let size = elements(&contents, "Size")
+                    .pop()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                out.push((key, size));
+            }
+            token = elements(&xml, "NextContinuationToken").into_iter().next();
+            let truncated = elements(&xml, "IsTruncated")
+                .first()
+                .is_some_and(|v| v == "true");
+            if !truncated || token.is_none() {
+                break;
+            }
+        }
+        out.sort();
+        out
+    }
+
     /// Copies every object under `prefix` into `into`, one file per object, the key relative to
     /// `prefix` as its path: the bucket's `PREFIX/repo/` downloaded into `DATA/repo/` is the
     /// layout [`crate::repo`]'s checks read. Returns how many objects were copied.
