@@ -150,3 +150,54 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[eol + 2 + size + 2..];
     }
 }
+
+/// [`request_blocking`] that reports failures instead of panicking, with a bound on the whole
+/// exchange: connection refused or reset, a timeout, or an answer cut short (a signer killed
+/// mid-request) are `Err`. For clients of processes that may die or stop under them.
+pub fn try_request_blocking(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: std::time::Duration,
+) -> std::io::Result<Resp> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(head(addr, method, path, headers, body.len()).as_bytes())?;
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    try_parse(&raw).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("incomplete answer ({} bytes)", raw.len()),
+        )
+    })
+}
+
+/// [`parse`] of an answer that may be cut short: `None` unless the head is complete and the body
+/// has the length the head announces (or ends with the last chunk).
+fn try_parse(raw: &[u8]) -> Option<Resp> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status: u16 = head.split("\r\n").next()?.split(' ').nth(1)?.parse().ok()?;
+    let body = &raw[split + 4..];
+    let lower = head.to_ascii_lowercase();
+    if lower.contains("transfer-encoding: chunked") {
+        if !body.ends_with(b"0\r\n\r\n") {
+            return None;
+        }
+    } else if let Some(len) = lower
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        && body.len() < len
+    {
+        return None;
+    }
+    let _ = status;
+    Some(parse(raw))
+}

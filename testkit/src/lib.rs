@@ -10,13 +10,18 @@
 //!   normalise away;
 //! - [`repo`]: the data directory's published timestamps and history checks;
 //! - [`data`]: request bodies and names made in bulk, the real index samples;
-//! - [`s3`]: buckets on moto's S3 server, readable by anyone as a public repository is.
+//! - [`s3`]: moto's S3 with a bucket for a test, and a plain reader of the bucket;
+//! - [`proxy`]: a fault-injecting HTTP proxy between signers and moto;
+//! - [`cluster`]: several `tuf-signer serve` processes on one bucket, and a writer that
+//!   follows the leader.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod cluster;
 pub mod config;
 pub mod data;
 pub mod http;
+pub mod proxy;
 pub mod repo;
 pub mod s3;
 pub mod signer;
