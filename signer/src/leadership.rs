@@ -55,6 +55,8 @@ impl Leadership {
         let role = self.parts.role.clone();
         let state: Arc<RoleState> = self.parts.state.clone();
         let publisher: Arc<dyn Publisher> = self.parts.publisher.clone();
+        let metrics = self.parts.metrics.clone();
+        metrics.leading.set(0);
         loop {
             // Stand by.
             let taken = loop {
@@ -105,6 +107,8 @@ impl Leadership {
                 taken
             });
             state.set_leadership(true, None);
+            metrics.takeovers.inc();
+            metrics.leading.set(1);
             let mut parts = self.parts.clone();
             parts.store = StateStore::Bucket {
                 bucket: self.state_bucket.clone(),
@@ -132,6 +136,7 @@ impl Leadership {
             let _ = keep_stop.send(true);
             let taken = keeper.await.ok();
             state.set_leadership(false, None);
+            metrics.leading.set(0);
             match exit {
                 Exit::Shutdown => {
                     if let Some(taken) = taken

@@ -97,6 +97,10 @@ pub struct RoleMetrics {
     pub timestamp_version: Gauge,
     /// Durable changes waiting to be signed.
     pub unsigned_changes: Gauge,
+    /// 1 while this node leads the role (always, with local storage), else 0.
+    pub leading: Gauge,
+    /// Times this node took the role's lease (with a bucket).
+    pub takeovers: Counter,
     /// Write-ahead-log append + fdatasync.
     pub wal_fsync: Latency,
     /// Signing a round.
@@ -153,6 +157,8 @@ pub struct Metrics {
     leaves: Family<RoleLabel, Gauge>,
     timestamp_version: Family<RoleLabel, Gauge>,
     unsigned_changes: Family<RoleLabel, Gauge>,
+    leading: Family<RoleLabel, Gauge>,
+    takeovers: Family<RoleLabel, Counter>,
     wal_fsync: Family<RoleLabel, Histogram, fn() -> Histogram>,
     sign: Family<RoleLabel, Histogram, fn() -> Histogram>,
     durable: Family<RoleLabel, Histogram, fn() -> Histogram>,
@@ -192,6 +198,8 @@ impl Metrics {
             leaves: Family::default(),
             timestamp_version: Family::default(),
             unsigned_changes: Family::default(),
+            leading: Family::default(),
+            takeovers: Family::default(),
             wal_fsync: histograms(),
             sign: histograms(),
             durable: histograms(),
@@ -244,6 +252,16 @@ impl Metrics {
             "tuf_signer_unsigned_changes",
             "Durable changes waiting to be signed (non-zero while signing lags or fails).",
             m.unsigned_changes.clone(),
+        );
+        r.register(
+            "tuf_signer_leading",
+            "1 while this node leads the role (commits and signs it), 0 while it stands by.",
+            m.leading.clone(),
+        );
+        r.register(
+            "tuf_signer_takeovers",
+            "Times this node took the role's lease and recovered the role from the bucket.",
+            m.takeovers.clone(),
         );
         r.register(
             "tuf_signer_wal_fsync_seconds",
@@ -322,6 +340,8 @@ impl Metrics {
             leaves: self.leaves.get_or_create(&label).clone(),
             timestamp_version: self.timestamp_version.get_or_create(&label).clone(),
             unsigned_changes: self.unsigned_changes.get_or_create(&label).clone(),
+            leading: self.leading.get_or_create(&label).clone(),
+            takeovers: self.takeovers.get_or_create(&label).clone(),
             wal_fsync: Latency(self.wal_fsync.get_or_create(&label).clone()),
             sign: Latency(self.sign.get_or_create(&label).clone()),
             durable_latency: Latency(self.durable.get_or_create(&label).clone()),

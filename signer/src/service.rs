@@ -300,6 +300,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             Some((b, _)) => Arc::new(S3Publisher::new(b, name)),
         };
         let state = Arc::new(RoleState::new(name, cfg.snapshot, cfg.kept_versions));
+        let role_metrics = Arc::new(metrics.role(name));
+        role_metrics.leading.set(1);
         let parts = Parts {
             role: name.clone(),
             cfg: cfg.clone(),
@@ -307,7 +309,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             signer: MetadataSigner::new(chain.current.signed.clone(), key),
             publisher: publisher.clone(),
             state: state.clone(),
-            metrics: Arc::new(metrics.role(name)),
+            metrics: role_metrics,
             max_unsigned: config.limits.max_unsigned_changes,
         };
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
