@@ -604,12 +604,6 @@ impl Config {
                         .into(),
                 );
             }
-            if !cfg!(feature = "s3") {
-                return invalid(
-                    "storage type \"s3\": this tuf-signer was built without the `s3` feature; rebuild with it (it is on by default)"
-                        .into(),
-                );
-            }
             s3.validate()?;
         }
         if self.limits.max_batch_changes > self.limits.max_unsigned_changes {

@@ -17,7 +17,8 @@ use tuf_merkle::contents::ContentsError;
 use tuf_merkle::tree::TreeError;
 use tuf_merkle::{LeafContents, Tree, key_of};
 
-use crate::config::Config;
+use crate::bucket::Bucket;
+use crate::config::{Config, Storage};
 use crate::layout::DataDir;
 use crate::lock::{DataDirLock, LockError};
 use crate::publish::fs::FsPublisher;
@@ -58,6 +59,31 @@ pub enum ImportError {
         version: u64,
         /// The state directory.
         state: PathBuf,
+    },
+    /// With `[storage] type = "s3"`: the role's prefix in the bucket already holds state or a
+    /// published repository.
+    #[error(
+        "role {role:?} already has objects under s3://{bucket}/{prefix} (its {what}); import only \
+         builds a new role, before any signer has served it. If the role has published, send \
+         changes through the API (POST /api/v1/{role}/batch) instead"
+    )]
+    BucketNotEmpty {
+        /// The role.
+        role: String,
+        /// The bucket.
+        bucket: String,
+        /// The key prefix that holds objects.
+        prefix: String,
+        /// What they are.
+        what: &'static str,
+    },
+    /// The bucket.
+    #[error("role {role:?}: {source}")]
+    Bucket {
+        /// The role.
+        role: String,
+        /// The error.
+        source: crate::bucket::BucketError,
     },
     /// The first round would be too large for one log record.
     #[error(
@@ -118,6 +144,44 @@ pub struct ImportSummary {
     pub root: tuf_merkle::Digest,
 }
 
+/// Runs `fut` to completion from this synchronous code: on the runtime that called it through
+/// `spawn_blocking` (the `tuf-signer import` command), or on a runtime of its own.
+fn block_on<T>(fut: impl std::future::Future<Output = T>) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle.block_on(fut),
+        Err(_) => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(fut),
+            Err(e) => panic!("cannot start a runtime for the bucket: {e}"),
+        },
+    }
+}
+
+/// Refuses a role whose state or repository prefix in the bucket holds anything.
+async fn ensure_empty(bucket: &Bucket, role: &str) -> Result<(), ImportError> {
+    for (dir, what) in [("state", "state"), ("repo", "published repository")] {
+        let sub = bucket.under(&format!("{dir}/{role}"));
+        let keys = sub
+            .list("", None)
+            .await
+            .map_err(|source| ImportError::Bucket {
+                role: role.to_owned(),
+                source,
+            })?;
+        if !keys.is_empty() {
+            return Err(ImportError::BucketNotEmpty {
+                role: role.to_owned(),
+                bucket: bucket.name().to_owned(),
+                prefix: sub.prefix().to_owned(),
+                what,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Imports every file under `dir` as a leaf of `role`.
 pub fn import(
     config: &Config,
@@ -132,6 +196,19 @@ pub fn import(
     let _lock = DataDirLock::acquire(&config.data_dir)?;
     let data = DataDir(config.data_dir.clone());
     let paths = data.role_paths(role);
+    let bucket = match &config.storage {
+        Storage::Local => None,
+        Storage::S3(s3) => Some(block_on(async {
+            let bucket = Bucket::connect(s3)
+                .await
+                .map_err(|source| ImportError::Bucket {
+                    role: role.to_owned(),
+                    source,
+                })?;
+            ensure_empty(&bucket, role).await?;
+            Ok::<_, ImportError>(bucket)
+        })?),
+    };
     let published = FsPublisher::new(data.repo(role))
         .read_published_version()
         .or_else(|| {
@@ -141,14 +218,14 @@ pub fn import(
                 .and_then(|mut d| d.next())
                 .map(|_| 0)
         });
-    if let Some(version) = published {
+    if let Some(version) = published.filter(|_| bucket.is_none()) {
         return Err(ImportError::Published {
             role: role.to_owned(),
             version,
             state: paths.state_dir,
         });
     }
-    if data.role_has_state(role) {
+    if bucket.is_none() && data.role_has_state(role) {
         return Err(ImportError::NotEmpty(role.to_owned(), paths.state_dir));
     }
     let mut files = Vec::new();
@@ -220,14 +297,28 @@ pub fn import(
         });
     }
     let tree = Tree::from_leaves(entries.iter().map(|e| (e.key, e.contents)))?;
-    tuf_files::dir::create_private_dir(&paths.state_dir)?;
     let leaves = entries.len();
-    Checkpoint {
+    let checkpoint = Checkpoint {
         seq: 0,
         timestamp_version: 0,
         entries,
+    };
+    match bucket {
+        None => {
+            tuf_files::dir::create_private_dir(&paths.state_dir)?;
+            checkpoint.store(&paths.checkpoint())?;
+        }
+        // Checkpoint 0 under the role's state prefix, created only if absent: the first node
+        // that leads the role signs it as its first round, as from a local import.
+        Some(bucket) => block_on(async {
+            crate::storage::bucket_checkpoint::store_initial(
+                &bucket.under(&format!("state/{role}")),
+                &checkpoint,
+            )
+            .await
+            .map_err(ImportError::from)
+        })?,
     }
-    .store(&paths.checkpoint())?;
     Ok(ImportSummary {
         leaves,
         skipped,

@@ -22,11 +22,14 @@
 //! signing, for the ceremony's tests and benchmarks), [`target`] (the name rules). Tests reach
 //! the storage formats and request parsers through the `test-support` feature ([`internals`]).
 
+mod bucket;
 pub mod change;
 pub mod config;
 mod http;
 pub mod import;
 pub mod layout;
+mod leadership;
+mod lease;
 mod lock;
 pub mod metadata;
 mod metrics;

@@ -10,18 +10,23 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tuf_keys::{FileSigner, KeyAlgorithm, KeyOpenOptions};
 
-use crate::config::{Config, Mode};
+use crate::bucket::Bucket;
+use crate::config::{Config, Mode, Storage};
 use crate::http::auth::{TokenTable, token_hash};
 use crate::http::{RoleHandle, Service};
 use crate::layout::DataDir;
+use crate::leadership::Leadership;
+use crate::lease::Lease;
 use crate::lock::{DataDirLock, LockError};
 use crate::metadata::{MetadataError, MetadataSigner, RootChain, SharedSigner, write_dev_root};
 use crate::metrics::Metrics;
 use crate::publish::fs::FsPublisher;
+use crate::publish::s3::S3Publisher;
 use crate::publish::{PublishError, Publisher};
 use crate::sequencer::{Parts, RecoveryError, Sequencer};
 use crate::state::RoleState;
@@ -81,6 +86,9 @@ pub enum StartError {
         "tuf-signer must run on a multi-threaded tokio runtime (e.g. #[tokio::main] or #[tokio::test(flavor = \"multi_thread\")])"
     )]
     Runtime,
+    /// The bucket (`[storage] type = "s3"`) cannot be reached or used.
+    #[error("object storage: {0}")]
+    Bucket(#[from] crate::bucket::BucketError),
     /// A thread could not be started.
     #[error("cannot start the sequencer thread: {0}")]
     Thread(std::io::Error),
@@ -252,6 +260,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let mut roles = BTreeMap::new();
     let mut threads = Vec::new();
     let mut readies = Vec::new();
+    // With object storage every role's repository and state live in one bucket, and the roles
+    // are led by whichever node holds each one's lease (crate::leadership).
+    let bucket = match &config.storage {
+        Storage::Local => None,
+        Storage::S3(s3) => Some((Bucket::connect(s3).await?, s3.clone())),
+    };
     for (name, cfg) in &config.roles {
         let mut hashes = cfg.writer_token_sha256.clone();
         if config.mode == Mode::Development && hashes.is_empty() {
@@ -274,15 +288,22 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             key_id = key.public_key().key_id_hex(),
             "trust checks passed"
         );
-        let publisher: Arc<dyn Publisher> = Arc::new(FsPublisher::new(data.repo(name)));
-        publisher.prepare().await?;
-        tuf_files::dir::remove_stale_temps(&data.role_paths(name).state_dir);
-        publisher.publish_roots(&chain.files).await?;
+        let publisher: Arc<dyn Publisher> = match &bucket {
+            None => {
+                let publisher = Arc::new(FsPublisher::new(data.repo(name)));
+                publisher.prepare().await?;
+                tuf_files::dir::remove_stale_temps(&data.role_paths(name).state_dir);
+                publisher.publish_roots(&chain.files).await?;
+                publisher
+            }
+            // Only the leader writes: it prepares and publishes the roots when it takes over.
+            Some((b, _)) => Arc::new(S3Publisher::new(b, name)),
+        };
         let state = Arc::new(RoleState::new(name, cfg.snapshot, cfg.kept_versions));
         let parts = Parts {
             role: name.clone(),
             cfg: cfg.clone(),
-            paths: data.role_paths(name),
+            store: crate::storage::StateStore::Dir(data.role_paths(name)),
             signer: MetadataSigner::new(chain.current.signed.clone(), key),
             publisher: publisher.clone(),
             state: state.clone(),
@@ -293,14 +314,38 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         let (ready_tx, ready_rx) = oneshot::channel();
         let handle = tokio::runtime::Handle::current();
         let stop = sequencer_stop_rx.clone();
+        let leadership = bucket.as_ref().map(|(b, s3)| {
+            let state_bucket = b.under(&format!("state/{name}"));
+            Leadership {
+                parts: parts.clone(),
+                lease: Arc::new(Lease::new(
+                    state_bucket.clone(),
+                    s3.node_id(),
+                    s3.advertise_url.clone(),
+                    Duration::from_secs(s3.lease_seconds),
+                )),
+                state_bucket,
+                roots: chain.files.clone(),
+            }
+        });
+        if leadership.is_some() {
+            state.set_leadership(false, None);
+        }
         let thread = std::thread::Builder::new()
             .name(format!("sequencer-{name}"))
             .spawn(move || {
                 handle.block_on(async move {
+                    if let Some(leadership) = leadership {
+                        // A standby serves reads at once; it leads when it takes the lease.
+                        let _ = ready_tx.send(Ok(()));
+                        leadership.run(rx, stop).await;
+                        return;
+                    }
                     match Sequencer::open(parts).await {
                         Ok(seq) => {
                             let _ = ready_tx.send(Ok(()));
-                            seq.run(rx, stop).await;
+                            let mut rx = rx;
+                            seq.run(&mut rx, stop).await;
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));

@@ -55,6 +55,12 @@ pub struct Status {
     pub error: Option<String>,
     /// The stable code of `error` (see [`Fault`]).
     pub error_code: Option<&'static str>,
+    /// Whether this signer leads the role: commits its writes and signs (always, with local
+    /// storage; with a bucket, the node that holds the role's lease).
+    pub leading: bool,
+    /// Where the leader is, as the lease says (`[storage] advertise_url`), when it is known
+    /// and another node; `None` with local storage.
+    pub leader: Option<String>,
 }
 
 /// Why a role cannot currently commit or sign. Each has a stable code and a message that is
@@ -76,6 +82,10 @@ pub enum Fault {
     /// is behind (restored from an old backup?); the role stops so that no version is signed
     /// twice.
     StateBehind,
+    /// Storing a log record in the bucket kept failing and the last attempt's outcome is
+    /// unknown: the request's changes may or may not be in the log. The node stopped leading
+    /// the role, which is recovered from the bucket (by another node, or this one).
+    LogUncertain,
 }
 
 impl Fault {
@@ -87,6 +97,7 @@ impl Fault {
             Fault::SigningFailed => "signing_failed",
             Fault::PublishFailed => "publish_failed",
             Fault::StateBehind => "state_behind_repository",
+            Fault::LogUncertain => "log_write_uncertain",
         }
     }
 
@@ -107,6 +118,9 @@ impl Fault {
             }
             Fault::StateBehind => {
                 "the published repository is ahead of the signer's state; the role stopped so that no timestamp version is signed twice; see the signer's log"
+            }
+            Fault::LogUncertain => {
+                "storing the log record kept failing and its outcome is unknown: the changes may or may not be applied; ask for them (status, a proof) and retry; the role is being recovered from the bucket"
             }
         }
     }
@@ -139,6 +153,8 @@ impl RoleState {
                 unsigned_changes: 0,
                 error: None,
                 error_code: None,
+                leading: true,
+                leader: None,
             }),
         }
     }
@@ -186,5 +202,22 @@ impl RoleState {
             s.error = fault.map(|f| f.message().to_owned());
             s.error_code = fault.map(Fault::code);
         });
+    }
+
+    /// Records whether this node leads the role and, if not, where the leader is.
+    pub fn set_leadership(&self, leading: bool, leader: Option<String>) {
+        self.update_status(|s| {
+            s.leading = leading;
+            s.leader = leader;
+        });
+    }
+
+    /// Whether this node leads the role, and where the leader is if not.
+    pub fn leadership(&self) -> (bool, Option<String>) {
+        let s = self
+            .status
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (s.leading, s.leader.clone())
     }
 }

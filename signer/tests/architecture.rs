@@ -18,17 +18,22 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("lock", &[]),
     ("metrics", &[]),
     ("config", &["target"]),
+    // The S3 client, below the stages that store in a bucket.
+    ("bucket", &["config"]),
     ("state", &["config"]),
+    // Object storage and who may write it.
+    ("bucket", &["config"]),
+    ("lease", &["bucket", "config"]),
     // The stages, in the order data flows through them (each may use the later ones).
-    ("publish", &["round"]),
+    ("publish", &["bucket", "config", "round"]),
     ("metadata", &["round"]),
-    ("storage", &["change", "round"]),
+    ("storage", &["bucket", "change", "layout", "lease", "round"]),
     ("tree", &["change"]),
     (
         "sequencer",
         &[
-            "change", "config", "layout", "metadata", "metrics", "publish", "round", "state",
-            "storage", "tree",
+            "change", "config", "layout", "lease", "metadata", "metrics", "publish", "round",
+            "state", "storage", "tree",
         ],
     ),
     ("server", &["config", "metrics"]),
@@ -50,6 +55,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "import",
         &[
+            "bucket",
             "config",
             "layout",
             "lock",
@@ -59,13 +65,28 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "target",
         ],
     ),
+    // A role on one of several nodes sharing a bucket: stand by, lead, stand by.
+    (
+        "leadership",
+        &[
+            "bucket",
+            "lease",
+            "publish",
+            "sequencer",
+            "state",
+            "storage",
+        ],
+    ),
     // The wiring: the only module that knows them all.
     (
         "service",
         &[
+            "bucket",
             "config",
             "http",
             "layout",
+            "leadership",
+            "lease",
             "lock",
             "metadata",
             "metrics",
@@ -73,6 +94,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "sequencer",
             "server",
             "state",
+            "storage",
         ],
     ),
 ];

@@ -1,7 +1,9 @@
 //! moto's S3 for a test: the server `tuf_keys::test_support::MotoKms` runs (moto serves every
 //! service on one port) with one bucket created, and a plain HTTP reader of what the signers
 //! stored in it (list, get, download into a directory), so that tests look at the bucket as a
-//! client of the bucket would, not through the signer's own S3 code.
+//! client of the bucket would, not through the signer's own S3 code. Also an aws-sdk-s3
+//! client with the test credentials ([`client`]), public buckets ([`public_bucket`]) and the
+//! environment that gives a signer process those credentials ([`ENV`]).
 //!
 //! Requests go out path-style (`http://127.0.0.1:PORT/BUCKET/KEY`) with a dummy `Authorization`
 //! header ([`AUTHORIZATION`]): moto does not check signatures, but refuses reads of private
@@ -11,6 +13,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use tuf_keys::test_support::{MotoKms, REGION};
 
 use crate::http::{Resp, try_request_blocking};
@@ -267,5 +271,95 @@ mod tests {
         assert_eq!(super::elements(xml, "Key"), ["a/b", "c&d"]);
         assert_eq!(super::elements(xml, "IsTruncated"), ["false"]);
         assert_eq!(super::encode("a b/c+d"), "a%20b/c%2Bd");
+    }
+}
+
+/// The environment that gives a signer process moto's credentials through the standard AWS
+/// chain, as production gets real ones.
+pub const ENV: [(&str, &str); 3] = [
+    ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
+    ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
+/// A path-style S3 client for `endpoint` with the test credentials.
+pub fn client(endpoint: &str) -> Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(Credentials::new(
+            ACCESS_KEY_ID,
+            SECRET_ACCESS_KEY,
+            None,
+            None,
+            "tuf-testkit",
+        ))
+        .build();
+    Client::from_conf(config)
+}
+
+/// Creates bucket `name` at `endpoint`, readable by anyone (`s3:GetObject` for `*`), as a
+/// bucket that serves a public repository is; returns a client for it.
+pub async fn public_bucket(endpoint: &str, name: &str) -> Client {
+    let client = client(endpoint);
+    client
+        .create_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "create bucket {name}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        });
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": format!("arn:aws:s3:::{name}/*"),
+        }],
+    });
+    client
+        .put_bucket_policy()
+        .bucket(name)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "bucket policy: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        });
+    client
+}
+
+/// Every key in `bucket` under `prefix`, in S3's order.
+pub async fn keys(client: &Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let out = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("list: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+        keys.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+        match out.next_continuation_token() {
+            Some(next) if out.is_truncated() == Some(true) => token = Some(next.to_owned()),
+            _ => return keys,
+        }
     }
 }

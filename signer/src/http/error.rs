@@ -22,6 +22,7 @@ pub struct ApiError {
     index: Option<usize>,
     log_sequence: Option<u64>,
     retry_after: Option<u64>,
+    leader: Option<String>,
 }
 
 impl ApiError {
@@ -33,7 +34,26 @@ impl ApiError {
             index: None,
             log_sequence: None,
             retry_after: None,
+            leader: None,
         }
+    }
+    /// `503 not_leader`: another node leads the role (`leader`: its URL, when known).
+    pub(super) fn not_leader(leader: Option<String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_leader",
+            SubmitError::NotLeader.to_string(),
+        )
+        .retry_after(1);
+        e.leader = leader;
+        e
+    }
+    /// Fills in the leader's URL of a `not_leader` error.
+    pub(super) fn with_leader(mut self, leader: impl FnOnce() -> Option<String>) -> Self {
+        if self.code == "not_leader" {
+            self.leader = leader();
+        }
+        self
     }
     /// A server-side failure: `detail` (which may name paths and OS errors) goes to the log,
     /// the client gets the code and `message` only.
@@ -80,6 +100,9 @@ impl IntoResponse for ApiError {
         }
         if let Some(seq) = self.log_sequence {
             error["log_sequence"] = json!(seq);
+        }
+        if self.code == "not_leader" {
+            error["leader"] = json!(self.leader);
         }
         let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
         if let Some(secs) = self.retry_after {
@@ -133,6 +156,7 @@ impl From<SubmitError> for ApiError {
                     e
                 }
             }
+            SubmitError::NotLeader => ApiError::not_leader(None),
             SubmitError::NotSigned { seq, .. } => {
                 let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_signed", message);
                 err.log_sequence = Some(seq);

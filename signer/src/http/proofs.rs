@@ -39,6 +39,10 @@ fn merkle_role<'a>(s: &'a Service, name: &str) -> Result<&'a RoleHandle, ApiErro
             format!("role {name:?} is in classic mode: its targets are listed in targets.json"),
         ));
     }
+    // A standby holds no tree: proofs come from the leader (or a mirror).
+    if let (false, leader) = handle.state.leadership() {
+        return Err(ApiError::not_leader(leader));
+    }
     Ok(handle)
 }
 

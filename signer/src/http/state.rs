@@ -69,7 +69,10 @@ pub(super) fn writer<'a>(
 ) -> Result<&'a RoleHandle, ApiError> {
     let handle = role(s, name)?;
     match s.tokens.check(headers, name) {
-        AuthOutcome::Allowed => Ok(handle),
+        AuthOutcome::Allowed => match handle.state.leadership() {
+            (true, _) => Ok(handle),
+            (false, leader) => Err(ApiError::not_leader(leader)),
+        },
         AuthOutcome::Unauthenticated => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",

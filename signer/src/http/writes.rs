@@ -290,7 +290,7 @@ async fn submit(
         .await
         .map_err(|_| unavailable())?;
     let result = rx.await.map_err(|_| unavailable())?;
-    let r = result?;
+    let r = result.map_err(|e| ApiError::from(e).with_leader(|| handle.state.leadership().1))?;
     Ok((StatusCode::OK, axum::Json(reply_json(role_name, wait, r))).into_response())
 }
 

@@ -1,6 +1,6 @@
 //! Publishing a role's repository: the last stage of the flow. [`Publisher`] is what the
 //! sequencer writes through and what the HTTP side reads published files from; [`fs`] keeps the
-//! repository in a directory (the embedded default).
+//! repository in a directory (the embedded default), `s3` in a bucket (`[storage] type = "s3"`).
 //!
 //! The layout is the same wherever the repository lives (design D8):
 //!
@@ -26,8 +26,11 @@
 //!   sees a timestamp whose files are missing.
 //! - Publishing a round again writes the same bytes (rounds are durable in the log first, and
 //!   recovery republishes them).
+//! - Every file is served with the [`cache_control`] and [`content_type`] of its path (D8), by
+//!   the built-in server and, in a bucket, by the store itself.
 
 pub mod fs;
+pub mod s3;
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -58,6 +61,21 @@ pub enum PublishError {
     /// A blocking task failed (panicked or was cancelled).
     #[error("a publishing task failed: {0}")]
     Task(String),
+    /// Another signer replaced `timestamp.json` since this one last wrote or read it: a new
+    /// leader took the role over. Nothing of this signer's is published over it.
+    #[error(
+        "another signer published {path} since this one last wrote or read it (the role was \
+         taken over by another node); this signer stops writing the role and publishes nothing \
+         over it. Restart this node to make it a standby; if no other node should be running, \
+         find the one that is"
+    )]
+    Fenced {
+        /// The file (`timestamp.json`).
+        path: PathBuf,
+    },
+    /// The bucket (after retries, where retrying may help).
+    #[error(transparent)]
+    Bucket(#[from] crate::bucket::BucketError),
 }
 
 impl PublishError {
@@ -65,12 +83,48 @@ impl PublishError {
     pub fn is_storage_full(&self) -> bool {
         matches!(self, PublishError::Fs(fs) if fs.is_storage_full())
     }
+
+    /// Whether another signer has taken the role over ([`PublishError::Fenced`]): this node
+    /// must stop writing the role.
+    pub fn ends_leadership(&self) -> bool {
+        matches!(self, PublishError::Fenced { .. })
+    }
+}
+
+/// `Cache-Control` of an immutable file (D8): cached for a year, never revalidated.
+pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` of a head (`timestamp.json`, `root.json`; D8): 30 s, so a client sees a new
+/// timestamp at most that much later through any cache.
+pub const CACHE_HEAD: &str = "public, max-age=30";
+
+/// The `Cache-Control` of the published file at `path` (D8), by its kind
+/// ([`tuf_repo_format::paths::kind`]). A path the format does not name is treated as a head:
+/// caching it forever would be the mistake that cannot be taken back.
+pub fn cache_control(path: &str) -> &'static str {
+    match tuf_repo_format::paths::kind(path) {
+        Some(tuf_repo_format::paths::FileKind::Immutable) => CACHE_IMMUTABLE,
+        _ => CACHE_HEAD,
+    }
+}
+
+/// The `Content-Type` of the published file at `path`: targets are bytes whatever their names
+/// end with; metadata (and change records) are JSON.
+pub fn content_type(path: &str) -> &'static str {
+    if path.starts_with("targets/") || !path.ends_with(".json") {
+        "application/octet-stream"
+    } else {
+        "application/json"
+    }
 }
 
 /// A published file opened for reading.
 pub struct PublishedFile {
     /// Its length in bytes.
     pub length: u64,
+    /// A strong validator (an HTTP entity tag, quotes included) that changes whenever the
+    /// contents do: the object's ETag in a bucket; for a file, one made of its inode, length
+    /// and modification time (see [`fs`]).
+    pub etag: String,
     /// Its bytes.
     pub body: Pin<Box<dyn tokio::io::AsyncRead + Send>>,
 }
@@ -85,6 +139,9 @@ pub enum ReadError {
     /// Reading failed.
     #[error(transparent)]
     Io(std::io::Error),
+    /// The storage is unreachable for now (a bucket's network or throttling): try again.
+    #[error("the repository's storage is unavailable for now: {0}")]
+    Unavailable(String),
 }
 
 /// One role's published repository.

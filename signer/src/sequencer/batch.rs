@@ -98,10 +98,25 @@ impl Sequencer {
             self.applied_seq
         } else {
             let fsync_started = Instant::now();
-            match self.wal.append(&staged.changes) {
+            match self.log.append(&staged.changes).await {
                 Ok(seq) => {
                     self.metrics.wal_fsync.observe(fsync_started.elapsed());
                     seq
+                }
+                Err(e) if e.ends_leadership() || (self.guard.is_some() && !e.log_intact()) => {
+                    // Another node leads (the changes were not committed here), or the record's
+                    // fate is unknown (recovery from the bucket settles it): either way this
+                    // node writes no more.
+                    let answer = if e.ends_leadership() {
+                        SubmitError::NotLeader
+                    } else {
+                        SubmitError::Refused(Fault::LogUncertain)
+                    };
+                    self.step_down(&e);
+                    for (s, _) in accepted {
+                        let _ = s.reply.send(Err(answer.clone()));
+                    }
+                    return;
                 }
                 Err(e) => {
                     let fault = if e.log_intact() {

@@ -14,12 +14,12 @@ use std::time::Duration;
 use tuf_merkle::{Digest, Tree};
 
 use super::{RecoveryError, Sequencer};
-use crate::layout::RolePaths;
 use crate::publish::Publisher;
 use crate::round::Round;
 use crate::state::Fault;
-use crate::storage::checkpoint::{Checkpoint, Entry, store_round};
+use crate::storage::checkpoint::{Checkpoint, Entry};
 use crate::storage::wal::CompactError;
+use crate::storage::{LogError, StateStore};
 
 /// A checkpoint is also taken after this many rounds, so recovery never republishes more.
 const MAX_ROUNDS_BETWEEN_CHECKPOINTS: u64 = 10_000;
@@ -44,12 +44,9 @@ impl Snapshot {
     async fn write(
         self,
         publisher: &dyn Publisher,
-        paths: &RolePaths,
+        store: &StateStore,
     ) -> Result<usize, RecoveryError> {
         publisher.sync().await?;
-        if let Some(round) = &self.round {
-            store_round(round, &paths.round())?;
-        }
         let mut entries = Vec::with_capacity(self.tree.len());
         let names = self.names.as_ref();
         self.tree.for_each_leaf(|key, contents| {
@@ -65,7 +62,9 @@ impl Snapshot {
             timestamp_version: self.round.as_ref().map_or(0, |r| r.timestamp_version),
             entries,
         };
-        checkpoint.store(&paths.checkpoint())?;
+        store
+            .store_checkpoint(&checkpoint, self.round.as_ref())
+            .await?;
         Ok(leaves)
     }
 }
@@ -103,7 +102,7 @@ impl Sequencer {
             tree: self.tree.tree.clone(),
             names: self.tree.names.clone(),
             round: self.last.clone(),
-            seq: self.wal.last_seq(),
+            seq: self.log.last_seq(),
         })
     }
 
@@ -115,15 +114,15 @@ impl Sequencer {
         let Some(snapshot) = self.snapshot() else {
             return;
         };
-        let (seq, offset) = self.wal.position();
+        let (seq, offset) = self.log.position();
         let publisher = self.publisher.clone();
-        let paths = self.paths.clone();
+        let store = self.store.clone();
         // The sequencer runs inside the runtime; the checkpoint thread drives its own async
         // steps (flushing the repository) through the same runtime's handle.
         let runtime = tokio::runtime::Handle::current();
         let spawned = std::thread::Builder::new()
             .name(format!("checkpoint-{}", self.role))
-            .spawn(move || runtime.block_on(snapshot.write(&*publisher, &paths)));
+            .spawn(move || runtime.block_on(snapshot.write(&*publisher, &store)));
         match spawned {
             Ok(handle) => {
                 self.in_flight = Some(InFlight {
@@ -171,12 +170,12 @@ impl Sequencer {
             // checkpoint covers.
             return;
         }
-        match self.wal.compact(job.seq, job.offset) {
+        match self.log.compact(job.seq, job.offset) {
             Ok(()) => tracing::info!(
                 role = self.role,
                 seq = job.seq,
                 leaves,
-                kept_bytes = self.wal.bytes(),
+                kept_bytes = self.log.bytes(),
                 "checkpoint written"
             ),
             Err(CompactError::Kept(e)) => tracing::error!(
@@ -195,8 +194,8 @@ impl Sequencer {
         let Some(snapshot) = self.snapshot() else {
             return Ok(());
         };
-        let leaves = snapshot.write(&*self.publisher, &self.paths).await?;
-        self.wal.truncate()?;
+        let leaves = snapshot.write(&*self.publisher, &self.store).await?;
+        self.log.truncate().map_err(LogError::from)?;
         self.since_checkpoint = 0;
         self.rounds_since_checkpoint = 0;
         tracing::info!(

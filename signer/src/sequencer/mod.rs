@@ -48,14 +48,15 @@ use tuf_repo_format::Change as RecordChange;
 
 use crate::change::{Applied, Op, Upload};
 use crate::config::RoleConfig;
-use crate::layout::RolePaths;
+use crate::lease::LeaseGuard;
 use crate::metadata::{MetadataError, MetadataSigner};
 use crate::metrics::RoleMetrics;
 use crate::publish::{PublishError, Publisher};
 use crate::round::Round;
 use crate::state::{Fault, RoleState};
 use crate::storage::checkpoint::CheckpointError;
-use crate::storage::wal::{MAX_RECORD_BYTES, Wal, WalError};
+use crate::storage::wal::MAX_RECORD_BYTES;
+use crate::storage::{LogError, RoleLog, StateError, StateStore};
 use crate::tree::{RoleTree, RuleError};
 
 /// The most change-record bytes (the JSON of every pending entry) that may wait unsigned. A
@@ -179,6 +180,10 @@ pub enum SubmitError {
     /// The bytes uploaded with the request could not be stored; nothing was applied.
     #[error("{0}")]
     Upload(UploadFault),
+    /// This node does not lead the role (any more): nothing of the request was applied here.
+    /// Another node leads it, or will once the lease expires; retry there.
+    #[error("this signer does not lead the role now; nothing was applied; retry at the leader")]
+    NotLeader,
     /// The changes are durable (at `seq`) but signing or publishing failed; it is retried.
     #[error(
         "changes are durable (log sequence {seq}) but not yet signed: {}", .fault.message()
@@ -213,9 +218,12 @@ pub enum UploadFault {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecoveryError {
-    /// The write-ahead log.
+    /// The log.
     #[error(transparent)]
-    Wal(#[from] WalError),
+    Log(#[from] LogError),
+    /// The role's state (its log, its checkpoint).
+    #[error(transparent)]
+    State(#[from] StateError),
     /// The checkpoint or the stored round.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
@@ -297,13 +305,14 @@ pub enum RecoveryError {
 }
 
 /// Everything a role's sequencer is made of.
+#[derive(Clone)]
 pub struct Parts {
     /// The role's name.
     pub role: String,
     /// Its configuration.
     pub cfg: RoleConfig,
     /// Where its state is.
-    pub paths: RolePaths,
+    pub store: StateStore,
     /// Its online key under its current root.
     pub signer: MetadataSigner,
     /// Its published repository.
@@ -327,9 +336,9 @@ struct SignedWaiter {
 pub struct Sequencer {
     role: String,
     cfg: RoleConfig,
-    paths: RolePaths,
+    store: StateStore,
     tree: RoleTree,
-    wal: Wal,
+    log: RoleLog,
     last: Option<Round>,
     /// Durable, unsigned changes, as the next change record lists them.
     pending: Vec<RecordChange>,
@@ -352,21 +361,53 @@ pub struct Sequencer {
     retry_at: Option<Instant>,
     unpublished: bool,
     in_flight: Option<checkpoint::InFlight>,
+    /// With the state in a bucket: this node's leadership of the role.
+    guard: Option<Arc<LeaseGuard>>,
+    /// Set once this node stopped leading the role: it writes nothing more.
+    stepped_down: bool,
+}
+
+/// Why [`Sequencer::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The service is shutting down.
+    Shutdown,
+    /// This node no longer leads the role (a lost race or lease, or a log it can no longer
+    /// trust in a bucket): another node, or this one after recovering from the bucket again,
+    /// takes over.
+    SteppedDown,
 }
 
 impl Sequencer {
-    /// Runs the loop until `shutdown` turns true, then serves what is queued and stops.
+    /// Runs the loop until `shutdown` turns true, then serves what is queued and stops; or
+    /// until this node stops leading the role, answering what is queued with
+    /// [`SubmitError::NotLeader`] and leaving `rx` open for the next leadership.
     pub async fn run(
         mut self,
-        mut rx: mpsc::Receiver<Submission>,
+        rx: &mut mpsc::Receiver<Submission>,
         mut shutdown: watch::Receiver<bool>,
-    ) {
+    ) -> Exit {
+        let guard = self.guard.clone();
+        let lost = async {
+            match &guard {
+                Some(g) => g.lost().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(lost);
         loop {
+            if self.stepped_down {
+                break;
+            }
             let wake = self.retry_at.unwrap_or_else(|| self.resign_due());
             let checkpointing = self.in_flight.is_some();
             let first = tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
+                _ = &mut lost => {
+                    self.step_down(&"the lease ran out or was taken over");
+                    break;
+                }
                 sub = rx.recv() => match sub {
                     Some(s) => Some(s),
                     None => break,
@@ -387,10 +428,21 @@ impl Sequencer {
                     }
                 }
                 Some(first) => {
-                    let batch = self.collect(first, &mut rx).await;
+                    let batch = self.collect(first, rx).await;
                     self.commit(batch).await;
                 }
             }
+        }
+        self.finish_checkpoint(true);
+        if self.stepped_down {
+            while let Ok(s) = rx.try_recv() {
+                let _ = s.reply.send(Err(SubmitError::NotLeader));
+            }
+            tracing::warn!(
+                role = self.role,
+                "sequencer stopped: this node no longer leads the role"
+            );
+            return Exit::SteppedDown;
         }
         rx.close();
         let mut rest = Vec::new();
@@ -400,7 +452,6 @@ impl Sequencer {
         if !rest.is_empty() {
             self.commit(rest).await;
         }
-        self.finish_checkpoint(true);
         if (self.since_checkpoint > 0 || self.rounds_since_checkpoint > 0)
             && self.pending.is_empty()
             && self.broken.is_none()
@@ -409,11 +460,31 @@ impl Sequencer {
             tracing::error!(role = self.role, error = %e, "checkpoint at shutdown failed; the log still holds every change");
         }
         tracing::info!(role = self.role, "sequencer stopped");
+        Exit::Shutdown
+    }
+
+    /// Stops writing the role at once because this node no longer leads it (or can no longer
+    /// trust its log in the bucket), and says why. Nothing more is appended or published.
+    fn step_down(&mut self, why: &dyn std::fmt::Display) {
+        if !self.stepped_down {
+            tracing::error!(role = self.role, reason = %why, "this node stops leading the role and writes nothing more to it");
+        }
+        self.stepped_down = true;
+        if let Some(g) = &self.guard {
+            g.lose();
+        }
+        self.state.set_leadership(false, None);
     }
 
     /// Stops the role for writes until a restart: logs why (with paths and OS errors), and
     /// shows clients only the fault.
     fn mark_broken(&mut self, fault: Fault, detail: &dyn std::fmt::Display) {
+        if self.guard.is_some() {
+            // In a bucket the cure is recovery from the bucket: by another node, or by this one
+            // once it takes the lease again.
+            self.step_down(detail);
+            return;
+        }
         tracing::error!(role = self.role, error = %detail, code = fault.code(), "the role refuses writes until the signer is restarted");
         self.broken = Some(fault);
         self.state.set_fault(Some(fault));
@@ -452,9 +523,20 @@ enum RoundError {
     #[error(transparent)]
     Publish(#[from] PublishError),
     #[error(transparent)]
-    Wal(#[from] WalError),
+    Log(#[from] LogError),
     #[error(
         "timestamp version {0} is already published but this state did not sign it: the state is behind the repository; restore the state that signed it"
     )]
     VersionTaken(u64),
+}
+
+impl RoundError {
+    /// Whether another node leads the role now (a lost race on the log or the repository).
+    fn ends_leadership(&self) -> bool {
+        match self {
+            RoundError::Log(e) => e.ends_leadership(),
+            RoundError::Publish(e) => e.ends_leadership(),
+            _ => false,
+        }
+    }
 }

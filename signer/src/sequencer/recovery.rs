@@ -11,8 +11,7 @@ use crate::change::Change;
 use crate::config::SnapshotMode;
 use crate::round::Round;
 use crate::state::SignedVersion;
-use crate::storage::checkpoint::{Checkpoint, load_round};
-use crate::storage::wal::Wal;
+use crate::storage::Opened;
 use crate::tree::RoleTree;
 
 impl Sequencer {
@@ -22,17 +21,25 @@ impl Sequencer {
         let Parts {
             role,
             cfg,
-            paths,
+            store,
             signer,
             publisher,
             state,
             metrics,
             max_unsigned,
         } = parts;
-        tuf_files::dir::create_private_dir(&paths.state_dir)?;
         let classic = cfg.snapshot == SnapshotMode::Classic;
-        let checkpoint = Checkpoint::load(&paths.checkpoint())?;
-        let stored = load_round(&paths.round())?;
+        let guard = match &store {
+            crate::storage::StateStore::Bucket { guard, .. } => Some(guard.clone()),
+            crate::storage::StateStore::Dir(_) => None,
+        };
+        let Opened {
+            checkpoint,
+            stored_round: stored,
+            records,
+            log,
+            truncated,
+        } = store.open().await?;
         let mut tree = RoleTree::new(classic);
         tree.tree = Tree::from_leaves(checkpoint.entries.iter().map(|e| (e.key, e.contents)))
             .map_err(|source| RecoveryError::CheckpointTree {
@@ -79,17 +86,16 @@ impl Sequencer {
             }
             Some(r) => stored_unchecked = Some(r.clone()),
         }
-        let opened = Wal::open(&paths.wal(), checkpoint.seq)?;
-        if opened.truncated > 0 {
+        if truncated > 0 {
             tracing::warn!(
                 role,
-                bytes = opened.truncated,
+                bytes = truncated,
                 "cut a torn tail off the write-ahead log (an unacknowledged write)"
             );
         }
         let mut republish = Vec::new();
         let mut since_checkpoint = 0;
-        for record in opened.records {
+        for record in records {
             if let Some(round) = record.round {
                 check(&round, &tree.tree, "log")?;
                 if last
@@ -155,7 +161,7 @@ impl Sequencer {
                 seq: r.seq,
             });
         }
-        let applied_seq = opened.wal.last_seq();
+        let applied_seq = log.last_seq();
         let rounds_since_checkpoint = republish.len() as u64;
         let mut seq = Sequencer {
             burned_version: state_version,
@@ -166,9 +172,9 @@ impl Sequencer {
             since_checkpoint,
             rounds_since_checkpoint,
             cfg,
-            paths,
+            store,
             tree,
-            wal: opened.wal,
+            log,
             last,
             pending: Vec::new(),
             applied_seq,
@@ -180,7 +186,18 @@ impl Sequencer {
             retry_at: None,
             unpublished: false,
             in_flight: None,
+            guard,
+            stepped_down: false,
         };
+        if seq.guard.is_some() {
+            // The fence: this leadership's first record, at the next sequence number. A former
+            // leader that still believes it leads finds it taken at its next write and stops;
+            // if the former leader got there first, the append fails and recovery starts over.
+            seq.applied_seq = seq.log.append(&[]).await?;
+            // Only now read what the repository's head is: a former leader can no longer
+            // commit a round, so any head it still writes is one of the rounds recovered here.
+            seq.publisher.prepare().await?;
+        }
         for entry in pending {
             seq.add_pending(entry);
         }
@@ -209,7 +226,7 @@ impl Sequencer {
             seq.sign_round().await.map_err(|e| match e {
                 RoundError::Metadata(m) => RecoveryError::Metadata(m),
                 RoundError::Publish(p) => RecoveryError::Publish(p),
-                RoundError::Wal(w) => RecoveryError::Wal(w),
+                RoundError::Log(w) => RecoveryError::Log(w),
                 RoundError::VersionTaken(v) => RecoveryError::BehindPublished {
                     role: seq.role.clone(),
                     published: v,

@@ -13,13 +13,18 @@ use crate::state::{Fault, SignedVersion};
 impl Sequencer {
     /// A round failed: logs the details, schedules a retry, shows clients the fault.
     pub(super) fn note_failure(&mut self, e: &RoundError) -> Fault {
+        if e.ends_leadership() {
+            self.step_down(e);
+        }
         let fault = match e {
             _ if self.broken.is_some() => self.broken.unwrap_or(Fault::LogFailed),
+            // Another node leads the role now (this node stepped down above).
+            RoundError::Publish(p) if p.ends_leadership() => Fault::StateBehind,
             RoundError::Metadata(_) => Fault::SigningFailed,
             RoundError::Publish(p) if p.is_storage_full() => Fault::StorageFull,
             RoundError::Publish(_) => Fault::PublishFailed,
-            RoundError::Wal(w) if w.is_storage_full() => Fault::StorageFull,
-            RoundError::Wal(_) => Fault::LogFailed,
+            RoundError::Log(w) if w.is_storage_full() => Fault::StorageFull,
+            RoundError::Log(_) => Fault::LogFailed,
             RoundError::VersionTaken(_) => Fault::StateBehind,
         };
         tracing::error!(
@@ -171,7 +176,7 @@ impl Sequencer {
         // From here on the version is used, whatever happens: once the round record is durable
         // recovery republishes it, and if the append fails the version is skipped.
         self.burned_version = version;
-        if let Err(e) = self.wal.append_round(&round) {
+        if let Err(e) = self.log.append_round(&round).await {
             if e.log_intact() {
                 // Rolled back (a full disk): no byte of this round is in the log or published,
                 // so the version was never used and the retry signs it again. Skipping it
@@ -183,7 +188,7 @@ impl Sequencer {
             }
             return Err(e.into());
         }
-        self.applied_seq = self.wal.last_seq();
+        self.applied_seq = self.log.last_seq();
         self.rounds_since_checkpoint += 1;
         self.last = Some(round.clone());
         self.pending.clear();

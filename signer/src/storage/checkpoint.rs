@@ -55,6 +55,12 @@ pub enum CheckpointError {
     /// A leaf that cannot be encoded (a name over 65,535 bytes; target names are at most 255).
     #[error("cannot encode a checkpoint: {0}")]
     Encode(#[from] SequenceError),
+    /// The bucket (object storage).
+    #[error("checkpoint in the bucket: {0}")]
+    Bucket(crate::bucket::BucketError),
+    /// This node no longer leads the role; nothing was stored.
+    #[error("this node no longer holds the role's lease; the checkpoint was not stored")]
+    NotLeader,
     /// Damaged or of another format.
     #[error("checkpoint {path} is damaged ({reason}); restore it from a backup")]
     Damaged {

@@ -1,6 +1,234 @@
-//! A role's own state, which only the signer reads: the write-ahead log ([`wal`]) and the
-//! checkpoint with the round stored beside it ([`checkpoint`]). The layout on disk is in
-//! [`crate::layout`].
+//! A role's own state, which only the signer reads: its log of changes and signed rounds, and
+//! checkpoints of its leaves. It lives in the data directory ([`wal`], [`checkpoint`]; the
+//! layout is in [`crate::layout`]) or, with `[storage] type = "s3"`, under the role's private
+//! prefix in the bucket ([`bucket_log`], [`bucket_checkpoint`]), so that any node with the
+//! configuration can take the role over.
+//!
+//! [`RoleLog`] and [`StateStore`] are what the sequencer writes through; they keep the
+//! properties of both places: nothing is acknowledged before its record is durable (fsynced, or
+//! stored by a successful PUT), and a record is never replaced.
 
+pub mod bucket_checkpoint;
+pub mod bucket_log;
 pub mod checkpoint;
 pub mod wal;
+
+use std::sync::Arc;
+
+use crate::bucket::Bucket;
+use crate::change::Change;
+use crate::layout::RolePaths;
+use crate::lease::LeaseGuard;
+use crate::round::Round;
+use bucket_log::{BucketLog, BucketLogError};
+use checkpoint::{Checkpoint, CheckpointError, load_round, store_round};
+use wal::{CompactError, Record, Wal, WalError};
+
+/// Why the log could not take a record.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogError {
+    /// The log file.
+    #[error(transparent)]
+    File(#[from] WalError),
+    /// The log in the bucket.
+    #[error(transparent)]
+    Bucket(#[from] BucketLogError),
+}
+
+impl LogError {
+    /// Whether nothing was written: the log is as before and may take the next append.
+    pub fn log_intact(&self) -> bool {
+        match self {
+            LogError::File(e) => e.log_intact(),
+            LogError::Bucket(e) => e.log_intact(),
+        }
+    }
+
+    /// Whether the error is a full disk or quota.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, LogError::File(e) if e.is_storage_full())
+    }
+
+    /// Whether another node leads the role now (or may): this node must stop writing it.
+    pub fn ends_leadership(&self) -> bool {
+        matches!(self, LogError::Bucket(e) if e.ends_leadership())
+    }
+}
+
+/// A role's log, open for appends.
+#[derive(Debug)]
+pub enum RoleLog {
+    /// In the data directory.
+    File(Wal),
+    /// In the bucket.
+    Bucket(BucketLog),
+}
+
+impl RoleLog {
+    /// Appends a group commit's changes as one durable record; returns its sequence number.
+    pub async fn append(&mut self, changes: &[Change]) -> Result<u64, LogError> {
+        match self {
+            RoleLog::File(wal) => Ok(wal.append(changes)?),
+            RoleLog::Bucket(log) => {
+                let payload = wal::encode_changes(log.next_seq(), changes)?;
+                Ok(log.append(payload).await?)
+            }
+        }
+    }
+
+    /// Appends a signed round as one durable record; returns its sequence number.
+    pub async fn append_round(&mut self, round: &Round) -> Result<u64, LogError> {
+        match self {
+            RoleLog::File(wal) => Ok(wal.append_round(round)?),
+            RoleLog::Bucket(log) => {
+                let payload = wal::encode_round(log.next_seq(), round)?;
+                Ok(log.append(payload).await?)
+            }
+        }
+    }
+
+    /// The last sequence number written.
+    pub fn last_seq(&self) -> u64 {
+        match self {
+            RoleLog::File(wal) => wal.last_seq(),
+            RoleLog::Bucket(log) => log.last_seq(),
+        }
+    }
+
+    /// Where a checkpoint taken now ends: the last sequence number and, for the file log, the
+    /// byte after it (for compaction).
+    pub fn position(&self) -> (u64, u64) {
+        match self {
+            RoleLog::File(wal) => wal.position(),
+            RoleLog::Bucket(log) => (log.last_seq(), 0),
+        }
+    }
+
+    /// After a checkpoint up to `seq` is durable: drops the file log's records it covers. The
+    /// bucket's records stay (a taken sequence number must stay taken).
+    pub fn compact(&mut self, seq: u64, offset: u64) -> Result<(), CompactError> {
+        match self {
+            RoleLog::File(wal) => wal.compact(seq, offset),
+            RoleLog::Bucket(_) => Ok(()),
+        }
+    }
+
+    /// Like [`RoleLog::compact`] with nothing appended since the checkpoint (at shutdown).
+    pub fn truncate(&mut self) -> Result<(), WalError> {
+        match self {
+            RoleLog::File(wal) => wal.truncate(),
+            RoleLog::Bucket(_) => Ok(()),
+        }
+    }
+
+    /// Bytes the file log holds (0 in a bucket).
+    pub fn bytes(&self) -> u64 {
+        match self {
+            RoleLog::File(wal) => wal.bytes(),
+            RoleLog::Bucket(_) => 0,
+        }
+    }
+}
+
+/// Where a role's state lives.
+#[derive(Debug, Clone)]
+pub enum StateStore {
+    /// The role's state directory.
+    Dir(RolePaths),
+    /// The role's state prefix in the bucket, written under a lease.
+    Bucket {
+        /// `{prefix}/state/{role}`.
+        bucket: Bucket,
+        /// This node's leadership of the role.
+        guard: Arc<LeaseGuard>,
+    },
+}
+
+/// A role's state as found when it is opened.
+#[derive(Debug)]
+pub struct Opened {
+    /// The newest checkpoint (empty if none).
+    pub checkpoint: Checkpoint,
+    /// The round stored with it.
+    pub stored_round: Option<Round>,
+    /// The records after it.
+    pub records: Vec<Record>,
+    /// The log, open for appends.
+    pub log: RoleLog,
+    /// Bytes cut off a torn tail of the file log.
+    pub truncated: u64,
+}
+
+/// Why a role's state could not be opened or checkpointed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The log.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The checkpoint.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The state directory.
+    #[error(transparent)]
+    Fs(#[from] tuf_files::FsError),
+}
+
+impl StateStore {
+    /// Opens the role's state: the newest checkpoint, the round stored with it, the records
+    /// after it, and the log ready for appends.
+    pub async fn open(&self) -> Result<Opened, StateError> {
+        match self {
+            StateStore::Dir(paths) => {
+                tuf_files::dir::create_private_dir(&paths.state_dir)?;
+                let checkpoint = Checkpoint::load(&paths.checkpoint())?;
+                let stored_round = load_round(&paths.round())?;
+                let opened = Wal::open(&paths.wal(), checkpoint.seq).map_err(LogError::from)?;
+                Ok(Opened {
+                    checkpoint,
+                    stored_round,
+                    records: opened.records,
+                    log: RoleLog::File(opened.wal),
+                    truncated: opened.truncated,
+                })
+            }
+            StateStore::Bucket { bucket, guard } => {
+                let (checkpoint, stored_round) = bucket_checkpoint::load(bucket).await?;
+                let (log, records) = BucketLog::open(bucket.clone(), guard.clone(), checkpoint.seq)
+                    .await
+                    .map_err(LogError::from)?;
+                Ok(Opened {
+                    checkpoint,
+                    stored_round,
+                    records,
+                    log: RoleLog::Bucket(log),
+                    truncated: 0,
+                })
+            }
+        }
+    }
+
+    /// Makes a checkpoint durable: the round first, then the leaves, each durable before the
+    /// next (in the directory: `round.json`, then `checkpoint.bin` renamed over the old one; in
+    /// the bucket: new immutable objects named by the sequence number, the newest one wins).
+    pub async fn store_checkpoint(
+        &self,
+        checkpoint: &Checkpoint,
+        round: Option<&Round>,
+    ) -> Result<(), StateError> {
+        match self {
+            StateStore::Dir(paths) => {
+                if let Some(round) = round {
+                    store_round(round, &paths.round())?;
+                }
+                checkpoint.store(&paths.checkpoint())?;
+                Ok(())
+            }
+            StateStore::Bucket { bucket, guard } => {
+                bucket_checkpoint::store(bucket, guard, checkpoint, round).await?;
+                Ok(())
+            }
+        }
+    }
+}

@@ -184,6 +184,42 @@ pub struct Opened {
     pub truncated: u64,
 }
 
+/// The JSON of a [`Record`] holding `changes` at `seq`: the payload of a log record, in a
+/// file or as an object in a bucket. Serialized from borrowed parts rather than copies.
+pub fn encode_changes(seq: u64, changes: &[Change]) -> Result<Vec<u8>, WalError> {
+    #[derive(Serialize)]
+    struct Borrowed<'a> {
+        seq: u64,
+        changes: Vec<LoggedRef<'a>>,
+    }
+    #[derive(Serialize)]
+    struct LoggedRef<'a> {
+        name: &'a str,
+        contents: &'a LeafContents,
+    }
+    let record = Borrowed {
+        seq,
+        changes: changes
+            .iter()
+            .map(|c| LoggedRef {
+                name: &c.name,
+                contents: &c.new,
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&record).map_err(WalError::Encode)
+}
+
+/// The JSON of a [`Record`] holding a signed round at `seq`.
+pub fn encode_round(seq: u64, round: &Round) -> Result<Vec<u8>, WalError> {
+    #[derive(Serialize)]
+    struct Borrowed<'a> {
+        seq: u64,
+        round: &'a Round,
+    }
+    serde_json::to_vec(&Borrowed { seq, round }).map_err(WalError::Encode)
+}
+
 impl Wal {
     /// Opens (creating if needed) the log at `path`, reads every record, keeps those with a
     /// sequence number above `checkpoint_seq`, and cuts off a torn tail.
@@ -361,40 +397,16 @@ impl Wal {
     /// number. On error, the caller must not acknowledge the changes; the torn bytes, if any,
     /// are cut off on the next open (and by the rollback here when possible).
     pub fn append(&mut self, changes: &[Change]) -> Result<u64, WalError> {
-        // Serialized as a `Record` with its changes, borrowed rather than copied.
-        #[derive(Serialize)]
-        struct Borrowed<'a> {
-            seq: u64,
-            changes: Vec<LoggedRef<'a>>,
-        }
-        #[derive(Serialize)]
-        struct LoggedRef<'a> {
-            name: &'a str,
-            contents: &'a LeafContents,
-        }
         let seq = self.next_seq;
-        let record = Borrowed {
-            seq,
-            changes: changes
-                .iter()
-                .map(|c| LoggedRef {
-                    name: &c.name,
-                    contents: &c.new,
-                })
-                .collect(),
-        };
-        self.append_encoded(seq, &record)
+        let payload = encode_changes(seq, changes)?;
+        self.append_payload(seq, payload)
     }
 
     /// Appends a signed round and `fdatasync`s; returns its sequence number.
     pub fn append_round(&mut self, round: &Round) -> Result<u64, WalError> {
-        #[derive(Serialize)]
-        struct Borrowed<'a> {
-            seq: u64,
-            round: &'a Round,
-        }
         let seq = self.next_seq;
-        self.append_encoded(seq, &Borrowed { seq, round })
+        let payload = encode_round(seq, round)?;
+        self.append_payload(seq, payload)
     }
 
     /// The last sequence number written (or covered by the checkpoint the log was opened at).
@@ -402,8 +414,8 @@ impl Wal {
         self.next_seq - 1
     }
 
-    /// Appends `record`, which serializes as a [`Record`] with sequence number `seq`.
-    fn append_encoded(&mut self, seq: u64, record: &impl Serialize) -> Result<u64, WalError> {
+    /// Appends `payload`, a [`Record`] with sequence number `seq` as JSON.
+    fn append_payload(&mut self, seq: u64, payload: Vec<u8>) -> Result<u64, WalError> {
         let next_seq = self
             .next_seq
             .checked_add(1)
@@ -411,7 +423,6 @@ impl Wal {
                 path: self.path.clone(),
                 seq: self.next_seq,
             })?;
-        let payload = serde_json::to_vec(record).map_err(WalError::Encode)?;
         let too_large = || WalError::RecordTooLarge {
             bytes: payload.len(),
             max: self.max_record,

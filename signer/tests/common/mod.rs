@@ -22,6 +22,9 @@ pub use tuf_testkit::repo::{
 pub use tuf_testkit::signer::{Signer, kill9};
 pub use tuf_testkit::{CLASSIC, MERKLE, sha256_hex};
 
+/// This crate's `tuf-signer` binary.
+pub const SIGNER_BINARY: &str = tuf_testkit::signer_binary!();
+
 /// Runs this crate's `tuf-signer serve --config CONFIG` and waits until it listens.
 pub fn start_binary(config: &Path, env: &[(&str, &str)]) -> (Child, SocketAddr) {
     tuf_testkit::signer::start_binary(tuf_testkit::signer_binary!(), config, env)
