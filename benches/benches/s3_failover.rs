@@ -324,7 +324,7 @@ fn failover(s3: &MotoS3) -> Vec<(Duration, Duration)> {
                 e.front == next_leader
                     && e.at >= killed
                     && e.is_stored_put()
-                    && e.path.ends_with("/timestamp.json")
+                    && e.key_path().ends_with("/timestamp.json")
             }) {
                 break e.done - killed;
             }

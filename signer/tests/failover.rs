@@ -308,7 +308,7 @@ fn assert_present(client: &mut ClusterClient, acked: &[Ack]) {
 fn assert_stored_once(exchanges: &[Exchange], under: &str) -> usize {
     let mut stored: HashMap<String, usize> = HashMap::new();
     for e in exchanges.iter().filter(|e| e.is_stored_put()) {
-        let key = e.path.split('?').next().unwrap().to_owned();
+        let key = e.key_path().to_owned();
         if key.contains(under) {
             *stored.entry(key).or_default() += 1;
         }
@@ -424,7 +424,8 @@ fn kill_9_of_the_leader_fails_over_without_a_fork_or_a_lost_write() {
                 e.front == next
                     && e.at >= killed_at
                     && e.is_stored_put()
-                    && e.path.ends_with(&format!("/repo/{MERKLE}/timestamp.json"))
+                    && e.key_path()
+                        .ends_with(&format!("/repo/{MERKLE}/timestamp.json"))
             });
             if let Some(e) = first {
                 break e.done - killed_at;
