@@ -662,6 +662,9 @@ fn s3_faults_delay_acknowledgements_and_never_break_the_repository() {
     ];
     let mut windows = Vec::new();
     for (fault, duration, blocks) in phases {
+        // Each fault hits a leader that is writing (after the one before, the role may have
+        // been standing by until a node took the lease again).
+        writers.wait_for_more(5, Duration::from_secs(60), &cluster);
         let start = Instant::now();
         proxy.inject(fault, Scope::Puts, duration);
         let mut checks = 0;
@@ -679,6 +682,7 @@ fn s3_faults_delay_acknowledgements_and_never_break_the_repository() {
             proxy.injected(fault)
         );
         windows.push((fault, start, start + duration, blocks));
+        proxy.heal();
     }
     proxy.heal();
 
