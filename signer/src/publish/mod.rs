@@ -65,9 +65,9 @@ pub enum PublishError {
     /// leader took the role over. Nothing of this signer's is published over it.
     #[error(
         "another signer published {path} since this one last wrote or read it (the role was \
-         taken over by another node); this signer stops writing the role and publishes nothing \
-         over it. Restart this node to make it a standby; if no other node should be running, \
-         find the one that is"
+         taken over by another node); this node stops leading the role and publishes nothing \
+         over it. `/api/v1/ROLE/status` on any node names the leader; if no other node should be \
+         running, find the one that is"
     )]
     Fenced {
         /// The file (`timestamp.json`).
