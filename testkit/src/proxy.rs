@@ -80,6 +80,11 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// The path without the query (`/BUCKET/KEY`: the SDK adds `?x-id=PutObject`).
+    pub fn key_path(&self) -> &str {
+        self.path.split('?').next().unwrap_or_default()
+    }
+
     /// An object write the upstream stored (`PUT` answered 2xx by it, whether or not the answer
     /// reached the client).
     pub fn is_stored_put(&self) -> bool {
@@ -100,6 +105,8 @@ struct Shared {
     upstream: SocketAddr,
     active: Mutex<Option<Active>>,
     log: Mutex<Vec<Exchange>>,
+    /// Every fault applied, when the request arrived (a delayed one is logged when it ends).
+    applied: Mutex<Vec<Fault>>,
     conditional: tokio::sync::Mutex<()>,
 }
 
@@ -136,6 +143,7 @@ impl FaultProxy {
             upstream,
             active: Mutex::new(None),
             log: Mutex::new(Vec::new()),
+            applied: Mutex::new(Vec::new()),
             conditional: tokio::sync::Mutex::new(()),
         });
         let mut addrs = Vec::new();
@@ -209,14 +217,14 @@ impl FaultProxy {
         self.shared.log.lock().expect("lock").clone()
     }
 
-    /// How many requests had `fault` applied so far.
+    /// How many requests had `fault` applied so far (counted when they arrived).
     pub fn injected(&self, fault: Fault) -> usize {
         self.shared
-            .log
+            .applied
             .lock()
             .expect("lock")
             .iter()
-            .filter(|e| e.fault == Some(fault))
+            .filter(|f| **f == fault)
             .count()
     }
 }
@@ -282,6 +290,9 @@ async fn handle(
             .map(|v| format!("{h}: {}", String::from_utf8_lossy(v.as_bytes())))
     });
     let fault = shared.fault_for(front, &method);
+    if let Some(f) = fault {
+        shared.applied.lock().expect("lock").push(f);
+    }
     let record = |status: Option<u16>| Exchange {
         front,
         method: method.to_string(),

@@ -263,17 +263,6 @@ fn elements(xml: &str, name: &str) -> Vec<String> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn elements_are_found_and_decoded() {
-        let xml = "<R><Key>a/b</Key><Key>c&amp;d</Key><IsTruncated>false</IsTruncated></R>";
-        assert_eq!(super::elements(xml, "Key"), ["a/b", "c&d"]);
-        assert_eq!(super::elements(xml, "IsTruncated"), ["false"]);
-        assert_eq!(super::encode("a b/c+d"), "a%20b/c%2Bd");
-    }
-}
-
 /// The environment that gives a signer process moto's credentials through the standard AWS
 /// chain, as production gets real ones.
 pub const ENV: [(&str, &str); 3] = [
@@ -361,5 +350,16 @@ pub async fn keys(client: &Client, bucket: &str, prefix: &str) -> Vec<String> {
             Some(next) if out.is_truncated() == Some(true) => token = Some(next.to_owned()),
             _ => return keys,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn elements_are_found_and_decoded() {
+        let xml = "<R><Key>a/b</Key><Key>c&amp;d</Key><IsTruncated>false</IsTruncated></R>";
+        assert_eq!(super::elements(xml, "Key"), ["a/b", "c&d"]);
+        assert_eq!(super::elements(xml, "IsTruncated"), ["false"]);
+        assert_eq!(super::encode("a b/c+d"), "a%20b/c%2Bd");
     }
 }
