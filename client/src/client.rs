@@ -18,6 +18,7 @@ use tuf_merkle::{Digest, LeafContents, Proof, ProofError};
 
 use crate::attest::AttestationPolicy;
 use crate::error::ClientError;
+use crate::failover::{self, FailedAttempt, Repositories};
 use crate::state::{Mode, State, StateLock, write_atomic};
 use crate::transport::{Fetched, Transport};
 use crate::tuf::{self, Limits};
@@ -96,7 +97,8 @@ pub struct Refreshed {
     pub proof_version: u64,
 }
 
-/// A verifying client for one role.
+/// A verifying client for one role, fetching from one repository URL or several (the signer
+/// and its mirrors: see [`crate::failover`] for when it moves to the next and what is shared).
 ///
 /// It holds the state directory's lock for its whole life: another process opening the same
 /// directory waits until this client is dropped, and a second `open` of it in this process is
@@ -104,7 +106,9 @@ pub struct Refreshed {
 pub struct Client {
     _lock: StateLock,
     dir: PathBuf,
-    transport: Box<dyn Transport>,
+    repositories: Repositories,
+    /// Servers given up on since [`Client::take_failed_attempts`] was last called.
+    failed: Vec<FailedAttempt>,
     state: State,
     root: Signed<Root>,
     limits: Limits,
@@ -141,6 +145,18 @@ impl Client {
     /// Opens the state in `dir`, fetching through `transport`. Waits while another process
     /// has the directory open (see [`Client`]).
     pub fn open(dir: &Path, transport: Box<dyn Transport>) -> Result<Self, ClientError> {
+        Self::open_repositories(dir, vec![transport])
+    }
+
+    /// Opens the state in `dir`, fetching from `repositories` (the signer and mirrors of the
+    /// role, asked in this order) and failing over between them as [`crate::failover`]
+    /// describes; one trusted state serves them all. With one repository this is
+    /// [`Client::open`]. Refuses an empty list ([`ClientError::NoRepositories`]).
+    pub fn open_repositories(
+        dir: &Path,
+        repositories: Vec<Box<dyn Transport>>,
+    ) -> Result<Self, ClientError> {
+        let repositories = Repositories::new(repositories)?;
         let lock = StateLock::acquire(dir)?;
         // Holding the lock, no other writer is mid-write: temporary files are a killed run's.
         tuf_files::dir::remove_stale_temps(dir);
@@ -151,7 +167,8 @@ impl Client {
         Ok(Client {
             _lock: lock,
             dir: dir.to_owned(),
-            transport,
+            repositories,
+            failed: Vec::new(),
             state,
             root,
             limits: Limits::default(),
@@ -189,6 +206,59 @@ impl Client {
         &self.root
     }
 
+    /// The repository (base URL or directory) that answered the last step, or will be asked
+    /// first by the next one.
+    pub fn repository(&self) -> String {
+        self.repositories.current().describe()
+    }
+
+    /// The servers given up on (unavailable, or serving data that failed verification) since
+    /// the last call, oldest first; empty when every step was answered by the first server
+    /// asked. A caller reports these: a server that served bad data is tampering or broken,
+    /// even if another server then verified.
+    pub fn take_failed_attempts(&mut self) -> Vec<FailedAttempt> {
+        std::mem::take(&mut self.failed)
+    }
+
+    fn transport(&self) -> &dyn Transport {
+        self.repositories.current()
+    }
+
+    /// Runs `step` on one server after another ([`Repositories::order`]) until one gives a
+    /// result that is not that server's fault ([`failover::fault`]). Each step runs whole on
+    /// one server, so no answer of one server is combined with another's. The servers given
+    /// up on are kept for [`Client::take_failed_attempts`]; when all of them fail, the error
+    /// names each (with one server, its error is returned unchanged).
+    fn failing_over<T>(
+        &mut self,
+        mut step: impl FnMut(&mut Self) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let several = self.repositories.len() > 1;
+        let mut attempts = Vec::new();
+        for i in self.repositories.order() {
+            self.repositories.select(i);
+            let error = match step(self) {
+                Ok(v) => {
+                    self.failed.append(&mut attempts);
+                    return Ok(v);
+                }
+                Err(e) => e,
+            };
+            match failover::fault(&error) {
+                Some(fault) if several => attempts.push(FailedAttempt {
+                    repository: self.repositories.current().describe(),
+                    fault,
+                    error,
+                }),
+                _ => {
+                    self.failed.append(&mut attempts);
+                    return Err(error);
+                }
+            }
+        }
+        Err(ClientError::AllRepositoriesFailed { attempts })
+    }
+
     fn now(&self) -> jiff::Timestamp {
         self.now.unwrap_or_else(jiff::Timestamp::now)
     }
@@ -197,8 +267,14 @@ impl Client {
         &self.state.role
     }
 
-    /// `refresh`: the TUF client workflow (spec 5.3-5.6) for this role.
+    /// `refresh`: the TUF client workflow (spec 5.3-5.6) for this role, on one server (the
+    /// next one if it fails: see [`crate::failover`]).
     pub fn refresh(&mut self) -> Result<Refreshed, ClientError> {
+        self.failing_over(Self::refresh_here)
+    }
+
+    /// [`Client::refresh`] on the current server.
+    fn refresh_here(&mut self) -> Result<Refreshed, ClientError> {
         self.update_root()?;
         let merkle_root = self.update_timestamp()?;
         if self.state.mode == Mode::Classic {
@@ -235,7 +311,7 @@ impl Client {
         let mut state = self.state.clone();
         let mut current = self.root.clone();
         let walked = tuf::walk_roots(
-            self.transport.as_ref(),
+            self.repositories.current(),
             &role,
             self.root.clone(),
             &self.limits,
@@ -268,7 +344,7 @@ impl Client {
 
     fn update_timestamp(&mut self) -> Result<Option<Digest>, ClientError> {
         let path = format!("{}/timestamp.json", self.role());
-        let bytes = tuf::fetch_required(self.transport.as_ref(), &path, self.limits.timestamp)?;
+        let bytes = tuf::fetch_required(self.transport(), &path, self.limits.timestamp)?;
         let merkle = self.state.mode == Mode::Merkle;
         let ts = tuf::verify_timestamp(&self.root.signed, &path, &bytes, merkle)?;
         let trusted = self.state.timestamp_version;
@@ -367,7 +443,7 @@ impl Client {
         hashes: Option<&tough::schema::Hashes>,
     ) -> Result<Vec<u8>, ClientError> {
         let limit = length.unwrap_or(self.limits.metadata);
-        let bytes = tuf::fetch_required(self.transport.as_ref(), path, limit)?;
+        let bytes = tuf::fetch_required(self.transport(), path, limit)?;
         if let Some(len) = length
             && bytes.len() as u64 != len
         {
@@ -423,6 +499,11 @@ impl Client {
     /// a second 410 is returned as [`ClientError::Status`] with status 410, never as
     /// [`ClientError::Withheld`].
     pub fn verify(&mut self, name: &str, file: Option<&[u8]>) -> Result<Verified, ClientError> {
+        self.failing_over(|c| c.verify_here(name, file))
+    }
+
+    /// [`Client::verify`] on the current server.
+    fn verify_here(&mut self, name: &str, file: Option<&[u8]>) -> Result<Verified, ClientError> {
         if self.state.mode == Mode::Classic {
             return self.verify_classic(name, file);
         }
@@ -437,7 +518,8 @@ impl Client {
     ) -> Result<T, ClientError> {
         match f(self) {
             Err(e) if is_gone(&e) => {
-                self.refresh()?;
+                // On the same server: the step stays on one server.
+                self.refresh_here()?;
                 f(self)
             }
             other => other,
@@ -451,7 +533,7 @@ impl Client {
             tuf::encode_path(self.role()),
             tuf::encode_path(name)
         );
-        let answer = match self.transport.get(&path, self.limits.proof)? {
+        let answer = match self.transport().get(&path, self.limits.proof)? {
             Fetched::Found(b) => b,
             Fetched::NotFound => {
                 return Err(ClientError::Withheld {
@@ -500,7 +582,12 @@ impl Client {
     /// checks them. A 404 for a target the signed tree (or targets.json) holds is
     /// [`ClientError::Withheld`]. `None` when the target is not present (deleted or absent).
     pub fn download(&mut self, name: &str) -> Result<(Verified, Option<Vec<u8>>), ClientError> {
-        let v = self.verify(name, None)?;
+        self.failing_over(|c| c.download_here(name))
+    }
+
+    /// [`Client::download`] on the current server: the proof and the file from one server.
+    fn download_here(&mut self, name: &str) -> Result<(Verified, Option<Vec<u8>>), ClientError> {
+        let v = self.verify_here(name, None)?;
         let (length, sha256) = match v.status {
             Status::Present(LeafContents::Present { length, sha256, .. }) => (length, sha256),
             Status::Listed { length, sha256 } => (length, sha256),
@@ -517,7 +604,7 @@ impl Client {
             sha256.to_hex(),
             tuf::encode_path(base)
         );
-        let bytes = match self.transport.get(&path, length)? {
+        let bytes = match self.transport().get(&path, length)? {
             Fetched::Found(b) => b,
             Fetched::NotFound => {
                 return Err(ClientError::Withheld {
@@ -601,7 +688,7 @@ impl Client {
         let body = serde_json::to_vec(&serde_json::json!({ "names": names, "version": version }))
             .map_err(|e| ClientError::malformed("request", e))?;
         let answer = match self
-            .transport
+            .transport()
             .post_json(&path, &body, self.limits.multi_proof)?
         {
             Fetched::Found(b) => b,
@@ -626,6 +713,15 @@ impl Client {
     /// [`Client::verify`] does (a 410 Gone included); `files` gives the bytes to check for some
     /// of them.
     pub fn verify_many(
+        &mut self,
+        names: &[String],
+        files: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<Vec<Verified>, ClientError> {
+        self.failing_over(|c| c.verify_many_here(names, files))
+    }
+
+    /// [`Client::verify_many`] on the current server.
+    fn verify_many_here(
         &mut self,
         names: &[String],
         files: &BTreeMap<String, Vec<u8>>,

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use tuf_merkle::{Digest, LeafContents, ProofError};
 
 use crate::attest::ATTESTATION_SPEC;
+use crate::failover::FailedAttempt;
 
 /// Why the client refused what it was served, or could not run.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +81,16 @@ pub enum ClientError {
         /// The most redirects followed.
         limit: u32,
     },
+    /// Every repository URL of the role failed the step (several URLs only: with one, its own
+    /// error is returned). Each attempt says which server and why, in the order tried.
+    #[error("every repository failed: {}", display_attempts(.attempts))]
+    AllRepositoriesFailed {
+        /// Each server's failed attempt.
+        attempts: Vec<FailedAttempt>,
+    },
+    /// A client opened on an empty list of repositories.
+    #[error("no repository URL given")]
+    NoRepositories,
     /// Malformed JSON, or JSON of the wrong shape, in metadata or an API answer.
     #[error("{what} is not valid: {message}")]
     MalformedJson {
@@ -497,4 +508,13 @@ impl ClientError {
             message: e.to_string(),
         }
     }
+}
+
+/// `URL: why; URL: why`, for [`ClientError::AllRepositoriesFailed`].
+fn display_attempts(attempts: &[FailedAttempt]) -> String {
+    attempts
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -16,6 +16,7 @@ pub mod attest;
 pub mod audit;
 pub mod client;
 pub mod error;
+pub mod failover;
 pub mod local;
 pub mod state;
 pub mod transport;
@@ -23,6 +24,7 @@ pub mod tuf;
 
 pub use client::{Client, Refreshed, Status, Verified};
 pub use error::{AttestationError, ClientError};
+pub use failover::{FailedAttempt, ServerFault};
 pub use state::{Mode, State};
 pub use transport::{FileTransport, HttpTransport, Transport};
 pub use tuf::Limits;
