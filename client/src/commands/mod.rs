@@ -11,9 +11,9 @@ pub mod verify_many;
 use std::path::PathBuf;
 
 use tuf_client::Client;
-use tuf_client::ClientError;
 use tuf_client::attest::{AttestationPolicy, read_auditor_keys};
 use tuf_client::transport::{self, HttpOptions};
+use tuf_client::{ClientError, ServerFault};
 
 /// Exit code of a refusal (any error).
 pub const REFUSED: u8 = 1;
@@ -29,9 +29,15 @@ pub struct Common {
     #[arg(long)]
     state: PathBuf,
     /// The repository: the signer's or a mirror's base URL (`http://127.0.0.1:8080`), or a
-    /// directory laid out like it (no proofs then).
-    #[arg(long)]
-    repo: String,
+    /// directory laid out like it (no proofs then). Give it several times, or as a comma
+    /// list, for failover: each step (refresh, verify) asks the server that answered last,
+    /// then the others in the order given, moving on when one is unreachable, times out,
+    /// answers 5xx/408/429/410, or serves data that fails verification (reported on stderr).
+    /// A verified answer (present, deleted, absent) is never asked again elsewhere. Every
+    /// server is verified against the same trusted root and state: a mirror adds
+    /// availability, not trust, and one behind the trusted timestamp is refused as a rollback.
+    #[arg(long, required = true, value_delimiter = ',')]
+    repo: Vec<String>,
     /// Do not refresh first: verify against the timestamp trusted at the last refresh.
     #[arg(long)]
     no_refresh: bool,
@@ -50,22 +56,54 @@ pub struct Common {
 /// Opens the state directory on the repository, requires the attestation if asked to, and
 /// refreshes (unless `--no-refresh`), telling on stderr what it then trusts.
 pub fn open(common: &Common, http: HttpOptions) -> Result<Client, ClientError> {
-    let mut client = Client::open(&common.state, transport::open_with(&common.repo, http))?;
+    let repositories = common
+        .repo
+        .iter()
+        .map(|location| transport::open_with(location, http))
+        .collect();
+    let mut client = Client::open_repositories(&common.state, repositories)?;
     if let (Some(keys), Some(location)) = (&common.require_attestation, &common.attestation) {
         let keys = read_auditor_keys(keys)?;
         client =
             client.require_attestation(AttestationPolicy::at(location, keys, common.max_lag, http));
     }
     if !common.no_refresh {
-        let r = client.refresh()?;
+        let r = step(&mut client, Client::refresh)?;
         eprintln!(
-            "trusted: root {}, timestamp {}{}",
+            "trusted: root {}, timestamp {}{}{}",
             r.root_version,
             r.timestamp_version,
             r.merkle_root
                 .map(|m| format!(", merkle_root {m}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            // Which of several servers answered; one server's output stays as it was.
+            if common.repo.len() > 1 {
+                format!(" (from {})", client.repository())
+            } else {
+                String::new()
+            }
         );
     }
     Ok(client)
+}
+
+/// Runs one step of `client`, then tells on stderr which servers it gave up on, whatever the
+/// outcome: a server that served bad data is reported even when another one then verified.
+pub fn step<T>(
+    client: &mut Client,
+    f: impl FnOnce(&mut Client) -> Result<T, ClientError>,
+) -> Result<T, ClientError> {
+    let result = f(client);
+    let attempts = client.take_failed_attempts();
+    for attempt in &attempts {
+        let verdict = match attempt.fault {
+            ServerFault::BadData => "WARNING: repository served data that failed verification",
+            _ => "repository unavailable",
+        };
+        eprintln!("{verdict}: {}: {}", attempt.repository, attempt.error);
+    }
+    if !attempts.is_empty() && result.is_ok() {
+        eprintln!("answered and verified by {}", client.repository());
+    }
+    result
 }

@@ -9,7 +9,7 @@ use tuf_client::local::read_file;
 use tuf_client::state::write_atomic;
 use tuf_client::transport::HttpOptions;
 
-use super::{Common, NOT_PRESENT, open};
+use super::{Common, NOT_PRESENT, open, step};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,7 +28,7 @@ pub struct Args {
 pub fn run(args: Args, http: HttpOptions) -> Result<ExitCode, ClientError> {
     let mut client = open(&args.common, http)?;
     let v = if let Some(out) = args.download {
-        let (v, bytes) = client.download(&args.name)?;
+        let (v, bytes) = step(&mut client, |c| c.download(&args.name))?;
         if let Some(bytes) = bytes {
             write_atomic(&out, &bytes)?;
             eprintln!("{} bytes written to {}", bytes.len(), out.display());
@@ -36,7 +36,7 @@ pub fn run(args: Args, http: HttpOptions) -> Result<ExitCode, ClientError> {
         v
     } else {
         let bytes = args.file.as_deref().map(read_file).transpose()?;
-        client.verify(&args.name, bytes.as_deref())?
+        step(&mut client, |c| c.verify(&args.name, bytes.as_deref()))?
     };
     println!("{v}");
     Ok(if v.status.is_present() {

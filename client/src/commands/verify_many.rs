@@ -8,7 +8,7 @@ use tuf_client::ClientError;
 use tuf_client::local::Selection;
 use tuf_client::transport::HttpOptions;
 
-use super::{Common, NOT_PRESENT, open};
+use super::{Common, NOT_PRESENT, open, step};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -37,7 +37,9 @@ pub fn run(args: Args, http: HttpOptions) -> Result<ExitCode, ClientError> {
         args.all,
     )?;
     let mut client = open(&args.common, http)?;
-    let verified = client.verify_many(&selection.names, &selection.files)?;
+    let verified = step(&mut client, |c| {
+        c.verify_many(&selection.names, &selection.files)
+    })?;
     for v in &verified {
         println!("{v}");
     }
