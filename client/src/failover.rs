@@ -79,12 +79,12 @@ pub fn fault(e: &ClientError) -> Option<ServerFault> {
         | E::RedirectRefused { .. }
         | E::TooManyRedirects { .. }
         | E::NoProofApi { .. } => Some(ServerFault::Unavailable),
-        E::Status { status, .. } => match status {
-            // 410: not kept even after the step's own refresh; 408, 429 and 5xx: try later.
-            408 | 410 | 429 | 500..=599 => Some(ServerFault::Unavailable),
-            // Another 4xx answers the request itself (an invalid name, a classic role).
-            _ => None,
-        },
+        // 410: not kept even after the step's own refresh; 408, 429 and 5xx: try later. Another
+        // 4xx answers the request itself (an invalid name, a classic role): the wildcard below.
+        E::Status {
+            status: 408 | 410 | 429 | 500..=599,
+            ..
+        } => Some(ServerFault::Unavailable),
         E::NotFound { .. }
         | E::TooLarge { .. }
         | E::Truncated { .. }
