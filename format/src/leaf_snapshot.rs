@@ -246,12 +246,14 @@ impl LeafSnapshot {
     /// name), so the same leaves always give the same file with the same compressor.
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
         let payload = self.encode_payload()?;
-        let mut gz = GzBuilder::new()
-            .mtime(0)
-            .write(Vec::with_capacity(payload.len() / 2), Compression::default());
+        let mut gz = GzBuilder::new().mtime(0).write(
+            Vec::with_capacity(payload.len() / 2),
+            Compression::default(),
+        );
         gz.write_all(&payload)
             .map_err(|e| EncodeError::Compress(e.to_string()))?;
-        gz.finish().map_err(|e| EncodeError::Compress(e.to_string()))
+        gz.finish()
+            .map_err(|e| EncodeError::Compress(e.to_string()))
     }
 
     /// Reads a payload (uncompressed), refusing everything the encoder never writes.
@@ -471,10 +473,7 @@ mod tests {
         };
         assert!(with(&|_| {}).is_ok());
         assert_eq!(with(&|p| p[0] = b'X'), Err(DecodeError::BadMagic));
-        assert_eq!(
-            with(&|p| p[8] = 2),
-            Err(DecodeError::UnsupportedFormat(2))
-        );
+        assert_eq!(with(&|p| p[8] = 2), Err(DecodeError::UnsupportedFormat(2)));
         assert_eq!(with(&|p| p.truncate(20)), Err(DecodeError::TruncatedHeader));
         assert_eq!(with(&|p| p[14] = 0xff), Err(DecodeError::RoleNotUtf8));
         let v = 14 + 9;
@@ -551,10 +550,7 @@ mod tests {
     fn the_encoder_refuses_what_the_decoder_would() {
         let mut s = snapshot(3);
         s.entries.swap(0, 2);
-        assert_eq!(
-            s.encode(),
-            Err(EncodeError::KeysNotAscending { index: 1 })
-        );
+        assert_eq!(s.encode(), Err(EncodeError::KeysNotAscending { index: 1 }));
         let mut s = snapshot(3);
         s.entries[0].name = Some("x".into());
         assert_eq!(s.encode(), Err(EncodeError::NameMismatch { index: 0 }));

@@ -25,7 +25,11 @@ fn vectors() -> PathBuf {
 /// 0, a name in Han script, and a leaf kept without its name.
 fn leaves() -> Vec<LeafEntry> {
     let mut e = vec![
-        ("se/rd/serde", LeafContents::for_bytes(7, b"serde index file").unwrap(), true),
+        (
+            "se/rd/serde",
+            LeafContents::for_bytes(7, b"serde index file").unwrap(),
+            true,
+        ),
         ("3/s/syn", LeafContents::deleted(4).unwrap(), true),
         (
             "ma/xi/maxint",
@@ -33,8 +37,16 @@ fn leaves() -> Vec<LeafEntry> {
             true,
         ),
         ("1/a", LeafContents::for_bytes(1, b"").unwrap(), true),
-        ("日本/語", LeafContents::for_bytes(2, "語".as_bytes()).unwrap(), true),
-        ("no/na/noname", LeafContents::for_bytes(3, b"n").unwrap(), false),
+        (
+            "日本/語",
+            LeafContents::for_bytes(2, "語".as_bytes()).unwrap(),
+            true,
+        ),
+        (
+            "no/na/noname",
+            LeafContents::for_bytes(3, b"n").unwrap(),
+            false,
+        ),
     ]
     .into_iter()
     .map(|(name, contents, named)| LeafEntry {
