@@ -63,7 +63,8 @@ impl Sequencer {
     /// snapshot in the background when one is due.
     pub(super) fn maybe_leaf_snapshot(&mut self, version: u64, root: Digest) {
         let every = self.cfg.leaf_snapshot_every;
-        if every == 0 || version % every != 0 || self.cfg.snapshot != SnapshotMode::Merkle {
+        if every == 0 || !version.is_multiple_of(every) || self.cfg.snapshot != SnapshotMode::Merkle
+        {
             return;
         }
         if self
