@@ -3,12 +3,15 @@
 //!
 //! - [`paths`]: where every published file lives in a role's repository (`root.json`,
 //!   `N.root.json`, `timestamp.json`, `timestamps/V.timestamp.json`, `V.snapshot.json`,
-//!   `V.targets.json`, `changes/V.json`, both consistent-snapshot names of a target), and which
+//!   `V.targets.json`, `changes/V.json`, `leaf-snapshots/V.leaves.gz`, both consistent-snapshot names of a target), and which
 //!   of them are immutable and which are heads (for caching).
 //! - [`change_record`]: the change record `changes/V.json`, typed, serialized byte for byte as
 //!   the signer publishes it and parsed as strictly as the auditor needs.
 //! - [`leaves`]: the binary encoding of leaf entries (key, contents, name) that the signer's
 //!   checkpoint holds, with a decoder that allocates no more than its input justifies.
+//! - [`leaf_snapshot`]: `leaf-snapshots/V.leaves.gz`, every leaf of a role at one timestamp
+//!   version (gzip over a header and the leaf entries), decoded under a size bound and checked
+//!   against the signed root of that version.
 //! - [`hex_digest`]: serde for hashes as the POUF writes them, for other typed formats.
 //!
 //! The crate does no I/O, starts no threads and has no unsafe code, so that a client such as
@@ -35,6 +38,7 @@
 
 pub mod change_record;
 pub mod hex_digest;
+pub mod leaf_snapshot;
 pub mod leaves;
 pub mod paths;
 

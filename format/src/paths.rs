@@ -7,6 +7,7 @@
 //! timestamp.json                         the latest timestamp                        (head)
 //! timestamps/V.timestamp.json            the exact bytes of timestamp version V      (immutable)
 //! changes/V.json                         what timestamp V changed (change_record)    (immutable)
+//! leaf-snapshots/V.leaves.gz             every leaf at version V (leaf_snapshot)     (immutable)
 //! targets/DIR/SHA256.BASENAME            a target's bytes, python-tuf's name         (immutable)
 //! targets/SHA256.DIR/BASENAME            the same bytes, tough's name                (immutable)
 //! ```
@@ -35,6 +36,8 @@ pub const TIMESTAMP: &str = "timestamp.json";
 pub const TIMESTAMPS_DIR: &str = "timestamps";
 /// The directory of the change records.
 pub const CHANGES_DIR: &str = "changes";
+/// The directory of the leaf snapshots.
+pub const LEAF_SNAPSHOTS_DIR: &str = "leaf-snapshots";
 /// The directory of the stored target bytes.
 pub const TARGETS_DIR: &str = "targets";
 
@@ -62,6 +65,13 @@ pub fn targets(version: u64) -> String {
 /// `changes/V.json`: the change record of timestamp version `version`.
 pub fn change_record(version: u64) -> String {
     format!("{CHANGES_DIR}/{version}.json")
+}
+
+/// `leaf-snapshots/V.leaves.gz`: every leaf of the role at timestamp version `version`
+/// ([`crate::leaf_snapshot`]). Immutable: the version fixes the leaves, and a reader checks
+/// them against that version's signed root.
+pub fn leaf_snapshot(version: u64) -> String {
+    format!("{LEAF_SNAPSHOTS_DIR}/{version}.leaves.gz")
 }
 
 /// `targets/DIR/SHA256.BASENAME`: where target `name` with bytes of hash `sha256` is stored,
@@ -109,6 +119,8 @@ pub enum PublishedFile {
     Targets(u64),
     /// `changes/V.json`.
     ChangeRecord(u64),
+    /// `leaf-snapshots/V.leaves.gz`.
+    LeafSnapshot(u64),
     /// Stored target bytes, under either consistent-snapshot name.
     Target {
         /// The target name.
@@ -137,6 +149,9 @@ impl PublishedFile {
         if let Some(rest) = path.strip_prefix("changes/") {
             return version(rest.strip_suffix(".json")?).map(Self::ChangeRecord);
         }
+        if let Some(rest) = path.strip_prefix("leaf-snapshots/") {
+            return version(rest.strip_suffix(".leaves.gz")?).map(Self::LeafSnapshot);
+        }
         let (number, suffix) = path.split_once('.')?;
         let v = version(number)?;
         match suffix {
@@ -156,6 +171,7 @@ impl PublishedFile {
             | PublishedFile::Snapshot(_)
             | PublishedFile::Targets(_)
             | PublishedFile::ChangeRecord(_)
+            | PublishedFile::LeafSnapshot(_)
             | PublishedFile::Target { .. } => FileKind::Immutable,
         }
     }
@@ -232,6 +248,7 @@ mod tests {
         assert_eq!(snapshot(7), "7.snapshot.json");
         assert_eq!(targets(7), "7.targets.json");
         assert_eq!(change_record(7), "changes/7.json");
+        assert_eq!(leaf_snapshot(7000), "leaf-snapshots/7000.leaves.gz");
         let h = sha256(b"x");
         let hex = h.to_hex();
         assert_eq!(target("a/b/c.txt", &h), format!("targets/a/b/{hex}.c.txt"));
@@ -259,6 +276,11 @@ mod tests {
             (snapshot(9), F::Snapshot(9), FileKind::Immutable),
             (targets(9), F::Targets(9), FileKind::Immutable),
             (change_record(9), F::ChangeRecord(9), FileKind::Immutable),
+            (
+                leaf_snapshot(1000),
+                F::LeafSnapshot(1000),
+                FileKind::Immutable,
+            ),
             (
                 change_record(u64::MAX),
                 F::ChangeRecord(u64::MAX),
@@ -309,6 +331,13 @@ mod tests {
             "changes/1.timestamp.json",
             "changes/01.json",
             "changes/x/1.json",
+            "leaf-snapshots/0.leaves.gz",
+            "leaf-snapshots/01.leaves.gz",
+            "leaf-snapshots/1.leaves",
+            "leaf-snapshots/1.json",
+            "leaf-snapshots/latest.leaves.gz",
+            "leaf-snapshots/x/1.leaves.gz",
+            "1.leaves.gz",
             "state/crates.io/wal.log",
             "targets/",
             "targets/c",

@@ -454,6 +454,11 @@ pub struct RoleConfig {
     /// Write a checkpoint (and empty the write-ahead log) after this many changes.
     #[serde(default = "default_checkpoint_every")]
     pub checkpoint_every: u64,
+    /// Merkle roles: publish a leaf snapshot (`leaf-snapshots/V.leaves.gz`, every leaf at
+    /// version V) at every timestamp version V that is a multiple of this; 0: never. Classic
+    /// roles publish none (their timestamps carry no `merkle_root` to check one against).
+    #[serde(default = "default_leaf_snapshot_every")]
+    pub leaf_snapshot_every: u64,
     /// SHA-256 (lowercase hex) of each bearer token allowed to write to this role.
     #[serde(default)]
     pub writer_token_sha256: Vec<String>,
@@ -465,6 +470,10 @@ fn default_kept_versions() -> usize {
 
 fn default_checkpoint_every() -> u64 {
     100_000
+}
+
+fn default_leaf_snapshot_every() -> u64 {
+    1_000
 }
 
 /// Where the online key is: `{ type = "file", path = "…" }` or `{ type = "kms", key_id = "…",

@@ -107,6 +107,7 @@ impl Publisher for FsPublisher {
             self.dir.clone(),
             self.dir.join(tuf_repo_format::paths::TIMESTAMPS_DIR),
             self.dir.join(tuf_repo_format::paths::CHANGES_DIR),
+            self.dir.join(tuf_repo_format::paths::LEAF_SNAPSHOTS_DIR),
         ] {
             tuf_files::dir::remove_stale_temps(&dir);
         }
@@ -185,6 +186,14 @@ impl Publisher for FsPublisher {
         bytes: &[u8],
     ) -> Result<(), PublishError> {
         self.store_target_blocking(name, sha256, bytes)
+    }
+
+    async fn publish_leaf_snapshot(&self, version: u64, bytes: &[u8]) -> Result<(), PublishError> {
+        // Durable at once: unlike a round's files, no log record can write it again.
+        let path = self
+            .dir
+            .join(tuf_repo_format::paths::leaf_snapshot(version));
+        immutable(&path, bytes, Durability::Durable)
     }
 
     async fn open(&self, path: &str) -> Result<PublishedFile, ReadError> {

@@ -10,6 +10,7 @@
 //! timestamp.json                              the latest timestamp
 //! timestamps/V.timestamp.json                 the exact bytes of every timestamp version V
 //! changes/V.json                              what timestamp V changed, for auditors
+//! leaf-snapshots/V.leaves.gz                  every leaf at version V (merkle roles, every N versions)
 //! targets/DIR/SHA256.BASENAME                 uploaded target bytes (python-tuf's consistent name)
 //! targets/SHA256.DIR/BASENAME                 the same bytes (tough's consistent name)
 //! ```
@@ -17,7 +18,8 @@
 //! Properties every implementation keeps:
 //! - Readers never see a partial file.
 //! - A versioned file (`N.root.json`, `V.targets.json`, `V.snapshot.json`,
-//!   `timestamps/V.timestamp.json`, `changes/V.json`, stored targets) is immutable: created once,
+//!   `timestamps/V.timestamp.json`, `changes/V.json`, `leaf-snapshots/V.leaves.gz`, stored
+//!   targets) is immutable: created once,
 //!   never replaced; finding one with other contents is [`PublishError::Conflict`], which stops
 //!   the role (the state is behind what was published; publishing would give a version two
 //!   meanings).
@@ -180,6 +182,12 @@ pub trait Publisher: Send + Sync + std::fmt::Debug {
         sha256: &Digest,
         bytes: &[u8],
     ) -> Result<(), PublishError>;
+
+    /// Publishes the leaf snapshot of timestamp version `version` (`leaf-snapshots/V.leaves.gz`,
+    /// [`tuf_repo_format::leaf_snapshot`]), immutable and durable when this returns. It is
+    /// written after round `version` was published, off the sequencer thread, and nothing
+    /// points at it: a reader finds it by its version.
+    async fn publish_leaf_snapshot(&self, version: u64, bytes: &[u8]) -> Result<(), PublishError>;
 
     /// Opens a published file, `path` relative to the repository.
     async fn open(&self, path: &str) -> Result<PublishedFile, ReadError>;

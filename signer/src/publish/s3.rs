@@ -305,6 +305,11 @@ impl Publisher for S3Publisher {
         Ok(())
     }
 
+    async fn publish_leaf_snapshot(&self, version: u64, bytes: &[u8]) -> Result<(), PublishError> {
+        self.immutable(&tuf_repo_format::paths::leaf_snapshot(version), bytes)
+            .await
+    }
+
     async fn open(&self, path: &str) -> Result<PublishedFile, ReadError> {
         // Not retried: a reader retries itself, and a request should not hang for 30 s.
         match self.bucket.get_stream(path).await {

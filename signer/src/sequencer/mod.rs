@@ -16,7 +16,8 @@
 //! 6. answers requests that asked to wait until "signed", with the version and their proofs.
 //!
 //! [`recovery`] opens a role from its checkpoint and log; [`checkpoint`] writes checkpoints in
-//! the background and compacts the log.
+//! the background and compacts the log; [`leaf_snapshot`] publishes every leaf of a version now
+//! and then, in the background, for mirrors and auditors.
 //!
 //! Properties kept:
 //! - Nothing is acknowledged before it is fsynced in the log; after a log write fails the role
@@ -36,6 +37,7 @@
 
 mod batch;
 mod checkpoint;
+mod leaf_snapshot;
 mod recovery;
 mod round;
 
@@ -361,6 +363,8 @@ pub struct Sequencer {
     retry_at: Option<Instant>,
     unpublished: bool,
     in_flight: Option<checkpoint::InFlight>,
+    /// A leaf snapshot being written in the background.
+    leaf_snapshot: Option<std::thread::JoinHandle<()>>,
     /// With the state in a bucket: this node's leadership of the role.
     guard: Option<Arc<LeaseGuard>>,
     /// Set once this node stopped leading the role: it writes nothing more.
@@ -434,6 +438,7 @@ impl Sequencer {
             }
         }
         self.finish_checkpoint(true);
+        self.finish_leaf_snapshot();
         if self.stepped_down {
             while let Ok(s) = rx.try_recv() {
                 let _ = s.reply.send(Err(SubmitError::NotLeader));

@@ -186,6 +186,7 @@ impl Sequencer {
             retry_at: None,
             unpublished: false,
             in_flight: None,
+            leaf_snapshot: None,
             guard,
             stepped_down: false,
         };

@@ -204,6 +204,8 @@ impl Sequencer {
         self.publisher.publish_round(&round).await?;
         self.unpublished = false;
         self.after_publish();
+        // Only once the round is public: the snapshot is of a version readers can check.
+        self.maybe_leaf_snapshot(version, tree_root);
         Ok(())
     }
 
