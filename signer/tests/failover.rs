@@ -355,12 +355,15 @@ fn final_checks(
 
     let exchanges = proxy.exchanges();
     let versions = assert_stored_once(&exchanges, &format!("/repo/{MERKLE}/timestamps/")) as u64;
-    // The leader may sign once more (a re-sign, a last write) while this looks: the exchanges
-    // are read after the listing above, and the bucket again after them.
+    // Every PUT the proxy saw stored is in the bucket (read again after the exchanges: the
+    // leader may sign once more while this looks). The converse does not hold under kill -9: a
+    // node killed while its PUT was in flight can have it stored with no answer for the proxy
+    // to see (the new leader then finds the same bytes there). That no version was stored with
+    // two contents is what `assert_stored_once` and `assert_history_kept` check.
     let now_published = published_timestamps(s3).len() as u64;
     assert!(
-        (latest..=now_published).contains(&versions),
-        "one stored PUT per timestamp version: {versions} stored, {latest} published before, \
+        versions <= now_published && now_published >= latest,
+        "{versions} timestamp versions stored through the proxy, {latest} published before, \
          {now_published} after"
     );
     assert_stored_once(&exchanges, &format!("/repo/{MERKLE}/changes/"));
