@@ -18,7 +18,6 @@ use tuf_signer::internals::checkpoint::Checkpoint;
 /// The smallest entry: key, version, length, sha256, name length.
 const MIN_ENTRY: usize = 32 + 8 + 8 + 32 + 2;
 
-
 fuzz_target!(|data: &[u8]| {
     tuf_fuzz::begin(data.len());
     let Some((&mode, rest)) = data.split_first() else {
@@ -38,7 +37,11 @@ fuzz_target!(|data: &[u8]| {
     let encoded = c.encode().expect("a decoded checkpoint encodes");
     let back = Checkpoint::decode(&encoded, path).expect("a re-encoded checkpoint decodes");
     assert_eq!(back, c, "decode -> encode -> decode changed the checkpoint");
-    assert_eq!(back.encode().expect("encodes"), encoded, "encoding is not deterministic");
+    assert_eq!(
+        back.encode().expect("encodes"),
+        encoded,
+        "encoding is not deterministic"
+    );
     assert!(
         encoded.len() <= bytes.len(),
         "re-encoding grew the checkpoint"

@@ -19,30 +19,27 @@ use serde_json::Value;
 use tuf_signer::change::Op;
 use tuf_signer::config::Limits;
 use tuf_signer::internals::parse_batch;
-use tuf_signer::target::{self, Layout};
+use tuf_signer::target;
 
 fuzz_target!(|data: &[u8]| {
     tuf_fuzz::begin(data.len());
     let Some((&mode, body)) = data.split_first() else {
         return;
     };
-    let layout = if mode & 1 == 1 {
-        Layout::CratesIndex
-    } else {
-        Layout::Generic
-    };
+    let tuf_fuzz::request::Mode {
+        layout,
+        most,
+        max_bytes,
+    } = tuf_fuzz::request::mode(mode);
     let limits = Limits {
-        max_batch_changes: usize::from((mode >> 1) & 7) + 1,
-        max_json_bytes: if mode & 16 == 0 { 1 << 20 } else { 512 },
+        max_batch_changes: most,
+        max_json_bytes: max_bytes,
         ..Limits::default()
     };
     let ops = match parse_batch(body, &limits, layout) {
         Ok(ops) => ops,
         Err(e) => {
-            let status = e.status().as_u16();
-            assert!(status == 400 || status == 413, "status {status}");
-            assert_eq!(status == 413, body.len() > limits.max_json_bytes);
-            assert!(!e.code().is_empty());
+            tuf_fuzz::request::check_refusal(&e, body.len(), max_bytes);
             return;
         }
     };

@@ -58,7 +58,6 @@ fn log_bytes(mode: u8, mut rest: &[u8]) -> Vec<u8> {
     out
 }
 
-
 fuzz_target!(|data: &[u8]| {
     tuf_fuzz::begin(data.len());
     if data.len() < 9 {

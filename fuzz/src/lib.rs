@@ -165,3 +165,43 @@ pub fn scratch_dir(target: &str) -> std::path::PathBuf {
     }
     dir
 }
+
+/// What the HTTP body targets (`http_batch`, `proof_request`) share: the mode byte and the
+/// properties of a refusal.
+#[cfg(feature = "signer")]
+pub mod request {
+    use tuf_signer::internals::ApiError;
+    use tuf_signer::target::Layout;
+
+    /// A mode byte's meaning: bit 0 the role's layout, bits 1-3 the most items (1-8), bit 4 a
+    /// body limit of 512 bytes (else 1 MiB), so that inputs the fuzzer grows reach the bounds.
+    pub struct Mode {
+        /// The role's layout.
+        pub layout: Layout,
+        /// The most changes or names.
+        pub most: usize,
+        /// The body limit, bytes.
+        pub max_bytes: usize,
+    }
+
+    /// Reads a mode byte.
+    pub fn mode(byte: u8) -> Mode {
+        Mode {
+            layout: if byte & 1 == 1 {
+                Layout::CratesIndex
+            } else {
+                Layout::Generic
+            },
+            most: usize::from((byte >> 1) & 7) + 1,
+            max_bytes: if byte & 16 == 0 { 1 << 20 } else { 512 },
+        }
+    }
+
+    /// A refusal is a 400, or a 413 exactly when the body is over the limit, with a code.
+    pub fn check_refusal(e: &ApiError, body_len: usize, max_bytes: usize) {
+        let status = e.status().as_u16();
+        assert!(status == 400 || status == 413, "status {status}");
+        assert_eq!(status == 413, body_len > max_bytes);
+        assert!(!e.code().is_empty());
+    }
+}

@@ -238,17 +238,6 @@ impl Bucket {
         }
     }
 
-    /// Creates the bucket (for tests against an emulator; a deployment's bucket exists).
-    #[cfg(test)]
-    pub async fn create_bucket_for_tests(&self) {
-        let _ = self
-            .client
-            .create_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await;
-    }
-
     /// Stores `bytes` at `key` under `cond`; returns the new ETag.
     pub async fn put(
         &self,

@@ -331,43 +331,17 @@ fn unix_ms() -> u64 {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::config::S3Storage;
-    use tuf_keys::test_support::{MotoKms, REGION};
-
-    /// A fresh bucket on `moto` (created once per test), under a prefix of its own.
-    pub(crate) async fn bucket(moto: &MotoKms, name: &str) -> Bucket {
-        let storage = S3Storage {
-            bucket: name.into(),
-            prefix: "t".into(),
-            region: Some(REGION.into()),
-            endpoint: Some(moto.endpoint_url().into()),
-            path_style: true,
-            advertise_url: "http://127.0.0.1:1".into(),
-            node_id: None,
-            lease_seconds: 5,
-        };
-        let credentials = aws_sdk_s3::config::Credentials::new(
-            "moto-access-key",
-            "moto-secret-key",
-            None,
-            None,
-            "t",
-        );
-        let b = Bucket::connect_with_credentials(&storage, Some(credentials))
-            .await
-            .unwrap();
-        b.create_bucket_for_tests().await;
-        b
-    }
+    use crate::bucket::testing::moto_bucket;
+    use tuf_keys::test_support::MotoKms;
 
     #[tokio::test]
     async fn a_lease_is_taken_kept_lost_and_released() {
         let Some(moto) = MotoKms::start_or_skip("a_lease_is_taken_kept_lost_and_released") else {
             return;
         };
-        let b = bucket(&moto, "lease-test").await.under("state/r");
+        let b = moto_bucket(&moto, "lease-test", "t").await.under("state/r");
         let d = Duration::from_millis(900);
         let a = Arc::new(Lease::new(b.clone(), "a".into(), "http://a".into(), d));
         let other = Lease::new(b.clone(), "b".into(), "http://b".into(), d);

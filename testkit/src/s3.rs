@@ -147,25 +147,11 @@ impl MotoS3 {
 
     /// Every key under `prefix` (full keys, sorted), all pages of `ListObjectsV2`.
     pub fn list(&self, prefix: &str) -> Vec<String> {
-        let mut keys = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut path = format!("/{BUCKET}?list-type=2&prefix={}", encode(prefix));
-            if let Some(t) = &token {
-                path.push_str(&format!("&continuation-token={}", encode(t)));
-            }
-            let r = self.raw("GET", &path, &[], b"");
-            assert_eq!(r.status, 200, "ListObjectsV2 {prefix}: {}", r.text());
-            let xml = r.text();
-            keys.extend(elements(&xml, "Key"));
-            token = elements(&xml, "NextContinuationToken").into_iter().next();
-            let truncated = elements(&xml, "IsTruncated")
-                .first()
-                .is_some_and(|v| v == "true");
-            if !truncated || token.is_none() {
-                break;
-            }
-        }
+        let mut keys: Vec<String> = self
+            .list_sizes(prefix)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
         keys.sort();
         keys
     }

@@ -164,8 +164,8 @@ async fn put_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bucket::testing::moto_bucket;
     use crate::lease::Lease;
-    use crate::lease::tests::bucket;
     use std::time::Duration;
     use tuf_keys::test_support::MotoKms;
     use tuf_merkle::{LeafContents, key_of};
@@ -190,7 +190,9 @@ mod tests {
         let Some(moto) = MotoKms::start_or_skip("the_newest_complete_checkpoint_is_loaded") else {
             return;
         };
-        let b = bucket(&moto, "checkpoint-test").await.under("state/r");
+        let b = moto_bucket(&moto, "checkpoint-test", "t")
+            .await
+            .under("state/r");
         assert_eq!(load(&b).await.unwrap(), (Checkpoint::default(), None));
         let lease = Lease::new(
             b.clone(),

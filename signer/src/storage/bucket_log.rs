@@ -311,8 +311,8 @@ mod tests {
 #[cfg(test)]
 mod moto_tests {
     use super::*;
+    use crate::bucket::testing::moto_bucket;
     use crate::lease::Lease;
-    use crate::lease::tests::bucket;
     use tuf_keys::test_support::MotoKms;
 
     fn record(seq: u64) -> Vec<u8> {
@@ -324,7 +324,7 @@ mod moto_tests {
         let Some(moto) = MotoKms::start_or_skip("only_one_node_commits_a_sequence_number") else {
             return;
         };
-        let b = bucket(&moto, "log-test").await.under("state/r");
+        let b = moto_bucket(&moto, "log-test", "t").await.under("state/r");
         let d = Duration::from_secs(60);
         let a = Lease::new(b.clone(), "a".into(), "http://a".into(), d);
         let a = a.try_take().await.unwrap().unwrap();
