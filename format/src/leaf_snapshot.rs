@@ -380,6 +380,59 @@ pub fn decode(file: &[u8], max_payload: usize) -> Result<LeafSnapshot, DecodeErr
     LeafSnapshot::decode_payload(&payload)
 }
 
+/// `leaf-snapshots/latest.json`: which leaf snapshot is the newest (a head, replaced each time
+/// the signer publishes a snapshot). It is a hint, not a trust anchor: it carries no signature,
+/// and a reader trusts the snapshot it names only after [`LeafSnapshot::verify`]. The length and
+/// hash let a reader refuse a swapped file before decompressing it.
+///
+/// Serialized as compact JSON with the keys in this order:
+/// `{"timestamp_version":V,"length":L,"sha256":"…"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatestPointer {
+    /// The snapshot's timestamp version (`leaf-snapshots/V.leaves.gz`).
+    pub timestamp_version: u64,
+    /// The length of the file in bytes.
+    pub length: u64,
+    /// The SHA-256 of the file.
+    #[serde(with = "crate::hex_digest")]
+    pub sha256: Digest,
+}
+
+/// The largest `latest.json` a reader needs to read (a few dozen bytes in practice).
+pub const MAX_POINTER_BYTES: u64 = 1024;
+
+impl LatestPointer {
+    /// The pointer to `file`, the published bytes of the snapshot of `timestamp_version`.
+    pub fn to(timestamp_version: u64, file: &[u8]) -> Self {
+        LatestPointer {
+            timestamp_version,
+            length: file.len() as u64,
+            sha256: tuf_merkle::hash::sha256(file),
+        }
+    }
+
+    /// The published bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Three plain fields: serializing cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Parses a published pointer; version 0 is refused (no snapshot has it).
+    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        let p: LatestPointer = serde_json::from_slice(bytes)?;
+        if p.timestamp_version == 0 {
+            return Err(serde::de::Error::custom("timestamp_version 0"));
+        }
+        Ok(p)
+    }
+
+    /// Whether `file` is the file this pointer names (length and SHA-256).
+    pub fn matches(&self, file: &[u8]) -> bool {
+        file.len() as u64 == self.length && tuf_merkle::hash::sha256(file) == self.sha256
+    }
+}
+
 /// A slice of exactly `N` bytes as an array (callers pass what `take(N)` returned).
 fn fixed<const N: usize>(bytes: &[u8]) -> [u8; N] {
     let mut out = [0; N];
@@ -597,5 +650,24 @@ mod tests {
             back.verify("crates.io", 1000, &root),
             Err(VerifyError::RootMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn latest_pointer_round_trips_and_checks_the_file() {
+        let file = snapshot(10).encode().unwrap();
+        let p = LatestPointer::to(1000, &file);
+        let json = p.to_json();
+        assert!(json.starts_with(b"{\"timestamp_version\":1000,\"length\":"));
+        assert_eq!(LatestPointer::from_json(&json).unwrap(), p);
+        assert!(p.matches(&file));
+        let mut other = file.clone();
+        other[20] ^= 1;
+        assert!(!p.matches(&other));
+        assert!(
+            LatestPointer::from_json(br#"{"timestamp_version":0,"length":1,"sha256":"00"}"#)
+                .is_err()
+        );
+        let extra = String::from_utf8(json).unwrap().replace('}', ",\"x\":1}");
+        assert!(LatestPointer::from_json(extra.as_bytes()).is_err());
     }
 }

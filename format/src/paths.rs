@@ -8,6 +8,7 @@
 //! timestamps/V.timestamp.json            the exact bytes of timestamp version V      (immutable)
 //! changes/V.json                         what timestamp V changed (change_record)    (immutable)
 //! leaf-snapshots/V.leaves.gz             every leaf at version V (leaf_snapshot)     (immutable)
+//! leaf-snapshots/latest.json             which leaf snapshot is the newest           (head)
 //! targets/DIR/SHA256.BASENAME            a target's bytes, python-tuf's name         (immutable)
 //! targets/SHA256.DIR/BASENAME            the same bytes, tough's name                (immutable)
 //! ```
@@ -38,6 +39,8 @@ pub const TIMESTAMPS_DIR: &str = "timestamps";
 pub const CHANGES_DIR: &str = "changes";
 /// The directory of the leaf snapshots.
 pub const LEAF_SNAPSHOTS_DIR: &str = "leaf-snapshots";
+/// The pointer to the newest leaf snapshot ([`crate::leaf_snapshot::LatestPointer`]): a head.
+pub const LEAF_SNAPSHOT_LATEST: &str = "leaf-snapshots/latest.json";
 /// The directory of the stored target bytes.
 pub const TARGETS_DIR: &str = "targets";
 
@@ -121,6 +124,8 @@ pub enum PublishedFile {
     ChangeRecord(u64),
     /// `leaf-snapshots/V.leaves.gz`.
     LeafSnapshot(u64),
+    /// `leaf-snapshots/latest.json`.
+    LeafSnapshotLatest,
     /// Stored target bytes, under either consistent-snapshot name.
     Target {
         /// The target name.
@@ -138,6 +143,7 @@ impl PublishedFile {
         match path {
             ROOT => return Some(PublishedFile::Root),
             TIMESTAMP => return Some(PublishedFile::Timestamp),
+            LEAF_SNAPSHOT_LATEST => return Some(PublishedFile::LeafSnapshotLatest),
             _ => {}
         }
         if let Some(rest) = path.strip_prefix("targets/") {
@@ -165,7 +171,9 @@ impl PublishedFile {
     /// Whether the file is immutable or a head.
     pub fn kind(&self) -> FileKind {
         match self {
-            PublishedFile::Root | PublishedFile::Timestamp => FileKind::Head,
+            PublishedFile::Root | PublishedFile::Timestamp | PublishedFile::LeafSnapshotLatest => {
+                FileKind::Head
+            }
             PublishedFile::VersionedRoot(_)
             | PublishedFile::TimestampCopy(_)
             | PublishedFile::Snapshot(_)
@@ -271,6 +279,11 @@ mod tests {
         let cases = [
             (ROOT.to_owned(), F::Root, FileKind::Head),
             (TIMESTAMP.to_owned(), F::Timestamp, FileKind::Head),
+            (
+                LEAF_SNAPSHOT_LATEST.to_owned(),
+                F::LeafSnapshotLatest,
+                FileKind::Head,
+            ),
             (root(12), F::VersionedRoot(12), FileKind::Immutable),
             (timestamp_file(9), F::TimestampCopy(9), FileKind::Immutable),
             (snapshot(9), F::Snapshot(9), FileKind::Immutable),

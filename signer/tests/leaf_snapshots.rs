@@ -112,12 +112,41 @@ fn snapshots_are_published_every_n_versions_and_recompute_the_signed_root() {
     }
     assert!(checked >= 3, "{checked}");
 
+    // The pointer names the newest snapshot, by length and hash, and is served as a head.
+    let newest = at_version
+        .keys()
+        .copied()
+        .filter(|v| v.is_multiple_of(EVERY))
+        .max()
+        .unwrap();
+    let newest_file = wait_for(&b.repo(MERKLE).join(paths::leaf_snapshot(newest)));
+    let pointer_path = b.repo(MERKLE).join(paths::LEAF_SNAPSHOT_LATEST);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let pointer = loop {
+        let p = leaf_snapshot::LatestPointer::from_json(&wait_for(&pointer_path)).unwrap();
+        if p.timestamp_version == newest || std::time::Instant::now() > deadline {
+            break p;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(pointer.timestamp_version, newest);
+    assert!(pointer.matches(&newest_file));
+    let r = b.req(
+        "GET",
+        &format!("/{MERKLE}/{}", paths::LEAF_SNAPSHOT_LATEST),
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control"), Some("public, max-age=30"));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+
     // Only at multiples of the interval, and only for merkle roles.
     let names: Vec<String> = std::fs::read_dir(b.repo(MERKLE).join(paths::LEAF_SNAPSHOTS_DIR))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    for name in &names {
+    for name in names.iter().filter(|n| *n != "latest.json") {
         let Some(paths::PublishedFile::LeafSnapshot(v)) =
             paths::PublishedFile::parse(&format!("leaf-snapshots/{name}"))
         else {

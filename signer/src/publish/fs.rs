@@ -193,7 +193,11 @@ impl Publisher for FsPublisher {
         let path = self
             .dir
             .join(tuf_repo_format::paths::leaf_snapshot(version));
-        immutable(&path, bytes, Durability::Durable)
+        immutable(&path, bytes, Durability::Durable)?;
+        let pointer = tuf_repo_format::leaf_snapshot::LatestPointer::to(version, bytes).to_json();
+        let head = self.dir.join(tuf_repo_format::paths::LEAF_SNAPSHOT_LATEST);
+        atomic::write(&head, &pointer, PUBLISHED)?;
+        Ok(())
     }
 
     async fn open(&self, path: &str) -> Result<PublishedFile, ReadError> {

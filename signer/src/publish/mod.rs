@@ -185,8 +185,10 @@ pub trait Publisher: Send + Sync + std::fmt::Debug {
 
     /// Publishes the leaf snapshot of timestamp version `version` (`leaf-snapshots/V.leaves.gz`,
     /// [`tuf_repo_format::leaf_snapshot`]), immutable and durable when this returns. It is
-    /// written after round `version` was published, off the sequencer thread, and nothing
-    /// points at it: a reader finds it by its version.
+    /// written after round `version` was published, off the sequencer thread. Then the head
+    /// `leaf-snapshots/latest.json` is pointed at it
+    /// ([`tuf_repo_format::leaf_snapshot::LatestPointer`]), so a reader that does not know the
+    /// versions finds the newest; the pointer is written only once the file it names is.
     async fn publish_leaf_snapshot(&self, version: u64, bytes: &[u8]) -> Result<(), PublishError>;
 
     /// Opens a published file, `path` relative to the repository.

@@ -307,6 +307,9 @@ impl Publisher for S3Publisher {
 
     async fn publish_leaf_snapshot(&self, version: u64, bytes: &[u8]) -> Result<(), PublishError> {
         self.immutable(&tuf_repo_format::paths::leaf_snapshot(version), bytes)
+            .await?;
+        let pointer = tuf_repo_format::leaf_snapshot::LatestPointer::to(version, bytes).to_json();
+        self.head_file(tuf_repo_format::paths::LEAF_SNAPSHOT_LATEST, &pointer)
             .await
     }
 
