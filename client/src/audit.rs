@@ -72,52 +72,69 @@ fn resolve(
     limits: &Limits,
 ) -> Result<Result<(Vec<u8>, ChangeRecord), Breach>, ClientError> {
     let v = record.timestamp_version;
-    let bad_ts = |message: String| {
-        Ok(Err(Breach::BadTimestamp {
-            timestamp_version: v,
-            message,
-        }))
+    if let Err(breach) = check_timestamp_file(&record) {
+        return Ok(Err(breach));
+    }
+    let path = format!("{role}/{}", paths::timestamp_file(v));
+    let bytes = match transport.get(&path, limits.timestamp)? {
+        Fetched::Found(b) => b,
+        Fetched::NotFound => {
+            return Ok(Err(Breach::BadTimestamp {
+                timestamp_version: v,
+                message: format!("{path} is missing"),
+            }));
+        }
     };
-    let expected = paths::timestamp_file(v);
+    Ok(resolve_with(record, &bytes).map(|r| (bytes, r)))
+}
+
+/// The record must name its timestamp where the signer publishes it.
+fn check_timestamp_file(record: &PublishedRecord) -> Result<(), Breach> {
+    let expected = paths::timestamp_file(record.timestamp_version);
     if record.timestamp_file != expected {
-        return Ok(Err(Breach::BadRecord {
-            timestamp_version: v,
+        return Err(Breach::BadRecord {
+            timestamp_version: record.timestamp_version,
             message: format!(
                 "the record names {:?} for its timestamp, not {expected:?}",
                 record.timestamp_file
             ),
-        }));
+        });
     }
-    let path = format!("{role}/{expected}");
-    let bytes = match transport.get(&path, limits.timestamp)? {
-        Fetched::Found(b) => b,
-        Fetched::NotFound => return bad_ts(format!("{path} is missing")),
+    Ok(())
+}
+
+/// Resolves `record` with `bytes`, the file its timestamp is published in
+/// (`timestamps/V.timestamp.json`), obtained by the caller: the bytes must have the length and
+/// SHA-256 the record names and parse as a signed timestamp. The signature is checked later,
+/// by [`Replay::apply`], against the root chain.
+pub fn resolve_with(record: PublishedRecord, bytes: &[u8]) -> Result<ChangeRecord, Breach> {
+    check_timestamp_file(&record)?;
+    let v = record.timestamp_version;
+    let path = paths::timestamp_file(v);
+    let bad_ts = |message: String| Breach::BadTimestamp {
+        timestamp_version: v,
+        message,
     };
-    let sha256 = tuf_merkle::hash::sha256(&bytes);
+    let sha256 = tuf_merkle::hash::sha256(bytes);
     if bytes.len() as u64 != record.timestamp_length || sha256 != record.timestamp_sha256 {
-        return bad_ts(format!(
+        return Err(bad_ts(format!(
             "{path} has length {} and sha256 {sha256}; its record says {} and {}",
             bytes.len(),
             record.timestamp_length,
             record.timestamp_sha256
-        ));
+        )));
     }
-    let timestamp: Signed<Timestamp> = match serde_json::from_slice(&bytes) {
-        Ok(t) => t,
-        Err(e) => return bad_ts(format!("{path} is not a timestamp: {e}")),
-    };
-    Ok(Ok((
-        bytes,
-        ChangeRecord {
-            role: record.role,
-            timestamp_version: v,
-            previous_timestamp_version: record.previous_timestamp_version,
-            root_version: record.root_version,
-            merkle_root: record.merkle_root,
-            changes: record.changes,
-            timestamp,
-        },
-    )))
+    let timestamp: Signed<Timestamp> = serde_json::from_slice(bytes)
+        .map_err(|e| bad_ts(format!("{path} is not a timestamp: {e}")))?;
+    Ok(ChangeRecord {
+        role: record.role,
+        timestamp_version: v,
+        previous_timestamp_version: record.previous_timestamp_version,
+        root_version: record.root_version,
+        merkle_root: record.merkle_root,
+        changes: record.changes,
+        timestamp,
+    })
 }
 
 /// The first inconsistency found.
@@ -346,6 +363,39 @@ impl Replay {
             changes: 0,
             breach: None,
         }
+    }
+
+    /// A replay that starts after version `version`, from `tree`: the leaves of a leaf snapshot
+    /// the caller verified against the signed timestamp `version` (its `merkle_root`, under
+    /// root version `root_version` of `roots`). The next record applied must be `version + 1`'s.
+    /// Nothing before `version` is checked by this replay.
+    pub fn starting_at(
+        role: &str,
+        roots: HashMap<u64, Root>,
+        tree: Tree,
+        version: u64,
+        root_version: u64,
+    ) -> Self {
+        let root = tree.root();
+        Replay {
+            tree,
+            first: Some(version),
+            last: Some(version),
+            last_root: Some(root),
+            last_root_version: root_version,
+            ..Replay::new(role, roots)
+        }
+    }
+
+    /// Adds a root of the chain (one the caller verified against the previous root), so that
+    /// records signed under it can be checked.
+    pub fn trust_root(&mut self, root: Root) {
+        self.roots.insert(root.version.get(), root);
+    }
+
+    /// The root versions this replay trusts.
+    pub fn root_versions(&self) -> impl Iterator<Item = u64> + '_ {
+        self.roots.keys().copied()
     }
 
     /// Checks and applies the next record; false (with [`Replay::breach`] set) on a breach.
