@@ -44,6 +44,23 @@ pub trait Transport: Send + Sync {
     fn describe(&self) -> String;
 }
 
+/// The answer to a conditional GET ([`HttpTransport::get_if_none_match`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Conditional {
+    /// 304: the file still has the entity tag that was sent.
+    Unchanged,
+    /// The body (at most the limit) and its entity tag, if the server sent one.
+    Found {
+        /// The body.
+        bytes: Vec<u8>,
+        /// The `ETag` header.
+        etag: Option<String>,
+    },
+    /// 404.
+    NotFound,
+}
+
 /// Which HTTP redirects [`HttpTransport`] follows. Whatever the policy, `https` to `http` is
 /// never followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -144,6 +161,41 @@ impl HttpTransport {
     /// GET (`body` none) or POST `path`, following redirects as the policy allows, within one
     /// deadline for everything.
     fn request(&self, path: &str, body: Option<&[u8]>, limit: u64) -> Result<Fetched, ClientError> {
+        let (url, response) = self.send(path, body, None)?;
+        finish(&url, response, limit)
+    }
+
+    /// A conditional GET of `path`: with `etag` (an entity tag this transport returned before),
+    /// the server may answer [`Conditional::Unchanged`] without a body. Followers that poll a
+    /// head (`timestamp.json`) use it so that an unchanged repository costs a few bytes.
+    pub fn get_if_none_match(
+        &self,
+        path: &str,
+        limit: u64,
+        etag: Option<&str>,
+    ) -> Result<Conditional, ClientError> {
+        let (url, response) = self.send(path, None, etag)?;
+        if response.status().as_u16() == 304 {
+            return Ok(Conditional::Unchanged);
+        }
+        let etag = response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(match finish(&url, response, limit)? {
+            Fetched::Found(bytes) => Conditional::Found { bytes, etag },
+            Fetched::NotFound => Conditional::NotFound,
+        })
+    }
+
+    /// Sends the request and follows redirects; the final URL and response.
+    fn send(
+        &self,
+        path: &str,
+        body: Option<&[u8]>,
+        if_none_match: Option<&str>,
+    ) -> Result<(String, ureq::http::Response<ureq::Body>), ClientError> {
         let deadline = Instant::now() + self.options.timeout;
         let mut url = self.url(path);
         let mut hops = 0;
@@ -153,13 +205,18 @@ impl HttpTransport {
                 return Err(ClientError::Timeout { what: url });
             }
             let result = match body {
-                None => self
-                    .agent
-                    .get(&url)
-                    .config()
-                    .timeout_global(Some(remaining))
-                    .build()
-                    .call(),
+                None => {
+                    let mut get = self
+                        .agent
+                        .get(&url)
+                        .config()
+                        .timeout_global(Some(remaining))
+                        .build();
+                    if let Some(tag) = if_none_match {
+                        get = get.header("if-none-match", tag);
+                    }
+                    get.call()
+                }
                 Some(b) => self
                     .agent
                     .post(&url)
@@ -172,7 +229,7 @@ impl HttpTransport {
             let response = result.map_err(|e| request_error(&url, e))?;
             let status = response.status().as_u16();
             if !matches!(status, 301 | 302 | 303 | 307 | 308) {
-                return finish(&url, response, limit);
+                return Ok((url, response));
             }
             let location = response
                 .headers()
