@@ -402,7 +402,7 @@ impl ServerConfig {
         Duration::from_secs(self.write_timeout_secs)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         for (name, v) in [
             ("header_read_timeout_secs", self.header_read_timeout_secs),
             ("idle_timeout_secs", self.idle_timeout_secs),
@@ -525,6 +525,27 @@ impl Default for Batch {
     }
 }
 
+/// Checks a role name: it becomes a URL segment and a directory name.
+pub(crate) fn check_role_name(name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && !RESERVED_ROLE_NAMES.contains(&name);
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(format!(
+            "role name {name:?}: use lowercase letters, digits, '.', '-' and '_' (not one of {RESERVED_ROLE_NAMES:?})"
+        )))
+    }
+}
+
 /// Why a configuration is not usable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -623,21 +644,7 @@ impl Config {
         }
         let mut seen_tokens = BTreeMap::new();
         for (name, role) in &self.roles {
-            let ok_name = !name.is_empty()
-                && name.len() <= 64
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-                && name
-                    .bytes()
-                    .next()
-                    .is_some_and(|b| b.is_ascii_alphanumeric())
-                && !RESERVED_ROLE_NAMES.contains(&name.as_str());
-            if !ok_name {
-                return invalid(format!(
-                    "role name {name:?}: use lowercase letters, digits, '.', '-' and '_' (not one of {RESERVED_ROLE_NAMES:?})"
-                ));
-            }
+            check_role_name(name)?;
             if role.batch.max_changes == 0 {
                 return invalid(format!("roles.{name}.batch.max_changes must be at least 1"));
             }

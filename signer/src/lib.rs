@@ -33,6 +33,7 @@ mod lease;
 mod lock;
 pub mod metadata;
 mod metrics;
+pub mod mirror;
 mod publish;
 mod round;
 mod sequencer;

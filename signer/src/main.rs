@@ -1,4 +1,4 @@
-//! The `tuf-signer` command: `serve`, `import`, `key export`.
+//! The `tuf-signer` command: `serve`, `mirror`, `import`, `key export`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +35,17 @@ enum Command {
         role: String,
         /// The directory to import.
         dir: PathBuf,
+    },
+    /// Run a read-only verifying mirror: follow roles from the signer (its URL or its bucket),
+    /// verify every round against the root chain, and serve the same read API
+    /// (docs/operations.md, "Mirrors").
+    Mirror {
+        /// The mirror's TOML config file (upstream, roles with their trusted roots).
+        #[arg(long)]
+        config: PathBuf,
+        /// Address to listen on (overrides the config).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
     },
     /// Key management.
     Key {
@@ -110,14 +121,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Serve { common, listen } => {
-            // Before the signer opens its files: the connection cap is sized from this limit.
-            match tuf_signer::server::raise_nofile_limit() {
-                Ok(l) if l.before != l.now => {
-                    tracing::info!(before = l.before, now = l.now, "raised the open-file limit")
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
-            }
+            raise_nofile_limit();
             let mut config = common.load()?;
             if let Some(l) = listen {
                 config.listen = l;
@@ -126,6 +130,22 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("tuf-signer listening on http://{}", running.local_addr());
             wait_for_signal().await;
             eprintln!("shutting down: finishing queued changes");
+            running.shutdown().await;
+            Ok(())
+        }
+        Command::Mirror { config, listen } => {
+            raise_nofile_limit();
+            let mut config = tuf_signer::mirror::MirrorConfig::load(&config)?;
+            if let Some(l) = listen {
+                config.listen = l;
+            }
+            let running = tuf_signer::mirror::start(config).await?;
+            eprintln!(
+                "tuf-signer mirror listening on http://{}",
+                running.local_addr()
+            );
+            wait_for_signal().await;
+            eprintln!("shutting down: writing the mirror's checkpoint");
             running.shutdown().await;
             Ok(())
         }
@@ -169,6 +189,17 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             );
             Ok(())
         }
+    }
+}
+
+/// Raises the open-file limit before anything opens files: the connection cap is sized from it.
+fn raise_nofile_limit() {
+    match tuf_signer::server::raise_nofile_limit() {
+        Ok(l) if l.before != l.now => {
+            tracing::info!(before = l.before, now = l.now, "raised the open-file limit")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
 }
 

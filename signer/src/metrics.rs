@@ -111,6 +111,24 @@ pub struct RoleMetrics {
     pub signed_latency: Latency,
 }
 
+/// One followed role's metrics on a mirror (`tuf-signer mirror`).
+#[derive(Debug, Clone)]
+pub struct MirrorMetrics {
+    /// The latest timestamp version the mirror verified and serves.
+    pub timestamp_version: Gauge,
+    /// The latest timestamp version seen upstream.
+    pub upstream_version: Gauge,
+    /// 1 once the upstream was caught inconsistent (the mirror stopped advancing), else 0.
+    pub inconsistent: Gauge,
+    /// 1 while the upstream's timestamp names rounds it does not serve (withheld or not yet
+    /// written), else 0.
+    pub incomplete: Gauge,
+    /// Failed upstream requests.
+    pub upstream_errors: Counter,
+    /// How long the newest upstream version not yet served has been seen (0 when caught up).
+    pub lag_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
 /// A latency histogram, in seconds.
 #[derive(Debug, Clone)]
 pub struct Latency(Histogram);
@@ -163,6 +181,12 @@ pub struct Metrics {
     sign: Family<RoleLabel, Histogram, fn() -> Histogram>,
     durable: Family<RoleLabel, Histogram, fn() -> Histogram>,
     signed: Family<RoleLabel, Histogram, fn() -> Histogram>,
+    mirror_version: Family<RoleLabel, Gauge>,
+    mirror_upstream_version: Family<RoleLabel, Gauge>,
+    mirror_inconsistent: Family<RoleLabel, Gauge>,
+    mirror_incomplete: Family<RoleLabel, Gauge>,
+    mirror_upstream_errors: Family<RoleLabel, Counter>,
+    mirror_lag: Family<RoleLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// Requests answered with a 4xx.
     pub http_client_errors: Counter,
     /// Multi-proof requests refused (503) because the concurrent proof work was at its bound.
@@ -204,6 +228,12 @@ impl Metrics {
             sign: histograms(),
             durable: histograms(),
             signed: histograms(),
+            mirror_version: Family::default(),
+            mirror_upstream_version: Family::default(),
+            mirror_inconsistent: Family::default(),
+            mirror_incomplete: Family::default(),
+            mirror_upstream_errors: Family::default(),
+            mirror_lag: Family::default(),
             http_client_errors: Counter::default(),
             proofs_refused: Counter::default(),
             connections: ConnectionMetrics {
@@ -293,6 +323,37 @@ impl Metrics {
             "Multi-proof requests refused (503) because the concurrent proof work was at its bound.",
             m.proofs_refused.clone(),
         );
+        r.register(
+            "tuf_mirror_timestamp_version",
+            "Mirrors: the latest timestamp version verified and served.",
+            m.mirror_version.clone(),
+        );
+        r.register(
+            "tuf_mirror_upstream_timestamp_version",
+            "Mirrors: the latest timestamp version seen upstream.",
+            m.mirror_upstream_version.clone(),
+        );
+        r.register(
+            "tuf_mirror_inconsistent",
+            "Mirrors: 1 once the upstream was caught inconsistent; the mirror stopped advancing (evidence on disk).",
+            m.mirror_inconsistent.clone(),
+        );
+        r.register(
+            "tuf_mirror_incomplete",
+            "Mirrors: 1 while the upstream's timestamp names rounds the upstream does not serve.",
+            m.mirror_incomplete.clone(),
+        );
+        r.register(
+            "tuf_mirror_upstream_errors",
+            "Mirrors: failed upstream requests.",
+            m.mirror_upstream_errors.clone(),
+        );
+        r.register_with_unit(
+            "tuf_mirror_lag",
+            "Mirrors: how long the newest upstream version not yet served has been seen (0 when caught up).",
+            prometheus_client::registry::Unit::Seconds,
+            m.mirror_lag.clone(),
+        );
         let c = &m.connections;
         r.register(
             "tuf_signer_http_connections",
@@ -346,6 +407,21 @@ impl Metrics {
             sign: Latency(self.sign.get_or_create(&label).clone()),
             durable_latency: Latency(self.durable.get_or_create(&label).clone()),
             signed_latency: Latency(self.signed.get_or_create(&label).clone()),
+        }
+    }
+
+    /// The mirror metrics of role `role`.
+    pub fn mirror(&self, role: &str) -> MirrorMetrics {
+        let label = RoleLabel {
+            role: role.to_owned(),
+        };
+        MirrorMetrics {
+            timestamp_version: self.mirror_version.get_or_create(&label).clone(),
+            upstream_version: self.mirror_upstream_version.get_or_create(&label).clone(),
+            inconsistent: self.mirror_inconsistent.get_or_create(&label).clone(),
+            incomplete: self.mirror_incomplete.get_or_create(&label).clone(),
+            upstream_errors: self.mirror_upstream_errors.get_or_create(&label).clone(),
+            lag_seconds: self.mirror_lag.get_or_create(&label).clone(),
         }
     }
 

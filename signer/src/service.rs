@@ -96,13 +96,14 @@ pub enum StartError {
 
 /// A running service.
 pub struct Running {
-    addr: SocketAddr,
-    http_stop: watch::Sender<bool>,
-    sequencer_stop: watch::Sender<bool>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-    service: Arc<Service>,
-    _lock: DataDirLock,
+    pub(crate) addr: SocketAddr,
+    pub(crate) http_stop: watch::Sender<bool>,
+    /// Stops the per-role threads (sequencers; a mirror's followers).
+    pub(crate) sequencer_stop: watch::Sender<bool>,
+    pub(crate) server: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub(crate) threads: Vec<std::thread::JoinHandle<()>>,
+    pub(crate) service: Arc<Service>,
+    pub(crate) _lock: DataDirLock,
 }
 
 impl Running {
@@ -361,8 +362,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         roles.insert(
             name.clone(),
             RoleHandle {
-                cfg: cfg.clone(),
-                tx,
+                snapshot: cfg.snapshot,
+                layout: cfg.layout,
+                tx: Some(tx),
                 state,
                 published: publisher,
             },

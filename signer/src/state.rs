@@ -61,6 +61,26 @@ pub struct Status {
     /// Where the leader is, as the lease says (`[storage] advertise_url`), when it is known
     /// and another node; `None` with local storage.
     pub leader: Option<String>,
+    /// On a mirror (`tuf-signer mirror`): what it follows and how far it got.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<MirrorStatus>,
+}
+
+/// A mirror's view of its upstream, in a role's status.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MirrorStatus {
+    /// What it follows (a URL or `s3://bucket/prefix`).
+    pub upstream: String,
+    /// The latest timestamp version seen upstream.
+    pub upstream_timestamp_version: u64,
+    /// Where this run started: `checkpoint`, `leaf_snapshot` or `genesis`, and the version.
+    pub started_from: String,
+    /// The last upstream request that failed, if the last poll failed.
+    pub upstream_error: Option<String>,
+    /// Why the mirror stopped advancing, if the upstream was caught inconsistent.
+    pub inconsistency: Option<String>,
+    /// Where the refused bytes were kept (relative to the mirror's data directory).
+    pub evidence: Option<String>,
 }
 
 /// Why a role cannot currently commit or sign. Each has a stable code and a message that is
@@ -86,6 +106,13 @@ pub enum Fault {
     /// unknown: the request's changes may or may not be in the log. The node stopped leading
     /// the role, which is recovered from the bucket (by another node, or this one).
     LogUncertain,
+    /// A mirror caught its upstream inconsistent (a forged or reordered record, a root that
+    /// does not recompute, a version that went down, a bad signature): it stopped advancing and
+    /// serves its last good version; the refused bytes are kept on disk.
+    UpstreamInconsistent,
+    /// A mirror's upstream names rounds it does not serve (withheld, or not written yet): the
+    /// mirror waits at its last good version and asks again.
+    UpstreamIncomplete,
 }
 
 impl Fault {
@@ -98,6 +125,8 @@ impl Fault {
             Fault::PublishFailed => "publish_failed",
             Fault::StateBehind => "state_behind_repository",
             Fault::LogUncertain => "log_write_uncertain",
+            Fault::UpstreamInconsistent => "upstream_inconsistent",
+            Fault::UpstreamIncomplete => "upstream_incomplete",
         }
     }
 
@@ -121,6 +150,12 @@ impl Fault {
             }
             Fault::LogUncertain => {
                 "storing the log record kept failing and its outcome is unknown: the changes may or may not be applied; ask for them (status, a proof) and retry; the role is being recovered from the bucket"
+            }
+            Fault::UpstreamInconsistent => {
+                "this mirror caught its upstream inconsistent and stopped advancing; it serves its last good version; see the role's status and the mirror's evidence directory"
+            }
+            Fault::UpstreamIncomplete => {
+                "this mirror's upstream names rounds it does not serve; the mirror serves its last good version and asks again"
             }
         }
     }
@@ -155,6 +190,7 @@ impl RoleState {
                 error_code: None,
                 leading: true,
                 leader: None,
+                mirror: None,
             }),
         }
     }

@@ -93,5 +93,78 @@ async fn files_carry_cache_control_and_etags_and_revalidate_with_304() {
         )
         .await;
     assert_eq!(r.status, 404);
+    // A 404 must not be cached: the file may be written by the next round.
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    s.stop().await;
+}
+
+/// D9: a proof asked by version is immutable (a CDN may keep it forever); the latest proof is
+/// short-lived; errors, status, health and POSTed multi-proofs are never stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_says_how_long_it_may_be_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Signer::start(dir.path()).await;
+    let r = s
+        .write(
+            MERKLE,
+            "PUT",
+            "/api/v1/crates.io/targets/se/rd/serde?wait=signed",
+            None,
+            b"v1",
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let v = s.req("GET", "/api/v1/crates.io/status", &[], b"").await;
+    assert_eq!(v.header("cache-control"), Some("no-store"));
+    let version = v.json()["timestamp_version"].as_u64().unwrap();
+    for (path, status, cc) in [
+        (
+            format!("/api/v1/crates.io/proof/se/rd/serde?version={version}"),
+            200,
+            IMMUTABLE,
+        ),
+        (
+            "/api/v1/crates.io/proof/se/rd/serde".to_owned(),
+            200,
+            "public, max-age=5",
+        ),
+        // Absent names get a (non-membership) proof, cacheable like any.
+        (
+            format!("/api/v1/crates.io/proof/ab/se/absent?version={version}"),
+            200,
+            IMMUTABLE,
+        ),
+        // A version not signed yet: must not be remembered.
+        (
+            format!(
+                "/api/v1/crates.io/proof/se/rd/serde?version={}",
+                version + 1
+            ),
+            404,
+            "no-store",
+        ),
+        (
+            "/api/v1/crates.io/proof/se/rd/x?version=abc".to_owned(),
+            400,
+            "no-store",
+        ),
+        ("/healthz".to_owned(), 200, "no-store"),
+        ("/metrics".to_owned(), 200, "no-store"),
+    ] {
+        let r = s.req("GET", &path, &[], b"").await;
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+        assert_eq!(r.header("cache-control"), Some(cc), "{path}");
+    }
+    let r = s
+        .req(
+            "POST",
+            "/api/v1/crates.io/proofs",
+            &[("content-type", "application/json")],
+            format!(r#"{{"names":["se/rd/serde"],"version":{version}}}"#).as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("cache-control"), Some("no-store"));
     s.stop().await;
 }

@@ -13,6 +13,8 @@
 //! - Multi-proof work is bounded; a proof flood cannot starve writes or `/healthz`.
 //! - Static files are served only from the role's published repository, without following any
 //!   symlink, streamed.
+//! - Every answer carries `Cache-Control`: immutable files and proofs asked by version for a
+//!   year, heads and latest proofs briefly, everything else (errors included) `no-store`.
 
 pub mod auth;
 mod body;
@@ -65,11 +67,23 @@ pub fn router(service: Arc<Service>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))
-        .layer(axum::middleware::map_response(move |r: Response| {
+        .layer(axum::middleware::map_response(move |mut r: Response| {
             let errors = errors.clone();
             async move {
                 if r.status().is_client_error() {
                     errors.metrics.http_client_errors.inc();
+                }
+                // Every answer says how long it may be cached (D8, D9): files and proofs say
+                // it themselves; everything else (errors, status, writes, POSTed multi-proofs)
+                // must not be stored, so that a cache never keeps a 404 for a round not yet
+                // written or a status that has moved on.
+                if !r.headers().contains_key(axum::http::header::CACHE_CONTROL)
+                    || !r.status().is_success() && r.status() != StatusCode::NOT_MODIFIED
+                {
+                    r.headers_mut().insert(
+                        axum::http::header::CACHE_CONTROL,
+                        axum::http::HeaderValue::from_static("no-store"),
+                    );
                 }
                 r
             }

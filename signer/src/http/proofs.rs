@@ -32,15 +32,18 @@ pub(super) struct ProofQuery {
 
 fn merkle_role<'a>(s: &'a Service, name: &str) -> Result<&'a RoleHandle, ApiError> {
     let handle = role(s, name)?;
-    if handle.cfg.snapshot != SnapshotMode::Merkle {
+    if handle.snapshot != SnapshotMode::Merkle {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_merkle_role",
             format!("role {name:?} is in classic mode: its targets are listed in targets.json"),
         ));
     }
-    // A standby holds no tree: proofs come from the leader (or a mirror).
-    if let (false, leader) = handle.state.leadership() {
+    // A standby holds no tree: proofs come from the leader (or a mirror, which has no
+    // sequencer and always proves from the versions it verified).
+    if handle.tx.is_some()
+        && let (false, leader) = handle.state.leadership()
+    {
         return Err(ApiError::not_leader(leader));
     }
     Ok(handle)
@@ -86,17 +89,29 @@ pub(super) async fn proof(
     let q = q
         .map_err(|e| ApiError::bad("bad_query", format!("{e}; expected ?version=N")))?
         .0;
-    target::validate(&path, handle.cfg.layout).map_err(ApiError::path)?;
+    target::validate(&path, handle.layout).map_err(ApiError::path)?;
     let v = signed_version(&handle.state, q.version)?;
     let proof = v.tree.prove(&path);
-    Ok(axum::Json(json!({
-        "role": role_name,
-        "timestamp_version": v.version,
-        "merkle_root": v.root.to_hex(),
-        "proof": proof,
-    }))
-    .into_response())
+    // A proof is a pure function of (role, version, name): asked by version it never changes.
+    let cache = match q.version {
+        Some(_) => crate::publish::CACHE_IMMUTABLE,
+        None => CACHE_LATEST_PROOF,
+    };
+    Ok((
+        [(header::CACHE_CONTROL, HeaderValue::from_static(cache))],
+        axum::Json(json!({
+            "role": role_name,
+            "timestamp_version": v.version,
+            "merkle_root": v.root.to_hex(),
+            "proof": proof,
+        })),
+    )
+        .into_response())
 }
+
+/// `Cache-Control` of a proof asked without `?version=`: it follows the latest timestamp, so
+/// it is short-lived (clients that care ask by version, which is immutable).
+pub const CACHE_LATEST_PROOF: &str = "public, max-age=5";
 
 /// A `POST .../proofs` request.
 #[derive(Debug, Deserialize)]
@@ -163,7 +178,7 @@ pub(super) async fn proofs(
             }
         };
     let limits = s.limits.clone();
-    let layout = handle.cfg.layout;
+    let layout = handle.layout;
     let state = handle.state.clone();
     let answer = tokio::task::spawn_blocking(move || {
         let _permit = permit;

@@ -11,11 +11,12 @@ use tokio::sync::mpsc;
 
 use super::auth::{AuthOutcome, TokenTable};
 use super::error::ApiError;
-use crate::config::{Limits, RoleConfig};
+use crate::config::{Limits, SnapshotMode};
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::sequencer::Submission;
 use crate::state::RoleState;
+use crate::target::Layout;
 
 /// The state every handler gets.
 pub type AppState = Arc<Service>;
@@ -38,10 +39,13 @@ pub struct Service {
 
 /// One role as the HTTP handlers see it.
 pub struct RoleHandle {
-    /// Its configuration.
-    pub cfg: RoleConfig,
-    /// The sequencer's queue: every write goes there.
-    pub tx: mpsc::Sender<Submission>,
+    /// Merkle or classic.
+    pub snapshot: SnapshotMode,
+    /// Which target names the role accepts.
+    pub layout: Layout,
+    /// The sequencer's queue: every write goes there. `None` on a read-only mirror
+    /// (`tuf-signer mirror`), which answers writes with 405 `read_only_mirror`.
+    pub tx: Option<mpsc::Sender<Submission>>,
     /// Signed versions and status.
     pub state: Arc<RoleState>,
     /// The published repository, read by [`super::files`] only (writes go through the
@@ -68,6 +72,13 @@ pub(super) fn writer<'a>(
     headers: &HeaderMap,
 ) -> Result<&'a RoleHandle, ApiError> {
     let handle = role(s, name)?;
+    if handle.tx.is_none() {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "read_only_mirror",
+            "this is a read-only mirror: send writes to the signer",
+        ));
+    }
     match s.tokens.check(headers, name) {
         AuthOutcome::Allowed => match handle.state.leadership() {
             (true, _) => Ok(handle),

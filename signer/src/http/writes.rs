@@ -102,7 +102,7 @@ pub(super) async fn put_target(
     let (role_name, path) = path_params(p)?;
     let handle = writer(&s, &role_name, &headers)?;
     let wait = wait_param(q)?;
-    target::validate(&path, handle.cfg.layout).map_err(ApiError::path)?;
+    target::validate(&path, handle.layout).map_err(ApiError::path)?;
     let json = is_json(&headers);
     // The limit depends on what the body is: decided before reading any of it.
     let limit = if json {
@@ -159,7 +159,7 @@ pub(super) async fn delete_target(
     let (role_name, path) = path_params(p)?;
     let handle = writer(&s, &role_name, &headers)?;
     let wait = wait_param(q)?;
-    target::validate(&path, handle.cfg.layout).map_err(ApiError::path)?;
+    target::validate(&path, handle.layout).map_err(ApiError::path)?;
     submit(
         &role_name,
         handle,
@@ -205,7 +205,7 @@ pub(super) async fn batch(
         ReadDeadline::of(&s, deadline),
     )
     .await?;
-    let (limits, layout) = (s.limits.clone(), handle.cfg.layout);
+    let (limits, layout) = (s.limits.clone(), handle.layout);
     // Parsing and checking up to the JSON limit of changes is CPU work: off the async workers.
     let ops = tokio::task::spawn_blocking(move || parse_batch(&body, &limits, layout))
         .await
@@ -279,16 +279,15 @@ async fn submit(
             "the role's sequencer is not running (shutting down?)",
         )
     };
-    handle
-        .tx
-        .send(Submission {
-            ops,
-            uploads,
-            wait,
-            reply,
-        })
-        .await
-        .map_err(|_| unavailable())?;
+    let tx = handle.tx.as_ref().ok_or_else(unavailable)?;
+    tx.send(Submission {
+        ops,
+        uploads,
+        wait,
+        reply,
+    })
+    .await
+    .map_err(|_| unavailable())?;
     let result = rx.await.map_err(|_| unavailable())?;
     let r = result.map_err(|e| ApiError::from(e).with_leader(|| handle.state.leadership().1))?;
     Ok((StatusCode::OK, axum::Json(reply_json(role_name, wait, r))).into_response())
