@@ -247,142 +247,138 @@ impl Metrics {
             registry: Registry::default(),
         };
         let r = &mut registry;
-        // Counters get `_total` appended by the encoder.
+        // Counters get `_total` appended by the encoder, and every HELP text a period.
         r.register(
             "tuf_signer_changes",
-            "Changes made durable.",
+            "Changes made durable",
             m.changes.clone(),
         );
         r.register(
             "tuf_signer_rejected",
-            "Requests refused by the version rules.",
+            "Requests refused by the version rules",
             m.rejected.clone(),
         );
         r.register(
             "tuf_signer_rounds",
-            "Signed rounds published.",
+            "Signed rounds published",
             m.rounds.clone(),
         );
         r.register(
             "tuf_signer_refused_backlog",
-            "Requests refused because too many changes wait to be signed, or too large for one round.",
+            "Requests refused because too many changes wait to be signed, or too large for one round",
             m.refused_backlog.clone(),
         );
         r.register(
             "tuf_signer_leaves",
-            "Leaves in the role's tree, tombstones included.",
+            "Leaves in the role's tree, tombstones included",
             m.leaves.clone(),
         );
         r.register(
             "tuf_signer_timestamp_version",
-            "Latest published timestamp version.",
+            "Latest published timestamp version",
             m.timestamp_version.clone(),
         );
         r.register(
             "tuf_signer_unsigned_changes",
-            "Durable changes waiting to be signed (non-zero while signing lags or fails).",
+            "Durable changes waiting to be signed (non-zero while signing lags or fails)",
             m.unsigned_changes.clone(),
         );
         r.register(
             "tuf_signer_leading",
-            "1 while this node leads the role (commits and signs it), 0 while it stands by.",
+            "1 while this node leads the role (commits and signs it), 0 while it stands by",
             m.leading.clone(),
         );
         r.register(
             "tuf_signer_takeovers",
-            "Times this node took the role's lease and recovered the role from the bucket.",
+            "Times this node took the role's lease and recovered the role from the bucket",
             m.takeovers.clone(),
         );
         r.register(
             "tuf_signer_wal_fsync_seconds",
-            "Write-ahead-log append and fdatasync.",
+            "Write-ahead-log append and fdatasync",
             m.wal_fsync.clone(),
         );
-        r.register(
-            "tuf_signer_sign_seconds",
-            "Signing a round.",
-            m.sign.clone(),
-        );
+        r.register("tuf_signer_sign_seconds", "Signing a round", m.sign.clone());
         r.register(
             "tuf_signer_durable_seconds",
-            "Group commit start to durable answers.",
+            "Group commit start to durable answers",
             m.durable.clone(),
         );
         r.register(
             "tuf_signer_signed_seconds",
-            "Group commit start to signed answers.",
+            "Group commit start to signed answers",
             m.signed.clone(),
         );
         r.register(
             "tuf_signer_http_client_errors",
-            "Requests answered with a 4xx.",
+            "Requests answered with a 4xx",
             m.http_client_errors.clone(),
         );
         r.register(
             "tuf_signer_proof_requests_refused",
-            "Multi-proof requests refused (503) because the concurrent proof work was at its bound.",
+            "Multi-proof requests refused (503) because the concurrent proof work was at its bound",
             m.proofs_refused.clone(),
         );
         r.register(
             "tuf_mirror_timestamp_version",
-            "Mirrors: the latest timestamp version verified and served.",
+            "Mirrors: the latest timestamp version verified and served",
             m.mirror_version.clone(),
         );
         r.register(
             "tuf_mirror_upstream_timestamp_version",
-            "Mirrors: the latest timestamp version seen upstream.",
+            "Mirrors: the latest timestamp version seen upstream",
             m.mirror_upstream_version.clone(),
         );
         r.register(
             "tuf_mirror_inconsistent",
-            "Mirrors: 1 once the upstream was caught inconsistent; the mirror stopped advancing (evidence on disk).",
+            "Mirrors: 1 once the upstream was caught inconsistent; the mirror stopped advancing (evidence on disk)",
             m.mirror_inconsistent.clone(),
         );
         r.register(
             "tuf_mirror_incomplete",
-            "Mirrors: 1 while the upstream's timestamp names rounds the upstream does not serve.",
+            "Mirrors: 1 while the upstream's timestamp names rounds the upstream does not serve",
             m.mirror_incomplete.clone(),
         );
         r.register(
             "tuf_mirror_upstream_errors",
-            "Mirrors: failed upstream requests.",
+            "Mirrors: failed upstream requests",
             m.mirror_upstream_errors.clone(),
         );
         r.register_with_unit(
             "tuf_mirror_lag",
-            "Mirrors: how long the newest upstream version not yet served has been seen (0 when caught up).",
+            "Mirrors: how long the newest upstream version not yet served has been seen (0 when caught up)",
             prometheus_client::registry::Unit::Seconds,
             m.mirror_lag.clone(),
         );
         let c = &m.connections;
         r.register(
             "tuf_signer_http_connections",
-            "HTTP connections open.",
+            "HTTP connections open",
             c.open.clone(),
         );
         r.register(
             "tuf_signer_http_connections_max",
-            "The HTTP connection cap.",
+            "The HTTP connection cap",
             c.max.clone(),
         );
         r.register(
             "tuf_signer_http_connections_accepted",
-            "HTTP connections accepted.",
+            "HTTP connections accepted",
             c.accepted.clone(),
         );
         r.register(
             "tuf_signer_http_accept_paused",
-            "Times accepting paused because every connection was serving a request.",
+            "Times accepting paused because every connection was serving a request",
             c.accept_paused.clone(),
         );
         r.register(
             "tuf_signer_http_accept_errors",
-            "Failed accepts (e.g. too many open files).",
+            "Failed accepts (e.g. too many open files)",
             c.accept_errors.clone(),
         );
         r.register(
             "tuf_signer_http_connections_closed",
-            "HTTP connections closed, by reason.",
+            "HTTP connections closed, by reason",
             c.closed.clone(),
         );
         Metrics { registry, ..m }

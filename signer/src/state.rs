@@ -73,8 +73,11 @@ pub struct MirrorStatus {
     pub upstream: String,
     /// The latest timestamp version seen upstream.
     pub upstream_timestamp_version: u64,
-    /// Where this run started: `checkpoint`, `leaf_snapshot` or `genesis`, and the version.
+    /// Where this run started: its checkpoint, the upstream's leaf snapshot, or version 1.
     pub started_from: String,
+    /// Rounds of the mirror's own copy re-applied after its checkpoint at start (bounded by
+    /// `checkpoint_every`; nothing is fetched again).
+    pub replayed_on_start: u64,
     /// The last upstream request that failed, if the last poll failed.
     pub upstream_error: Option<String>,
     /// Why the mirror stopped advancing, if the upstream was caught inconsistent.

@@ -77,6 +77,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "storage",
         ],
     ),
+    // The read-only mirror: follows an upstream, verifies, serves through `http` and `server`
+    // and stops like the service (`service::Running`); no sequencer, no key.
+    (
+        "mirror",
+        &[
+            "bucket", "config", "http", "lock", "metrics", "publish", "server", "service",
+            "state", "target",
+        ],
+    ),
     // The wiring: the only module that knows them all.
     (
         "service",

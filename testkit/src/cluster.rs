@@ -219,7 +219,19 @@ pub fn leader_url(answer: &Value) -> Option<String> {
 }
 
 /// Runs `command` with stderr appended to `log`, and waits until it prints that it listens.
-fn spawn_logged(mut command: Command, log: &Path, name: &str) -> Child {
+pub(crate) fn spawn_logged(command: Command, log: &Path, name: &str) -> Child {
+    match try_spawn_logged(command, log) {
+        Ok(child) => child,
+        Err(why) => {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("{name} did not start: {why}\n{text}");
+        }
+    }
+}
+
+/// Starts a `tuf-signer serve` or `mirror` process with its stderr appended to `log`, and waits
+/// until it listens; `Err` with its error line if it exits or does not listen within 60 s.
+pub(crate) fn try_spawn_logged(mut command: Command, log: &Path) -> Result<Child, String> {
     let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -237,7 +249,8 @@ fn spawn_logged(mut command: Command, log: &Path, name: &str) -> Child {
         let mut tx = Some(tx);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = writeln!(file, "{line}");
-            if line.starts_with("tuf-signer listening on http://")
+            if (line.starts_with("tuf-signer listening on http://")
+                || line.starts_with("tuf-signer mirror listening on http://"))
                 && let Some(tx) = tx.take()
             {
                 let _ = tx.send(Ok(()));
@@ -247,20 +260,25 @@ fn spawn_logged(mut command: Command, log: &Path, name: &str) -> Child {
                 let _ = tx.send(Err(line));
             }
         }
+        if let Some(tx) = tx.take() {
+            let _ = tx.send(Err("exited without listening".into()));
+        }
     });
     match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(Ok(())) => child,
+        Ok(Ok(())) => Ok(child),
         other => {
             let _ = child.kill();
             let _ = child.wait();
-            let text = std::fs::read_to_string(log).unwrap_or_default();
-            panic!("{name} did not start: {other:?}\n{text}");
+            Err(match other {
+                Ok(Err(line)) => line,
+                _ => "did not listen within 60 s".into(),
+            })
         }
     }
 }
 
 /// A free port on 127.0.0.1 (bound and released: a node keeps it across restarts).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()

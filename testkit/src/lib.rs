@@ -12,6 +12,8 @@
 //! - [`data`]: request bodies and names made in bulk, the real index samples;
 //! - [`s3`]: moto's S3 with a bucket for a test, and a plain reader of the bucket;
 //! - [`proxy`]: a fault-injecting HTTP proxy between signers and moto;
+//! - [`tamper`]: a tampering HTTP proxy in front of a signer or a mirror (the hostile network);
+//! - [`mirror`]: `tuf-signer mirror` processes following a signer;
 //! - [`cluster`]: several `tuf-signer serve` processes on one bucket, and a writer that
 //!   follows the leader.
 
@@ -21,10 +23,12 @@ pub mod cluster;
 pub mod config;
 pub mod data;
 pub mod http;
+pub mod mirror;
 pub mod proxy;
 pub mod repo;
 pub mod s3;
 pub mod signer;
+pub mod tamper;
 
 /// The merkle role of the test configuration (crates.io index layout).
 pub const MERKLE: &str = "crates.io";

@@ -335,7 +335,10 @@ pub fn start_command(mut command: Command) -> (Child, SocketAddr) {
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("tuf-signer listening on http://")
+            let listening = line
+                .strip_prefix("tuf-signer listening on http://")
+                .or_else(|| line.strip_prefix("tuf-signer mirror listening on http://"));
+            if let Some(addr) = listening
                 && let Some(tx) = tx.take()
             {
                 let _ = tx.send(Ok(addr.trim().to_owned()));

@@ -135,6 +135,8 @@ pub struct Follower {
     behind_since: Option<Instant>,
     /// The version the status was last written for.
     status_version: Option<u64>,
+    /// The newest timestamp version seen upstream.
+    upstream_seen: u64,
 }
 
 impl Follower {
@@ -177,6 +179,7 @@ impl Follower {
             inconsistent: false,
             behind_since: None,
             status_version: None,
+            upstream_seen: 0,
         };
         follower.trust(first.clone());
         // The trusted root is served too (the same bytes as the upstream's, or the client that
@@ -190,11 +193,16 @@ impl Follower {
             Some(v) => format!("checkpoint at version {v}"),
             None => follower.cold_start(),
         };
-        follower.replay_local()?;
+        let replayed = follower.replay_local()?;
+        let newest = paths::root(follower.latest_root);
+        if let Some(bytes) = follower.store.read(&newest)? {
+            follower.store.put_head(paths::ROOT, &bytes)?;
+        }
         tracing::info!(
             role,
             upstream = follower.upstream.describe(),
             started_from = started,
+            replayed,
             version = follower.replay.last,
             "mirror ready"
         );
@@ -204,6 +212,7 @@ impl Follower {
             s.mirror = Some(MirrorStatus {
                 upstream: upstream_name,
                 started_from: started,
+                replayed_on_start: replayed,
                 ..MirrorStatus::default()
             });
         });
@@ -389,8 +398,10 @@ impl Follower {
         Ok(Some(v))
     }
 
-    /// Re-applies the rounds copied after the checkpoint (verified again, as untrusted).
-    fn replay_local(&mut self) -> Result<(), FollowError> {
+    /// Re-applies the rounds copied after the checkpoint (verified again, as untrusted);
+    /// returns how many.
+    fn replay_local(&mut self) -> Result<u64, FollowError> {
+        let mut replayed = 0;
         loop {
             let v = self.replay.last.unwrap_or(0) + 1;
             let file = paths::change_record(v);
@@ -414,6 +425,7 @@ impl Follower {
                 return Err(self.local_error(&file, why));
             }
             self.push_version(v);
+            replayed += 1;
         }
         // The head as the last run left it, if it is the last copied round's.
         if let Some(v) = self.replay.last
@@ -421,7 +433,7 @@ impl Follower {
         {
             self.store.put_head(paths::TIMESTAMP, &ts)?;
         }
-        Ok(())
+        Ok(replayed)
     }
 
     /// Serves the replayed tree as version `v`.
@@ -531,6 +543,7 @@ impl Follower {
         match self.follow_to(&head) {
             Step::Done => {
                 self.timestamp_etag = etag;
+                self.update_lag(Some(self.upstream_seen));
                 self.set_incomplete(None);
                 self.copy_leaf_snapshot_pointer();
             }
@@ -554,6 +567,7 @@ impl Follower {
             }
         };
         let target = signed.signed.version.get();
+        self.upstream_seen = target;
         self.metrics
             .upstream_version
             .set(i64::try_from(target).unwrap_or(i64::MAX));
