@@ -446,3 +446,99 @@ fn tuf_verify_takes_several_repositories_and_reports_the_failovers() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("comma list, for failover"), "{help}");
 }
+
+/// Real mirrors (`tuf-signer mirror`, in-process, over loopback) follow the signer; one of them
+/// is behind a proxy that alters its proofs (a hostile mirror). `tuf-verify` catches it,
+/// reports it, and verifies through the honest mirror; pointed at the hostile one alone, it
+/// refuses.
+#[test]
+fn a_hostile_mirror_is_caught_by_tuf_verify_and_an_honest_one_answers() {
+    let signer = signer();
+    let version = common::parse_timestamp(&signer.get(&format!("{ROLE}/timestamp.json")))
+        .signed
+        .version
+        .get();
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let root = signer.repo(ROLE).join("1.root.json");
+    let start = |name: &str| {
+        let toml = format!(
+            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\n[upstream]\nurl = {:?}\npoll_interval_ms = 50\n[roles.{ROLE:?}]\ntrusted_root = {:?}\nlayout = \"crates-index\"\n",
+            tmp.path().join(name).display().to_string(),
+            signer.url(),
+            root.display().to_string(),
+        );
+        let config = tuf_signer::mirror::MirrorConfig::parse(&toml, name).unwrap();
+        runtime.block_on(tuf_signer::mirror::start(config)).unwrap()
+    };
+    let (honest, hostile) = (start("honest"), start("hostile"));
+    let honest_url = format!("http://{}", honest.local_addr());
+    let evil = Proxy::start(hostile.local_addr());
+    evil.set(changed_leaf);
+    for m in [&honest, &hostile] {
+        let status = format!("http://{}/api/v1/{ROLE}/status", m.local_addr());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let body: serde_json::Value = ureq::get(&status)
+                .call()
+                .unwrap()
+                .body_mut()
+                .read_json()
+                .unwrap();
+            if body["timestamp_version"].as_u64() == Some(version) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{body}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    let state = tmp.path().join("state");
+    let out = tuf_verify()
+        .args(["init", "--role", ROLE, "--state"])
+        .arg(&state)
+        .arg("--root")
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let verify = |repos: &[&str]| {
+        let mut cmd = tuf_verify();
+        cmd.arg("verify").arg("--state").arg(&state);
+        for r in repos {
+            cmd.args(["--repo", r]);
+        }
+        let out = cmd.arg(SYN).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = verify(&[&evil.url(), &honest_url]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.starts_with("3/s/syn: present"), "{stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "WARNING: repository served data that failed verification: {}: changed leaf",
+            evil.url()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("answered and verified by {honest_url}")),
+        "{stderr}"
+    );
+    // The hostile mirror alone: refused, never a wrong answer.
+    let (code, stdout, stderr) = verify(&[&evil.url()]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("changed leaf"), "{stderr}");
+    runtime.block_on(async {
+        honest.shutdown().await;
+        hostile.shutdown().await;
+    });
+}
