@@ -18,15 +18,33 @@
 //! The latest `timestamp.json` must be one of the replayed versions: byte for byte the
 //! `timestamps/V.timestamp.json` of its version.
 //!
+//! A run starts at version 1 ([`Start::Genesis`]), at the newest leaf snapshot
+//! ([`Start::LatestLeafSnapshot`], `docs/pouf.md` §9), or where an audit state directory left
+//! off ([`crate::audit_state`]). The report says which ([`StartedFrom`]).
+//!
+//! Properties kept:
+//! - **Nothing unsigned is trusted.** A leaf snapshot is used only once the root recomputed from
+//!   its leaves equals the `merkle_root` of the timestamp of its version, whose signature was
+//!   checked against the root chain; the pointer `leaf-snapshots/latest.json` only says which
+//!   file to fetch (its length and SHA-256 are checked before the file is decompressed, and the
+//!   decompressed size is bounded). A snapshot that fails is an error, not a breach: it is not
+//!   signed, so it shows nothing about the signer's history.
+//! - **The start is reported.** What a run did not check (the history before a leaf snapshot)
+//!   shows in [`AuditReport::first_version`] and [`AuditReport::started_from`].
+//! - **A resumed audit never goes back.** A repository whose `timestamp.json` is older than the
+//!   version an audit state checked, or that now serves other bytes for that version's
+//!   timestamp, is a breach ([`Breach::Rollback`], [`Breach::BadTimestamp`]).
+//!
 //! Records are parsed with `tuf-repo-format`'s [`PublishedRecord`] (the type the signer's
 //! records are defined by), which already refuses hashes that are not 64 lowercase hex digits;
 //! paths come from `tuf_repo_format::paths`.
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tough::schema::{Root, Signed, Timestamp};
 use tuf_merkle::{Digest, LeafContents, Tree, key_of};
+use tuf_repo_format::leaf_snapshot::{self, LatestPointer, MAX_POINTER_BYTES};
 use tuf_repo_format::paths;
 
 use crate::error::ClientError;
@@ -137,8 +155,10 @@ pub fn resolve_with(record: PublishedRecord, bytes: &[u8]) -> Result<ChangeRecor
     })
 }
 
-/// The first inconsistency found.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// The first inconsistency found. Serialized (tagged by `kind`) in an audit state, which keeps
+/// a breach until the operator removes it ([`crate::audit_state`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Breach {
     /// A leaf's version went down.
@@ -204,6 +224,140 @@ pub enum Breach {
         /// The next record found, if any.
         next: Option<u64>,
     },
+    /// The repository went back: its `timestamp.json` is older than a version this auditor
+    /// already checked (an audit state's).
+    #[error(
+        "rollback: the repository's timestamp.json has version {served}, below timestamp {checked} \
+         this auditor already checked (the repository went back)"
+    )]
+    Rollback {
+        /// The version checked before.
+        checked: u64,
+        /// The version the repository serves now.
+        served: u64,
+    },
+}
+
+/// Where a run of [`audit_with`] starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Start {
+    /// At version 1: the whole history is replayed.
+    Genesis,
+    /// At the newest leaf snapshot the repository names (`leaf-snapshots/latest.json`), once
+    /// its leaves recompute the signed `merkle_root` of its version; at version 1 when the
+    /// repository has no pointer. The history before the snapshot is not checked.
+    LatestLeafSnapshot,
+}
+
+/// Where a run's replay started, as its [`AuditReport`] tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StartedFrom {
+    /// Version 1.
+    Genesis,
+    /// Version 1, because a leaf snapshot was asked for and the repository has none
+    /// (`leaf-snapshots/latest.json` is missing).
+    NoLeafSnapshot,
+    /// After the leaf snapshot of `version`, whose leaves recompute that version's signed
+    /// `merkle_root`. The history before `version` was not checked by this run.
+    LeafSnapshot {
+        /// The snapshot's timestamp version.
+        version: u64,
+    },
+    /// After `version`, the last version an audit state recorded as checked (by earlier runs,
+    /// from [`AuditReport::first_version`]); its local files were verified again.
+    State {
+        /// The version the state had checked.
+        version: u64,
+    },
+    /// Nowhere: the audit state records a breach an earlier run found, so this run fetched
+    /// nothing and reports it again ([`AuditReport::breach`]).
+    StoredBreach {
+        /// When the breach was found.
+        found_at: jiff::Timestamp,
+    },
+}
+
+/// Why a run could not start at a leaf snapshot ([`Start::LatestLeafSnapshot`]). An error, not
+/// a [`Breach`]: the snapshot and its pointer are unsigned hints, so a bad one shows nothing
+/// about the signer's history; replaying from version 1 ([`Start::Genesis`]) needs neither.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LeafSnapshotError {
+    /// `leaf-snapshots/latest.json` is not a pointer.
+    #[error("{path} is not a leaf snapshot pointer: {message}")]
+    Pointer {
+        /// The pointer's path.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// The pointer names a version above the latest `timestamp.json` (a stale cached
+    /// `timestamp.json`, or a pointer that is wrong).
+    #[error(
+        "{path} names timestamp {version}, above the repository's latest timestamp.json ({latest})"
+    )]
+    AheadOfLatest {
+        /// The pointer's path.
+        path: String,
+        /// The version it names.
+        version: u64,
+        /// The latest timestamp version.
+        latest: u64,
+    },
+    /// The pointer names a file larger than [`Limits::leaf_snapshot`].
+    #[error("{path} is {length} bytes long, above the limit of {limit}")]
+    TooLarge {
+        /// The snapshot's path.
+        path: String,
+        /// The length the pointer names.
+        length: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The file the pointer names, or the timestamp of its version, is missing.
+    #[error("{path} is missing (404)")]
+    Missing {
+        /// The missing file.
+        path: String,
+    },
+    /// The file is not the one the pointer names (another length or SHA-256): swapped or
+    /// corrupted.
+    #[error("{path} is not the file {pointer} names: {detail}")]
+    Mismatch {
+        /// The snapshot's path.
+        path: String,
+        /// The pointer's path.
+        pointer: String,
+        /// How it differs.
+        detail: String,
+    },
+    /// The snapshot's timestamp does not verify under the root chain, or is of another
+    /// version.
+    #[error("{path}: {message}")]
+    Timestamp {
+        /// The timestamp's path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file is not a leaf snapshot.
+    #[error("{path}: {source}")]
+    Decode {
+        /// The snapshot's path.
+        path: String,
+        /// The decoder's error.
+        source: leaf_snapshot::DecodeError,
+    },
+    /// The snapshot's leaves are not the tree its signed timestamp vouches for.
+    #[error("{path}: {source}")]
+    Verify {
+        /// The snapshot's path.
+        path: String,
+        /// Why not.
+        source: leaf_snapshot::VerifyError,
+    },
 }
 
 /// What an audit found.
@@ -211,7 +365,9 @@ pub enum Breach {
 pub struct AuditReport {
     /// The role.
     pub role: String,
-    /// The first timestamp version replayed.
+    /// The first timestamp version of the history checked: 1 from genesis, the snapshot's
+    /// version from a leaf snapshot (the history before it was not checked), or for a resumed
+    /// audit state the version its first run started at.
     pub first_version: Option<u64>,
     /// The last timestamp version checked good.
     pub last_good_version: Option<u64>,
@@ -219,40 +375,197 @@ pub struct AuditReport {
     pub last_good_root: Option<Digest>,
     /// The root version it was signed under.
     pub last_root_version: u64,
-    /// The latest timestamp version the repository serves.
+    /// The latest timestamp version the repository serves (for a stored breach: the one it
+    /// served when the breach was found).
     pub latest_version: u64,
-    /// Records replayed.
+    /// Records replayed by this run.
     pub records: u64,
-    /// Changes applied.
+    /// Changes applied by this run.
     pub changes: u64,
+    /// Records replayed since [`AuditReport::first_version`], by this run and the earlier runs
+    /// of its audit state (without a state, [`AuditReport::records`]).
+    pub total_records: u64,
+    /// Changes applied since [`AuditReport::first_version`] (see
+    /// [`AuditReport::total_records`]).
+    pub total_changes: u64,
     /// Leaves at the last good version.
     pub leaves: u64,
+    /// Where this run's replay started.
+    pub started_from: StartedFrom,
     /// The first breach, if any.
     pub breach: Option<Breach>,
 }
 
 /// Replays `role`'s history from `transport`, trusting `trusted_root` (the role's first root,
-/// `1.root.json`, obtained out of band).
+/// `1.root.json`, obtained out of band): [`audit_with`] from [`Start::Genesis`].
 pub fn audit(
     transport: &dyn Transport,
     role: &str,
     trusted_root: &[u8],
     limits: &Limits,
 ) -> Result<AuditReport, ClientError> {
-    let first = tuf::initial_root(trusted_root)?;
-    let mut roots: HashMap<u64, Root> = HashMap::new();
-    roots.insert(first.signed.version.get(), first.signed.clone());
-    let latest_root = tuf::walk_roots(transport, role, first, limits, |r, _| {
-        roots.insert(r.signed.version.get(), r.signed.clone());
+    audit_with(transport, role, trusted_root, limits, Start::Genesis)
+}
+
+/// Replays `role`'s history from `transport` from `start`, trusting `trusted_root` (the role's
+/// first root, obtained out of band). Errors are failures to run (a transport error, a bad
+/// root chain or latest timestamp, a leaf snapshot that does not verify); what the history
+/// shows wrong is the report's [`AuditReport::breach`].
+pub fn audit_with(
+    transport: &dyn Transport,
+    role: &str,
+    trusted_root: &[u8],
+    limits: &Limits,
+    start: Start,
+) -> Result<AuditReport, ClientError> {
+    let chain = Chain::new(tuf::initial_root(trusted_root)?);
+    let begin = match start {
+        Start::Genesis => Begin::Genesis,
+        Start::LatestLeafSnapshot => Begin::LatestLeafSnapshot,
+    };
+    Ok(run(transport, role, chain, limits, begin, &mut NoProgress)?.report)
+}
+
+/// A root chain verified from a trusted root: every root by version, and the newest.
+pub(crate) struct Chain {
+    pub(crate) roots: HashMap<u64, Root>,
+    pub(crate) latest: Signed<Root>,
+}
+
+impl Chain {
+    /// The chain of one root (trusted out of band).
+    pub(crate) fn new(first: Signed<Root>) -> Self {
+        let mut roots = HashMap::new();
+        roots.insert(first.signed.version.get(), first.signed.clone());
+        Chain {
+            roots,
+            latest: first,
+        }
+    }
+
+    /// Adds the next root, which the caller verified against [`Chain::latest`].
+    pub(crate) fn push(&mut self, root: Signed<Root>) {
+        self.roots
+            .insert(root.signed.version.get(), root.signed.clone());
+        self.latest = root;
+    }
+}
+
+/// Where [`run`] starts.
+pub(crate) enum Begin {
+    /// Version 1.
+    Genesis,
+    /// The newest leaf snapshot, or version 1 without one.
+    LatestLeafSnapshot,
+    /// A point an audit state verified.
+    Resume(ResumePoint),
+}
+
+/// Where an audit state left off, verified again from its local files: the tree at `version`
+/// (its leaves recompute the signed root of `timestamp`, signed under `root_version`).
+pub(crate) struct ResumePoint {
+    pub(crate) tree: Tree,
+    pub(crate) version: u64,
+    pub(crate) root_version: u64,
+    /// The exact bytes of `timestamps/{version}.timestamp.json`.
+    pub(crate) timestamp: Vec<u8>,
+    pub(crate) first_version: u64,
+    pub(crate) records: u64,
+    pub(crate) changes: u64,
+}
+
+/// What a run tells whoever keeps its progress (an audit state).
+pub(crate) trait Progress {
+    /// A new root of the chain, verified against the one before, with its exact bytes.
+    fn new_root(&mut self, root: &Signed<Root>, bytes: &[u8]) -> Result<(), ClientError>;
+    /// `replay.last` was just checked good; `timestamp` is its timestamp's exact bytes.
+    fn checked(&mut self, replay: &Replay, timestamp: &[u8]) -> Result<(), ClientError>;
+}
+
+/// No one keeps the progress.
+struct NoProgress;
+
+impl Progress for NoProgress {
+    fn new_root(&mut self, _: &Signed<Root>, _: &[u8]) -> Result<(), ClientError> {
+        Ok(())
+    }
+    fn checked(&mut self, _: &Replay, _: &[u8]) -> Result<(), ClientError> {
+        Ok(())
+    }
+}
+
+/// The outcome of [`run`]: the report, the final replay, and the exact bytes of the timestamp
+/// of its last good version.
+pub(crate) struct Run {
+    pub(crate) report: AuditReport,
+    pub(crate) replay: Replay,
+    pub(crate) last_timestamp: Option<Vec<u8>>,
+}
+
+/// Walks the root chain on from `chain`, reads the latest timestamp, starts at `begin` and
+/// replays every record after it, telling `progress`.
+pub(crate) fn run(
+    transport: &dyn Transport,
+    role: &str,
+    mut chain: Chain,
+    limits: &Limits,
+    begin: Begin,
+    progress: &mut dyn Progress,
+) -> Result<Run, ClientError> {
+    let mut new_roots = Vec::new();
+    tuf::walk_roots(transport, role, chain.latest.clone(), limits, |r, bytes| {
+        progress.new_root(r, bytes)?;
+        new_roots.push(r.clone());
         Ok(())
     })?;
+    for r in new_roots {
+        chain.push(r);
+    }
     let ts_path = format!("{role}/{}", paths::TIMESTAMP);
     let ts_bytes = tuf::fetch_required(transport, &ts_path, limits.timestamp)?;
-    let latest = tuf::verify_timestamp(&latest_root.signed, &ts_path, &ts_bytes, true)?;
-    let mut auditor = Replay::new(role, roots);
+    let latest = tuf::verify_timestamp(&chain.latest.signed, &ts_path, &ts_bytes, true)?;
+
+    let mut prior = (0, 0);
+    let (mut auditor, mut last_exact, started_from) = match begin {
+        Begin::Genesis => (Replay::new(role, chain.roots), None, StartedFrom::Genesis),
+        Begin::LatestLeafSnapshot => {
+            match from_latest_leaf_snapshot(transport, role, &chain.roots, latest.version, limits)?
+            {
+                Some(s) => (
+                    Replay::starting_at(role, chain.roots, s.tree, s.version, s.root_version),
+                    Some(s.timestamp),
+                    StartedFrom::LeafSnapshot { version: s.version },
+                ),
+                None => (
+                    Replay::new(role, chain.roots),
+                    None,
+                    StartedFrom::NoLeafSnapshot,
+                ),
+            }
+        }
+        Begin::Resume(p) => {
+            prior = (p.records, p.changes);
+            let mut replay =
+                Replay::starting_at(role, chain.roots, p.tree, p.version, p.root_version);
+            replay.first = Some(p.first_version);
+            replay.breach =
+                still_served(transport, role, p.version, &p.timestamp, &latest, limits)?;
+            (
+                replay,
+                Some(p.timestamp),
+                StartedFrom::State { version: p.version },
+            )
+        }
+    };
+
     let mut missing_from: Option<u64> = None;
-    let mut latest_exact: Option<Vec<u8>> = None;
-    for v in 1..=latest.version {
+    let after = auditor.last.unwrap_or(0);
+    let end = if auditor.breach.is_none() {
+        latest.version
+    } else {
+        after
+    };
+    for v in after.saturating_add(1)..=end {
         let path = format!("{role}/{}", paths::change_record(v));
         let bytes = match transport.get(&path, limits.change_record)? {
             Fetched::Found(b) => b,
@@ -288,9 +601,8 @@ pub fn audit(
         if !auditor.apply(&record) {
             break;
         }
-        if v == latest.version {
-            latest_exact = Some(exact);
-        }
+        progress.checked(&auditor, &exact)?;
+        last_exact = Some(exact);
         missing_from = None;
     }
     if auditor.breach.is_none() {
@@ -300,7 +612,7 @@ pub fn audit(
                 next: None,
             });
         } else if auditor.last_root != latest.merkle_root
-            || latest_exact.as_deref() != Some(&ts_bytes[..])
+            || last_exact.as_deref() != Some(&ts_bytes[..])
         {
             auditor.breach = Some(Breach::BadTimestamp {
                 timestamp_version: latest.version,
@@ -311,7 +623,7 @@ pub fn audit(
             });
         }
     }
-    Ok(AuditReport {
+    let report = AuditReport {
         role: role.to_owned(),
         first_version: auditor.first,
         last_good_version: auditor.last,
@@ -320,9 +632,184 @@ pub fn audit(
         latest_version: latest.version,
         records: auditor.records,
         changes: auditor.changes,
+        total_records: prior.0 + auditor.records,
+        total_changes: prior.1 + auditor.changes,
         leaves: auditor.tree.len() as u64,
-        breach: auditor.breach,
+        started_from,
+        breach: auditor.breach.clone(),
+    };
+    Ok(Run {
+        report,
+        replay: auditor,
+        last_timestamp: last_exact,
     })
+}
+
+/// For a resumed audit: the repository must not have gone back before `version`, the version
+/// checked before, and must still serve the same bytes as that version's timestamp. A breach
+/// if not.
+fn still_served(
+    transport: &dyn Transport,
+    role: &str,
+    version: u64,
+    checked: &[u8],
+    latest: &tuf::VerifiedTimestamp,
+    limits: &Limits,
+) -> Result<Option<Breach>, ClientError> {
+    if latest.version < version {
+        return Ok(Some(Breach::Rollback {
+            checked: version,
+            served: latest.version,
+        }));
+    }
+    let file = paths::timestamp_file(version);
+    let path = format!("{role}/{file}");
+    let message = match transport.get(&path, limits.timestamp)? {
+        Fetched::Found(b) if b == checked => return Ok(None),
+        Fetched::Found(_) => {
+            format!("the repository now serves another {file} than the one this auditor checked")
+        }
+        Fetched::NotFound => format!("{file}, which this auditor checked, is missing now"),
+    };
+    Ok(Some(Breach::BadTimestamp {
+        timestamp_version: version,
+        message,
+    }))
+}
+
+/// A verified leaf snapshot to start at.
+struct SnapshotStart {
+    tree: Tree,
+    version: u64,
+    root_version: u64,
+    timestamp: Vec<u8>,
+}
+
+/// The newest leaf snapshot of `role`, checked: the pointer, the file it names (length and
+/// SHA-256 before decompressing), the signed timestamp of its version (under a root of
+/// `roots`), and the leaves against that timestamp's `merkle_root`. `None` when the repository
+/// has no pointer.
+fn from_latest_leaf_snapshot(
+    transport: &dyn Transport,
+    role: &str,
+    roots: &HashMap<u64, Root>,
+    latest: u64,
+    limits: &Limits,
+) -> Result<Option<SnapshotStart>, ClientError> {
+    let pointer_path = format!("{role}/{}", paths::LEAF_SNAPSHOT_LATEST);
+    let bytes = match transport.get(&pointer_path, MAX_POINTER_BYTES)? {
+        Fetched::Found(b) => b,
+        Fetched::NotFound => return Ok(None),
+    };
+    let pointer = LatestPointer::from_json(&bytes).map_err(|e| LeafSnapshotError::Pointer {
+        path: pointer_path.clone(),
+        message: e.to_string(),
+    })?;
+    let version = pointer.timestamp_version;
+    if version > latest {
+        return Err(LeafSnapshotError::AheadOfLatest {
+            path: pointer_path,
+            version,
+            latest,
+        }
+        .into());
+    }
+    let path = format!("{role}/{}", paths::leaf_snapshot(version));
+    if pointer.length > limits.leaf_snapshot {
+        return Err(LeafSnapshotError::TooLarge {
+            path,
+            length: pointer.length,
+            limit: limits.leaf_snapshot,
+        }
+        .into());
+    }
+    let mismatch = |detail: String| LeafSnapshotError::Mismatch {
+        path: path.clone(),
+        pointer: pointer_path.clone(),
+        detail,
+    };
+    // At most the length the pointer names: a longer file is not the one named.
+    let file = match transport.get(&path, pointer.length) {
+        Ok(Fetched::Found(b)) => b,
+        Ok(Fetched::NotFound) => return Err(LeafSnapshotError::Missing { path }.into()),
+        Err(ClientError::TooLarge { .. }) => {
+            return Err(mismatch(format!(
+                "it is longer than the {} bytes named",
+                pointer.length
+            ))
+            .into());
+        }
+        Err(e) => return Err(e),
+    };
+    if !pointer.matches(&file) {
+        return Err(mismatch(format!(
+            "it has length {} and sha256 {}; the pointer names {} and {}",
+            file.len(),
+            tuf_merkle::hash::sha256(&file),
+            pointer.length,
+            pointer.sha256
+        ))
+        .into());
+    }
+    let ts_path = format!("{role}/{}", paths::timestamp_file(version));
+    let timestamp = match transport.get(&ts_path, limits.timestamp)? {
+        Fetched::Found(b) => b,
+        Fetched::NotFound => return Err(LeafSnapshotError::Missing { path: ts_path }.into()),
+    };
+    let (root_version, signed) =
+        verify_under_chain(roots, &ts_path, &timestamp).map_err(|message| {
+            LeafSnapshotError::Timestamp {
+                path: ts_path.clone(),
+                message,
+            }
+        })?;
+    if signed.version != version {
+        return Err(LeafSnapshotError::Timestamp {
+            path: ts_path,
+            message: format!("it has version {}", signed.version),
+        }
+        .into());
+    }
+    let signed_root = signed.merkle_root.unwrap_or(tuf_merkle::EMPTY);
+    let payload_limit = usize::try_from(limits.leaf_snapshot_payload).unwrap_or(usize::MAX);
+    let snapshot = leaf_snapshot::decode(&file, payload_limit).map_err(|source| {
+        LeafSnapshotError::Decode {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    let tree = snapshot
+        .verify(role, version, &signed_root)
+        .map_err(|source| LeafSnapshotError::Verify { path, source })?;
+    Ok(Some(SnapshotStart {
+        tree,
+        version,
+        root_version,
+        timestamp,
+    }))
+}
+
+/// Verifies a timestamp (a merkle role's: with a `merkle_root`) under the newest root of
+/// `roots` whose threshold signed it; returns that root's version. A timestamp does not name
+/// the root it was signed under, and every root of the chain was trusted in its time.
+fn verify_under_chain(
+    roots: &HashMap<u64, Root>,
+    what: &str,
+    bytes: &[u8],
+) -> Result<(u64, tuf::VerifiedTimestamp), String> {
+    let parsed: Signed<Timestamp> = tuf::parse(what, bytes).map_err(|e| e.to_string())?;
+    let mut newest_first: Vec<(u64, &Root)> = roots.iter().map(|(v, r)| (*v, r)).collect();
+    newest_first.sort_unstable_by_key(|(v, _)| std::cmp::Reverse(*v));
+    let mut newest_error = None;
+    for (v, root) in newest_first {
+        match tuf::verified_timestamp(root, parsed.clone(), true) {
+            Ok(ts) => return Ok((v, ts)),
+            Err(e) => {
+                newest_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    Err(newest_error.unwrap_or_else(|| "no root to verify it with".into()))
 }
 
 /// The replay state: the tree and the last version checked. Usable on its own (benchmarks,
@@ -330,7 +817,8 @@ pub fn audit(
 pub struct Replay {
     role: String,
     roots: HashMap<u64, Root>,
-    /// The replayed tree.
+    /// The replayed tree: the tree at [`Replay::last`], except after a
+    /// [`Breach::RootMismatch`], when it holds the changes of the record refused.
     pub tree: Tree,
     /// The first version replayed.
     pub first: Option<u64>,

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use tuf_merkle::{Digest, LeafContents, ProofError};
 
 use crate::attest::ATTESTATION_SPEC;
+use crate::audit::LeafSnapshotError;
+use crate::audit_state::AuditStateError;
 use crate::failover::FailedAttempt;
 
 /// Why the client refused what it was served, or could not run.
@@ -290,6 +292,16 @@ pub enum ClientError {
     /// A target that a classic role's targets.json does not list.
     #[error("{0:?} is not listed in the role's targets.json")]
     NotListed(String),
+
+    // ----- auditing -----
+    /// An audit could not start at a leaf snapshot (`--from-leaf-snapshot`).
+    #[error(
+        "leaf snapshot: {0} (not a breach: the snapshot is unsigned; audit from version 1 instead)"
+    )]
+    LeafSnapshot(#[from] LeafSnapshotError),
+    /// An audit state directory whose files do not verify, or cannot be used.
+    #[error("audit state: {0}; {remedy}", remedy = .0.remedy())]
+    AuditState(#[from] AuditStateError),
 
     // ----- attestations -----
     /// An auditor attestation that is missing, unsigned, or does not cover the trusted root;

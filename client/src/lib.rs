@@ -6,14 +6,17 @@
 //!   snapshot and targets); [`Client::verify`] and [`Client::verify_many`] then prove targets
 //!   present (with their length and SHA-256), deleted or absent against the trusted Merkle root.
 //! - [`audit::audit`]: replays a role's whole history from its change records and checks every
-//!   signed root; [`attest::Attestation`] is the auditor's signed statement of the last root
-//!   it checked, which a client can require ([`Client::require_attestation`]).
+//!   signed root ([`audit::audit_with`] can start at the newest leaf snapshot instead);
+//!   [`audit_state::AuditState`] keeps what an auditor checked so that its next run resumes
+//!   there; [`attest::Attestation`] is the auditor's signed statement of the last root it
+//!   checked, which a client can require ([`Client::require_attestation`]).
 //! - [`ClientError`]: one variant per attack.
 //!
 //! `docs/client.md` describes how cargo, rustup or a mirror would use it.
 
 pub mod attest;
 pub mod audit;
+pub mod audit_state;
 pub mod client;
 pub mod error;
 pub mod failover;

@@ -23,6 +23,11 @@ pub struct Limits {
     pub multi_proof: u64,
     /// One change record (`changes/V.json`); the first one of an imported role lists every leaf.
     pub change_record: u64,
+    /// A leaf snapshot file (`leaf-snapshots/V.leaves.gz`, compressed), fetched or stored in an
+    /// audit state.
+    pub leaf_snapshot: u64,
+    /// A leaf snapshot decompressed (about 82 bytes per leaf): decompression stops past it.
+    pub leaf_snapshot_payload: u64,
     /// An auditor attestation.
     pub attestation: u64,
     /// New root versions walked in one refresh.
@@ -41,6 +46,8 @@ impl Default for Limits {
             proof: 72 * 1024,
             multi_proof: 64 * 1024 * 1024 + 4096,
             change_record: 1024 * 1024 * 1024,
+            leaf_snapshot: 1024 * 1024 * 1024,
+            leaf_snapshot_payload: 2 * 1024 * 1024 * 1024,
             attestation: 16 * 1024,
             max_root_steps: 1024,
             names_per_request: 10_000,
