@@ -483,12 +483,13 @@ fn a_hostile_mirror_is_caught_by_tuf_verify_and_an_honest_one_answers() {
         let status = format!("http://{}/api/v1/{ROLE}/status", m.local_addr());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            let body: serde_json::Value = ureq::get(&status)
+            let text = ureq::get(&status)
                 .call()
                 .unwrap()
                 .body_mut()
-                .read_json()
+                .read_to_string()
                 .unwrap();
+            let body: serde_json::Value = serde_json::from_str(&text).unwrap();
             if body["timestamp_version"].as_u64() == Some(version) {
                 break;
             }
