@@ -473,6 +473,12 @@ fn a_tampering_upstream_is_caught_by_its_mirror_while_the_others_go_on() {
     };
     let honest = mirror(&dir.path().join("honest"), &up, &up.url(), &[]);
     let old_timestamp = up.get(&format!("/{MERKLE}/timestamp.json")).body;
+    let (attacker, _) = tuf_keys::FileSigner::load_or_generate(
+        dir.path().join("attacker.pem"),
+        tuf_keys::KeyAlgorithm::Ed25519,
+    )
+    .unwrap();
+    let attacker = Arc::new(attacker);
 
     type Attack = Box<dyn Fn(u64) -> Box<dyn Fn(&str, &str) -> Action + Send + Sync>>;
     let attacks: Vec<(&str, Attack, &str)> = vec![
@@ -506,6 +512,45 @@ fn a_tampering_upstream_is_caught_by_its_mirror_while_the_others_go_on() {
                 })
             }),
             "out of order",
+        ),
+        (
+            "a timestamp signed by a key the root does not list",
+            Box::new({
+                let key = attacker.clone();
+                let upstream = up.addr;
+                move |next| {
+                    let key = key.clone();
+                    Box::new(move |_, p| {
+                        let key = key.clone();
+                        if p.ends_with(&format!("/timestamps/{next}.timestamp.json")) {
+                            Action::Mutate(Box::new(move |b| resign(&b, &key)))
+                        } else if p.ends_with(&format!("/changes/{next}.json")) {
+                            // The record names the forged file, so only the signature is wrong.
+                            let real = try_request_blocking(
+                                upstream,
+                                "GET",
+                                &format!("/{MERKLE}/timestamps/{next}.timestamp.json"),
+                                &[],
+                                b"",
+                                Duration::from_secs(10),
+                            )
+                            .unwrap()
+                            .body;
+                            let forged = resign(&real, &key);
+                            Action::Mutate(Box::new(move |b| {
+                                edit_json(b, |v| {
+                                    v["timestamp_length"] = forged.len().into();
+                                    v["timestamp_sha256"] =
+                                        tuf_merkle::hash::sha256(&forged).to_hex().into();
+                                })
+                            }))
+                        } else {
+                            Action::Forward
+                        }
+                    })
+                }
+            }),
+            "signature",
         ),
         (
             "replayed old timestamp",
@@ -655,4 +700,11 @@ fn a_mirror_follows_the_signers_bucket() {
     let latest = up.publish(&name(9), &bytes(9));
     m.wait_for_version(MERKLE, latest, WAIT);
     assert_same_bytes(&up, &m, latest, &names);
+}
+
+/// `bytes` (a signed timestamp) with its signatures replaced by `key`'s.
+fn resign(bytes: &[u8], key: &tuf_keys::FileSigner) -> Vec<u8> {
+    let ts: tough::schema::Signed<tough::schema::Timestamp> =
+        serde_json::from_slice(bytes).unwrap();
+    serde_json::to_vec(&tuf_client::tuf::sign_metadata(ts.signed, &[key]).unwrap()).unwrap()
 }
