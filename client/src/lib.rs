@@ -21,6 +21,8 @@ pub mod client;
 pub mod error;
 pub mod failover;
 pub mod local;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 pub mod state;
 pub mod transport;
 pub mod tuf;

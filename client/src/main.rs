@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use tuf_client::ClientError;
 use tuf_client::transport::{HttpOptions, Redirects};
 
-use crate::commands::{audit, auditor_key, init, refresh, verify, verify_many};
+use crate::commands::{audit, auditor_key, init, proxy, refresh, verify, verify_many};
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +44,9 @@ enum Command {
     /// Replay a merkle role's history and check every signed root; optionally sign an
     /// attestation of the last root checked.
     Audit(audit::Args),
+    /// Serve a crates.io-style sparse index to cargo, verified: each file checked against a
+    /// proof for one signed timestamp of the role before cargo sees it.
+    Proxy(proxy::Args),
     /// Print an auditor key's public TUF key (for clients' `--require-attestation` file);
     /// generates an Ed25519 key file if it does not exist.
     AuditorKey(auditor_key::Args),
@@ -74,5 +77,6 @@ fn run(command: Command, http: HttpOptions) -> Result<ExitCode, ClientError> {
         Command::VerifyMany(args) => verify_many::run(args, http),
         Command::Audit(args) => audit::run(args, http),
         Command::AuditorKey(args) => auditor_key::run(args),
+        Command::Proxy(args) => proxy::run(args, http),
     }
 }

@@ -12,6 +12,7 @@
 //! - [`data`]: request bodies and names made in bulk, the real index samples;
 //! - [`s3`]: moto's S3 with a bucket for a test, and a plain reader of the bucket;
 //! - [`proxy`]: a fault-injecting HTTP proxy between signers and moto;
+//! - [`index`]: a static sparse-registry index server (the upstream of the cargo proxy);
 //! - [`tamper`]: a tampering HTTP proxy in front of a signer or a mirror (the hostile network);
 //! - [`mirror`]: `tuf-signer mirror` processes following a signer;
 //! - [`cluster`]: several `tuf-signer serve` processes on one bucket, and a writer that
@@ -23,6 +24,7 @@ pub mod cluster;
 pub mod config;
 pub mod data;
 pub mod http;
+pub mod index;
 pub mod mirror;
 pub mod proxy;
 pub mod repo;

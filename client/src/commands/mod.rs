@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auditor_key;
 pub mod init;
+pub mod proxy;
 pub mod refresh;
 pub mod verify;
 pub mod verify_many;

@@ -1,0 +1,61 @@
+//! `tuf-verify proxy`: the verifying sparse-registry proxy for cargo
+//! ([`tuf_client::proxy`]; `docs/client.md`, "cargo through the verifying proxy").
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tuf_client::ClientError;
+use tuf_client::proxy::{self, Options, ProxyError};
+use tuf_client::transport::HttpOptions;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The client's state directory of the `crates.io` role (`tuf-verify init --role
+    /// crates.io`); verified index files are cached in its `index-cache/`.
+    #[arg(long)]
+    state: PathBuf,
+    /// The role's repositories (the signer, mirrors): several times or a comma list, tried in
+    /// order; proofs are checked against the root, whoever serves them.
+    #[arg(long, required = true, value_delimiter = ',')]
+    repo: Vec<String>,
+    /// The upstream sparse index (`https://index.crates.io/`).
+    #[arg(long)]
+    index: String,
+    /// Where to listen; point cargo at `sparse+http://ADDR/`.
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    listen: SocketAddr,
+    /// How long a request waits for a signed tree that covers the index's bytes (the index can
+    /// be briefly ahead of the signer) before it is refused, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    wait_secs: f64,
+    /// A resolution starts when requests come after this many milliseconds without any.
+    #[arg(long, default_value_t = 2000)]
+    idle_ms: u64,
+    /// A resolution that starts with a view older than this many seconds moves it to the
+    /// latest timestamp first.
+    #[arg(long, default_value_t = 30)]
+    max_age_secs: u64,
+}
+
+pub fn run(args: Args, http: HttpOptions) -> Result<ExitCode, ClientError> {
+    let options = Options {
+        state: args.state,
+        repositories: args.repo,
+        index: args.index,
+        listen: args.listen,
+        wait: Duration::from_secs_f64(args.wait_secs.clamp(0.0, 600.0)),
+        idle: Duration::from_millis(args.idle_ms),
+        max_age: Duration::from_secs(args.max_age_secs),
+        http,
+    };
+    match proxy::run(options) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(ProxyError::Client(e)) => Err(e),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(super::REFUSED))
+        }
+    }
+}

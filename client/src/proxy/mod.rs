@@ -1,0 +1,99 @@
+//! `tuf-verify proxy`: a verifying sparse-registry proxy between cargo and a crates.io-style
+//! index (design D10, `docs/client.md`, "cargo through the verifying proxy").
+//!
+//! cargo asks the proxy for `config.json` and index files as it would ask the index
+//! (`[source.crates-io] replace-with` a `sparse+http://127.0.0.1:PORT/` registry). For each file
+//! the proxy fetches the bytes from the upstream index ([`index`]), checks them against a proof
+//! for the pinned timestamp of the `crates.io` role ([`view`]: the signer or its mirrors, one
+//! multi-proof for the names asked together), keeps what verified ([`cache`]) and serves only
+//! that ([`server`]).
+//!
+//! Properties kept:
+//! - **Only verified bytes reach cargo.** A file is served only when its length and SHA-256 are
+//!   the leaf of its name in a tree whose root a verified timestamp signed. A name is answered
+//!   404 only when a proof shows it absent (or deleted) from that tree. Anything else gets 503
+//!   with a message naming the file and the reason, which cargo shows and retries; the bytes
+//!   that did not verify are dropped.
+//! - **One view per resolution.** Proofs are asked against one pinned timestamp version (the
+//!   client state's). The view moves forward only (never back: the client's rollback checks
+//!   apply) when a resolution starts after an idle gap and the view is older than its maximum
+//!   age, or when the index serves a file newer than the pinned tree (then the proxy refreshes
+//!   and waits, within a bound, for a signed tree that covers it).
+//! - **Offline, honestly.** With the index or the signer unreachable, a file is served from the
+//!   cache only if it verified against the current view and that view's timestamp has not
+//!   expired; the answer says so (`X-Tuf-Offline`).
+
+pub mod cache;
+pub mod index;
+pub mod server;
+pub mod view;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::ClientError;
+use crate::transport::HttpOptions;
+
+/// How the proxy runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The client state directory (`tuf-verify init --role crates.io`); the verified-file
+    /// cache lives in its `index-cache/`.
+    pub state: PathBuf,
+    /// The role's repositories (the signer, mirrors), tried in order.
+    pub repositories: Vec<String>,
+    /// The upstream sparse index's base URL (`https://index.crates.io/`).
+    pub index: String,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// How long a request waits for a signed tree that covers the index's bytes.
+    pub wait: Duration,
+    /// A resolution that starts after this long without requests may move the view.
+    pub idle: Duration,
+    /// The view moves (at the start of a resolution) once it is older than this.
+    pub max_age: Duration,
+    /// HTTP options for the index and the repositories.
+    pub http: HttpOptions,
+}
+
+/// Why the proxy cannot run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// The client state.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The state is not of a merkle role.
+    #[error(
+        "the state in {0} is not of a merkle role; the proxy verifies a crates.io-style index against a merkle role (tuf-verify init --role crates.io)"
+    )]
+    NotMerkle(PathBuf),
+    /// The listen address.
+    #[error("cannot listen on {addr}: {source}; pass another --listen address")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The async runtime.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The cache directory.
+    #[error(transparent)]
+    Cache(#[from] tuf_files::FsError),
+}
+
+/// Runs the proxy until SIGINT or SIGTERM. Prints `tuf-verify proxy listening on http://ADDR`
+/// once it accepts connections.
+pub fn run(options: Options) -> Result<(), ProxyError> {
+    let verifier = view::Verifier::open(&options)?;
+    let cache = cache::Cache::open(&options.state.join("index-cache"))?;
+    let index = index::Index::new(&options.index, options.http);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ProxyError::Runtime)?;
+    runtime.block_on(server::serve(options, verifier, cache, index))
+}

@@ -1,0 +1,381 @@
+//! The HTTP side cargo talks to: `GET /config.json` and `GET /{index file}`.
+//!
+//! Properties kept:
+//! - A path is a name of the crates.io index layout (lowercase ASCII letters, digits, `-`, `_`,
+//!   `/`, and `config.json`), at most 256 bytes; anything else is 400 before the upstream is
+//!   asked.
+//! - 200 only with bytes that verified (an `ETag` of their SHA-256; a request whose
+//!   `If-None-Match` names it gets 304); 404 only after a proof of absence; every other outcome
+//!   503 with a text body naming the file and the reason (cargo prints it and retries).
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::cache::{Cache, Entry, Meta};
+use super::index::{Answer, Index};
+use super::view::{Candidate, Outcome, Verifier, ViewInfo};
+use super::{Options, ProxyError};
+
+struct Shared {
+    verifier: Verifier,
+    cache: Cache,
+    index: Index,
+    wait: std::time::Duration,
+}
+
+/// Serves until SIGINT or SIGTERM.
+pub async fn serve(
+    options: Options,
+    verifier: Verifier,
+    cache: Cache,
+    index: Index,
+) -> Result<(), ProxyError> {
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| ProxyError::Listen {
+            addr: options.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ProxyError::Listen {
+        addr: options.listen,
+        source,
+    })?;
+    let view = verifier.info();
+    let shared = std::sync::Arc::new(Shared {
+        verifier,
+        cache,
+        wait: options.wait,
+        index,
+    });
+    eprintln!(
+        "tuf-verify proxy: index {}, verified against timestamp {} of {}",
+        shared.index.base(),
+        view.version,
+        options.repositories.join(", ")
+    );
+    eprintln!("tuf-verify proxy listening on http://{addr}");
+    let app = Router::new().fallback(handle).with_state(shared);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|source| ProxyError::Listen {
+            addr: options.listen,
+            source,
+        })
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Whether `name` is a path of the crates.io index layout.
+fn valid_name(name: &str) -> bool {
+    name == "config.json"
+        || (!name.is_empty()
+            && name.len() <= 256
+            && name
+                .split('/')
+                .all(|s| !s.is_empty() && s != "." && s != "..")
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_/".contains(&b)))
+}
+
+fn text(status: StatusCode, message: String) -> Response {
+    let mut r = (status, format!("{message}\n")).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn handle(State(s): State<std::sync::Arc<Shared>>, request: Request) -> Response {
+    if request.method() != axum::http::Method::GET && request.method() != axum::http::Method::HEAD {
+        return text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "tuf-verify proxy: only GET".into(),
+        );
+    }
+    let name = request.uri().path().trim_start_matches('/').to_owned();
+    if !valid_name(&name) {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("tuf-verify proxy: {name:?} is not a file of a crates.io-style index"),
+        );
+    }
+    let inm = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let head = request.method() == axum::http::Method::HEAD;
+    let shared = s.clone();
+    let outcome = tokio::task::spawn_blocking(move || fetch_verified(&shared, &name)).await;
+    let served = match outcome {
+        Ok(served) => served,
+        Err(e) => {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("tuf-verify proxy: {e}"),
+            );
+        }
+    };
+    served.into_response(inm.as_deref(), head)
+}
+
+/// What a request gets.
+enum Served {
+    /// Verified bytes (`offline`: from the cache, with why).
+    File {
+        bytes: Vec<u8>,
+        meta: Meta,
+        offline: Option<String>,
+    },
+    /// Proved absent.
+    Absent { version: u64 },
+    /// Refused.
+    Refused { status: StatusCode, message: String },
+}
+
+impl Served {
+    fn into_response(self, if_none_match: Option<&str>, head: bool) -> Response {
+        match self {
+            Served::File {
+                bytes,
+                meta,
+                offline,
+            } => {
+                let etag = format!("\"{}\"", meta.sha256.to_hex());
+                let mut headers = HeaderMap::new();
+                if let Ok(v) = HeaderValue::from_str(&etag) {
+                    headers.insert(header::ETAG, v);
+                }
+                if let Ok(v) = HeaderValue::from_str(&meta.timestamp_version.to_string()) {
+                    headers.insert("x-tuf-timestamp-version", v);
+                }
+                if let Some(why) = offline
+                    && let Ok(v) = HeaderValue::from_str(&why)
+                {
+                    headers.insert("x-tuf-offline", v);
+                }
+                let matches = if_none_match.is_some_and(|inm| {
+                    inm.split(',')
+                        .any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")
+                });
+                if matches {
+                    return (StatusCode::NOT_MODIFIED, headers).into_response();
+                }
+                let body = if head {
+                    Body::empty()
+                } else {
+                    Body::from(bytes)
+                };
+                (StatusCode::OK, headers, body).into_response()
+            }
+            Served::Absent { version } => text(
+                StatusCode::NOT_FOUND,
+                format!("not found: proved absent from the tree signed at timestamp {version}"),
+            ),
+            Served::Refused { status, message } => text(status, message),
+        }
+    }
+}
+
+fn refused(name: &str, why: &str) -> Served {
+    Served::Refused {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        message: format!(
+            "tuf-verify proxy refused {name}: {why}; its bytes were not served (retry later)"
+        ),
+    }
+}
+
+/// Fetches `name` from the index and serves it once it verified; waits (within the bound)
+/// for a tree that covers the index's bytes.
+fn fetch_verified(s: &Shared, name: &str) -> Served {
+    let deadline = Instant::now() + s.wait;
+    loop {
+        let cached = s.cache.get(name);
+        let etag = cached.as_ref().and_then(|c| c.meta.upstream_etag.clone());
+        let (bytes, upstream_etag) = match s.index.get(name, etag.as_deref()) {
+            Ok(Answer::Found(b, tag)) => (Some(b), tag),
+            Ok(Answer::Unchanged) => match &cached {
+                Some(c) => (Some(c.bytes.clone()), etag.clone()),
+                // The index said "unchanged" to a tag we no longer hold: ask plainly.
+                None => match s.index.get(name, None) {
+                    Ok(Answer::Found(b, tag)) => (Some(b), tag),
+                    Ok(_) => (None, None),
+                    Err(e) => return offline(s, name, cached, &format!("the index ({e})"), false),
+                },
+            },
+            Ok(Answer::NotFound) => (None, None),
+            Err(e) => return offline(s, name, cached, &format!("the index ({e})"), false),
+        };
+        let candidate: Candidate = bytes
+            .as_ref()
+            .map(|b| (b.len() as u64, tuf_merkle::hash::sha256(b)));
+        match s.verifier.check(name, candidate) {
+            Outcome::Present { version } => {
+                let (length, sha256) = candidate.unwrap_or_default();
+                let meta = Meta {
+                    sha256,
+                    length,
+                    timestamp_version: version,
+                    upstream_etag,
+                };
+                let bytes = bytes.unwrap_or_default();
+                if let Err(e) = s.cache.put(name, &bytes, &meta) {
+                    eprintln!("tuf-verify proxy: cannot cache {name}: {e}");
+                }
+                return Served::File {
+                    bytes,
+                    meta,
+                    offline: None,
+                };
+            }
+            Outcome::Absent { version } => {
+                s.cache.remove(name);
+                return Served::Absent { version };
+            }
+            Outcome::NotCovered { reason, .. } => {
+                if Instant::now() >= deadline {
+                    eprintln!("tuf-verify proxy: refused {name}: {reason}");
+                    return refused(
+                        name,
+                        &format!(
+                            "{reason} (waited {:?} for a signed tree that covers it)",
+                            s.wait
+                        ),
+                    );
+                }
+                // The index may be ahead of the signed tree: move the view and ask again.
+                if let Err(e) = s.verifier.refresh() {
+                    eprintln!("tuf-verify proxy: refresh while waiting for {name}: {e}");
+                }
+                std::thread::sleep(super::view::MIN_REFRESH_GAP);
+            }
+            Outcome::Failed {
+                reason,
+                unreachable: true,
+            } => {
+                return offline(
+                    s,
+                    name,
+                    cached,
+                    &format!("the repositories ({reason})"),
+                    true,
+                );
+            }
+            Outcome::Failed { reason, .. } => {
+                eprintln!("tuf-verify proxy: refused {name}: {reason}");
+                return refused(name, &reason);
+            }
+        }
+    }
+}
+
+/// Something could not be reached. With the index down but the repositories up, what the cache
+/// holds is checked against the current view (and a name the signed tree proves absent is
+/// 404); with the repositories down, the cached copy is served only if it verified against the
+/// current view and that view has not expired. Either way the answer says so.
+fn offline(
+    s: &Shared,
+    name: &str,
+    cached: Option<Entry>,
+    what: &str,
+    repositories_down: bool,
+) -> Served {
+    if !repositories_down {
+        let candidate = cached.as_ref().map(|c| (c.meta.length, c.meta.sha256));
+        match s.verifier.check(name, candidate) {
+            Outcome::Present { version } => {
+                if let Some(c) = cached {
+                    return served_offline(name, c, what, version, &s.verifier.info());
+                }
+            }
+            Outcome::Absent { version } => {
+                eprintln!("tuf-verify proxy: offline: {name}: {what} unreachable; proved absent");
+                return Served::Absent { version };
+            }
+            Outcome::Failed {
+                unreachable: true, ..
+            } => return offline(s, name, cached, "the index and the repositories", true),
+            Outcome::NotCovered { reason, .. } | Outcome::Failed { reason, .. } => {
+                return refused(name, &format!("{what} unreachable, and {reason}"));
+            }
+        }
+    }
+    let view = s.verifier.info();
+    match cached {
+        Some(c) if c.meta.timestamp_version == view.version && view.is_fresh() => {
+            let version = view.version;
+            served_offline(name, c, what, version, &view)
+        }
+        _ => refused(
+            name,
+            &format!("{what} unreachable, and no copy verified against the current timestamp"),
+        ),
+    }
+}
+
+fn served_offline(name: &str, c: Entry, what: &str, version: u64, view: &ViewInfo) -> Served {
+    let why = format!(
+        "{what} unreachable; served from the cache, verified against timestamp {version} (expires {})",
+        view.expires.map(|e| e.to_string()).unwrap_or_default()
+    );
+    eprintln!("tuf-verify proxy: offline: {name}: {why}");
+    Served::File {
+        bytes: c.bytes,
+        meta: c.meta,
+        offline: Some(why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_index_paths_are_asked_upstream() {
+        for ok in [
+            "config.json",
+            "se/rd/serde",
+            "3/s/syn",
+            "1/a",
+            "nu/m-/num-traits",
+        ] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "../x",
+            "se//serde",
+            "se/rd/Serde",
+            "api/v1/x?y",
+            "a b",
+            "se/rd/serde/../x",
+            &"a".repeat(300),
+        ] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! The pinned view: one thread owns the client state and checks files against the tree of the
+//! trusted timestamp, batching the names asked together into one multi-proof.
+//!
+//! Properties kept:
+//! - Every check of one batch is made against one timestamp version (one multi-proof).
+//! - The view moves only forward, through the client's own refresh (root chain, signature,
+//!   expiry, rollback checks): at the start of a resolution (after `idle` without requests)
+//!   once it is older than `max_age`, or when asked because the index is ahead of it (at most
+//!   one refresh per [`MIN_REFRESH_GAP`]).
+//! - A leaf's version never goes down for this state (the client's per-name floor), so an old
+//!   index file replayed after an update does not verify against a newer tree.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use tuf_merkle::{Digest, LeafContents};
+
+use super::{Options, ProxyError};
+use crate::client::{Client, Status};
+use crate::error::ClientError;
+use crate::failover::{ServerFault, fault};
+use crate::state::Mode;
+use crate::transport;
+
+/// The shortest time between two refreshes asked because the index was ahead.
+pub const MIN_REFRESH_GAP: Duration = Duration::from_millis(250);
+/// The most names checked in one batch.
+const MAX_BATCH: usize = 1000;
+/// How long the verifier waits for more names before it proves a batch.
+const BATCH_WINDOW: Duration = Duration::from_millis(2);
+
+/// What is known of a file: its length and SHA-256, or that the index has none.
+pub type Candidate = Option<(u64, Digest)>;
+
+/// The answer for one name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The bytes are the leaf at timestamp `version`.
+    Present {
+        /// The timestamp version.
+        version: u64,
+    },
+    /// The index has no file and the tree at `version` proves the name absent or deleted.
+    Absent {
+        /// The timestamp version.
+        version: u64,
+    },
+    /// The index and the tree at `version` disagree (the index is ahead, or tampered).
+    NotCovered {
+        /// The timestamp version.
+        version: u64,
+        /// What disagrees.
+        reason: String,
+    },
+    /// The check could not be made.
+    Failed {
+        /// Why.
+        reason: String,
+        /// Whether every repository was unreachable (rather than refused).
+        unreachable: bool,
+    },
+}
+
+/// The current view, readable by the request handlers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewInfo {
+    /// The pinned timestamp version.
+    pub version: u64,
+    /// When it expires.
+    pub expires: Option<jiff::Timestamp>,
+}
+
+impl ViewInfo {
+    /// Whether its timestamp is still valid now.
+    pub fn is_fresh(&self) -> bool {
+        self.expires.is_some_and(|e| e > jiff::Timestamp::now())
+    }
+}
+
+enum Request {
+    Check {
+        name: String,
+        candidate: Candidate,
+        reply: mpsc::Sender<Outcome>,
+    },
+    Refresh {
+        reply: mpsc::Sender<Result<u64, String>>,
+    },
+}
+
+/// A handle on the verifier thread.
+#[derive(Clone)]
+pub struct Verifier {
+    tx: mpsc::Sender<Request>,
+    info: Arc<RwLock<ViewInfo>>,
+}
+
+impl Verifier {
+    /// Opens the client state and starts the verifier thread.
+    pub fn open(options: &Options) -> Result<Verifier, ProxyError> {
+        let transports = options
+            .repositories
+            .iter()
+            .map(|u| transport::open_with(u, options.http))
+            .collect();
+        let mut client = Client::open_repositories(&options.state, transports)?;
+        if client.state().mode != Mode::Merkle {
+            return Err(ProxyError::NotMerkle(options.state.clone()));
+        }
+        // The first view: the latest timestamp, or (offline) the one the state trusts.
+        let refreshed = client.refresh();
+        if let Err(e) = &refreshed {
+            eprintln!(
+                "tuf-verify proxy: cannot refresh the timestamp ({e}); starting from the trusted one"
+            );
+        }
+        let info = Arc::new(RwLock::new(view_of(&client)));
+        let (tx, rx) = mpsc::channel();
+        let mut thread = Thread {
+            client,
+            info: info.clone(),
+            idle: options.idle,
+            max_age: options.max_age,
+            last_request: None,
+            last_refresh: refreshed.is_ok().then(Instant::now),
+        };
+        std::thread::Builder::new()
+            .name("tuf-proxy-verifier".into())
+            .spawn(move || thread.run(&rx))
+            .map_err(|e| {
+                ProxyError::Client(ClientError::Transport {
+                    what: "the verifier thread".into(),
+                    message: e.to_string(),
+                })
+            })?;
+        Ok(Verifier { tx, info })
+    }
+
+    /// Checks `candidate` as the file of `name` against the current view.
+    pub fn check(&self, name: &str, candidate: Candidate) -> Outcome {
+        let (reply, rx) = mpsc::channel();
+        let sent = self.tx.send(Request::Check {
+            name: name.to_owned(),
+            candidate,
+            reply,
+        });
+        match sent.ok().and_then(|()| rx.recv().ok()) {
+            Some(o) => o,
+            None => Outcome::Failed {
+                reason: "the verifier stopped".into(),
+                unreachable: false,
+            },
+        }
+    }
+
+    /// Moves the view to the repositories' latest timestamp (at most once per
+    /// [`MIN_REFRESH_GAP`]); the version now pinned.
+    pub fn refresh(&self) -> Result<u64, String> {
+        let (reply, rx) = mpsc::channel();
+        self.tx
+            .send(Request::Refresh { reply })
+            .map_err(|_| "the verifier stopped".to_owned())?;
+        rx.recv()
+            .unwrap_or_else(|_| Err("the verifier stopped".into()))
+    }
+
+    /// The current view.
+    pub fn info(&self) -> ViewInfo {
+        *self
+            .info
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn view_of(client: &Client) -> ViewInfo {
+    ViewInfo {
+        version: client.state().proof_version,
+        expires: client.state().timestamp_expires,
+    }
+}
+
+/// Whether `e` means no repository could be reached (rather than one refusing the data).
+fn unreachable(e: &ClientError) -> bool {
+    match e {
+        ClientError::AllRepositoriesFailed { attempts } => {
+            attempts.iter().all(|a| a.fault == ServerFault::Unavailable)
+        }
+        other => fault(other) == Some(ServerFault::Unavailable),
+    }
+}
+
+struct Thread {
+    client: Client,
+    info: Arc<RwLock<ViewInfo>>,
+    idle: Duration,
+    max_age: Duration,
+    last_request: Option<Instant>,
+    last_refresh: Option<Instant>,
+}
+
+impl Thread {
+    fn run(&mut self, rx: &mpsc::Receiver<Request>) {
+        while let Ok(first) = rx.recv() {
+            let mut checks = Vec::new();
+            let mut refreshes = Vec::new();
+            let take = |r: Request, checks: &mut Vec<_>, refreshes: &mut Vec<_>| match r {
+                Request::Check {
+                    name,
+                    candidate,
+                    reply,
+                } => checks.push((name, candidate, reply)),
+                Request::Refresh { reply } => refreshes.push(reply),
+            };
+            take(first, &mut checks, &mut refreshes);
+            // Names asked together (cargo fetches a resolution's files in parallel) share one
+            // multi-proof: gather what arrives within a short window.
+            let deadline = Instant::now() + BATCH_WINDOW;
+            while checks.len() < MAX_BATCH {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(r) => take(r, &mut checks, &mut refreshes),
+                    Err(_) => break,
+                }
+            }
+            if !refreshes.is_empty() {
+                let result = self.refresh(true);
+                for reply in refreshes {
+                    let _ = reply.send(result.clone());
+                }
+            }
+            if !checks.is_empty() {
+                self.maybe_move_view();
+                self.last_request = Some(Instant::now());
+                self.check(checks);
+            }
+        }
+    }
+
+    /// A new resolution (after an idle gap) moves a view older than `max_age`.
+    fn maybe_move_view(&mut self) {
+        let idle = self.last_request.is_none_or(|t| t.elapsed() >= self.idle);
+        let old = self
+            .last_refresh
+            .is_none_or(|t| t.elapsed() >= self.max_age);
+        if idle
+            && old
+            && let Err(e) = self.refresh(false)
+        {
+            eprintln!("tuf-verify proxy: cannot refresh the timestamp ({e}); keeping the view");
+        }
+    }
+
+    fn refresh(&mut self, asked: bool) -> Result<u64, String> {
+        if asked
+            && self
+                .last_refresh
+                .is_some_and(|t| t.elapsed() < MIN_REFRESH_GAP)
+        {
+            return Ok(self.client.state().proof_version);
+        }
+        self.last_refresh = Some(Instant::now());
+        let result = self.client.refresh().map_err(|e| e.to_string());
+        *self
+            .info
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = view_of(&self.client);
+        result.map(|r| r.timestamp_version)
+    }
+
+    fn check(&mut self, checks: Vec<(String, Candidate, mpsc::Sender<Outcome>)>) {
+        let names: Vec<String> = checks.iter().map(|(n, _, _)| n.clone()).collect();
+        let verified = match self.client.verify_many(&names, &BTreeMap::new()) {
+            Ok(v) => v,
+            Err(e) => {
+                let outcome = Outcome::Failed {
+                    reason: e.to_string(),
+                    unreachable: unreachable(&e),
+                };
+                for (_, _, reply) in checks {
+                    let _ = reply.send(outcome.clone());
+                }
+                return;
+            }
+        };
+        let by_name: BTreeMap<&str, &crate::client::Verified> =
+            verified.iter().map(|v| (v.name.as_str(), v)).collect();
+        for (name, candidate, reply) in &checks {
+            let outcome = match by_name.get(name.as_str()) {
+                None => Outcome::Failed {
+                    reason: format!("{name}: no proof came back"),
+                    unreachable: false,
+                },
+                Some(v) => judge(name, *candidate, &v.status, v.timestamp_version),
+            };
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// What the proved `status` of `name` at `version` says of `candidate`.
+fn judge(name: &str, candidate: Candidate, status: &Status, version: u64) -> Outcome {
+    let not_covered = |reason: String| Outcome::NotCovered { version, reason };
+    match (status, candidate) {
+        (Status::Present(LeafContents::Present { length, sha256, .. }), Some((l, h))) => {
+            if *length == l && *sha256 == h {
+                Outcome::Present { version }
+            } else {
+                not_covered(format!(
+                    "{name}: the index serves {l} bytes with SHA-256 {h}; the tree signed at timestamp {version} has {length} bytes with SHA-256 {sha256}"
+                ))
+            }
+        }
+        // The client reports a tombstone as `Deleted`; a present status always has contents.
+        (Status::Present(LeafContents::Deleted { .. }), _) => Outcome::Failed {
+            reason: format!("{name}: a present status with deleted contents"),
+            unreachable: false,
+        },
+        (Status::Present(_), None) => not_covered(format!(
+            "{name}: the index answered 404, but the tree signed at timestamp {version} holds it (withheld?)"
+        )),
+        (Status::Deleted(_) | Status::Absent, None) => Outcome::Absent { version },
+        (Status::Deleted(_), Some(_)) => not_covered(format!(
+            "{name}: the index serves a file the tree signed at timestamp {version} has deleted"
+        )),
+        (Status::Absent, Some(_)) => not_covered(format!(
+            "{name}: the index serves a file the tree signed at timestamp {version} does not hold"
+        )),
+        (Status::Listed { .. }, _) => Outcome::Failed {
+            reason: "a classic role's answer".into(),
+            unreachable: false,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn judging_a_file_against_its_proved_leaf() {
+        let bytes = b"x\n";
+        let h = tuf_merkle::hash::sha256(bytes);
+        let leaf = Status::Present(LeafContents::for_bytes(2, bytes).unwrap());
+        assert_eq!(
+            judge("a", Some((2, h)), &leaf, 7),
+            Outcome::Present { version: 7 }
+        );
+        assert!(matches!(
+            judge("a", Some((3, h)), &leaf, 7),
+            Outcome::NotCovered { .. }
+        ));
+        assert!(matches!(
+            judge("a", None, &leaf, 7),
+            Outcome::NotCovered { .. }
+        ));
+        assert_eq!(
+            judge("a", None, &Status::Absent, 7),
+            Outcome::Absent { version: 7 }
+        );
+        assert_eq!(
+            judge("a", None, &Status::Deleted(3), 7),
+            Outcome::Absent { version: 7 }
+        );
+        assert!(matches!(
+            judge("a", Some((2, h)), &Status::Absent, 7),
+            Outcome::NotCovered { .. }
+        ));
+    }
+}

@@ -1,0 +1,462 @@
+//! The real `cargo` through `tuf-verify proxy` (design D10): a static sparse index on loopback
+//! serving real crates.io index files, a signer that imported the same files, the proxy between
+//! them and cargo (its `CARGO_HOME` in a temporary directory, no network). cargo resolves
+//! through the proxy exactly as it does directly; every attack on the index (through a
+//! tampering proxy in front of it) makes cargo fail with the proxy's message, and nothing
+//! unverified reaches cargo's cache.
+
+#![allow(missing_docs, clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Action, Proxy, ROLE, Signer, real_index};
+use tuf_testkit::index::StaticIndex;
+
+/// Crates of the 2026 sample whose dependency closure is in the sample.
+const DEPENDENCIES: &[(&str, &str)] = &[
+    ("cfg-if", "1"),
+    ("hex", "0.4"),
+    ("version_check", "0.9"),
+    ("equivalent", "1"),
+    ("try-lock", "0.2"),
+    ("percent-encoding", "2"),
+    ("utf8_iter", "1"),
+    ("dyn-clone", "1"),
+    ("untrusted", "0.9"),
+    ("fs_extra", "1"),
+    ("tower-service", "0.3"),
+    ("base64ct", "1"),
+    ("adler2", "2"),
+];
+
+const HEX: &str = "3/h/hex";
+
+struct Setup {
+    tmp: tempfile::TempDir,
+    index_dir: PathBuf,
+    signer: Signer,
+    index: StaticIndex,
+}
+
+fn setup() -> Option<Setup> {
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = real_index("crates-index-2026-sample.tar.gz", &tmp.path().join("index"))?;
+    std::fs::write(
+        index_dir.join("config.json"),
+        br#"{"dl":"http://127.0.0.1:9/api/v1/crates","api":null}"#,
+    )
+    .unwrap();
+    let signer = Signer::start_after(|config| {
+        tuf_signer::import::import(config, ROLE, &index_dir, false).expect("import");
+    });
+    let index = StaticIndex::start(&index_dir);
+    Some(Setup {
+        tmp,
+        index_dir,
+        signer,
+        index,
+    })
+}
+
+/// A running `tuf-verify proxy`.
+struct VerifyingProxy {
+    child: Child,
+    url: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl VerifyingProxy {
+    fn start(s: &Setup, state: &Path, index_url: &str, wait_secs: &str) -> VerifyingProxy {
+        Self::start_with_repo(s, state, index_url, wait_secs, &s.signer.url())
+    }
+
+    fn start_with_repo(
+        s: &Setup,
+        state: &Path,
+        index_url: &str,
+        wait_secs: &str,
+        repo: &str,
+    ) -> VerifyingProxy {
+        let bin = env!("CARGO_BIN_EXE_tuf-verify");
+        if !state.join("state.json").exists() {
+            let root = s.signer.repo(ROLE).join("1.root.json");
+            let out = Command::new(bin)
+                .args(["init", "--role", ROLE, "--state"])
+                .arg(state)
+                .arg("--root")
+                .arg(root)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+        }
+        let mut child = Command::new(bin)
+            .args(["proxy", "--listen", "127.0.0.1:0", "--wait-secs", wait_secs])
+            .arg("--state")
+            .arg(state)
+            .args(["--repo", repo, "--index", index_url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let l = log.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                l.lock().unwrap().push_str(&format!("{line}\n"));
+                if let Some(addr) = line.strip_prefix("tuf-verify proxy listening on ")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("proxy listens");
+        VerifyingProxy { child, url, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for VerifyingProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A project depending on [`DEPENDENCIES`] in `dir`.
+fn project(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let deps: String = DEPENDENCIES
+        .iter()
+        .map(|(n, v)| format!("{n} = \"{v}\"\n"))
+        .collect();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"proj\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[dependencies]\n{deps}"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("src/main.rs"), "fn main() {}\n").unwrap();
+    dir.to_owned()
+}
+
+/// `cargo generate-lockfile` in `project` with a fresh `CARGO_HOME` whose crates.io is
+/// replaced by the sparse registry at `registry`: (success, stderr, the lockfile).
+fn generate_lockfile(project: &Path, home: &Path, registry: &str) -> (bool, String, String) {
+    std::fs::create_dir_all(home).unwrap();
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "[source.crates-io]\nreplace-with = \"verified\"\n[source.verified]\nregistry = \"sparse+{registry}/\"\n[net]\nretry = 0\n"
+        ),
+    )
+    .unwrap();
+    let _ = std::fs::remove_file(project.join("Cargo.lock"));
+    let out = Command::new(env!("CARGO"))
+        .arg("generate-lockfile")
+        .current_dir(project)
+        .env("CARGO_HOME", home)
+        .env_remove("CARGO_TARGET_DIR")
+        .env("CARGO_HTTP_TIMEOUT", "30")
+        .output()
+        .unwrap();
+    let lock = std::fs::read_to_string(project.join("Cargo.lock")).unwrap_or_default();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        lock,
+    )
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn cargo_resolves_through_the_proxy_as_it_does_directly() {
+    let Some(s) = setup() else { return };
+    let proj = project(&s.tmp.path().join("proj"));
+    let (ok, err, direct) =
+        generate_lockfile(&proj, &s.tmp.path().join("home-direct"), &s.index.url());
+    assert!(ok, "{err}");
+    let proxy = VerifyingProxy::start(&s, &s.tmp.path().join("state"), &s.index.url(), "5");
+    let (ok, err, through) = generate_lockfile(&proj, &s.tmp.path().join("home-proxy"), &proxy.url);
+    assert!(ok, "{err}\n{}", proxy.log());
+    // The lockfile names the source it was resolved from; the packages, versions and
+    // checksums are the same.
+    let strip = |l: &str| {
+        l.lines()
+            .filter(|l| !l.starts_with("source = "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&direct), strip(&through));
+    assert_eq!(
+        through.matches("[[package]]").count(),
+        DEPENDENCIES.len() + 1
+    );
+
+    // A second resolution with cargo's cache: conditional requests, answered 304 by the proxy.
+    let (ok, err, again) = generate_lockfile(&proj, &s.tmp.path().join("home-proxy"), &proxy.url);
+    assert!(ok, "{err}");
+    assert_eq!(again, through);
+    let r = ureq::get(&format!("{}/{HEX}", proxy.url)).call().unwrap();
+    let etag = r
+        .headers()
+        .get("etag")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(r.headers().get("x-tuf-timestamp-version").is_some());
+    let r = ureq::get(&format!("{}/{HEX}", proxy.url))
+        .header("if-none-match", &etag)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    // A name the index does not have: 404, after a proof of absence.
+    let r = ureq::get(&format!("{}/no/th/nothere", proxy.url))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // Paths that are no index file are refused before anything is asked.
+    let r = ureq::get(&format!("{}/..%2Fx", proxy.url))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[test]
+fn every_attack_on_the_index_makes_cargo_fail_with_the_proxys_message() {
+    let Some(s) = setup() else { return };
+    let proj = project(&s.tmp.path().join("proj"));
+    let evil = Proxy::start(s.index.addr);
+    let proxy = VerifyingProxy::start(&s, &s.tmp.path().join("state"), &evil.url(), "1");
+    let old_hex = std::fs::read(s.index_dir.join(HEX)).unwrap();
+
+    // An update of hex lands in the index and in the signed tree: the old file is now stale.
+    let mut new_hex = old_hex.clone();
+    let last = String::from_utf8(old_hex.clone())
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let mut line: serde_json::Value = serde_json::from_str(&last).unwrap();
+    line["vers"] = "0.4.99".into();
+    new_hex.extend_from_slice(format!("{line}\n").as_bytes());
+    std::fs::write(s.index_dir.join(HEX), &new_hex).unwrap();
+    s.signer.publish(ROLE, HEX, &new_hex);
+    let (ok, err, lock) = generate_lockfile(&proj, &s.tmp.path().join("home-0"), &proxy.url);
+    assert!(ok, "{err}\n{}", proxy.log());
+    assert!(lock.contains("0.4.99"), "{lock}");
+
+    type Rule = Box<dyn Fn(&str, &str) -> Action + Send + Sync>;
+    let on_hex = |action: fn() -> Action| -> Rule {
+        Box::new(move |_, p| {
+            if p == "/3/h/hex" {
+                action()
+            } else {
+                Action::Forward
+            }
+        })
+    };
+    let old = old_hex.clone();
+    let attacks: Vec<(&str, Rule, &str)> = vec![
+        (
+            "an altered index line",
+            on_hex(|| {
+                Action::Mutate(Box::new(|b| {
+                    String::from_utf8(b)
+                        .unwrap()
+                        .replacen("\"yanked\":false", "\"yanked\":true", 1)
+                        .into_bytes()
+                }))
+            }),
+            HEX,
+        ),
+        (
+            "a removed version",
+            on_hex(|| {
+                Action::Mutate(Box::new(|b| {
+                    let text = String::from_utf8(b).unwrap();
+                    let mut lines: Vec<&str> = text.lines().collect();
+                    lines.remove(lines.len() / 2);
+                    format!("{}\n", lines.join("\n")).into_bytes()
+                }))
+            }),
+            HEX,
+        ),
+        (
+            "a file swapped for another crate's",
+            on_hex(|| Action::Rewrite("/cf/g-/cfg-if".into())),
+            HEX,
+        ),
+        (
+            "a name that exists made to 404",
+            on_hex(|| Action::Respond(404, b"no".to_vec())),
+            HEX,
+        ),
+        (
+            "an old file replayed after an update",
+            Box::new(move |_: &str, p: &str| {
+                if p == "/3/h/hex" {
+                    Action::Respond(200, old.clone())
+                } else {
+                    Action::Forward
+                }
+            }),
+            HEX,
+        ),
+        (
+            "config.json altered",
+            Box::new(|_: &str, p: &str| {
+                if p == "/config.json" {
+                    Action::Respond(
+                        200,
+                        br#"{"dl":"http://evil.example/api/v1/crates","api":null}"#.to_vec(),
+                    )
+                } else {
+                    Action::Forward
+                }
+            }),
+            "config.json",
+        ),
+    ];
+    for (i, (what, rule, file)) in attacks.into_iter().enumerate() {
+        evil.set(rule);
+        let home = s.tmp.path().join(format!("home-{}", i + 1));
+        let (ok, err, _) = generate_lockfile(&proj, &home, &proxy.url);
+        assert!(!ok, "{what}: cargo succeeded\n{err}");
+        assert!(
+            err.contains(&format!("tuf-verify proxy refused {file}")),
+            "{what}: {err}"
+        );
+        // Nothing unverified reached cargo's cache: it holds no copy of the attacked file, and
+        // nothing that names the attacker's host.
+        for e in walkdir::WalkDir::new(&home).into_iter().flatten() {
+            let path = e.path().to_string_lossy().into_owned();
+            assert!(
+                !(file == HEX && path.ends_with("/3/h/hex")),
+                "{what}: cargo cached {path}"
+            );
+            if e.file_type().is_file() {
+                let bytes = std::fs::read(e.path()).unwrap();
+                assert!(!contains(&bytes, b"evil.example"), "{what}: {path}");
+            }
+        }
+    }
+    // Healed: cargo resolves again.
+    evil.honest();
+    let (ok, err, lock) = generate_lockfile(&proj, &s.tmp.path().join("home-healed"), &proxy.url);
+    assert!(ok, "{err}");
+    assert!(lock.contains("0.4.99"));
+}
+
+/// The index and the signer are updated by different systems: a publish that lands in the
+/// index before the signer signs it makes the proxy wait, and the resolution succeeds once the
+/// signer catches up.
+#[test]
+fn a_publish_in_the_index_before_the_signer_resolves_once_it_catches_up() {
+    let Some(s) = setup() else { return };
+    let proj = project(&s.tmp.path().join("proj"));
+    let proxy = VerifyingProxy::start(&s, &s.tmp.path().join("state"), &s.index.url(), "20");
+    let mut hex = std::fs::read(s.index_dir.join(HEX)).unwrap();
+    let last = String::from_utf8(hex.clone())
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let mut line: serde_json::Value = serde_json::from_str(&last).unwrap();
+    line["vers"] = "0.4.98".into();
+    hex.extend_from_slice(format!("{line}\n").as_bytes());
+    std::fs::write(s.index_dir.join(HEX), &hex).unwrap();
+    let home = s.tmp.path().join("home");
+    let cargo = {
+        let (proj, home, url) = (proj.clone(), home.clone(), proxy.url.clone());
+        std::thread::spawn(move || generate_lockfile(&proj, &home, &url))
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    s.signer.publish(ROLE, HEX, &hex);
+    let (ok, err, lock) = cargo.join().unwrap();
+    assert!(ok, "{err}\n{}", proxy.log());
+    assert!(lock.contains("0.4.98"), "{lock}");
+}
+
+/// With the index unreachable, the proxy serves what it verified against the current view,
+/// saying so.
+#[test]
+fn offline_the_proxy_serves_verified_copies_and_says_so() {
+    let Some(s) = setup() else { return };
+    let proj = project(&s.tmp.path().join("proj"));
+    let gate = Proxy::start(s.index.addr);
+    let signer_gate = Proxy::start(s.signer.addr);
+    let proxy = VerifyingProxy::start_with_repo(
+        &s,
+        &s.tmp.path().join("state"),
+        &gate.url(),
+        "1",
+        &signer_gate.url(),
+    );
+    let (ok, err, online) = generate_lockfile(&proj, &s.tmp.path().join("home-1"), &proxy.url);
+    assert!(ok, "{err}");
+    // The index goes away (the gate answers 502 to everything).
+    gate.set(|_, _| Action::Respond(502, b"down".to_vec()));
+    let r = ureq::get(&format!("{}/{HEX}", proxy.url)).call().unwrap();
+    let why = r.headers().get("x-tuf-offline").unwrap().to_str().unwrap();
+    assert!(
+        why.contains("served from the cache, verified against timestamp"),
+        "{why}"
+    );
+    let (ok, err, offline) = generate_lockfile(&proj, &s.tmp.path().join("home-2"), &proxy.url);
+    assert!(ok, "{err}\n{}", proxy.log());
+    assert_eq!(offline, online);
+    assert!(proxy.log().contains("offline"), "{}", proxy.log());
+    // The signer (every repository) goes away too: copies verified against the current,
+    // unexpired timestamp are still served, saying so; what was never verified is refused.
+    signer_gate.set(|_, _| Action::Respond(503, b"down".to_vec()));
+    let r = ureq::get(&format!("{}/{HEX}", proxy.url))
+        .call()
+        .unwrap_or_else(|e| panic!("{e}\n{}", proxy.log()));
+    let why = r.headers().get("x-tuf-offline").unwrap().to_str().unwrap();
+    assert!(
+        why.contains("the index and the repositories unreachable"),
+        "{why}"
+    );
+    let r = ureq::get(&format!("{}/se/rd/serde_json", proxy.url))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body = r.into_body().read_to_string().unwrap();
+    assert!(
+        body.contains("no copy verified against the current timestamp"),
+        "{body}"
+    );
+}
