@@ -290,10 +290,11 @@ fn every_attack_on_the_index_makes_cargo_fail_with_the_proxys_message() {
             "an altered index line",
             on_hex(|| {
                 Action::Mutate(Box::new(|b| {
-                    String::from_utf8(b)
-                        .unwrap()
-                        .replacen("\"yanked\":false", "\"yanked\":true", 1)
-                        .into_bytes()
+                    // The first version's line, yanked (`"yanked": false` → `true`).
+                    let text = String::from_utf8(b).unwrap();
+                    let at = text.find("\"yanked\"").unwrap();
+                    let f = at + text[at..].find("false").unwrap();
+                    format!("{}true{}", &text[..f], &text[f + 5..]).into_bytes()
                 }))
             }),
             HEX,
