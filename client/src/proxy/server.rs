@@ -60,6 +60,10 @@ pub async fn serve(
     );
     eprintln!("tuf-verify proxy listening on http://{addr}");
     let app = Router::new().fallback(handle).with_state(shared);
+    // Answers go out at once (no Nagle delay against cargo's delayed ACKs).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
