@@ -196,6 +196,16 @@ pub enum VerifyError {
         /// The key ID.
         key_id: String,
     },
+    /// Two entries of `signatures` name the same key ID (compared as the bytes the hex stands
+    /// for, as tough compares them). tough and python-tuf refuse such a document, and so does the
+    /// core, so that it never accepts what they refuse.
+    #[error("{role} metadata has two signatures under key ID {key_id:?}")]
+    DuplicateSignature {
+        /// The role of the document.
+        role: RoleType,
+        /// The key ID, as the second entry writes it.
+        key_id: String,
+    },
     /// Fewer distinct keys of the role signed the document than the role's threshold.
     #[error(
         "{role} metadata version {version}: {valid} valid signature(s) by {by}, threshold {threshold}"

@@ -20,10 +20,11 @@
 //!   by `tuf-merkle` (the tree math is not duplicated), and only for the names asked.
 //! - **Signatures.** A threshold counts distinct keys the role lists: a signature counts only
 //!   under a key ID the role lists, which the root was checked to list under the key's own TUF
-//!   key ID (SHA-256 of its canonical JSON); a key that signs twice, or is listed under two IDs,
-//!   counts once. Signatures are checked over the OLPC canonical JSON of `signed`, which must
-//!   stand for exactly the parsed document (no non-integer numbers, every string in NFC), and
-//!   no signature tough refuses is accepted (table below).
+//!   key ID (SHA-256 of its canonical JSON); one key listed under two IDs counts once, and a
+//!   document with two signatures under one key ID is refused, as tough refuses it. Signatures
+//!   are checked over the OLPC canonical JSON of `signed`, which must stand for exactly the
+//!   parsed document (no non-integer numbers, every string in NFC), and nothing tough refuses
+//!   is accepted (table below).
 //! - **Parsing.** Types mirror the TUF specification's vocabulary and exist only as the result
 //!   of parsing that checked them (private fields); JSON with a repeated member is refused;
 //!   every refusal is its own [`VerifyError`] variant.
@@ -58,7 +59,49 @@
 //! signature is concerned; where they differ, the core is the stricter, and it says so here.
 //! `tests/interop.rs` checks every row against tough 0.24 (aws-lc-rs) and tuf-keys.
 //!
-//! INTEROP_TABLE
+//! | case | tough 0.24 (aws-lc-rs) | tuf-verify-core | note |
+//! | --- | --- | --- | --- |
+//! | Ed25519: signature by a tuf-keys key file | accepts | accepts | |
+//! | Ed25519: S replaced by S + L (non-canonical scalar) | refuses | refuses | RFC 8032 requires `S < L` |
+//! | Ed25519: signature truncated to 63 bytes, or with a 65th byte | refuses | refuses | |
+//! | Ed25519: public key in uppercase hex | accepts | accepts | another key object, another key ID, the same key |
+//! | Ed25519: public key not a curve point | refuses | refuses | tough: no signature verifies; the core: the root is refused |
+//! | Ed25519: small-order public key (the identity) with the forgery R = identity, S = 0 | **accepts** | refuses | under such a key every message "verifies"; the core refuses small-order keys and `R` (`verify_strict`) |
+//! | ECDSA: DER signature by a tuf-keys key file | accepts | accepts | |
+//! | ECDSA: low S and high S (`s` and `n - s`, both valid) | accepts | accepts | neither requires low S |
+//! | ECDSA: raw `r ‖ s` (64 bytes) instead of DER | refuses | refuses | TUF's `ecdsa-sha2-nistp256` signatures are DER |
+//! | ECDSA: DER INTEGER with a superfluous leading zero | refuses | refuses | strict DER on both sides |
+//! | ECDSA: DER SEQUENCE length in long form (`0x81 NN`) | refuses | refuses | |
+//! | ECDSA: a byte after the DER SEQUENCE | refuses | refuses | |
+//! | ECDSA: DER INTEGER `r` negative (top bit set, no leading zero) | refuses | refuses | |
+//! | ECDSA: `s = 0`, or `s = n` | refuses | refuses | |
+//! | ECDSA: public key as the hex of the uncompressed point | accepts | accepts | the sigstore spelling |
+//! | ECDSA: keytype `ecdsa-sha2-nistp256` (the older name) | accepts | accepts | |
+//! | ECDSA: PEM with CRLF line ends and a final newline | accepts | accepts | |
+//! | ECDSA: PEM labelled `EC PUBLIC KEY` instead of `PUBLIC KEY` | accepts | refuses | tough ignores the label |
+//! | ECDSA: public key a compressed point (SPKI in PEM, or hex) | accepts | refuses | tuf-keys and tough write uncompressed points only |
+//! | ECDSA: public key not on the curve | refuses | refuses | |
+//! | ECDSA: SubjectPublicKeyInfo naming another curve | refuses | refuses | |
+//! | Two signature entries under one key ID (threshold 1 or 2) | refuses | refuses | so is one key ID in two cases (tough compares the bytes) |
+//! | One key listed under two key IDs (PEM and hex), both signing, threshold 2 | accepts | refuses | the core counts key material once (`tests/refusals.rs`) |
+//! | A signature entry whose key ID is in uppercase hex | accepts | refuses | the core counts a key ID only as the role writes it (python-tuf compares strings too) |
+//! | A key listed under an ID that is not its key ID | refuses | refuses | |
+//! | A string in `signed` not in Unicode NFC (signed over its NFC form) | accepts | refuses | OLPC canonical JSON normalises strings: the signature would stand for another document |
+//! | `expires` with fractional seconds (`…T00:00:00.5Z`) | refuses | refuses | tough re-serialises it differently; the core reads `YYYY-MM-DDTHH:MM:SSZ` only |
+//! | A non-integer number in `signed` (`1.0`) | refuses | refuses | canonical JSON has no such number |
+//! | An unknown member in `signed` (TUF's extension point) | accepts | accepts | covered by the signatures |
+//! | A member repeated in `signed` (an unknown member) | accepts | refuses | tough keeps the last; the core refuses every repeated member |
+//! | A member repeated in `signed` (`version`) | refuses | refuses | |
+//! | A role that lists a key ID the root has no key for | accepts | refuses | |
+//! | A role other than the four top-level roles (`mirror`) | refuses | refuses | |
+//! | An RSA key listed in the root, unused | accepts | refuses | D4 has Ed25519 and ECDSA P-256 only |
+//! | A member beside `signed` and `signatures` | accepts | accepts | |
+//!
+//! Besides the table: the core refuses a `spec_version` that is not TUF 1.x, a timestamp whose
+//! `meta` lists anything but `snapshot.json`, and a `merkle_root` that is not 64 lowercase hex
+//! digits, none of which tough checks. Every "refuses" in the core's column is also a refusal in
+//! tough's where tough checks the matter at all, and no row has the core accepting what tough
+//! refuses; `tests/interop.rs` asserts both.
 //!
 //! # Modules
 //!

@@ -9,10 +9,11 @@
 //!   envelope (`signed`, `signatures`) and the canonical form of `signed`: an unsigned document
 //!   never reaches the parsing of keys, roles or dates;
 //! - a threshold is met only by distinct keys the role lists: a signature counts only if its
-//!   key ID is listed for the role (and so is the key's real ID, which the root was checked
-//!   for), it verifies over the canonical JSON of `signed`, and neither its key ID nor its key
-//!   material was counted before; a key that signs twice, or one key listed under two IDs,
-//!   counts once;
+//!   key ID is written exactly as the role lists it (and so is the key's real ID, which the root
+//!   was checked for), it verifies over the canonical JSON of `signed`, and no signature by the
+//!   same key material was counted before, so one key listed under two IDs counts once; a
+//!   document with two signatures under one key ID is refused outright
+//!   ([`VerifyError::DuplicateSignature`]), as tough and python-tuf refuse it;
 //! - unknown members of `signed` are allowed, as TUF requires, and covered by the signatures.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,7 +44,8 @@ pub(crate) struct Envelope {
 /// One entry of `signatures`.
 #[derive(Debug)]
 struct Signature {
-    /// As written; a key ID that is not 64 lowercase hex digits names no key.
+    /// As written (hex, or the document is refused); a key ID that is not 64 lowercase hex
+    /// digits names no key.
     keyid: String,
     sig: Vec<u8>,
 }
@@ -77,22 +79,32 @@ impl Envelope {
             return Err(schema(role, "signed is not an object"));
         }
         let canonical = json::canonical(role, &raw.signed)?;
-        let signatures = raw
-            .signatures
-            .into_iter()
-            .map(|s| {
-                let sig = hex::decode(&s.sig).map_err(|e| {
-                    schema(
-                        role,
-                        format!("the signature by {:?} is not hex: {e}", s.keyid),
-                    )
-                })?;
-                Ok(Signature {
-                    keyid: s.keyid,
-                    sig,
-                })
-            })
-            .collect::<Result<_, VerifyError>>()?;
+        let mut seen = BTreeSet::new();
+        let mut signatures = Vec::with_capacity(raw.signatures.len());
+        for s in raw.signatures {
+            let id_bytes = hex::decode(&s.keyid).map_err(|e| {
+                schema(
+                    role,
+                    format!("the signature key ID {:?} is not hex: {e}", s.keyid),
+                )
+            })?;
+            if !seen.insert(id_bytes) {
+                return Err(VerifyError::DuplicateSignature {
+                    role,
+                    key_id: s.keyid,
+                });
+            }
+            let sig = hex::decode(&s.sig).map_err(|e| {
+                schema(
+                    role,
+                    format!("the signature by {:?} is not hex: {e}", s.keyid),
+                )
+            })?;
+            signatures.push(Signature {
+                keyid: s.keyid,
+                sig,
+            });
+        }
         Ok(Envelope {
             role,
             signed: raw.signed,

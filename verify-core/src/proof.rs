@@ -62,6 +62,7 @@ impl Timestamp {
     /// [`Timestamp::verify_proof`] of a proof's JSON text (TAP-16 snapshot Merkle metadata, or
     /// the POUF's non-membership form), parsed strictly with the POUF's 64 KiB limit.
     pub fn verify_proof_json(&self, asked: &str, json: &[u8]) -> Result<Membership, VerifyError> {
+        self.proof_root()?;
         let proof = Proof::from_json(json).map_err(|e| self.proof_error(e))?;
         self.verify_proof(asked, &proof)
     }
@@ -93,6 +94,7 @@ impl Timestamp {
         json: &[u8],
         limit: usize,
     ) -> Result<BTreeMap<String, Membership>, VerifyError> {
+        self.proof_root()?;
         let proof =
             MultiProof::from_json_with_limit(json, limit).map_err(|e| self.proof_error(e))?;
         self.verify_multi_proof(asked, &proof)
