@@ -28,8 +28,6 @@ use crate::transport;
 pub const MIN_REFRESH_GAP: Duration = Duration::from_millis(250);
 /// The most names checked in one batch.
 const MAX_BATCH: usize = 1000;
-/// How long the verifier waits for more names before it proves a batch.
-const BATCH_WINDOW: Duration = Duration::from_millis(2);
 
 /// What is known of a file: its length and SHA-256, or that the index has none.
 pub type Candidate = Option<(u64, Digest)>;
@@ -215,12 +213,11 @@ impl Thread {
                 Request::Refresh { reply } => refreshes.push(reply),
             };
             take(first, &mut checks, &mut refreshes);
-            // Names asked together (cargo fetches a resolution's files in parallel) share one
-            // multi-proof: gather what arrives within a short window.
-            let deadline = Instant::now() + BATCH_WINDOW;
+            // Names asked while the last batch was being proved share one multi-proof: take
+            // what is already queued, without waiting for more (cargo keeps only a couple of
+            // requests in flight per host, so waiting would only add latency).
             while checks.len() < MAX_BATCH {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match rx.recv_timeout(left) {
+                match rx.try_recv() {
                     Ok(r) => take(r, &mut checks, &mut refreshes),
                     Err(_) => break,
                 }
