@@ -83,7 +83,10 @@ fn resolve(project: &Path, home: &Path, registry: &str) -> (Duration, String) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    (took, std::fs::read_to_string(project.join("Cargo.lock")).unwrap())
+    (
+        took,
+        std::fs::read_to_string(project.join("Cargo.lock")).unwrap(),
+    )
 }
 
 fn free_addr() -> SocketAddr {

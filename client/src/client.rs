@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tough::schema::{RoleType, Root, Signed, Snapshot, Targets};
+use tough::schema::{RoleType, Root, Signed, Snapshot};
 use tuf_merkle::multiproof::MultiProof;
 use tuf_merkle::{Digest, LeafContents, Proof, ProofError};
 
 use crate::attest::AttestationPolicy;
+use crate::classic::{self, TrustedTargets};
 use crate::error::ClientError;
 use crate::failover::{self, FailedAttempt, Repositories};
 use crate::state::{Mode, State, StateLock, write_atomic};
@@ -274,14 +275,20 @@ impl Client {
     }
 
     /// [`Client::refresh`] on the current server.
+    ///
+    /// Each role is persisted as soon as it is verified (TUF 5.3.8, 5.4.5, 5.5.7, 5.6.6): the
+    /// roots, then the timestamp, then (classic roles) the snapshot and the targets. A refresh
+    /// that fails part-way keeps what it verified, so the rollback floor only rises: the old
+    /// timestamp served again after a new one verified is a rollback even if the new one's
+    /// snapshot never arrived. With a required attestation the timestamp is persisted before
+    /// the attestation is checked, and the version and root proofs are checked against move
+    /// only once the attestation is accepted.
     fn refresh_here(&mut self) -> Result<Refreshed, ClientError> {
         self.update_root()?;
         let merkle_root = self.update_timestamp()?;
         if self.state.mode == Mode::Classic {
             self.update_classic()?;
         }
-        self.state.proof_version = self.state.timestamp_version;
-        self.state.proof_root = merkle_root.map(|r| r.to_hex());
         if let Some(policy) = &self.attestation
             && self.state.mode == Mode::Merkle
         {
@@ -295,6 +302,9 @@ impl Client {
             self.state.attested_version = a.timestamp_version;
             self.state.proof_version = a.timestamp_version;
             self.state.proof_root = Some(a.merkle_root.clone());
+        } else {
+            self.state.proof_version = self.state.timestamp_version;
+            self.state.proof_root = merkle_root.map(|r| r.to_hex());
         }
         self.state.store(&self.dir)?;
         Ok(Refreshed {
@@ -325,6 +335,11 @@ impl Client {
                         state.merkle_root = None;
                         state.snapshot_version = 0;
                         state.targets_version = 0;
+                        // The trusted timestamp and snapshot files go too: a snapshot signed
+                        // by a rotated-out key must not hold back the new key's.
+                        for file in ["timestamp.json", SNAPSHOT_FILE] {
+                            remove_if_present(&dir.join(file))?;
+                        }
                     }
                 }
                 // Each verified root is kept, even if a later step fails (TUF 5.3.8).
@@ -356,12 +371,22 @@ impl Client {
             });
         }
         let got_root = ts.merkle_root.map(|r| r.to_hex());
-        if ts.version == trusted && got_root != self.state.merkle_root {
-            return Err(ClientError::Equivocation {
-                version: trusted,
-                trusted: self.state.merkle_root.clone().unwrap_or_default(),
-                got: got_root.unwrap_or_default(),
-            });
+        if ts.version == trusted {
+            // Two different trees signed with one version: a breach of the role's key.
+            if got_root != self.state.merkle_root {
+                return Err(ClientError::Equivocation {
+                    version: trusted,
+                    trusted: self.state.merkle_root.clone().unwrap_or_default(),
+                    got: got_root.unwrap_or_default(),
+                });
+            }
+            // TUF 5.4.3: the same version again is discarded and the trusted timestamp kept,
+            // whatever else the new file says (another expiry, another snapshot); the update
+            // goes on with the trusted one, which must not have expired.
+            if let Some(expires) = self.state.timestamp_expires {
+                tuf::check_expiry("timestamp", trusted, expires, self.now())?;
+            }
+            return Ok(ts.merkle_root);
         }
         let snapshot = meta_entry(&ts.signed.signed.meta, "snapshot.json", &path)?;
         let sv = snapshot.version.get();
@@ -372,39 +397,46 @@ impl Client {
             ts.signed.signed.expires,
             self.now(),
         )?;
+        // TUF 5.4.5: persisted now, before the snapshot (or the attestation) is asked for, so
+        // that a later step failing cannot let this timestamp be replaced by an older one.
         write_atomic(&self.dir.join("timestamp.json"), &bytes)?;
         self.state.timestamp_version = ts.version;
         self.state.timestamp_expires = Some(ts.signed.signed.expires);
         self.state.merkle_root = got_root;
         self.state.snapshot_version = sv;
+        self.state.store(&self.dir)?;
         Ok(ts.merkle_root)
     }
 
-    /// Classic roles: snapshot then targets (TUF 5.5, 5.6), consistent-snapshot names.
+    /// Classic roles: snapshot then targets (TUF 5.5, 5.6), consistent-snapshot names, each
+    /// persisted as soon as it is verified.
     fn update_classic(&mut self) -> Result<(), ClientError> {
         let ts_path = self.dir.join("timestamp.json");
         let ts_bytes = std::fs::read(&ts_path).map_err(ClientError::local(&ts_path))?;
         let ts = tuf::verify_timestamp(&self.root.signed, "timestamp.json", &ts_bytes, false)?;
-        let meta = ts
-            .signed
-            .signed
-            .meta
-            .get("snapshot.json")
-            .cloned()
-            .ok_or_else(|| ClientError::MetadataMismatch {
-                what: "timestamp.json".into(),
-                message: "no snapshot.json entry".into(),
-            })?;
-        let consistent = self.root.signed.consistent_snapshot;
-        let name = |v: u64, f: &str| {
-            if consistent {
-                format!("{}/{v}.{f}", self.state.role)
-            } else {
-                format!("{}/{f}", self.state.role)
-            }
-        };
+        let meta = meta_entry(&ts.signed.signed.meta, "snapshot.json", "timestamp.json")?.clone();
+        let snapshot = self.update_snapshot(&meta)?;
+        self.update_targets(&snapshot)
+    }
+
+    /// The name of `file` at version `v` on the repository.
+    fn meta_path(&self, v: u64, file: &str) -> String {
+        if self.root.signed.consistent_snapshot {
+            format!("{}/{v}.{file}", self.state.role)
+        } else {
+            format!("{}/{file}", self.state.role)
+        }
+    }
+
+    /// TUF 5.5: the snapshot the trusted timestamp lists: its length and SHA-256, its
+    /// signatures, its version; every metadata file the trusted snapshot lists still listed at
+    /// a version not lower (5.5.5); not expired. Then persisted (`snapshot.json`).
+    fn update_snapshot(
+        &mut self,
+        meta: &tough::schema::Metafile,
+    ) -> Result<Signed<Snapshot>, ClientError> {
         let sv = meta.version.get();
-        let path = name(sv, "snapshot.json");
+        let path = self.meta_path(sv, "snapshot.json");
         let bytes = self.fetch_meta(&path, meta.length, meta.hashes.as_ref())?;
         let snapshot: Signed<Snapshot> = tuf::parse(&path, &bytes)?;
         let version = snapshot.signed.version.get();
@@ -415,24 +447,67 @@ impl Client {
                 message: format!("version {version}, the timestamp says {sv}"),
             });
         }
-        let tmeta = meta_entry(&snapshot.signed.meta, "targets.json", &path)?.clone();
+        if let Some(trusted) = self.trusted_snapshot()? {
+            let trusted_version = trusted.signed.version.get();
+            let mut listed: Vec<_> = trusted.signed.meta.iter().collect();
+            listed.sort_by(|a, b| a.0.cmp(b.0));
+            for (file, old) in listed {
+                let Some(new) = snapshot.signed.meta.get(file) else {
+                    return Err(ClientError::RoleDropped {
+                        version,
+                        file: file.clone(),
+                        trusted_version,
+                        listed: old.version.get(),
+                    });
+                };
+                if new.version < old.version {
+                    return Err(ClientError::SnapshotRollback {
+                        version,
+                        file: file.clone(),
+                        trusted: old.version.get(),
+                        got: new.version.get(),
+                    });
+                }
+            }
+        }
+        tuf::check_expiry("snapshot", version, snapshot.signed.expires, self.now())?;
+        write_atomic(&self.dir.join(SNAPSHOT_FILE), &bytes)?;
+        Ok(snapshot)
+    }
+
+    /// The snapshot verified last (`snapshot.json` in the state directory), if any.
+    fn trusted_snapshot(&self) -> Result<Option<Signed<Snapshot>>, ClientError> {
+        let path = self.dir.join(SNAPSHOT_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(tuf::parse(SNAPSHOT_FILE, &bytes)?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ClientError::local(&path)(e)),
+        }
+    }
+
+    /// TUF 5.6: the targets the verified snapshot lists: version not below the trusted one,
+    /// length and SHA-256, signatures, version, not expired. Then persisted (`targets.json` and
+    /// the state). A target this client cannot check (no SHA-256) does not refuse the file.
+    fn update_targets(&mut self, snapshot: &Signed<Snapshot>) -> Result<(), ClientError> {
+        let spath = self.meta_path(snapshot.signed.version.get(), "snapshot.json");
+        let tmeta = meta_entry(&snapshot.signed.meta, "targets.json", &spath)?.clone();
         let tv = tmeta.version.get();
         not_older("targets", self.state.targets_version, tv)?;
-        tuf::check_expiry("snapshot", version, snapshot.signed.expires, self.now())?;
-        let tpath = name(tv, "targets.json");
+        let tpath = self.meta_path(tv, "targets.json");
         let tbytes = self.fetch_meta(&tpath, tmeta.length, tmeta.hashes.as_ref())?;
-        let targets: Signed<Targets> = tuf::parse(&tpath, &tbytes)?;
-        let version = targets.signed.version.get();
-        tuf::verify_signed(&self.root.signed, &targets, version)?;
+        let (raw, targets) = classic::parse(&tpath, &tbytes)?;
+        let version = targets.version();
+        tuf::verify_signed(&self.root.signed, &raw, version)?;
         if version != tv {
             return Err(ClientError::MetadataMismatch {
                 what: tpath,
                 message: format!("version {version}, the snapshot says {tv}"),
             });
         }
-        tuf::check_expiry("targets", version, targets.signed.expires, self.now())?;
+        tuf::check_expiry("targets", version, targets.targets.expires, self.now())?;
         write_atomic(&self.dir.join("targets.json"), &tbytes)?;
         self.state.targets_version = tv;
+        self.state.store(&self.dir)?;
         Ok(())
     }
 
@@ -857,10 +932,10 @@ impl Client {
     }
 
     /// The trusted targets.json of a classic role, after checking nothing has expired.
-    fn classic_targets(&self) -> Result<Signed<Targets>, ClientError> {
+    fn classic_targets(&self) -> Result<TrustedTargets, ClientError> {
         let path = self.dir.join("targets.json");
         let bytes = std::fs::read(&path).map_err(ClientError::local(&path))?;
-        let targets: Signed<Targets> = tuf::parse("targets.json", &bytes)?;
+        let (_, targets) = classic::parse("targets.json", &bytes)?;
         if let Some(expires) = self.state.timestamp_expires {
             tuf::check_expiry(
                 "timestamp",
@@ -871,8 +946,8 @@ impl Client {
         }
         tuf::check_expiry(
             "targets",
-            targets.signed.version.get(),
-            targets.signed.expires,
+            targets.version(),
+            targets.targets.expires,
             self.now(),
         )?;
         Ok(targets)
@@ -880,17 +955,23 @@ impl Client {
 
     fn lookup_classic(
         &self,
-        targets: &Signed<Targets>,
+        targets: &TrustedTargets,
         name: &str,
         file: Option<&[u8]>,
     ) -> Result<Verified, ClientError> {
         let target = targets
-            .signed
+            .targets
             .targets
             .iter()
             .find(|(n, _)| n.raw() == name)
             .map(|(_, t)| t)
-            .ok_or_else(|| ClientError::NotListed(name.to_owned()))?;
+            .ok_or_else(|| match targets.unusable.get(name) {
+                Some(reason) => ClientError::UnusableTarget {
+                    name: name.to_owned(),
+                    reason: reason.clone(),
+                },
+                None => ClientError::NotListed(name.to_owned()),
+            })?;
         let sha256 = <[u8; 32]>::try_from(target.hashes.sha256.as_ref())
             .map(Digest)
             .map_err(|_| ClientError::MetadataMismatch {
@@ -951,6 +1032,17 @@ fn meta_entry<'a>(
         what: path.to_owned(),
         message: format!("no {file} entry"),
     })
+}
+
+/// The trusted snapshot of a classic role in the state directory.
+const SNAPSHOT_FILE: &str = "snapshot.json";
+
+/// Removes `path` if it exists.
+fn remove_if_present(path: &Path) -> Result<(), ClientError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ClientError::local(path)(e)),
+        _ => Ok(()),
+    }
 }
 
 /// Refuses a `role` version lower than the `trusted` one (a rollback).

@@ -90,6 +90,15 @@ pub enum ClientError {
         /// Each server's failed attempt.
         attempts: Vec<FailedAttempt>,
     },
+    /// A CA bundle (`--ca-bundle`, [`crate::transport::CaBundle`]) that cannot be read or
+    /// holds no usable certificate.
+    #[error("CA bundle {}: {message}", .path.display())]
+    CaBundle {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A client opened on an empty list of repositories.
     #[error("no repository URL given")]
     NoRepositories,
@@ -182,6 +191,38 @@ pub enum ClientError {
         what: String,
         /// What differs.
         message: String,
+    },
+    /// A snapshot that no longer lists a metadata file the trusted snapshot lists (TUF 5.5.5:
+    /// every role a trusted snapshot lists stays listed).
+    #[error(
+        "snapshot version {version} does not list {file}, which the trusted snapshot version \
+         {trusted_version} lists at version {listed} (rollback)"
+    )]
+    RoleDropped {
+        /// The new snapshot's version.
+        version: u64,
+        /// The metadata file it dropped (`targets.json`, a delegated role's file).
+        file: String,
+        /// The trusted snapshot's version.
+        trusted_version: u64,
+        /// The version the trusted snapshot lists for the file.
+        listed: u64,
+    },
+    /// A snapshot that lists a metadata file at a lower version than the trusted snapshot does
+    /// (TUF 5.5.5).
+    #[error(
+        "rollback: snapshot version {version} lists {file} at version {got}, below version \
+         {trusted} in the trusted snapshot"
+    )]
+    SnapshotRollback {
+        /// The new snapshot's version.
+        version: u64,
+        /// The metadata file.
+        file: String,
+        /// The version the trusted snapshot lists.
+        trusted: u64,
+        /// The version the new snapshot lists.
+        got: u64,
     },
 
     // ----- proofs and targets -----
@@ -292,6 +333,15 @@ pub enum ClientError {
     /// A target that a classic role's targets.json does not list.
     #[error("{0:?} is not listed in the role's targets.json")]
     NotListed(String),
+    /// A target that a classic role's targets.json lists in a way this client cannot check
+    /// (no SHA-256 hash, say): that target alone is unusable, the rest of targets.json is.
+    #[error("{name:?} is listed in the role's targets.json but cannot be used: {reason}")]
+    UnusableTarget {
+        /// The name.
+        name: String,
+        /// Why it cannot be checked.
+        reason: String,
+    },
 
     // ----- auditing -----
     /// An audit could not start at a leaf snapshot (`--from-leaf-snapshot`).
@@ -518,6 +568,68 @@ impl ClientError {
         ClientError::MalformedJson {
             what: what.into(),
             message: e.to_string(),
+        }
+    }
+
+    /// A stable identifier of the error's kind for scripts: the variant's name in snake_case
+    /// (`rollback`, `changed_leaf`, `all_repositories_failed`); `tuf-verify --json` prints it as
+    /// `error.kind`. A new variant gets a new kind; an existing kind never changes.
+    pub fn kind(&self) -> &'static str {
+        use ClientError as E;
+        match self {
+            E::Transport { .. } => "transport",
+            E::Status { .. } => "status",
+            E::NotFound { .. } => "not_found",
+            E::TooLarge { .. } => "too_large",
+            E::Truncated { .. } => "truncated",
+            E::Timeout { .. } => "timeout",
+            E::RedirectRefused { .. } => "redirect_refused",
+            E::TooManyRedirects { .. } => "too_many_redirects",
+            E::AllRepositoriesFailed { .. } => "all_repositories_failed",
+            E::CaBundle { .. } => "ca_bundle",
+            E::NoRepositories => "no_repositories",
+            E::MalformedJson { .. } => "malformed_json",
+            E::RootVersion { .. } => "root_version",
+            E::RootBelowThreshold { .. } => "root_below_threshold",
+            E::RootChainTooLong(_) => "root_chain_too_long",
+            E::Expired { .. } => "expired",
+            E::BadSignature { .. } => "bad_signature",
+            E::Rollback { .. } => "rollback",
+            E::Equivocation { .. } => "equivocation",
+            E::MissingMerkleRoot { .. } => "missing_merkle_root",
+            E::MetadataMismatch { .. } => "metadata_mismatch",
+            E::RoleDropped { .. } => "role_dropped",
+            E::SnapshotRollback { .. } => "snapshot_rollback",
+            E::ProofForOtherRoot { .. } => "proof_for_other_root",
+            E::ChangedLeaf { .. } => "changed_leaf",
+            E::WrongSibling { .. } => "wrong_sibling",
+            E::ProofRejected { .. } => "proof_rejected",
+            E::MalformedProof { .. } => "malformed_proof",
+            E::Withheld { .. } => "withheld",
+            E::LeafVersionDecreased { .. } => "leaf_version_decreased",
+            E::FileMismatch { .. } => "file_mismatch",
+            E::WrongNames { .. } => "wrong_names",
+            E::ProofForOtherName { .. } => "proof_for_other_name",
+            E::NotListed(_) => "not_listed",
+            E::UnusableTarget { .. } => "unusable_target",
+            E::LeafSnapshot(_) => "leaf_snapshot",
+            E::AuditState(_) => "audit_state",
+            E::Attestation(_) => "attestation",
+            E::NotInitialized(_) => "not_initialized",
+            E::Local { .. } => "local",
+            E::LocalWrite { .. } => "local_write",
+            E::StateJson { .. } => "state_json",
+            E::NotADirectory(_) => "not_a_directory",
+            E::AlreadyInitialized(_) => "already_initialized",
+            #[cfg(feature = "sign")]
+            E::Signing { .. } => "signing",
+            E::StateInUse(_) => "state_in_use",
+            E::StateLock(_) => "state_lock",
+            E::NoProofApi { .. } => "no_proof_api",
+            E::RefusedPath { .. } => "refused_path",
+            E::NoNames => "no_names",
+            E::ClassicRole { .. } => "classic_role",
+            E::NotRefreshed => "not_refreshed",
         }
     }
 }

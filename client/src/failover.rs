@@ -97,6 +97,8 @@ pub fn fault(e: &ClientError) -> Option<ServerFault> {
         | E::Rollback { .. }
         | E::MissingMerkleRoot { .. }
         | E::MetadataMismatch { .. }
+        | E::RoleDropped { .. }
+        | E::SnapshotRollback { .. }
         | E::ProofForOtherRoot { .. }
         | E::ChangedLeaf { .. }
         | E::WrongSibling { .. }

@@ -17,6 +17,7 @@
 pub mod attest;
 pub mod audit;
 pub mod audit_state;
+mod classic;
 pub mod client;
 pub mod error;
 pub mod failover;

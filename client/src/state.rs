@@ -3,6 +3,7 @@
 //! ```text
 //! root.json        the trusted root, exact bytes (replaced as the chain is walked)
 //! timestamp.json   the trusted timestamp, exact bytes
+//! snapshot.json    classic roles: the trusted snapshot metadata, exact bytes
 //! targets.json     classic roles: the trusted targets metadata, exact bytes
 //! state.json       versions, the trusted merkle_root, and the last leaf version seen per name
 //! client.lock      held (flock) by the one client that has the directory open
@@ -13,7 +14,9 @@
 //!   created with `O_EXCL | O_NOFOLLOW`, fsync, rename, fsync of the directory. A crash leaves
 //!   the old or the new file, never a mix, and a symlink planted in the directory (where a
 //!   temporary file or the file itself goes) is replaced, never written through.
-//! - `state.json` is written last: a root or timestamp on disk newer than `state.json` is
+//! - Each role is persisted as soon as it is verified (the file, then `state.json`), so a
+//!   refresh that fails part-way keeps what it verified and the rollback floor only rises. A
+//!   root or timestamp on disk newer than `state.json` (a crash between the two writes) is
 //!   re-verified on the next refresh anyway.
 //! - One client at a time per directory ([`StateLock`]): a [`crate::Client`] holds an exclusive
 //!   lock on `client.lock` from before it reads the state until it is dropped, so concurrent
@@ -135,8 +138,17 @@ impl State {
 }
 
 /// Writes `path` atomically and durably (mode 0644, missing parent directories created), never
-/// following a symlink planted at `path` or beside it.
+/// following a symlink planted at `path` or beside it. A bare file name (`out`, whose parent is
+/// the empty path) is written in the current directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
+    let in_current_dir;
+    let path = match path.parent() {
+        Some(p) if p.as_os_str().is_empty() => {
+            in_current_dir = Path::new(".").join(path);
+            &in_current_dir
+        }
+        _ => path,
+    };
     Ok(tuf_files::atomic::write(path, bytes, WriteOptions::PUBLIC)?)
 }
 

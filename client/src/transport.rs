@@ -16,9 +16,18 @@
 //!   through 307/308 (which keep the method and body); anything else is
 //!   [`ClientError::RedirectRefused`]. What arrives is verified anyway, but a redirect must not
 //!   make the client talk to a host (or in clear text) it was not pointed at.
+//! - A request that failed on the network (refused, reset, closed before the whole body) or
+//!   was answered 5xx is sent again, the same request (method, path, body), at most
+//!   [`HttpOptions::retries`] times, after an exponential backoff with jitter. Nothing else is
+//!   retried: not a 4xx (the answer to the request), not a timeout (the deadline already
+//!   bounded that attempt; it stays [`ClientError::Timeout`]), not a TLS or redirect refusal.
+//!   Every request this client sends is a read (GETs, and the proof POST, which changes
+//!   nothing), so sending it again is safe. The error of the last attempt is returned.
+//! - With a CA bundle ([`HttpOptions::ca_bundle`]), HTTPS trusts the bundle's certificates
+//!   instead of the webpki roots.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -93,24 +102,163 @@ impl std::str::FromStr for Redirects {
 }
 
 /// How [`HttpTransport`] behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpOptions {
-    /// The longest a request may take, from connecting to the last byte of the body, all
-    /// redirects included.
+    /// The longest one attempt at a request may take, from connecting to the last byte of the
+    /// body, all redirects included.
     pub timeout: Duration,
     /// Which redirects are followed.
     pub redirects: Redirects,
     /// How many redirects one request follows at most.
     pub max_redirects: u32,
+    /// How many times a request is sent again after a network error or a 5xx answer (0: never);
+    /// the request is made at most `retries + 1` times.
+    pub retries: u32,
+    /// The backoff before the first retry; it doubles for each further one (up to
+    /// [`MAX_BACKOFF`]), and each wait is drawn at random between half of it and all of it.
+    pub retry_backoff: Duration,
+    /// The CAs HTTPS trusts instead of the webpki roots (`None`: the webpki roots).
+    pub ca_bundle: Option<CaBundle>,
 }
 
 impl Default for HttpOptions {
-    /// 60 seconds, same-origin redirects only, at most 5 of them.
+    /// 60 seconds, same-origin redirects only, at most 5 of them; 2 retries (3 attempts) from
+    /// 250 ms; the webpki roots.
     fn default() -> Self {
         HttpOptions {
             timeout: Duration::from_secs(60),
             redirects: Redirects::SameOrigin,
             max_redirects: 5,
+            retries: 2,
+            retry_backoff: Duration::from_millis(250),
+            ca_bundle: None,
+        }
+    }
+}
+
+/// The longest wait between two attempts at a request.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
+
+/// The wait before retry number `retry` (0 for the first): `base` doubled `retry` times, at
+/// most [`MAX_BACKOFF`], then drawn between half of that and all of it (jitter, so that many
+/// clients failed by one outage do not come back at once).
+pub fn backoff(base: Duration, retry: u32) -> Duration {
+    let full = base
+        .saturating_mul(2u32.saturating_pow(retry.min(16)))
+        .min(MAX_BACKOFF);
+    full / 2 + full.mul_f64(random_unit() / 2.0)
+}
+
+/// A number in [0, 1) from the standard library's randomly keyed hasher (good enough for
+/// jitter; nothing secret depends on it).
+fn random_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// CA certificates for HTTPS, read from a PEM file (`--ca-bundle`): they replace the webpki
+/// roots. To trust the public CAs too, put them in the same file (a system bundle such as
+/// `/etc/ssl/certs/ca-certificates.crt` concatenated with one's own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaBundle {
+    path: PathBuf,
+    certs: Arc<Vec<Vec<u8>>>,
+}
+
+impl CaBundle {
+    /// Reads the PEM file at `path`: every `CERTIFICATE` block in it (other blocks are
+    /// ignored). Refuses ([`ClientError::CaBundle`]) a file that cannot be read, malformed PEM,
+    /// no certificate at all, or a certificate that cannot be a trust anchor.
+    pub fn load(path: &Path) -> Result<Self, ClientError> {
+        let bytes = std::fs::read(path).map_err(|e| ClientError::CaBundle {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        Self::from_pem(path, &bytes)
+    }
+
+    /// [`CaBundle::load`] for PEM `bytes` already read (`path` names them in messages).
+    pub fn from_pem(path: &Path, bytes: &[u8]) -> Result<Self, ClientError> {
+        let refuse = |message: String| ClientError::CaBundle {
+            path: path.to_owned(),
+            message,
+        };
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(bytes) {
+            match item.map_err(|e| refuse(format!("not valid PEM: {e}")))? {
+                ureq::tls::PemItem::Certificate(c) => certs.push(c.der().to_vec()),
+                _ => continue,
+            }
+        }
+        if certs.is_empty() {
+            return Err(refuse(
+                "holds no PEM certificate (BEGIN CERTIFICATE)".into(),
+            ));
+        }
+        let mut store = rustls::RootCertStore::empty();
+        for (i, der) in certs.iter().enumerate() {
+            store
+                .add(rustls::pki_types::CertificateDer::from(der.as_slice()))
+                .map_err(|e| refuse(format!("certificate {} cannot be a CA: {e}", i + 1)))?;
+        }
+        Ok(CaBundle {
+            path: path.to_owned(),
+            certs: Arc::new(certs),
+        })
+    }
+
+    /// The file it was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many certificates it holds.
+    pub fn len(&self) -> usize {
+        self.certs.len()
+    }
+
+    /// Always false: a bundle holds at least one certificate.
+    pub fn is_empty(&self) -> bool {
+        self.certs.is_empty()
+    }
+
+    fn root_certs(&self) -> ureq::tls::RootCerts {
+        let certs: Vec<ureq::tls::Certificate<'static>> = self
+            .certs
+            .iter()
+            .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+            .collect();
+        ureq::tls::RootCerts::Specific(Arc::new(certs))
+    }
+}
+
+/// One failed attempt at a request, and whether sending it again may help (a network error or
+/// a 5xx; not a timeout, a 4xx, a refused redirect or a TLS failure).
+struct Failure {
+    error: ClientError,
+    transient: bool,
+}
+
+impl From<ClientError> for Failure {
+    fn from(error: ClientError) -> Self {
+        Failure {
+            error,
+            transient: false,
+        }
+    }
+}
+
+impl Failure {
+    fn transient(error: ClientError) -> Self {
+        Failure {
+            error,
+            transient: true,
         }
     }
 }
@@ -133,12 +281,15 @@ impl HttpTransport {
 
     /// A transport for `base` with `options`.
     pub fn with_options(base: &str, options: HttpOptions) -> Self {
-        let tls = ureq::tls::TlsConfig::builder()
+        let mut tls = ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::Rustls)
             .unversioned_rustls_crypto_provider(Arc::new(
                 rustls::crypto::aws_lc_rs::default_provider(),
-            ))
-            .build();
+            ));
+        if let Some(bundle) = &options.ca_bundle {
+            tls = tls.root_certs(bundle.root_certs());
+        }
+        let tls = tls.build();
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // Redirects are followed here, by `request`, under the policy; ureq hands them back.
@@ -159,10 +310,32 @@ impl HttpTransport {
     }
 
     /// GET (`body` none) or POST `path`, following redirects as the policy allows, within one
-    /// deadline for everything.
+    /// deadline for everything; sent again after a transient failure.
     fn request(&self, path: &str, body: Option<&[u8]>, limit: u64) -> Result<Fetched, ClientError> {
-        let (url, response) = self.send(path, body, None)?;
-        finish(&url, response, limit)
+        self.retrying(|| {
+            let (url, response) = self.send(path, body, None)?;
+            finish(&url, response, limit)
+        })
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or has been retried
+    /// [`HttpOptions::retries`] times, waiting [`backoff`] before each retry; returns the last
+    /// attempt's error.
+    fn retrying<T>(
+        &self,
+        mut attempt: impl FnMut() -> Result<T, Failure>,
+    ) -> Result<T, ClientError> {
+        let mut retry = 0;
+        loop {
+            match attempt() {
+                Ok(v) => return Ok(v),
+                Err(f) if f.transient && retry < self.options.retries => {
+                    std::thread::sleep(backoff(self.options.retry_backoff, retry));
+                    retry += 1;
+                }
+                Err(f) => return Err(f.error),
+            }
+        }
     }
 
     /// A conditional GET of `path`: with `etag` (an entity tag this transport returned before),
@@ -174,18 +347,20 @@ impl HttpTransport {
         limit: u64,
         etag: Option<&str>,
     ) -> Result<Conditional, ClientError> {
-        let (url, response) = self.send(path, None, etag)?;
-        if response.status().as_u16() == 304 {
-            return Ok(Conditional::Unchanged);
-        }
-        let etag = response
-            .headers()
-            .get("etag")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        Ok(match finish(&url, response, limit)? {
-            Fetched::Found(bytes) => Conditional::Found { bytes, etag },
-            Fetched::NotFound => Conditional::NotFound,
+        self.retrying(|| {
+            let (url, response) = self.send(path, None, etag)?;
+            if response.status().as_u16() == 304 {
+                return Ok(Conditional::Unchanged);
+            }
+            let etag = response
+                .headers()
+                .get("etag")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            Ok(match finish(&url, response, limit)? {
+                Fetched::Found(bytes) => Conditional::Found { bytes, etag },
+                Fetched::NotFound => Conditional::NotFound,
+            })
         })
     }
 
@@ -195,14 +370,14 @@ impl HttpTransport {
         path: &str,
         body: Option<&[u8]>,
         if_none_match: Option<&str>,
-    ) -> Result<(String, ureq::http::Response<ureq::Body>), ClientError> {
+    ) -> Result<(String, ureq::http::Response<ureq::Body>), Failure> {
         let deadline = Instant::now() + self.options.timeout;
         let mut url = self.url(path);
         let mut hops = 0;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                return Err(ClientError::Timeout { what: url });
+                return Err(ClientError::Timeout { what: url }.into());
             }
             let result = match body {
                 None => {
@@ -246,14 +421,16 @@ impl HttpTransport {
                     what: url,
                     to: next,
                     reason: RedirectRefusal::MethodChange,
-                });
+                }
+                .into());
             }
             hops += 1;
             if hops > self.options.max_redirects {
                 return Err(ClientError::TooManyRedirects {
                     what: self.url(path),
                     limit: self.options.max_redirects,
-                });
+                }
+                .into());
             }
             url = next;
         }
@@ -290,9 +467,22 @@ fn follow(from: &str, location: &str, policy: Redirects) -> Result<String, Clien
     }
 }
 
-/// A failed request: a timeout, or any other transport error.
-fn request_error(what: &str, e: ureq::Error) -> ClientError {
-    match e {
+/// A failed request: a timeout, or any other transport error; those of the network
+/// (connecting, the connection failing, a server that closed it without an answer) are
+/// transient.
+fn request_error(what: &str, e: ureq::Error) -> Failure {
+    let transient = match &e {
+        // A TLS failure (an unknown certificate, say) arrives as an I/O error too, and is
+        // the same on every attempt.
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .is_none_or(|inner| !inner.is::<rustls::Error>()),
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound | ureq::Error::Protocol(_) => {
+            true
+        }
+        _ => false,
+    };
+    let error = match e {
         ureq::Error::Timeout(_) => ClientError::Timeout {
             what: what.to_owned(),
         },
@@ -300,7 +490,8 @@ fn request_error(what: &str, e: ureq::Error) -> ClientError {
             what: what.to_owned(),
             message: other.to_string(),
         },
-    }
+    };
+    Failure { error, transient }
 }
 
 /// Whether a body read failed because the deadline passed (ureq wraps its own error in the
@@ -312,19 +503,25 @@ fn is_timeout(e: &std::io::Error) -> bool {
             .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)))
 }
 
+/// The body of a response (at most `limit` bytes), or why there is none; a 5xx and a body cut
+/// short by the network are transient.
 fn finish(
     what: &str,
     response: ureq::http::Response<ureq::Body>,
     limit: u64,
-) -> Result<Fetched, ClientError> {
+) -> Result<Fetched, Failure> {
     let status = response.status().as_u16();
     if status == 404 {
         return Ok(Fetched::NotFound);
     }
     if status != 200 {
-        return Err(ClientError::Status {
+        let error = ClientError::Status {
             what: what.to_owned(),
             status,
+        };
+        return Err(Failure {
+            error,
+            transient: (500..=599).contains(&status),
         });
     }
     let announced = response
@@ -336,16 +533,20 @@ fn finish(
         return Err(ClientError::TooLarge {
             what: what.to_owned(),
             limit,
-        });
+        }
+        .into());
     }
     let mut body = Vec::new();
     let reader = response.into_body().into_reader();
     let read = reader.take(limit.saturating_add(1)).read_to_end(&mut body);
     if let Err(e) = read {
-        return Err(match announced {
-            _ if is_timeout(&e) => ClientError::Timeout {
+        if is_timeout(&e) {
+            return Err(ClientError::Timeout {
                 what: what.to_owned(),
-            },
+            }
+            .into());
+        }
+        return Err(Failure::transient(match announced {
             Some(expected) => ClientError::Truncated {
                 what: what.to_owned(),
                 expected,
@@ -355,9 +556,13 @@ fn finish(
                 what: what.to_owned(),
                 message: e.to_string(),
             },
-        });
+        }));
     }
-    check_body(what, body, announced, limit)
+    match check_body(what, body, announced, limit) {
+        // Fewer bytes than announced, the connection closed early: the network's doing.
+        Err(e @ ClientError::Truncated { .. }) => Err(Failure::transient(e)),
+        other => Ok(other?),
+    }
 }
 
 fn check_body(

@@ -246,3 +246,167 @@ fn a_server_that_stalls_is_a_timeout_not_a_truncated_answer() {
         "{err:?}"
     );
 }
+
+/// A transport retrying `retries` times from a short backoff.
+fn retrying(base: &str, retries: u32) -> HttpTransport {
+    HttpTransport::with_options(
+        base,
+        HttpOptions {
+            retries,
+            retry_backoff: Duration::from_millis(100),
+            timeout: Duration::from_secs(5),
+            ..Default::default()
+        },
+    )
+}
+
+/// Issue 12, item 4: network errors (a connection closed without an answer, a body cut short)
+/// and 5xx answers are sent again, the same request, with a growing backoff, a bounded number
+/// of times; a 4xx, a 404 and a timeout are never retried.
+#[test]
+fn network_errors_and_5xx_are_retried_with_backoff_4xx_and_timeouts_are_not() {
+    let counts: Arc<Mutex<std::collections::HashMap<String, usize>>> = Arc::default();
+    let c = counts.clone();
+    let server = Server::start(move |_, path, s| {
+        let n = {
+            let mut counts = c.lock().unwrap();
+            let n = counts.entry(path.to_owned()).or_default();
+            *n += 1;
+            *n
+        };
+        match path {
+            // 503 twice, then the answer.
+            "/flaky" if n <= 2 => respond(s, "503 Service Unavailable", "", b"busy"),
+            "/flaky" => respond(s, "200 OK", "", b"at last"),
+            // The connection closed without a word, once.
+            "/reset" if n == 1 => {}
+            "/reset" => respond(s, "200 OK", "", b"back"),
+            // The body cut short every time.
+            "/short" => {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+            }
+            "/down" => respond(s, "502 Bad Gateway", "", b""),
+            "/bad" => respond(s, "400 Bad Request", "", b""),
+            "/slow-down" => respond(s, "429 Too Many Requests", "", b""),
+            "/stall" => std::thread::sleep(Duration::from_secs(10)),
+            "/api/v1/r/proofs" if n == 1 => respond(s, "500 Internal Server Error", "", b""),
+            "/api/v1/r/proofs" => respond(s, "200 OK", "", b"proofs"),
+            _ => respond(s, "404 Not Found", "", b""),
+        }
+    });
+    let hits = |path: &str| {
+        server
+            .hits()
+            .iter()
+            .filter(|h| h.ends_with(&format!(" /{path}")))
+            .count()
+    };
+    let t = retrying(&server.url(), 2);
+
+    let start = Instant::now();
+    assert_eq!(
+        t.get("flaky", 100).unwrap(),
+        Fetched::Found(b"at last".to_vec())
+    );
+    assert_eq!(hits("flaky"), 3);
+    // Backoffs of 50-100 ms, then 100-200 ms.
+    assert!(
+        start.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        start.elapsed()
+    );
+
+    assert_eq!(
+        t.get("reset", 100).unwrap(),
+        Fetched::Found(b"back".to_vec())
+    );
+    assert_eq!(hits("reset"), 2);
+
+    let err = t.get("short", 1000).unwrap_err();
+    assert!(matches!(err, ClientError::Truncated { .. }), "{err:?}");
+    assert_eq!(hits("short"), 3);
+
+    // Retries run out: the last attempt's error.
+    let err = t.get("down", 100).unwrap_err();
+    assert!(
+        matches!(err, ClientError::Status { status: 502, .. }),
+        "{err:?}"
+    );
+    assert_eq!(hits("down"), 3);
+
+    // The proof POST is a read: sent again as it was.
+    assert_eq!(
+        t.post_json("api/v1/r/proofs", b"{\"names\":[]}", 100)
+            .unwrap(),
+        Fetched::Found(b"proofs".to_vec())
+    );
+    assert_eq!(
+        server
+            .hits()
+            .iter()
+            .filter(|h| h.contains("proofs"))
+            .collect::<Vec<_>>(),
+        vec!["POST /api/v1/r/proofs", "POST /api/v1/r/proofs"]
+    );
+
+    // Never retried: a 4xx (the answer), a 404 (an answer too), a timeout.
+    for (path, status) in [("bad", 400), ("slow-down", 429)] {
+        let err = t.get(path, 100).unwrap_err();
+        assert!(
+            matches!(err, ClientError::Status { status: s, .. } if s == status),
+            "{err:?}"
+        );
+        assert_eq!(hits(path), 1, "{path}");
+    }
+    assert_eq!(t.get("missing", 100).unwrap(), Fetched::NotFound);
+    assert_eq!(hits("missing"), 1);
+    let stalling = HttpTransport::with_options(
+        &server.url(),
+        HttpOptions {
+            timeout: Duration::from_millis(500),
+            retries: 2,
+            ..Default::default()
+        },
+    );
+    let err = stalling.get("stall", 100).unwrap_err();
+    assert!(matches!(err, ClientError::Timeout { .. }), "{err:?}");
+    assert_eq!(hits("stall"), 1);
+
+    // No retries asked: one attempt.
+    let once = retrying(&server.url(), 0);
+    let err = once.get("down", 100).unwrap_err();
+    assert!(
+        matches!(err, ClientError::Status { status: 502, .. }),
+        "{err:?}"
+    );
+    assert_eq!(hits("down"), 4);
+
+    // A server that cannot be reached at all: retried, then reported as it was.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let start = Instant::now();
+    let err = retrying(&dead, 2).get("x", 100).unwrap_err();
+    assert!(matches!(err, ClientError::Transport { .. }), "{err:?}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn backoff_doubles_with_jitter_and_is_capped() {
+    use tuf_client::transport::{MAX_BACKOFF, backoff};
+    let base = Duration::from_millis(200);
+    for retry in 0..4u32 {
+        let full = base * 2u32.pow(retry);
+        for _ in 0..20 {
+            let d = backoff(base, retry);
+            assert!(d >= full / 2 && d <= full, "{retry}: {d:?}");
+        }
+    }
+    assert!(backoff(base, 30) <= MAX_BACKOFF);
+    assert!(backoff(base, 30) >= MAX_BACKOFF / 2);
+    assert_eq!(HttpOptions::default().retries, 2);
+}

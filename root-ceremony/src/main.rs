@@ -76,14 +76,58 @@ fn main() -> ExitCode {
     // /proc/PID/environ, may see the PIN after this line.
     let env_pin = take_pin_from_env();
     let cli = Cli::parse();
+    let json = cli.command.json();
+    let verify = matches!(cli.command, Command::Verify(_));
     let result = env_pin.and_then(|pin| run(cli.command, pin.as_ref()));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `verify --json` printed its report, failures included.
+        Err(CeremonyError::VerifyFailed(_)) if json && verify => ExitCode::FAILURE,
+        Err(e) if json => {
+            println!(
+                "{}",
+                serde_json::json!({ "error": { "kind": error_kind(&e), "message": e.to_string() } })
+            );
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+impl Command {
+    /// Whether the command prints JSON (`status --json`, `verify --json`).
+    fn json(&self) -> bool {
+        match self {
+            Command::Status(args) => args.json,
+            Command::Verify(args) => args.json,
+            _ => false,
+        }
+    }
+}
+
+/// A stable identifier of an error for `--json`: the [`CeremonyError`] variant's name in
+/// snake_case (`io`, `verify_failed`, `wrong_digest`).
+fn error_kind(e: &CeremonyError) -> String {
+    let debug = format!("{e:?}");
+    let mut kind = String::new();
+    for (i, c) in debug
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .enumerate()
+    {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                kind.push('_');
+            }
+            kind.push(c.to_ascii_lowercase());
+        } else {
+            kind.push(c);
+        }
+    }
+    kind
 }
 
 /// Runs one subcommand; `env_pin` goes only to those that may log in to a token.

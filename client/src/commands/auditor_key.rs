@@ -4,8 +4,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use serde_json::json;
 use tuf_client::ClientError;
 use tuf_client::attest::{auditor_keys_json, load_or_generate_auditor_key};
+
+use super::output::Output;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,11 +17,23 @@ pub struct Args {
     key: PathBuf,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, ClientError> {
+pub fn run(args: Args, out: &Output) -> Result<ExitCode, ClientError> {
     let signer = load_or_generate_auditor_key(&args.key)?;
-    println!(
-        "{}",
-        auditor_keys_json(&[signer.public_key().key().clone()])?
-    );
+    let keys = auditor_keys_json(&[signer.public_key().key().clone()])?;
+    // Without --json the keys file itself (`> auditors.json`), --quiet or not: it is the
+    // command's result.
+    if !out.json {
+        println!("{keys}");
+    }
+    let keys: serde_json::Value =
+        serde_json::from_str(&keys).map_err(|e| ClientError::MalformedJson {
+            what: "auditor keys".into(),
+            message: e.to_string(),
+        })?;
+    out.json(&json!({
+        "key_file": args.key.display().to_string(),
+        "keyid": signer.public_key().key_id_hex(),
+        "keys": keys,
+    }));
     Ok(ExitCode::SUCCESS)
 }

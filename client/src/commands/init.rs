@@ -3,8 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use serde_json::json;
 use tuf_client::local::read_file;
 use tuf_client::{Client, ClientError, Mode};
+
+use super::mode_name;
+use super::output::Output;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,13 +26,21 @@ pub struct Args {
     root: PathBuf,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, ClientError> {
-    Client::init(&args.state, &args.role, args.mode, &read_file(&args.root)?)?;
-    println!(
+pub fn run(args: Args, out: &Output) -> Result<ExitCode, ClientError> {
+    let bytes = read_file(&args.root)?;
+    Client::init(&args.state, &args.role, args.mode, &bytes)?;
+    let root = tuf_client::tuf::initial_root(&bytes)?;
+    out.line(format_args!(
         "trusting {} for {} in {}",
         args.root.display(),
         args.role,
         args.state.display()
-    );
+    ));
+    out.json(&json!({
+        "role": args.role,
+        "mode": mode_name(args.mode),
+        "state": args.state.display().to_string(),
+        "root_version": root.signed.version.get(),
+    }));
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@ use tuf_client::local::read_file;
 use tuf_client::state::write_atomic;
 use tuf_client::transport::HttpOptions;
 
+use super::output::{Output, verified_json};
 use super::{Common, NOT_PRESENT, open, step};
 
 #[derive(clap::Args)]
@@ -20,25 +21,40 @@ pub struct Args {
     /// The file to check against the signed length and SHA-256.
     #[arg(long, conflicts_with = "download")]
     file: Option<PathBuf>,
-    /// Download the target from the repository, check it, and write it here.
+    /// Download the target from the repository, check it, and write it here (a path, or a
+    /// bare file name in the current directory).
     #[arg(long)]
     download: Option<PathBuf>,
 }
 
-pub fn run(args: Args, http: HttpOptions) -> Result<ExitCode, ClientError> {
-    let mut client = open(&args.common, http)?;
-    let v = if let Some(out) = args.download {
-        let (v, bytes) = step(&mut client, |c| c.download(&args.name))?;
+pub fn run(args: Args, http: &HttpOptions, out: &Output) -> Result<ExitCode, ClientError> {
+    let (mut client, _) = open(&args.common, http, out)?;
+    let mut written = None;
+    let (v, checked) = if let Some(path) = &args.download {
+        let (v, bytes) = step(&mut client, out, |c| c.download(&args.name))?;
         if let Some(bytes) = bytes {
-            write_atomic(&out, &bytes)?;
-            eprintln!("{} bytes written to {}", bytes.len(), out.display());
+            write_atomic(path, &bytes)?;
+            out.note(format_args!(
+                "{} bytes written to {}",
+                bytes.len(),
+                path.display()
+            ));
+            written = Some(bytes.len());
         }
-        v
+        (v, written.is_some())
     } else {
         let bytes = args.file.as_deref().map(read_file).transpose()?;
-        step(&mut client, |c| c.verify(&args.name, bytes.as_deref()))?
+        let v = step(&mut client, out, |c| c.verify(&args.name, bytes.as_deref()))?;
+        (v, bytes.is_some())
     };
-    println!("{v}");
+    out.line(&v);
+    let mut json = verified_json(&v, checked);
+    json["download"] = match (&args.download, written) {
+        (Some(path), Some(_)) => path.display().to_string().into(),
+        _ => serde_json::Value::Null,
+    };
+    json["repository"] = client.repository().into();
+    out.json(&json);
     Ok(if v.status.is_present() {
         ExitCode::SUCCESS
     } else {

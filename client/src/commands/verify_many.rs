@@ -8,6 +8,7 @@ use tuf_client::ClientError;
 use tuf_client::local::Selection;
 use tuf_client::transport::HttpOptions;
 
+use super::output::{Output, verified_json};
 use super::{Common, NOT_PRESENT, open, step};
 
 #[derive(clap::Args)]
@@ -28,7 +29,7 @@ pub struct Args {
     all: bool,
 }
 
-pub fn run(args: Args, http: HttpOptions) -> Result<ExitCode, ClientError> {
+pub fn run(args: Args, http: &HttpOptions, out: &Output) -> Result<ExitCode, ClientError> {
     // Gathered before the repository is asked anything: a mistake in the names costs no fetch.
     let selection = Selection::gather(
         args.names,
@@ -36,18 +37,20 @@ pub fn run(args: Args, http: HttpOptions) -> Result<ExitCode, ClientError> {
         args.dir.as_deref(),
         args.all,
     )?;
-    let mut client = open(&args.common, http)?;
-    let verified = step(&mut client, |c| {
+    let (mut client, _) = open(&args.common, http, out)?;
+    let verified = step(&mut client, out, |c| {
         c.verify_many(&selection.names, &selection.files)
     })?;
     for v in &verified {
-        println!("{v}");
+        out.line(v);
+        // JSON Lines: one object per name, in the order of the names (sorted, each once).
+        out.json(&verified_json(v, selection.files.contains_key(&v.name)));
     }
-    eprintln!(
+    out.note(format_args!(
         "{} names verified with one multi-proof ({} files checked)",
         verified.len(),
         selection.files.len()
-    );
+    ));
     Ok(if verified.iter().all(|v| v.status.is_present()) {
         ExitCode::SUCCESS
     } else {

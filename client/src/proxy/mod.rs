@@ -90,7 +90,7 @@ pub enum ProxyError {
 pub fn run(options: Options) -> Result<(), ProxyError> {
     let verifier = view::Verifier::open(&options)?;
     let cache = cache::Cache::open(&options.state.join("index-cache"))?;
-    let index = index::Index::new(&options.index, options.http);
+    let index = index::Index::new(&options.index, options.http.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

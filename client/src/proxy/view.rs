@@ -101,7 +101,7 @@ impl Verifier {
         let transports = options
             .repositories
             .iter()
-            .map(|u| transport::open_with(u, options.http))
+            .map(|u| transport::open_with(u, options.http.clone()))
             .collect();
         let mut client = Client::open_repositories(&options.state, transports)?;
         if client.state().mode != Mode::Merkle {

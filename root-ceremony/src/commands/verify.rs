@@ -1,11 +1,12 @@
 //! `tuf-ceremony verify`: print what [`verify_roots`] found for each role and transcript, then
-//! fail if anything did.
+//! fail if anything did; with `--json`, the same as one JSON object.
 
 use std::path::PathBuf;
 
 use root_ceremony::error::CeremonyError;
 use root_ceremony::model::fmt_time;
-use root_ceremony::verify::{RoleCheck, TranscriptCheck, verify_roots};
+use root_ceremony::verify::{RoleCheck, TranscriptCheck, VerifyReport, verify_roots};
+use serde_json::{Value, json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,6 +19,10 @@ pub struct Args {
     /// A transcript to check against these roots (a ceremony's transcript.jsonl).
     #[arg(long, value_name = "FILE")]
     transcript: Vec<PathBuf>,
+    /// Print the report as one JSON object on stdout, failures included (`"ok": false`, exit
+    /// 1); an error that stops the check is {"error": {"kind", "message"}}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: Args) -> Result<(), CeremonyError> {
@@ -27,6 +32,21 @@ pub fn run(args: Args) -> Result<(), CeremonyError> {
         &args.transcript,
         jiff::Timestamp::now(),
     )?;
+    if args.json {
+        let mut value = report_json(&report);
+        let result = report.into_result();
+        value["ok"] = result.is_ok().into();
+        value["failures"] = match &result {
+            Err(CeremonyError::VerifyFailed(failures)) => {
+                failures.iter().map(|f| f.to_string()).collect()
+            }
+            Err(e) => vec![e.to_string()].into(),
+            Ok(()) => Value::Array(Vec::new()),
+        };
+        println!("{value}");
+        // The failures are in the report: main prints no second object for them.
+        return result;
+    }
     for check in &report.roles {
         match check {
             // A role whose quorum differs verifies on its own: it is listed as such, and
@@ -61,4 +81,48 @@ pub fn run(args: Args) -> Result<(), CeremonyError> {
         }
     }
     report.into_result()
+}
+
+/// Each role's and transcript's check: `verified`, `broken` (with the error) or `empty`.
+fn report_json(report: &VerifyReport) -> Value {
+    let roles: Vec<Value> = report
+        .roles
+        .iter()
+        .map(|check| match check {
+            RoleCheck::Verified {
+                role,
+                version,
+                expires,
+                quorum_differs,
+            } => json!({
+                "role": role, "status": "verified", "version": version,
+                "expires": fmt_time(*expires), "quorum_differs": quorum_differs, "error": null,
+            }),
+            RoleCheck::Broken { role, error } => json!({
+                "role": role, "status": "broken", "version": null, "expires": null,
+                "quorum_differs": null, "error": error.to_string(),
+            }),
+            RoleCheck::Empty { role } => json!({
+                "role": role, "status": "empty", "version": null, "expires": null,
+                "quorum_differs": null, "error": "no roots",
+            }),
+            _ => json!({ "role": null, "status": "unknown" }),
+        })
+        .collect();
+    let transcripts: Vec<Value> = report
+        .transcripts
+        .iter()
+        .map(|check| match check {
+            TranscriptCheck::Verified { path, steps } => json!({
+                "path": path.display().to_string(), "status": "verified", "steps": steps,
+                "error": null,
+            }),
+            TranscriptCheck::Broken { path, error } => json!({
+                "path": path.display().to_string(), "status": "broken", "steps": null,
+                "error": error.to_string(),
+            }),
+            _ => json!({ "path": null, "status": "unknown" }),
+        })
+        .collect();
+    json!({ "roles": roles, "transcripts": transcripts })
 }
