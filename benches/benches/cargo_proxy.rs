@@ -9,8 +9,9 @@
 //!    dependencies (`benches/data/cargo-proxy-deps.txt`: crates of the samples whose dependency
 //!    closure is in them; 300 packages locked), against the index directly and through the
 //!    proxy, alternated, five times each, every run with an empty `CARGO_HOME` and (for the
-//!    proxy) a fresh client state and cache: median and the ratio proxy/direct. Goal: the
-//!    proxy adds at most 10% of wall time, or one round trip.
+//!    proxy) a fresh client state and cache: median and the ratio proxy/direct; the proxy also
+//!    without its memory and prefetching (`--remember-secs 0`). Goal: the proxy adds at most
+//!    10% of wall time, or one round trip.
 //! 2. **Bytes fetched for verification per resolution**: one more run with a counting proxy
 //!    between the verifying proxy and the signer: requests and bytes (root, timestamp,
 //!    multi-proofs), against the bytes of the index files cargo fetched.
@@ -97,7 +98,13 @@ fn free_addr() -> SocketAddr {
 }
 
 /// Starts a verifying proxy (fresh state in `state`) against `repo` and `index`; its URL.
-fn start_proxy(signer: &Background, state: &Path, repo: &str, index: &str) -> String {
+fn start_proxy(
+    signer: &Background,
+    state: &Path,
+    repo: &str,
+    index: &str,
+    remember: Duration,
+) -> String {
     let root = std::fs::read(signer.repo(MERKLE).join("1.root.json")).unwrap();
     Client::init(state, MERKLE, Mode::Merkle, &root).unwrap();
     let listen = free_addr();
@@ -109,6 +116,7 @@ fn start_proxy(signer: &Background, state: &Path, repo: &str, index: &str) -> St
         wait: Duration::from_secs(5),
         idle: Duration::from_secs(2),
         max_age: Duration::from_secs(30),
+        remember,
         http: HttpOptions::default(),
     };
     std::thread::spawn(move || tuf_client::proxy::run(options).unwrap());
@@ -154,21 +162,27 @@ fn main() {
     project(&proj);
 
     // 1. Wall time, alternated.
-    let (mut direct, mut proxied) = (Vec::new(), Vec::new());
+    let (mut direct, mut proxied, mut plain) = (Vec::new(), Vec::new(), Vec::new());
     let mut locks = Vec::new();
     for i in 0..RUNS {
         let (t, lock) = resolve(&proj, &tmp.path().join("home-d"), &static_index.url());
         direct.push(t);
         locks.push(lock);
-        let url = start_proxy(
-            &signer,
-            &tmp.path().join(format!("state-{i}")),
-            &signer.url(),
-            &static_index.url(),
-        );
-        let (t, lock) = resolve(&proj, &tmp.path().join("home-p"), &url);
-        proxied.push(t);
-        locks.push(lock);
+        for (remember, times, tag) in [
+            (tuf_client::proxy::prefetch::RECENT, &mut proxied, "p"),
+            (Duration::ZERO, &mut plain, "n"),
+        ] {
+            let url = start_proxy(
+                &signer,
+                &tmp.path().join(format!("state-{tag}{i}")),
+                &signer.url(),
+                &static_index.url(),
+                remember,
+            );
+            let (t, lock) = resolve(&proj, &tmp.path().join(format!("home-{tag}")), &url);
+            times.push(t);
+            locks.push(lock);
+        }
     }
     let packages = locks[0].matches("[[package]]").count();
     let strip = |l: &str| {
@@ -192,6 +206,12 @@ fn main() {
         "  through proxy:   median {:>7.1} ms   (runs: {:?})",
         p.as_secs_f64() * 1e3,
         proxied.iter().map(|t| t.as_millis()).collect::<Vec<_>>()
+    );
+    let n = median(plain.clone());
+    println!(
+        "  without prefetch: median {:>6.1} ms   (runs: {:?}; --remember-secs 0)",
+        n.as_secs_f64() * 1e3,
+        plain.iter().map(|t| t.as_millis()).collect::<Vec<_>>()
     );
     let ratio = p.as_secs_f64() / d.as_secs_f64();
     println!(
@@ -231,6 +251,7 @@ fn main() {
         &tmp.path().join("state-count"),
         &counter.url(),
         &index_counter.url(),
+        tuf_client::proxy::prefetch::RECENT,
     );
     let _ = resolve(&proj, &tmp.path().join("home-c"), &url);
     let (r, b, ib) = (

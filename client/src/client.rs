@@ -115,6 +115,11 @@ pub struct Client {
     limits: Limits,
     now: Option<jiff::Timestamp>,
     attestation: Option<AttestationPolicy>,
+    /// Whether per-name leaf floors wait for [`Client::save_state`] (see
+    /// [`Client::with_deferred_leaf_saves`]).
+    defer_leaves: bool,
+    /// Leaf floors verified but not yet written.
+    leaves_unsaved: bool,
 }
 
 /// The signer's proof answer.
@@ -175,6 +180,8 @@ impl Client {
             limits: Limits::default(),
             now: None,
             attestation: None,
+            defer_leaves: false,
+            leaves_unsaved: false,
         })
     }
 
@@ -182,6 +189,35 @@ impl Client {
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// Holds back the write of per-name leaf floors (the highest leaf version verified for each
+    /// name) until [`Client::save_state`], instead of writing the state after every
+    /// verification: for a long-running verifier (the cargo proxy) that checks many names a
+    /// second. Roots and timestamps are still written as soon as they verify; a crash loses at
+    /// most the leaf floors since the last save.
+    pub fn with_deferred_leaf_saves(mut self) -> Self {
+        self.defer_leaves = true;
+        self
+    }
+
+    /// Writes leaf floors that [`Client::with_deferred_leaf_saves`] held back.
+    pub fn save_state(&mut self) -> Result<(), ClientError> {
+        if self.leaves_unsaved {
+            self.state.store(&self.dir)?;
+            self.leaves_unsaved = false;
+        }
+        Ok(())
+    }
+
+    /// After leaves were checked: writes the state, or (deferred) notes that it must be.
+    fn store_leaves(&mut self) -> Result<(), ClientError> {
+        if self.defer_leaves {
+            self.leaves_unsaved = true;
+            Ok(())
+        } else {
+            self.state.store(&self.dir)
+        }
     }
 
     /// Uses `now` instead of the system clock for expiry checks (tests; replaying a day).
@@ -644,7 +680,7 @@ impl Client {
             }
         }
         let status = self.check_leaf(name, served, file)?;
-        self.state.store(&self.dir)?;
+        self.store_leaves()?;
         Ok(Verified {
             name: name.to_owned(),
             status,
@@ -847,7 +883,7 @@ impl Client {
                 }
             }
         }
-        self.state.store(&self.dir)?;
+        self.store_leaves()?;
         Ok(out)
     }
 

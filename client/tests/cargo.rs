@@ -72,7 +72,7 @@ struct VerifyingProxy {
 
 impl VerifyingProxy {
     fn start(s: &Setup, state: &Path, index_url: &str, wait_secs: &str) -> VerifyingProxy {
-        Self::start_with_repo(s, state, index_url, wait_secs, &s.signer.url())
+        Self::start_with_repo(s, state, index_url, wait_secs, &s.signer.url(), "10")
     }
 
     fn start_with_repo(
@@ -81,6 +81,7 @@ impl VerifyingProxy {
         index_url: &str,
         wait_secs: &str,
         repo: &str,
+        remember_secs: &str,
     ) -> VerifyingProxy {
         let bin = env!("CARGO_BIN_EXE_tuf-verify");
         if !state.join("state.json").exists() {
@@ -96,6 +97,7 @@ impl VerifyingProxy {
         }
         let mut child = Command::new(bin)
             .args(["proxy", "--listen", "127.0.0.1:0", "--wait-secs", wait_secs])
+            .args(["--remember-secs", remember_secs])
             .arg("--state")
             .arg(state)
             .args(["--repo", repo, "--index", index_url])
@@ -254,7 +256,16 @@ fn every_attack_on_the_index_makes_cargo_fail_with_the_proxys_message() {
     let Some(s) = setup() else { return };
     let proj = project(&s.tmp.path().join("proj"));
     let evil = Proxy::start(s.index.addr);
-    let proxy = VerifyingProxy::start(&s, &s.tmp.path().join("state"), &evil.url(), "1");
+    // Nothing remembered: each resolution asks the (tampering) index again, as one after the
+    // memory expired would.
+    let proxy = VerifyingProxy::start_with_repo(
+        &s,
+        &s.tmp.path().join("state"),
+        &evil.url(),
+        "1",
+        &s.signer.url(),
+        "0",
+    );
     let old_hex = std::fs::read(s.index_dir.join(HEX)).unwrap();
 
     // An update of hex lands in the index and in the signed tree: the old file is now stale.
@@ -422,6 +433,8 @@ fn offline_the_proxy_serves_verified_copies_and_says_so() {
         &gate.url(),
         "1",
         &signer_gate.url(),
+        // Nothing answered from memory: every request meets the unreachable index.
+        "0",
     );
     let (ok, err, online) = generate_lockfile(&proj, &s.tmp.path().join("home-1"), &proxy.url);
     assert!(ok, "{err}");

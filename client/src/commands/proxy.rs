@@ -37,6 +37,12 @@ pub struct Args {
     /// latest timestamp first.
     #[arg(long, default_value_t = 30)]
     max_age_secs: u64,
+    /// How long a file verified against the view (by cargo's request, or prefetched as a
+    /// dependency of one) is answered from memory, in seconds. 0 (the default) turns memory
+    /// and prefetching off: every request asks the index and proves again. Measured on a
+    /// 300-package resolution it did not pay (docs/performance.md); it may for deep graphs.
+    #[arg(long, default_value_t = 0.0)]
+    remember_secs: f64,
 }
 
 pub fn run(args: Args, http: HttpOptions) -> Result<ExitCode, ClientError> {
@@ -48,6 +54,7 @@ pub fn run(args: Args, http: HttpOptions) -> Result<ExitCode, ClientError> {
         wait: Duration::from_secs_f64(args.wait_secs.clamp(0.0, 600.0)),
         idle: Duration::from_millis(args.idle_ms),
         max_age: Duration::from_secs(args.max_age_secs),
+        remember: Duration::from_secs_f64(args.remember_secs.clamp(0.0, 3600.0)),
         http,
     };
     match proxy::run(options) {

@@ -6,7 +6,8 @@
 //! the proxy fetches the bytes from the upstream index ([`index`]), checks them against a proof
 //! for the pinned timestamp of the `crates.io` role ([`view`]: the signer or its mirrors, one
 //! multi-proof for the names asked together), keeps what verified ([`cache`]) and serves only
-//! that ([`server`]).
+//! that ([`server`]). As a file verifies, the files of its dependencies are fetched and verified
+//! ahead of cargo's requests ([`prefetch`]).
 //!
 //! Properties kept:
 //! - **Only verified bytes reach cargo.** A file is served only when its length and SHA-256 are
@@ -25,6 +26,7 @@
 
 pub mod cache;
 pub mod index;
+pub mod prefetch;
 pub mod server;
 pub mod view;
 
@@ -53,6 +55,9 @@ pub struct Options {
     pub idle: Duration,
     /// The view moves (at the start of a resolution) once it is older than this.
     pub max_age: Duration,
+    /// How long a verified answer is served from memory (and so whether dependencies are
+    /// prefetched): [`prefetch::RECENT`] by default, zero for none.
+    pub remember: Duration,
     /// HTTP options for the index and the repositories.
     pub http: HttpOptions,
 }

@@ -16,8 +16,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use std::sync::{Arc, OnceLock};
+
 use super::cache::{Cache, Entry, Meta};
 use super::index::{Answer, Index};
+use super::prefetch::{Known, Prefetcher, Recent};
 use super::view::{Candidate, Outcome, Verifier, ViewInfo};
 use super::{Options, ProxyError};
 
@@ -26,6 +29,19 @@ struct Shared {
     cache: Cache,
     index: Index,
     wait: std::time::Duration,
+    recent: Arc<Recent>,
+    prefetcher: OnceLock<Prefetcher>,
+}
+
+impl Shared {
+    /// Remembers a verified file and queues the files of its dependencies.
+    fn verified(&self, name: &str, entry: &Entry) {
+        let version = entry.meta.timestamp_version;
+        self.recent.put(name, version, Known::File(entry.clone()));
+        if let Some(p) = self.prefetcher.get() {
+            p.dependencies_of(&entry.bytes, version);
+        }
+    }
 }
 
 /// Serves until SIGINT or SIGTERM.
@@ -46,12 +62,23 @@ pub async fn serve(
         source,
     })?;
     let view = verifier.info();
-    let shared = std::sync::Arc::new(Shared {
+    let recent = Arc::new(Recent::new(options.remember));
+    let shared = Arc::new(Shared {
         verifier,
         cache,
         wait: options.wait,
         index,
+        recent: recent.clone(),
+        prefetcher: OnceLock::new(),
     });
+    let weak = Arc::downgrade(&shared);
+    let _ = shared
+        .prefetcher
+        .set(Prefetcher::start(recent, move |name, view| {
+            if let Some(s) = weak.upgrade() {
+                prefetch_one(&s, name, view);
+            }
+        }));
     eprintln!(
         "tuf-verify proxy: index {}, verified against timestamp {} of {}",
         shared.index.base(),
@@ -112,7 +139,7 @@ fn text(status: StatusCode, message: String) -> Response {
     r
 }
 
-async fn handle(State(s): State<std::sync::Arc<Shared>>, request: Request) -> Response {
+async fn handle(State(s): State<Arc<Shared>>, request: Request) -> Response {
     if request.method() != axum::http::Method::GET && request.method() != axum::http::Method::HEAD {
         return text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -216,8 +243,23 @@ fn refused(name: &str, why: &str) -> Served {
 /// Fetches `name` from the index and serves it once it verified; waits (within the bound)
 /// for a tree that covers the index's bytes.
 fn fetch_verified(s: &Shared, name: &str) -> Served {
+    // Verified moments ago against the pinned view (by a prefetch, or another request).
+    let view = s.verifier.info().version;
+    match s.recent.get(name, view) {
+        Some(Known::File(entry)) => {
+            return Served::File {
+                bytes: entry.bytes,
+                meta: entry.meta,
+                offline: None,
+            };
+        }
+        Some(Known::Absent) => return Served::Absent { version: view },
+        None => {}
+    }
     let deadline = Instant::now() + s.wait;
     loop {
+        // The proof is asked for while the file is fetched.
+        let proof = s.verifier.prove(name);
         let cached = s.cache.get(name);
         let etag = cached.as_ref().and_then(|c| c.meta.upstream_etag.clone());
         let (bytes, upstream_etag) = match s.index.get(name, etag.as_deref()) {
@@ -237,7 +279,7 @@ fn fetch_verified(s: &Shared, name: &str) -> Served {
         let candidate: Candidate = bytes
             .as_ref()
             .map(|b| (b.len() as u64, tuf_merkle::hash::sha256(b)));
-        match s.verifier.check(name, candidate) {
+        match proof.judge(name, candidate) {
             Outcome::Present { version } => {
                 let (length, sha256) = candidate.unwrap_or_default();
                 let meta = Meta {
@@ -246,18 +288,23 @@ fn fetch_verified(s: &Shared, name: &str) -> Served {
                     timestamp_version: version,
                     upstream_etag,
                 };
-                let bytes = bytes.unwrap_or_default();
-                if let Err(e) = s.cache.put(name, &bytes, &meta) {
+                let entry = Entry {
+                    bytes: bytes.unwrap_or_default(),
+                    meta,
+                };
+                if let Err(e) = s.cache.put(name, &entry.bytes, &entry.meta) {
                     eprintln!("tuf-verify proxy: cannot cache {name}: {e}");
                 }
+                s.verified(name, &entry);
                 return Served::File {
-                    bytes,
-                    meta,
+                    bytes: entry.bytes,
+                    meta: entry.meta,
                     offline: None,
                 };
             }
             Outcome::Absent { version } => {
                 s.cache.remove(name);
+                s.recent.put(name, version, Known::Absent);
                 return Served::Absent { version };
             }
             Outcome::NotCovered { reason, .. } => {
@@ -294,6 +341,49 @@ fn fetch_verified(s: &Shared, name: &str) -> Served {
                 return refused(name, &reason);
             }
         }
+    }
+}
+
+/// A prefetch of `name` for timestamp `view`: fetched, checked once (no waiting), and
+/// remembered only if it verified against that view.
+fn prefetch_one(s: &Shared, name: &str, view: u64) {
+    if s.verifier.info().version != view || s.recent.get(name, view).is_some() {
+        return;
+    }
+    let proof = s.verifier.prove(name);
+    let cached = s.cache.get(name);
+    let etag = cached.as_ref().and_then(|c| c.meta.upstream_etag.clone());
+    let (bytes, upstream_etag) = match s.index.get(name, etag.as_deref()) {
+        Ok(Answer::Found(b, tag)) => (Some(b), tag),
+        Ok(Answer::Unchanged) => match cached {
+            Some(c) => (Some(c.bytes), etag),
+            None => return,
+        },
+        Ok(Answer::NotFound) => (None, None),
+        Err(_) => return,
+    };
+    let candidate: Candidate = bytes
+        .as_ref()
+        .map(|b| (b.len() as u64, tuf_merkle::hash::sha256(b)));
+    match proof.judge(name, candidate) {
+        Outcome::Present { version } if version == view => {
+            let (length, sha256) = candidate.unwrap_or_default();
+            let entry = Entry {
+                bytes: bytes.unwrap_or_default(),
+                meta: Meta {
+                    sha256,
+                    length,
+                    timestamp_version: version,
+                    upstream_etag,
+                },
+            };
+            let _ = s.cache.put(name, &entry.bytes, &entry.meta);
+            s.verified(name, &entry);
+        }
+        Outcome::Absent { version } if version == view => {
+            s.recent.put(name, version, Known::Absent);
+        }
+        _ => {}
     }
 }
 

@@ -8,7 +8,9 @@
 //!   once it is older than `max_age`, or when asked because the index is ahead of it (at most
 //!   one refresh per [`MIN_REFRESH_GAP`]).
 //! - A leaf's version never goes down for this state (the client's per-name floor), so an old
-//!   index file replayed after an update does not verify against a newer tree.
+//!   index file replayed after an update does not verify against a newer tree. The floors are
+//!   written once a second (a crash loses at most that much of them; the timestamp's own floor
+//!   is written as soon as it verifies).
 
 use std::collections::BTreeMap;
 use std::sync::mpsc;
@@ -26,6 +28,8 @@ use crate::transport;
 
 /// The shortest time between two refreshes asked because the index was ahead.
 pub const MIN_REFRESH_GAP: Duration = Duration::from_millis(250);
+/// How often verified leaf floors are written to the client state.
+const LEAF_SAVE_EVERY: Duration = Duration::from_secs(1);
 /// The most names checked in one batch.
 const MAX_BATCH: usize = 1000;
 
@@ -77,11 +81,14 @@ impl ViewInfo {
     }
 }
 
+/// What the tree of the view says of a name: its status and the timestamp version, or why it
+/// could not be proved (and whether every repository was unreachable).
+type Proved = Result<(Status, u64), (String, bool)>;
+
 enum Request {
     Check {
         name: String,
-        candidate: Candidate,
-        reply: mpsc::Sender<Outcome>,
+        reply: mpsc::Sender<Proved>,
     },
     Refresh {
         reply: mpsc::Sender<Result<u64, String>>,
@@ -103,7 +110,10 @@ impl Verifier {
             .iter()
             .map(|u| transport::open_with(u, options.http.clone()))
             .collect();
-        let mut client = Client::open_repositories(&options.state, transports)?;
+        // Leaf floors are written once a second rather than after every batch (an fsync per
+        // batch would cost more than the proof); roots and timestamps are written at once.
+        let mut client =
+            Client::open_repositories(&options.state, transports)?.with_deferred_leaf_saves();
         if client.state().mode != Mode::Merkle {
             return Err(ProxyError::NotMerkle(options.state.clone()));
         }
@@ -123,6 +133,7 @@ impl Verifier {
             max_age: options.max_age,
             last_request: None,
             last_refresh: refreshed.is_ok().then(Instant::now),
+            last_save: Instant::now(),
         };
         std::thread::Builder::new()
             .name("tuf-proxy-verifier".into())
@@ -138,19 +149,18 @@ impl Verifier {
 
     /// Checks `candidate` as the file of `name` against the current view.
     pub fn check(&self, name: &str, candidate: Candidate) -> Outcome {
+        self.prove(name).judge(name, candidate)
+    }
+
+    /// Starts proving `name` against the current view; the caller fetches the file meanwhile
+    /// and judges it with [`Pending::judge`] (the proof and the file travel at the same time).
+    pub fn prove(&self, name: &str) -> Pending {
         let (reply, rx) = mpsc::channel();
-        let sent = self.tx.send(Request::Check {
+        let _ = self.tx.send(Request::Check {
             name: name.to_owned(),
-            candidate,
             reply,
         });
-        match sent.ok().and_then(|()| rx.recv().ok()) {
-            Some(o) => o,
-            None => Outcome::Failed {
-                reason: "the verifier stopped".into(),
-                unreachable: false,
-            },
-        }
+        Pending(rx)
     }
 
     /// Moves the view to the repositories' latest timestamp (at most once per
@@ -170,6 +180,26 @@ impl Verifier {
             .info
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A proof on its way ([`Verifier::prove`]).
+pub struct Pending(mpsc::Receiver<Proved>);
+
+impl Pending {
+    /// Waits for the proof and judges `candidate` (the file of `name`, or its absence) by it.
+    pub fn judge(self, name: &str, candidate: Candidate) -> Outcome {
+        match self.0.recv() {
+            Ok(Ok((status, version))) => judge(name, candidate, &status, version),
+            Ok(Err((reason, unreachable))) => Outcome::Failed {
+                reason,
+                unreachable,
+            },
+            Err(_) => Outcome::Failed {
+                reason: "the verifier stopped".into(),
+                unreachable: false,
+            },
+        }
     }
 }
 
@@ -197,19 +227,27 @@ struct Thread {
     max_age: Duration,
     last_request: Option<Instant>,
     last_refresh: Option<Instant>,
+    last_save: Instant,
 }
 
 impl Thread {
     fn run(&mut self, rx: &mpsc::Receiver<Request>) {
-        while let Ok(first) = rx.recv() {
+        loop {
+            let first = match rx.recv_timeout(LEAF_SAVE_EVERY) {
+                Ok(r) => r,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.save_leaves();
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.save_leaves();
+                    return;
+                }
+            };
             let mut checks = Vec::new();
             let mut refreshes = Vec::new();
             let take = |r: Request, checks: &mut Vec<_>, refreshes: &mut Vec<_>| match r {
-                Request::Check {
-                    name,
-                    candidate,
-                    reply,
-                } => checks.push((name, candidate, reply)),
+                Request::Check { name, reply } => checks.push((name, reply)),
                 Request::Refresh { reply } => refreshes.push(reply),
             };
             take(first, &mut checks, &mut refreshes);
@@ -233,6 +271,16 @@ impl Thread {
                 self.last_request = Some(Instant::now());
                 self.check(checks);
             }
+            if self.last_save.elapsed() >= LEAF_SAVE_EVERY {
+                self.save_leaves();
+            }
+        }
+    }
+
+    fn save_leaves(&mut self) {
+        self.last_save = Instant::now();
+        if let Err(e) = self.client.save_state() {
+            eprintln!("tuf-verify proxy: cannot save the client state: {e}");
         }
     }
 
@@ -267,32 +315,26 @@ impl Thread {
         result.map(|r| r.timestamp_version)
     }
 
-    fn check(&mut self, checks: Vec<(String, Candidate, mpsc::Sender<Outcome>)>) {
-        let names: Vec<String> = checks.iter().map(|(n, _, _)| n.clone()).collect();
+    fn check(&mut self, checks: Vec<(String, mpsc::Sender<Proved>)>) {
+        let names: Vec<String> = checks.iter().map(|(n, _)| n.clone()).collect();
         let verified = match self.client.verify_many(&names, &BTreeMap::new()) {
             Ok(v) => v,
             Err(e) => {
-                let outcome = Outcome::Failed {
-                    reason: e.to_string(),
-                    unreachable: unreachable(&e),
-                };
-                for (_, _, reply) in checks {
-                    let _ = reply.send(outcome.clone());
+                let failed = (e.to_string(), unreachable(&e));
+                for (_, reply) in checks {
+                    let _ = reply.send(Err(failed.clone()));
                 }
                 return;
             }
         };
         let by_name: BTreeMap<&str, &crate::client::Verified> =
             verified.iter().map(|v| (v.name.as_str(), v)).collect();
-        for (name, candidate, reply) in &checks {
-            let outcome = match by_name.get(name.as_str()) {
-                None => Outcome::Failed {
-                    reason: format!("{name}: no proof came back"),
-                    unreachable: false,
-                },
-                Some(v) => judge(name, *candidate, &v.status, v.timestamp_version),
+        for (name, reply) in &checks {
+            let proved = match by_name.get(name.as_str()) {
+                None => Err((format!("{name}: no proof came back"), false)),
+                Some(v) => Ok((v.status.clone(), v.timestamp_version)),
             };
-            let _ = reply.send(outcome);
+            let _ = reply.send(proved);
         }
     }
 }
