@@ -47,7 +47,9 @@ pub struct MirrorConfig {
     /// HTTP connection handling (the signer's).
     #[serde(default)]
     pub server: ServerConfig,
-    /// The roles to follow, by name.
+    /// The roles to follow, by name (none is refused by [`MirrorConfig::validate`], with a
+    /// message saying what to add).
+    #[serde(default)]
     pub roles: BTreeMap<String, MirrorRole>,
 }
 
