@@ -82,8 +82,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "mirror",
         &[
-            "bucket", "config", "http", "lock", "metrics", "publish", "server", "service",
-            "state", "target",
+            "bucket", "config", "http", "lock", "metrics", "publish", "server", "service", "state",
+            "target",
         ],
     ),
     // The wiring: the only module that knows them all.
