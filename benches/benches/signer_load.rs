@@ -32,15 +32,16 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tough::editor::signed::SignedRole;
 use tough::key_source::KeySource;
 use tough::schema::{KeyHolder, Metafile, Snapshot};
+use tuf_benches::report::{fmt_ms, loadavg, machine, percentile, rss_mib};
 use tuf_keys::test_support::{KeySpec, MotoKms, REGION};
 use tuf_keys::{FileKeySource, FileSigner, KeyAlgorithm, KmsSigner};
 use tuf_merkle::LeafContents;
 use tuf_signer::internals::checkpoint::Checkpoint;
 use tuf_signer::metadata::{MetadataSigner, RootChain, SharedSigner, write_dev_root};
+use tuf_testkit::http::Conn;
 
 const LEAVES: usize = 250_000;
 const SEED: u64 = 0x5167_4e52;
@@ -138,16 +139,7 @@ impl SignerProcess {
 
     /// (VmRSS, VmHWM) in MiB from /proc.
     fn rss_mib(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-                .unwrap_or(0.0)
-                / 1024.0
-        };
-        (field("VmRSS:"), field("VmHWM:"))
+        rss_mib(self.child.id())
     }
 
     fn stop(mut self) {
@@ -177,60 +169,6 @@ struct Resp {
     body: Vec<u8>,
 }
 
-/// A keep-alive HTTP/1.1 connection, as a publisher's connection pool would hold: a new
-/// loopback connection per request would measure the client's TCP handshakes (and, at
-/// thousands per second, its ephemeral ports) rather than the signer.
-struct Conn {
-    stream: tokio::io::BufReader<tokio::net::TcpStream>,
-}
-
-impl Conn {
-    async fn open(addr: SocketAddr) -> Conn {
-        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        Conn {
-            stream: tokio::io::BufReader::new(stream),
-        }
-    }
-
-    async fn send(&mut self, method: &str, path: &str, auth: &str, body: &[u8]) -> Resp {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: signer\r\nContent-Length: {}\r\nContent-Type: application/json\r\nAuthorization: {auth}\r\n\r\n",
-            body.len()
-        );
-        head.push_str(std::str::from_utf8(body).expect("JSON body"));
-        self.stream
-            .get_mut()
-            .write_all(head.as_bytes())
-            .await
-            .expect("write");
-        let mut status = 0;
-        let mut length = None;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let n = self.stream.read_line(&mut line).await.expect("read head");
-            assert!(n > 0, "connection closed");
-            let l = line.trim_end().to_ascii_lowercase();
-            if l.is_empty() {
-                break;
-            }
-            if status == 0 {
-                status = l
-                    .split(' ')
-                    .nth(1)
-                    .and_then(|s| s.parse().ok())
-                    .expect("status");
-            } else if let Some(v) = l.strip_prefix("content-length:") {
-                length = v.trim().parse::<usize>().ok();
-            }
-        }
-        let mut body = vec![0; length.expect("a content-length")];
-        self.stream.read_exact(&mut body).await.expect("read body");
-        Resp { status, body }
-    }
-}
-
 /// One HTTP/1.1 request on a new loopback connection (`Connection: close`), JSON body, with
 /// `auth` as its `Authorization` when not empty.
 async fn request(addr: SocketAddr, method: &str, path: &str, auth: &str, body: &[u8]) -> Resp {
@@ -247,76 +185,12 @@ async fn request(addr: SocketAddr, method: &str, path: &str, auth: &str, body: &
 
 use tuf_testkit::sha256_hex;
 
-/// The crates.io index path of a crate name.
-fn index_path(name: &str) -> String {
-    match name.len() {
-        1 => format!("1/{name}"),
-        2 => format!("2/{name}"),
-        3 => format!("3/{}/{name}", &name[..1]),
-        _ => format!("{}/{}/{name}", &name[..2], &name[2..4]),
-    }
-}
-
-/// 250,000 distinct crate names: a random lowercase stem, `-`, and a base-36 serial.
-fn crate_names(rng: &mut StdRng) -> Vec<String> {
-    let mut names = Vec::with_capacity(LEAVES);
-    for i in 0..LEAVES {
-        let stem_len = rng.random_range(1..=12);
-        let mut name: String = (0..stem_len)
-            .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
-            .collect();
-        name.push('-');
-        let mut n = i;
-        loop {
-            name.push(char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[n % 36]));
-            n /= 36;
-            if n == 0 {
-                break;
-            }
-        }
-        names.push(name);
-    }
-    names
-}
-
-/// Sizes of index files: log-normal with median 1.2 KB and 99th percentile 55 KB (the 2019
-/// index), capped at 1 MiB (its largest file was 1.06 MB).
-fn file_size(rng: &mut StdRng) -> usize {
-    let mu = 1200f64.ln();
-    let sigma = (55_000f64 / 1200.0).ln() / 2.326_347_874;
-    // Box-Muller.
-    let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-300), rng.random());
-    let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-    ((mu + sigma * z).exp() as usize).clamp(60, 1 << 20)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn machine() -> String {
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
-        })
-        .unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cores} cores, {model}")
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
+/// The headers of a write: a JSON body and the writer's `Authorization`.
+fn json_auth(auth: &str) -> [(&'static str, &str); 2] {
+    [
+        ("Content-Type", "application/json"),
+        ("Authorization", auth),
+    ]
 }
 
 struct Phase {
@@ -347,7 +221,7 @@ async fn load_phase(
             let mut changes = 0usize;
             let mut c = 0usize;
             let mut mine = Vec::new();
-            let mut conn = Conn::open(addr).await;
+            let mut conn = Conn::open(addr).await.expect("connect");
             while Instant::now() < deadline {
                 c += 1;
                 let (method, path, body) = if per_request == 1 {
@@ -369,7 +243,10 @@ async fn load_phase(
                 };
                 let body = body.to_string();
                 let t = Instant::now();
-                let r = conn.send(method, &path, &auth, body.as_bytes()).await;
+                let r = conn
+                    .send(method, &path, &json_auth(&auth), body.as_bytes())
+                    .await
+                    .expect("request");
                 let elapsed = t.elapsed();
                 assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
                 mine.push(elapsed.as_secs_f64() * 1e3);
@@ -421,9 +298,12 @@ async fn paced_phase(
                 let idle = pool.lock().unwrap().pop();
                 let mut conn = match idle {
                     Some(c) => c,
-                    None => Conn::open(addr).await,
+                    None => Conn::open(addr).await.expect("connect"),
                 };
-                let r = conn.send("PUT", &path, &auth, body.as_bytes()).await;
+                let r = conn
+                    .send("PUT", &path, &json_auth(&auth), body.as_bytes())
+                    .await
+                    .expect("request");
                 let elapsed = t.elapsed();
                 pool.lock().unwrap().push(conn);
                 assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -736,14 +616,6 @@ async fn classic_sizes(dir: &Path, checkpoint: &Checkpoint) -> (usize, usize, us
     )
 }
 
-fn fmt_ms(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
-    }
-}
-
 async fn run() {
     let t0 = Instant::now();
     println!(
@@ -755,32 +627,11 @@ async fn run() {
     let root = tmp.path();
 
     // 1. Synthetic index and import.
-    let mut rng = StdRng::seed_from_u64(SEED);
-    let crates = crate_names(&mut rng);
-    let paths: Vec<String> = crates.iter().map(|n| index_path(n)).collect();
     let index = root.join("index");
-    let mut sizes_written = Vec::with_capacity(LEAVES);
-    let mut buf = Vec::new();
-    for (name, path) in crates.iter().zip(&paths) {
-        let size = file_size(&mut rng);
-        buf.clear();
-        while buf.len() < size {
-            let line = format!(
-                "{{\"name\":\"{name}\",\"vers\":\"0.{}.{}\",\"deps\":[],\"cksum\":\"{}\",\"features\":{{}},\"yanked\":false}}\n",
-                buf.len() % 97,
-                rng.random_range(0..100),
-                sha256_hex(&buf.len().to_le_bytes())
-            );
-            buf.extend_from_slice(line.as_bytes());
-        }
-        buf.truncate(size);
-        let file = index.join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(&file, &buf).unwrap();
-        sizes_written.push(size);
-    }
-    sizes_written.sort_unstable();
-    let total_bytes: usize = sizes_written.iter().sum();
+    let written = tuf_benches::index_files::write(&index, LEAVES, SEED);
+    let sizes_written = &written.sizes_sorted;
+    let total_bytes = written.total_bytes();
+    let paths = written.paths;
     let import_data = root.join("import-data");
     let import_config = tuf_signer::Config::parse(
         &format!(

@@ -4,11 +4,18 @@
 //! the same trees. Names follow the index layout (`1/a`, `2/ab`, `3/s/syn`, `se/rd/serde`),
 //! contents are version-1..N fileinfo with index-file-like lengths and random SHA-256s.
 //!
+//! [`index_files`] writes synthetic index files for the benchmarks that import a role, and
+//! [`report`] has what the load benchmarks print beside their numbers (machine, percentiles,
+//! a process's memory and CPU time).
+//!
 //! The rs_merkle baseline lives here too: [`Rfc6962`] is an `rs_merkle::Hasher` with RFC 6962
 //! domain separation (leaf `H(0x00 || data)`, node `H(0x01 || l || r)`), the same hash costs per
 //! node as this POUF's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod index_files;
+pub mod report;
 
 use rand::rngs::StdRng;
 use rand::seq::index;

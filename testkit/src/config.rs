@@ -78,6 +78,7 @@ pub struct TestConfig {
     batch: (usize, u64),
     production: Option<ProductionKeys>,
     storage: Vec<(String, String)>,
+    listen: String,
 }
 
 impl Default for TestConfig {
@@ -89,6 +90,7 @@ impl Default for TestConfig {
             batch: (100, 2),
             production: None,
             storage: Vec::new(),
+            listen: "127.0.0.1:0".to_owned(),
         }
     }
 }
@@ -125,6 +127,13 @@ impl TestConfig {
     /// Group commits of at most `max_changes` changes or `max_delay_ms` (both roles).
     pub fn batch(mut self, max_changes: usize, max_delay_ms: u64) -> Self {
         self.batch = (max_changes, max_delay_ms);
+        self
+    }
+
+    /// Listens on `addr` (default `127.0.0.1:0`, a free port): a fixed port, for a signer that
+    /// is restarted under clients that keep its URL.
+    pub fn listen(mut self, addr: std::net::SocketAddr) -> Self {
+        self.listen = addr.to_string();
         self
     }
 
@@ -191,7 +200,7 @@ impl TestConfig {
             r#"
 mode = "{mode}"
 data_dir = "{}"
-listen = "127.0.0.1:0"
+listen = "{listen}"
 [limits]
 {}
 {server}
@@ -210,6 +219,7 @@ batch = {{ max_changes = {changes}, max_delay_ms = {delay} }}
             self.merkle_role.join("\n"),
             changes = self.batch.0,
             delay = self.batch.1,
+            listen = self.listen,
         )
     }
 

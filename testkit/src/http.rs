@@ -1,11 +1,12 @@
 //! A raw HTTP/1.1 client over a socket, async and blocking: it sends exactly what it is given
 //! (paths, headers, bodies a friendlier client would normalise away) and reads the whole answer
-//! (`Connection: close`).
+//! (`Connection: close`). [`Conn`] keeps its connection open across requests, for load
+//! generators.
 
 use std::net::SocketAddr;
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 /// An answer.
 #[derive(Debug, Clone)]
@@ -200,4 +201,120 @@ fn try_parse(raw: &[u8]) -> Option<Resp> {
     }
     let _ = status;
     Some(parse(raw))
+}
+
+/// A keep-alive HTTP/1.1 connection, as a client's connection pool holds one: a load generator
+/// that opened a loopback connection per request would measure its own TCP handshakes (and, at
+/// thousands per second, its ephemeral ports) rather than the server. Answers must carry a
+/// `Content-Length` (the signer's and the mirror's do).
+pub struct Conn {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+    host: String,
+    line: Vec<u8>,
+}
+
+impl Conn {
+    /// Connects (with `TCP_NODELAY`).
+    pub async fn open(addr: SocketAddr) -> std::io::Result<Conn> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream: tokio::io::BufReader::new(stream),
+            host: addr.to_string(),
+            line: Vec::with_capacity(256),
+        })
+    }
+
+    /// Sends `method path` with `headers` and `body`, and reads the answer (headers lowercased).
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Resp> {
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
+            self.host,
+            body.len()
+        )
+        .into_bytes();
+        for (k, v) in headers {
+            request.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+        }
+        request.extend_from_slice(b"\r\n");
+        request.extend_from_slice(body);
+        let mut out = Vec::new();
+        let mut kept = Vec::new();
+        let status = self.exchange(&request, &mut out, Some(&mut kept)).await?;
+        Ok(Resp {
+            status,
+            headers: kept,
+            body: out,
+        })
+    }
+
+    /// Sends `request` (a whole request, head and body, as bytes) and reads the answer's body
+    /// into `body` (cleared first); returns its status. Nothing is allocated per request once
+    /// `body` has grown to the answers' size: the path of a load generator.
+    pub async fn send_raw(&mut self, request: &[u8], body: &mut Vec<u8>) -> std::io::Result<u16> {
+        self.exchange(request, body, None).await
+    }
+
+    async fn exchange(
+        &mut self,
+        request: &[u8],
+        body: &mut Vec<u8>,
+        mut headers: Option<&mut Vec<(String, String)>>,
+    ) -> std::io::Result<u16> {
+        let bad =
+            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+        self.stream.get_mut().write_all(request).await?;
+        let mut status = None;
+        let mut length = None;
+        loop {
+            self.line.clear();
+            if self.stream.read_until(b'\n', &mut self.line).await? == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "connection closed before the answer's head ended",
+                ));
+            }
+            let l = self.line.trim_ascii_end();
+            if l.is_empty() {
+                break;
+            }
+            if status.is_none() {
+                status = l
+                    .split(|b| *b == b' ')
+                    .nth(1)
+                    .and_then(|s| std::str::from_utf8(s).ok())
+                    .and_then(|s| s.parse::<u16>().ok());
+                if status.is_none() {
+                    return Err(bad("no status line"));
+                }
+                continue;
+            }
+            let Some(colon) = l.iter().position(|b| *b == b':') else {
+                continue;
+            };
+            let (name, value) = (&l[..colon], l[colon + 1..].trim_ascii());
+            if name.eq_ignore_ascii_case(b"content-length") {
+                length = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.parse::<usize>().ok());
+            }
+            if let Some(h) = headers.as_deref_mut() {
+                h.push((
+                    String::from_utf8_lossy(name).to_ascii_lowercase(),
+                    String::from_utf8_lossy(value).into_owned(),
+                ));
+            }
+        }
+        let length = length.ok_or_else(|| bad("an answer without Content-Length"))?;
+        body.clear();
+        body.resize(length, 0);
+        self.stream.read_exact(body).await?;
+        status.ok_or_else(|| bad("no status line"))
+    }
 }
