@@ -525,6 +525,33 @@ impl Default for Batch {
     }
 }
 
+/// The text of the config file `path` (the signer's or a mirror's).
+pub(crate) fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// `text` parsed as TOML of `T`; `origin` names it in the error.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &str,
+) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
+        origin: origin.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Makes `p` relative to `base` if it is relative (a path in a config file means the same
+/// wherever the process is started from).
+pub(crate) fn relative_to(base: &Path, p: &mut PathBuf) {
+    if p.is_relative() {
+        *p = base.join(&*p);
+    }
+}
+
 /// Checks a role name: it becomes a URL segment and a directory name.
 pub(crate) fn check_role_name(name: &str) -> Result<(), ConfigError> {
     let ok = !name.is_empty()
@@ -582,11 +609,7 @@ impl Config {
     /// not to the working directory, so the same file means the same paths wherever the signer
     /// is started from.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut config = Self::parse(&text, &path.display().to_string())?;
+        let mut config = Self::parse(&read_file(path)?, &path.display().to_string())?;
         config.resolve_relative_to(path.parent().unwrap_or(Path::new("")));
         Ok(config)
     }
@@ -594,11 +617,7 @@ impl Config {
     /// Makes every relative path in the config relative to `base` instead (absolute paths
     /// are kept).
     pub fn resolve_relative_to(&mut self, base: &Path) {
-        let resolve = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
+        let resolve = |p: &mut PathBuf| relative_to(base, p);
         resolve(&mut self.data_dir);
         for role in self.roles.values_mut() {
             if let Some(dir) = &mut role.root_dir {
@@ -612,10 +631,7 @@ impl Config {
 
     /// Parses and validates TOML text.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            origin: origin.to_owned(),
-            message: e.to_string(),
-        })?;
+        let config: Config = parse_toml(text, origin)?;
         config.validate()?;
         Ok(config)
     }

@@ -96,14 +96,14 @@ pub enum StartError {
 
 /// A running service.
 pub struct Running {
-    pub(crate) addr: SocketAddr,
-    pub(crate) http_stop: watch::Sender<bool>,
+    addr: SocketAddr,
+    http_stop: watch::Sender<bool>,
     /// Stops the per-role threads (sequencers; a mirror's followers).
-    pub(crate) sequencer_stop: watch::Sender<bool>,
-    pub(crate) server: tokio::task::JoinHandle<std::io::Result<()>>,
-    pub(crate) threads: Vec<std::thread::JoinHandle<()>>,
-    pub(crate) service: Arc<Service>,
-    pub(crate) _lock: DataDirLock,
+    sequencer_stop: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    service: Arc<Service>,
+    _lock: DataDirLock,
 }
 
 impl Running {
@@ -254,7 +254,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
              mode = \"production\" for anything real."
         );
     }
-    let (http_stop, mut http_stop_rx) = watch::channel(false);
     let (sequencer_stop, sequencer_stop_rx) = watch::channel(false);
     let metrics = Arc::new(Metrics::new());
     let mut tokens = TokenTable::default();
@@ -413,35 +412,79 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: config.listen,
         source,
     })?;
+    let running = serve_roles(
+        Serving {
+            listener,
+            addr,
+            roles,
+            tokens,
+            limits: &config.limits,
+            server: &config.server,
+            metrics: &metrics,
+        },
+        sequencer_stop,
+        threads,
+        lock,
+    );
+    tracing::info!(%addr, "listening");
+    Ok(running)
+}
+
+/// What [`serve_roles`] serves.
+pub(crate) struct Serving<'a> {
+    /// Bound, not yet accepting.
+    pub listener: tokio::net::TcpListener,
+    /// Its address.
+    pub addr: SocketAddr,
+    /// The roles, each with its state and published files.
+    pub roles: BTreeMap<String, RoleHandle>,
+    /// Writer tokens (none on a mirror).
+    pub tokens: TokenTable,
+    /// Request limits.
+    pub limits: &'a crate::config::Limits,
+    /// Connection handling.
+    pub server: &'a crate::config::ServerConfig,
+    /// Every metric.
+    pub metrics: &'a Arc<Metrics>,
+}
+
+/// Serves the HTTP API over `s.roles` (the signer's and the mirror's last step): the shared
+/// state, the router, the server task, and the [`Running`] that stops it all, HTTP first, then
+/// the per-role `threads` (told to stop through `threads_stop`).
+pub(crate) fn serve_roles(
+    s: Serving<'_>,
+    threads_stop: watch::Sender<bool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    lock: DataDirLock,
+) -> Running {
+    let (http_stop, mut http_stop_rx) = watch::channel(false);
+    let role_count = s.roles.len();
     let service = Arc::new(Service {
-        roles,
-        tokens,
-        limits: config.limits.clone(),
-        metrics: metrics.clone(),
-        proof_permits: Arc::new(tokio::sync::Semaphore::new(
-            config.limits.concurrent_proofs(),
-        )),
-        body_timeout: config.server.body_timeout(),
+        roles: s.roles,
+        tokens: s.tokens,
+        limits: s.limits.clone(),
+        metrics: s.metrics.clone(),
+        proof_permits: Arc::new(tokio::sync::Semaphore::new(s.limits.concurrent_proofs())),
+        body_timeout: s.server.body_timeout(),
     });
     let app = crate::http::router(service.clone());
     let server = tokio::spawn(crate::server::serve(
-        listener,
+        s.listener,
         app,
-        config.server.clone(),
-        config.roles.len(),
-        metrics.connections.clone(),
+        s.server.clone(),
+        role_count,
+        s.metrics.connections.clone(),
         async move {
             let _ = http_stop_rx.wait_for(|stop| *stop).await;
         },
     ));
-    tracing::info!(%addr, "listening");
-    Ok(Running {
-        addr,
+    Running {
+        addr: s.addr,
         http_stop,
-        sequencer_stop,
+        sequencer_stop: threads_stop,
         server,
         threads,
         service,
         _lock: lock,
-    })
+    }
 }

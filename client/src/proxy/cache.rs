@@ -70,11 +70,8 @@ impl Cache {
     /// Records verified bytes (the bytes first, then their record).
     pub fn put(&self, name: &str, bytes: &[u8], meta: &Meta) -> Result<(), FsError> {
         let (file, record) = self.paths(name);
+        // Private, parents created; not fsynced: a lost entry is a cache miss.
         let options = WriteOptions::PRIVATE.durability(atomic::Durability::Deferred);
-        let options = WriteOptions {
-            create_parents: true,
-            ..options
-        };
         atomic::write(&file, bytes, options)?;
         atomic::write(
             &record,

@@ -24,11 +24,14 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{ConfigError, Limits, S3Storage, ServerConfig};
+use crate::config::{
+    ConfigError, Limits, S3Storage, ServerConfig, parse_toml, read_file, relative_to,
+};
 
 /// The whole mirror configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -177,30 +180,18 @@ impl UpstreamConfig {
 impl MirrorConfig {
     /// Reads and validates a config file; relative paths are made relative to its directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut config = Self::parse(&text, &path.display().to_string())?;
+        let mut config = Self::parse(&read_file(path)?, &path.display().to_string())?;
         let base = path.parent().unwrap_or(Path::new(""));
-        let resolve = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
-        resolve(&mut config.data_dir);
+        relative_to(base, &mut config.data_dir);
         for role in config.roles.values_mut() {
-            resolve(&mut role.trusted_root);
+            relative_to(base, &mut role.trusted_root);
         }
         Ok(config)
     }
 
     /// Parses and validates TOML text.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: MirrorConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            origin: origin.to_owned(),
-            message: e.to_string(),
-        })?;
+        let config: MirrorConfig = parse_toml(text, origin)?;
         config.validate()?;
         Ok(config)
     }

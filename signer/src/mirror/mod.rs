@@ -28,12 +28,12 @@ pub use config::MirrorConfig;
 pub use follow::FollowError;
 
 use crate::config::SnapshotMode;
+use crate::http::RoleHandle;
 use crate::http::auth::TokenTable;
-use crate::http::{RoleHandle, Service};
 use crate::lock::{DataDirLock, LockError};
 use crate::metrics::Metrics;
 use crate::publish::fs::FsPublisher;
-use crate::service::Running;
+use crate::service::{Running, Serving, serve_roles};
 use crate::state::RoleState;
 use follow::Follower;
 use store::MirrorStore;
@@ -82,7 +82,6 @@ pub async fn start(config: MirrorConfig) -> Result<Running, MirrorStartError> {
         return Err(MirrorStartError::Runtime);
     }
     let lock = DataDirLock::acquire(&config.data_dir)?;
-    let (http_stop, mut http_stop_rx) = watch::channel(false);
     let (follow_stop, follow_stop_rx) = watch::channel(false);
     let metrics = Arc::new(Metrics::new());
     let source = config.upstream.source().map_err(|e| {
@@ -177,35 +176,20 @@ pub async fn start(config: MirrorConfig) -> Result<Running, MirrorStartError> {
             addr: config.listen,
             source,
         })?;
-    let service = Arc::new(Service {
-        roles,
-        tokens: TokenTable::default(),
-        limits: config.limits.clone(),
-        metrics: metrics.clone(),
-        proof_permits: Arc::new(tokio::sync::Semaphore::new(
-            config.limits.concurrent_proofs(),
-        )),
-        body_timeout: config.server.body_timeout(),
-    });
-    let app = crate::http::router(service.clone());
-    let server = tokio::spawn(crate::server::serve(
-        listener,
-        app,
-        config.server.clone(),
-        config.roles.len(),
-        metrics.connections.clone(),
-        async move {
-            let _ = http_stop_rx.wait_for(|stop| *stop).await;
+    let running = serve_roles(
+        Serving {
+            listener,
+            addr,
+            roles,
+            tokens: TokenTable::default(),
+            limits: &config.limits,
+            server: &config.server,
+            metrics: &metrics,
         },
-    ));
-    tracing::info!(%addr, upstream = upstream.describe(), "mirror listening");
-    Ok(Running {
-        addr,
-        http_stop,
-        sequencer_stop: follow_stop,
-        server,
+        follow_stop,
         threads,
-        service,
-        _lock: lock,
-    })
+        lock,
+    );
+    tracing::info!(%addr, upstream = upstream.describe(), "mirror listening");
+    Ok(running)
 }
