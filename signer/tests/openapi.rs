@@ -7,6 +7,7 @@
 //! Both tools come from the test environment (`scripts/test-env.sh`: schemathesis in `.venv`,
 //! Redocly's CLI under `.tools/node`). Missing, the tests skip with the reason, or fail under
 //! `CI=true`.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
