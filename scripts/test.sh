@@ -18,6 +18,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     for pkg in softhsm2; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
+    # npm installs Redocly's OpenAPI linter (scripts/test-env.sh); a machine with its own Node
+    # keeps it.
+    command -v npm >/dev/null || missing+=(npm)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "test: installing ${missing[*]}"
         apt-get update -qq >/dev/null

@@ -11,13 +11,14 @@
 //! | none (new target)                     | version 1                    | [`RuleError::NotFound`] |
 //! | present, same length and SHA-256      | unchanged (same version)     | version + 1, tombstone |
 //! | present, other length or SHA-256      | version + 1                  | version + 1, tombstone |
-//! | tombstone                             | version + 1 (re-published)   | [`RuleError::AlreadyDeleted`] |
+//! | tombstone                             | version + 1 (re-published)   | unchanged (same tombstone) |
 //!
 //! Properties kept:
 //! - a target's version starts at 1 and goes up by exactly one on every change, deletion and
 //!   re-publication after deletion included, so a version never names two contents;
-//! - identical contents change nothing (same version, so a retried upload is harmless);
-//! - deleting an absent or already deleted target is refused;
+//! - identical contents change nothing (same version, so a retried upload is harmless), and
+//!   deleting a tombstone changes nothing either (a retried delete is harmless too);
+//! - deleting a target that never existed is refused;
 //! - no version or length goes past 2^63 - 1 ([`crate::contents::MAX_INTEGER`]), which every JSON
 //!   implementation reads exactly: going past is refused, never wrapped or saturated;
 //! - the rules are a pure function of their inputs: they see no key or name, so callers put
@@ -48,9 +49,6 @@ pub enum RuleError {
     /// Deleting a target that has no leaf.
     #[error("the target does not exist")]
     NotFound,
-    /// Deleting a target that is already a tombstone.
-    #[error("the target is already deleted")]
-    AlreadyDeleted,
     /// The target's version is already 2^63 - 1, so it cannot change again.
     // The message is the one the signer has always answered with (after the target name).
     #[error("version would overflow")]
@@ -101,7 +99,8 @@ pub fn next_contents(current: Option<LeafContents>, op: Op) -> Result<LeafConten
         }
         Op::Delete => match current {
             None => Err(RuleError::NotFound),
-            Some(LeafContents::Deleted { .. }) => Err(RuleError::AlreadyDeleted),
+            // A retried delete: the tombstone stays as it is, like identical contents.
+            Some(tomb @ LeafContents::Deleted { .. }) => Ok(tomb),
             Some(old) => Ok(LeafContents::Deleted {
                 version: next_version(old.version())?,
             }),
@@ -159,7 +158,8 @@ mod tests {
         assert_eq!(new(Some(present(4, 1, b"a")), Op::Delete), Ok(tomb));
         // Re-publishing the bytes it had before deletion still counts up.
         assert_eq!(new(Some(tomb), up(1, b"a")), Ok(present(6, 1, b"a")));
-        assert_eq!(new(Some(tomb), Op::Delete), Err(RuleError::AlreadyDeleted));
+        // A retried delete leaves the tombstone as it is.
+        assert_eq!(new(Some(tomb), Op::Delete), Ok(tomb));
         assert_eq!(new(None, Op::Delete), Err(RuleError::NotFound));
     }
 

@@ -173,9 +173,6 @@ pub enum TreeError {
     /// Deleting a target the tree never held.
     #[error("no target with key {0} to delete")]
     NotFound(Digest),
-    /// Deleting a target that is already a tombstone.
-    #[error("target with key {0} is already deleted")]
-    AlreadyDeleted(Digest),
     /// A target's version would reach 2^63.
     #[error("version of {0} would overflow")]
     VersionOverflow(Digest),
@@ -488,7 +485,6 @@ impl PublishError {
     fn keyed(key: &Digest, error: RuleError) -> Self {
         match error {
             RuleError::NotFound => TreeError::NotFound(*key).into(),
-            RuleError::AlreadyDeleted => TreeError::AlreadyDeleted(*key).into(),
             RuleError::VersionOverflow { .. } => TreeError::VersionOverflow(*key).into(),
             RuleError::LengthTooLarge { length } => {
                 PublishError::Contents(crate::contents::ContentsError::TooLarge {
@@ -957,7 +953,13 @@ mod tests {
         assert_eq!(t.publish(k, 4, sha256(b"four")).unwrap().version(), 2);
         assert_eq!(t.delete(k).unwrap(), LeafContents::Deleted { version: 3 });
         assert_eq!(t.tombstones(), 1);
-        assert_eq!(t.delete(k), Err(TreeError::AlreadyDeleted(k)));
+        let root = t.root();
+        assert_eq!(
+            t.delete(k).unwrap(),
+            LeafContents::Deleted { version: 3 },
+            "a retried delete changes nothing"
+        );
+        assert_eq!(t.root(), root);
         assert_eq!(t.publish(k, 3, h1).unwrap().version(), 4);
         assert_eq!(t.tombstones(), 0);
         assert_eq!(t.len(), 1);
@@ -986,8 +988,11 @@ mod tests {
             Ok(LeafContents::Deleted { version: 2 })
         );
         let root = t.root();
-        assert_eq!(t.change(k, Op::Delete), Err(RuleError::AlreadyDeleted));
-        assert_eq!(t.root(), root);
+        assert_eq!(
+            t.change(k, Op::Delete),
+            Ok(LeafContents::Deleted { version: 2 })
+        );
+        assert_eq!(t.root(), root, "a retried delete changes nothing");
         // The keyed errors of `publish` are the rules' with the key.
         let mut full = Tree::new();
         full.set(
@@ -998,7 +1003,11 @@ mod tests {
             full.publish(k, 1, sha256(b"x")),
             Err(PublishError::Tree(TreeError::VersionOverflow(k)))
         );
-        assert_eq!(full.delete(k), Err(TreeError::AlreadyDeleted(k)));
+        assert_eq!(
+            full.delete(k),
+            LeafContents::deleted(crate::contents::MAX_INTEGER).map_err(|_| TreeError::NotFound(k)),
+            "deleting a tombstone at the last version is no change, so no overflow"
+        );
         assert!(matches!(
             Tree::new().publish(k, u64::MAX, sha256(b"x")),
             Err(PublishError::Contents(

@@ -24,6 +24,14 @@ use serde::{Deserialize, Serialize};
 /// The longest target name accepted, in bytes.
 pub const MAX_NAME_BYTES: usize = 255;
 
+/// The longest segment of a target name, in bytes: a consistent-snapshot target file is named
+/// `SHA256.SEGMENT` (65 more bytes), and file systems hold at most 255 bytes per name.
+pub const MAX_SEGMENT_BYTES: usize = 255 - 65;
+
+/// The longest segment of a path of the published repository, in bytes (the file systems'
+/// `NAME_MAX`): no longer file can exist, so a longer path is refused before any file is opened.
+pub const MAX_REPOSITORY_SEGMENT_BYTES: usize = 255;
+
 /// The longest crate name crates.io accepts.
 pub const MAX_CRATE_NAME: usize = 64;
 
@@ -48,6 +56,15 @@ pub enum PathError {
     /// Longer than [`MAX_NAME_BYTES`].
     #[error("the target path is {0} bytes long; at most {MAX_NAME_BYTES} are allowed")]
     TooLong(usize),
+    /// A segment longer than its limit ([`MAX_SEGMENT_BYTES`] in a target name,
+    /// [`MAX_REPOSITORY_SEGMENT_BYTES`] in a repository path).
+    #[error("a segment of the path is {length} bytes long; at most {max} are allowed per segment")]
+    SegmentTooLong {
+        /// The segment's length in bytes.
+        length: usize,
+        /// The limit.
+        max: usize,
+    },
     /// Starts with `/`.
     #[error("the target path starts with '/'; target paths are relative to the role's repository")]
     LeadingSlash,
@@ -122,6 +139,7 @@ impl PathError {
         match self {
             PathError::Empty => "path_empty",
             PathError::TooLong(_) => "path_too_long",
+            PathError::SegmentTooLong { .. } => "path_segment_too_long",
             PathError::LeadingSlash => "path_leading_slash",
             PathError::Backslash => "path_backslash",
             PathError::ControlCharacter(_) => "path_control_character",
@@ -170,7 +188,15 @@ pub fn validate_repository_path(path: &str) -> Result<(), PathError> {
     if path.len() > MAX_REPOSITORY_PATH_BYTES {
         return Err(PathError::TooLong(path.len()));
     }
-    validate_structure(path)
+    validate_structure(path)?;
+    check_segments(path, MAX_REPOSITORY_SEGMENT_BYTES)
+}
+
+fn check_segments(path: &str, max: usize) -> Result<(), PathError> {
+    match path.split('/').map(str::len).find(|l| *l > max) {
+        Some(length) => Err(PathError::SegmentTooLong { length, max }),
+        None => Ok(()),
+    }
 }
 
 fn validate_generic(name: &str) -> Result<(), PathError> {
@@ -178,6 +204,7 @@ fn validate_generic(name: &str) -> Result<(), PathError> {
         return Err(PathError::TooLong(name.len()));
     }
     validate_structure(name)?;
+    check_segments(name, MAX_SEGMENT_BYTES)?;
     for segment in name.split('/') {
         if segment.starts_with(char::is_whitespace) || segment.ends_with(char::is_whitespace) {
             return Err(PathError::Whitespace);
@@ -374,7 +401,28 @@ mod tests {
             validate(&"x".repeat(256), Layout::Generic),
             Err(PathError::TooLong(256))
         );
-        assert_eq!(validate(&"x".repeat(255), Layout::Generic), Ok(()));
+        let long = |n: usize| format!("{}/{}", "x".repeat(n), "y".repeat(254 - n));
+        assert_eq!(validate(&long(MAX_SEGMENT_BYTES), Layout::Generic), Ok(()));
+        // A segment whose consistent-snapshot file name (`SHA256.SEGMENT`) would pass the file
+        // systems' 255 bytes.
+        assert_eq!(
+            validate(&long(MAX_SEGMENT_BYTES + 1), Layout::Generic),
+            Err(PathError::SegmentTooLong {
+                length: MAX_SEGMENT_BYTES + 1,
+                max: MAX_SEGMENT_BYTES
+            })
+        );
+        assert_eq!(
+            validate_repository_path(&format!("targets/{}", "0".repeat(256))),
+            Err(PathError::SegmentTooLong {
+                length: 256,
+                max: MAX_REPOSITORY_SEGMENT_BYTES
+            })
+        );
+        assert_eq!(
+            validate_repository_path(&format!("targets/{}", "0".repeat(255))),
+            Ok(())
+        );
         assert_eq!(validate("..a/b..", Layout::Generic), Ok(()));
         assert_eq!(
             validate_bytes(b"\xff", Layout::Generic),

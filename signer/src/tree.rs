@@ -2,7 +2,8 @@
 //!
 //! Properties kept: a target's version starts at 1 and goes up by exactly one on every change,
 //! including deletion (a tombstone) and re-publication after deletion; identical contents change
-//! nothing; deleting an absent or already deleted target is refused. A batch of changes is
+//! nothing, and neither does deleting a tombstone (a retried delete); deleting a target the role never
+//! had is refused. A batch of changes is
 //! validated against the tree plus the earlier changes of the same batch, before anything is
 //! logged or applied, and one request's changes are accepted or refused together.
 
@@ -18,9 +19,6 @@ pub enum RuleError {
     /// Deleting a target the role never had.
     #[error("cannot delete {0:?}: the role has no such target")]
     NotFound(String),
-    /// Deleting a target that is already deleted.
-    #[error("cannot delete {0:?}: it is already deleted")]
-    AlreadyDeleted(String),
     /// A version or length beyond 2^63 - 1.
     #[error("{0:?}: {1}")]
     Range(String, String),
@@ -31,7 +29,6 @@ impl RuleError {
     pub fn code(&self) -> &'static str {
         match self {
             RuleError::NotFound(_) => "target_not_found",
-            RuleError::AlreadyDeleted(_) => "target_already_deleted",
             RuleError::Range(..) => "value_out_of_range",
         }
     }
@@ -48,7 +45,6 @@ pub fn next_contents(op: &Op, current: Option<LeafContents>) -> Result<LeafConte
         let name = op.name().to_owned();
         match e {
             rules::RuleError::NotFound => RuleError::NotFound(name),
-            rules::RuleError::AlreadyDeleted => RuleError::AlreadyDeleted(name),
             other => RuleError::Range(name, other.to_string()),
         }
     })
@@ -216,11 +212,18 @@ mod tests {
         );
         let d = t.stage(&mut s, &[Op::Delete { name: "a".into() }]).unwrap();
         assert_eq!(d[0].new, LeafContents::Deleted { version: 3 });
-        // A failing request leaves the staged state alone.
+        // A retried delete is accepted and changes nothing.
         let before = s.changes.len();
+        let again = t.stage(&mut s, &[Op::Delete { name: "a".into() }]).unwrap();
         assert_eq!(
-            t.stage(&mut s, &[up("b", b"x"), Op::Delete { name: "a".into() }]),
-            Err((1, RuleError::AlreadyDeleted("a".into())))
+            (again[0].new, again[0].changed),
+            (LeafContents::Deleted { version: 3 }, false)
+        );
+        assert_eq!(s.changes.len(), before);
+        // A failing request leaves the staged state alone.
+        assert_eq!(
+            t.stage(&mut s, &[up("b", b"x"), Op::Delete { name: "zz".into() }]),
+            Err((1, RuleError::NotFound("zz".into())))
         );
         assert_eq!(s.changes.len(), before);
         assert_eq!(

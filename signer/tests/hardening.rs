@@ -270,6 +270,16 @@ async fn names_cannot_overwrite_or_block_each_other_and_look_alikes_are_refused(
     );
     // Other bytes under that name are fine.
     assert_eq!(put("tool".into(), b"other").await.status, 200);
+    // The other order: `lib` first, then `lib/x/y` with the same bytes (tough's directory
+    // `SHA256.lib/x` would have to pass through the file `SHA256.lib`).
+    assert_eq!(put("lib".into(), b"same2").await.status, 200);
+    let r = put("lib/x/y".into(), b"same2").await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (409, "target_path_conflict".into()),
+        "{}",
+        r.text()
+    );
 
     // 64 concurrent identical uploads of a new name all succeed.
     let auth = format!("Bearer {}", s.token(role));
@@ -306,7 +316,8 @@ async fn names_cannot_overwrite_or_block_each_other_and_look_alikes_are_refused(
         assert_eq!((r.status, r.error_code()), (400, code.into()), "{name}");
     }
     let status = s.status(role).await;
-    assert_eq!(status["leaves"], 3, "{status}");
+    // tool/x, tool, dist/same.tar and lib.
+    assert_eq!(status["leaves"], 4, "{status}");
 
     // The static server never follows a symlink planted in the repository.
     let secret = dir.path().join("secret");

@@ -106,7 +106,8 @@ async fn publish_proof_delete_batch() {
     let p = proof_of(&v);
     p.verify(&root2.unwrap()).unwrap();
     assert_eq!(p.contents(), Some(&LeafContents::Deleted { version: 2 }));
-    // Deleting again, or deleting what never existed: refused, nothing changes.
+    // Deleting again (a retrying pipeline) succeeds and changes nothing; deleting what never
+    // existed is refused.
     let r = s
         .write(
             MERKLE,
@@ -116,9 +117,17 @@ async fn publish_proof_delete_batch() {
             b"",
         )
         .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let again = r.json();
+    assert_eq!(again["results"][0]["changed"], json!(false));
     assert_eq!(
-        (r.status, r.error_code().as_str()),
-        (409, "target_already_deleted")
+        again["results"][0]["contents"],
+        json!({ "deleted": true, "version": 2 })
+    );
+    assert_eq!(
+        s.verified_timestamp(MERKLE).await.1,
+        root2,
+        "a retried delete leaves the tree as it was"
     );
     let r = s
         .write(MERKLE, "DELETE", "/api/v1/crates.io/targets/1/a", None, b"")
@@ -771,4 +780,47 @@ async fn a_second_process_on_the_same_data_dir_is_refused() {
     s.stop().await;
     // Once stopped, it starts again.
     Signer::start(dir.path()).await.stop().await;
+}
+
+/// The `Bearer` scheme name is case-insensitive (RFC 9110 §11.1), so pipelines that send
+/// `bearer` or `BEARER` are let in; anything that is not the bearer scheme, or no token, is 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Signer::start(dir.path()).await;
+    let token = s.token(MERKLE);
+    // Signed before the next is sent, so the status compared below is settled.
+    let path = "/api/v1/crates.io/targets/se/rd/serde?wait=signed";
+    for (i, scheme) in ["Bearer", "bearer", "BEARER", "bEaReR"].iter().enumerate() {
+        let auth = format!("{scheme} {token}");
+        let body = format!("scheme {i}");
+        let r = s
+            .req(
+                "PUT",
+                path,
+                &[("Authorization", auth.as_str())],
+                body.as_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{scheme}: {}", r.text());
+        assert_eq!(r.json()["results"][0]["changed"], json!(true), "{scheme}");
+    }
+    let before = s.status(MERKLE).await;
+    for auth in [
+        format!("Basic {token}"),
+        format!("Bearer{token}"),
+        "Bearer ".to_owned(),
+        token.clone(),
+    ] {
+        let r = s
+            .req("PUT", path, &[("Authorization", auth.as_str())], b"refused")
+            .await;
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (401, "unauthenticated"),
+            "{auth:?}"
+        );
+    }
+    assert_eq!(s.status(MERKLE).await, before);
+    s.stop().await;
 }

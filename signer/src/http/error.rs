@@ -121,7 +121,6 @@ impl From<SubmitError> for ApiError {
             SubmitError::Rule { index, error } => {
                 let status = match error {
                     RuleError::NotFound(_) => StatusCode::NOT_FOUND,
-                    RuleError::AlreadyDeleted(_) => StatusCode::CONFLICT,
                     RuleError::Range(..) => StatusCode::BAD_REQUEST,
                 };
                 ApiError::new(status, error.code(), message).at(index)

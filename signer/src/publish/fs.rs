@@ -83,11 +83,24 @@ impl FsPublisher {
         if let Some(alt) = tough_target_file(name, sha256) {
             let alt = self.dir.join(alt);
             let dir = alt.parent().unwrap_or(&self.dir).to_owned();
-            std::fs::create_dir_all(&dir).map_err(|e| FsError::new(&dir, "create directory", e))?;
+            // tough's name for `a/b` makes `SHA256.a` a directory, which the same bytes under
+            // `a` need as a file: either order is a conflict (409), not a storage failure.
+            match std::fs::create_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotADirectory | std::io::ErrorKind::AlreadyExists
+                    ) =>
+                {
+                    return Err(PublishError::Conflict { path: alt });
+                }
+                Err(e) => return Err(FsError::new(&dir, "create directory", e).into()),
+            }
             match std::fs::hard_link(&path, &alt) {
                 Ok(()) => tuf_files::dir::sync_dir(&dir)?,
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if !atomic::same_contents(&alt, bytes)? {
+                    if alt.is_dir() || !atomic::same_contents(&alt, bytes)? {
                         return Err(PublishError::Conflict { path: alt });
                     }
                 }
