@@ -52,7 +52,7 @@ use crate::change::{Applied, Op, Upload};
 use crate::config::RoleConfig;
 use crate::lease::LeaseGuard;
 use crate::metadata::{MetadataError, MetadataSigner};
-use crate::metrics::RoleMetrics;
+use crate::metrics::{MetadataFile, RoleMetrics};
 use crate::publish::{PublishError, Publisher};
 use crate::round::Round;
 use crate::state::{Fault, RoleState};
@@ -507,6 +507,16 @@ impl Sequencer {
         self.metrics
             .timestamp_version
             .set(last.map_or(0, |r| r.timestamp_version) as i64);
+        self.metrics
+            .set_expiry(MetadataFile::Root, self.signer.root_expires());
+        if let Some(r) = last {
+            self.metrics
+                .set_expiry(MetadataFile::Targets, r.targets.expires);
+            self.metrics
+                .set_expiry(MetadataFile::Snapshot, r.snapshot.expires);
+            self.metrics
+                .set_expiry(MetadataFile::Timestamp, r.timestamp.expires);
+        }
         self.state.update_status(|s| {
             s.timestamp_version = last.map_or(0, |r| r.timestamp_version);
             s.timestamp_expires = last.map(|r| r.timestamp.expires.to_string());

@@ -9,6 +9,7 @@ use tuf_merkle::{Tree, key_of};
 use super::{Parts, RecordChange, RecoveryError, RoundError, Sequencer};
 use crate::change::Change;
 use crate::config::SnapshotMode;
+use crate::metrics::MetadataFile;
 use crate::round::Round;
 use crate::state::SignedVersion;
 use crate::storage::Opened;
@@ -221,6 +222,26 @@ impl Sequencer {
                 root: signed_tree.root(),
                 tree: signed_tree,
             });
+        }
+        if let Some(round) = &seq.last {
+            // The files carry no signing time; the configured period was (unless the
+            // configuration changed since) what their expiry was set from.
+            let e = &seq.cfg.expiry;
+            let now = jiff::Timestamp::now().as_second();
+            for (file, meta, period) in [
+                (MetadataFile::Targets, &round.targets, e.targets_secs),
+                (MetadataFile::Snapshot, &round.snapshot, e.snapshot_secs),
+                (MetadataFile::Timestamp, &round.timestamp, e.timestamp_secs),
+            ] {
+                let at = meta
+                    .expires
+                    .as_second()
+                    .saturating_sub_unsigned(period)
+                    .min(now);
+                if let Ok(at) = jiff::Timestamp::from_second(at) {
+                    seq.metrics.set_last_signed(file, at);
+                }
+            }
         }
         seq.refresh_status();
         if seq.last.is_none() || !seq.pending.is_empty() || seq.resign_due() <= Instant::now() {

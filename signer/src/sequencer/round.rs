@@ -7,6 +7,7 @@ use super::{RETRY_INTERVAL, RoundError, Sequencer};
 use tuf_repo_format::{ChangeRecord, paths};
 
 use crate::config::SnapshotMode;
+use crate::metrics::MetadataFile;
 use crate::round::{FileMeta, Round};
 use crate::state::{Fault, SignedVersion};
 
@@ -35,6 +36,7 @@ impl Sequencer {
         );
         self.retry_at = Some(Instant::now() + RETRY_INTERVAL);
         self.state.set_fault(Some(fault));
+        self.metrics.signing_error(fault);
         fault
     }
 
@@ -94,6 +96,7 @@ impl Sequencer {
             .as_ref()
             .is_some_and(|r| r.root_version != self.signer.root_version());
         let mut files = Vec::new();
+        let mut signed = Vec::new();
         let targets = match &self.last {
             Some(r)
                 if !root_changed
@@ -111,6 +114,7 @@ impl Sequencer {
                 let f = self.signer.targets(version, e.targets_secs, list).await?;
                 let meta = f.meta.clone();
                 files.push(f);
+                signed.push(MetadataFile::Targets);
                 meta
             }
         };
@@ -129,6 +133,7 @@ impl Sequencer {
                     .await?;
                 let meta = f.meta.clone();
                 files.push(f);
+                signed.push(MetadataFile::Snapshot);
                 meta
             }
         };
@@ -141,6 +146,8 @@ impl Sequencer {
                 merkle.then_some(tree_root),
             )
             .await?;
+        signed.push(MetadataFile::Timestamp);
+        let signed_at = jiff::Timestamp::now();
         let timestamp = ts.meta.clone();
         let timestamp_sha256 = tuf_merkle::hash::sha256(ts.bytes.as_bytes());
         files.push(ts);
@@ -201,6 +208,9 @@ impl Sequencer {
             tree: self.tree.tree.clone(),
         });
         self.metrics.sign.observe(started.elapsed());
+        for file in signed {
+            self.metrics.set_last_signed(file, signed_at);
+        }
         self.publisher.publish_round(&round).await?;
         self.unpublished = false;
         self.after_publish();
