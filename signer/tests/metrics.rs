@@ -352,3 +352,93 @@ fn promtool_accepts(text: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The `timestamp` expiry and last-signed gauges of `role`.
+async fn timestamp_gauges(s: &Signer, role: &str) -> (Samples, Option<f64>, Option<f64>) {
+    let (_, text) = scrape(s).await;
+    let m = samples(&text);
+    let labels = [("role", role), ("metadata", "timestamp")];
+    let expiry = value(&m, "tuf_signer_metadata_expiry_timestamp_seconds", &labels);
+    let signed = value(
+        &m,
+        "tuf_signer_metadata_last_signed_timestamp_seconds",
+        &labels,
+    );
+    (m, expiry, signed)
+}
+
+/// While publishing fails, the signing errors count it, the last-signed time moves (the round
+/// is signed and logged) but the expiry gauges stay those of what clients can fetch; once
+/// publishing works again they move to the new round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_publish_counts_errors_and_keeps_the_published_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Signer::start(dir.path()).await;
+    let put = |body: &'static [u8]| {
+        let s = &s;
+        async move {
+            s.write(
+                MERKLE,
+                "PUT",
+                "/api/v1/crates.io/targets/se/rd/serde?wait=signed",
+                None,
+                body,
+            )
+            .await
+        }
+    };
+    assert_eq!(put(b"v1").await.status, 200);
+    let published = published_expiry(&s, MERKLE).await["timestamp"];
+    let (m, expiry, signed) = timestamp_gauges(&s, MERKLE).await;
+    assert_eq!(expiry, Some(published));
+    let signed = signed.unwrap();
+    let errors = |m: &Samples| {
+        value(
+            m,
+            "tuf_signer_signing_errors_total",
+            &[("role", MERKLE), ("code", "publish_failed")],
+        )
+        .unwrap()
+    };
+    assert_eq!(errors(&m), 0.0);
+
+    // Break publishing (the change-record directory becomes a file), a second later so that
+    // the next round's times differ from the first's.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let changes = dir.path().join("repo").join(MERKLE).join("changes");
+    let kept = dir.path().join("changes-kept");
+    std::fs::rename(&changes, &kept).unwrap();
+    std::fs::write(&changes, b"not a directory").unwrap();
+    let r = put(b"v2").await;
+    assert_eq!((r.status, r.error_code()), (503, "not_signed".into()));
+    let (m, expiry, signed_now) = timestamp_gauges(&s, MERKLE).await;
+    assert!(errors(&m) >= 1.0, "publish failures counted");
+    assert_eq!(
+        expiry,
+        Some(published),
+        "the expiry is what clients can fetch"
+    );
+    assert_eq!(published_expiry(&s, MERKLE).await["timestamp"], published);
+    assert!(signed_now.unwrap() > signed, "the round was signed");
+
+    // Mend it: the retry (every second) publishes the round, and the gauges follow.
+    std::fs::remove_file(&changes).unwrap();
+    std::fs::rename(&kept, &changes).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, expiry, _) = timestamp_gauges(&s, MERKLE).await;
+        let now_published = published_expiry(&s, MERKLE).await["timestamp"];
+        if now_published > published {
+            // Published first, gauge after: it catches up within a scrape or two.
+            if expiry == Some(now_published) {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the retry did not publish: {expiry:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    s.stop().await;
+}

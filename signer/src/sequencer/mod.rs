@@ -495,6 +495,21 @@ impl Sequencer {
         self.state.set_fault(Some(fault));
     }
 
+    /// Sets the expiry metrics from the last round, once it is published: they say what
+    /// clients see, so a round signed but not yet published must not move them.
+    fn note_published_expiry(&self) {
+        self.metrics
+            .set_expiry(MetadataFile::Root, self.signer.root_expires());
+        if let Some(r) = &self.last {
+            self.metrics
+                .set_expiry(MetadataFile::Targets, r.targets.expires);
+            self.metrics
+                .set_expiry(MetadataFile::Snapshot, r.snapshot.expires);
+            self.metrics
+                .set_expiry(MetadataFile::Timestamp, r.timestamp.expires);
+        }
+    }
+
     fn refresh_status(&self) {
         let last = self.last.as_ref();
         let leaves = self.tree.tree.len();
@@ -507,16 +522,6 @@ impl Sequencer {
         self.metrics
             .timestamp_version
             .set(last.map_or(0, |r| r.timestamp_version) as i64);
-        self.metrics
-            .set_expiry(MetadataFile::Root, self.signer.root_expires());
-        if let Some(r) = last {
-            self.metrics
-                .set_expiry(MetadataFile::Targets, r.targets.expires);
-            self.metrics
-                .set_expiry(MetadataFile::Snapshot, r.snapshot.expires);
-            self.metrics
-                .set_expiry(MetadataFile::Timestamp, r.timestamp.expires);
-        }
         self.state.update_status(|s| {
             s.timestamp_version = last.map_or(0, |r| r.timestamp_version);
             s.timestamp_expires = last.map(|r| r.timestamp.expires.to_string());

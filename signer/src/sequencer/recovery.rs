@@ -243,6 +243,8 @@ impl Sequencer {
                 }
             }
         }
+        // Everything recovered is published by now.
+        seq.note_published_expiry();
         seq.refresh_status();
         if seq.last.is_none() || !seq.pending.is_empty() || seq.resign_due() <= Instant::now() {
             seq.sign_round().await.map_err(|e| match e {

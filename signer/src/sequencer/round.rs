@@ -221,6 +221,7 @@ impl Sequencer {
 
     pub(super) fn after_publish(&mut self) {
         self.metrics.rounds.inc();
+        self.note_published_expiry();
         self.retry_at = None;
         self.refresh_status();
         if self.broken.is_none() {
