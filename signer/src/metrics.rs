@@ -11,6 +11,7 @@
 //!   counters, `_timestamp_seconds` on Unix times, `_info` on the build information.
 //! - A series that would mislead before its first value (an expiry time of 0) is created only
 //!   when it gets one; counters an alert takes `increase()` of exist from the start, at 0.
+//! - A leaf of the module graph: callers pass fault codes as strings.
 
 use std::time::Duration;
 
@@ -20,8 +21,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
-
-use crate::state::Fault;
 
 /// The content type of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -36,16 +35,6 @@ const BUCKETS: [f64; 12] = [
 /// KMS signature) and an upload at the 30 s body timeout.
 const HTTP_BUCKETS: [f64; 15] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
-
-/// The codes of the faults a failed signing round sets ([`crate::sequencer`]): their error
-/// counters exist from the start.
-const ROUND_FAULTS: [Fault; 5] = [
-    Fault::SigningFailed,
-    Fault::PublishFailed,
-    Fault::StorageFull,
-    Fault::LogFailed,
-    Fault::StateBehind,
 ];
 
 /// The `role` label.
@@ -95,7 +84,7 @@ struct MetadataLabels {
     metadata: MetadataFile,
 }
 
-/// The `role` and `code` labels (a [`Fault::code`]).
+/// The `role` and `code` labels (a fault's code, `crate::state::Fault::code`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct FaultLabels {
     role: String,
@@ -233,14 +222,22 @@ impl RoleMetrics {
             .set(at.as_second());
     }
 
-    /// Counts a failed signing round, by the fault it set.
-    pub fn signing_error(&self, fault: Fault) {
-        self.signing_errors
-            .get_or_create(&FaultLabels {
-                role: self.role.clone(),
-                code: fault.code(),
-            })
-            .inc();
+    fn fault(&self, code: &'static str) -> FaultLabels {
+        FaultLabels {
+            role: self.role.clone(),
+            code,
+        }
+    }
+
+    /// Shows the signing error counter of fault `code` at 0, so that `increase()` sees its
+    /// first error.
+    pub fn expect_signing_errors(&self, code: &'static str) {
+        let _ = self.signing_errors.get_or_create(&self.fault(code));
+    }
+
+    /// Counts a failed signing round, by the code of the fault it set.
+    pub fn signing_error(&self, code: &'static str) {
+        self.signing_errors.get_or_create(&self.fault(code)).inc();
     }
 }
 
@@ -604,13 +601,6 @@ impl Metrics {
         let label = RoleLabel {
             role: role.to_owned(),
         };
-        for fault in ROUND_FAULTS {
-            // Present at 0 from the start, so that `increase()` sees the first error.
-            let _ = self.signing_errors.get_or_create(&FaultLabels {
-                role: role.to_owned(),
-                code: fault.code(),
-            });
-        }
         RoleMetrics {
             role: role.to_owned(),
             expiry: self.expiry.clone(),
@@ -695,15 +685,9 @@ mod tests {
         let m = Metrics::new();
         let r = m.role("crates.io");
         let out = m.render();
-        // No expiry before one is known (0 would read as long expired); error counters at 0.
+        // No expiry before one is known (0 would read as long expired).
         assert!(
             !out.contains("tuf_signer_metadata_expiry_timestamp_seconds{"),
-            "{out}"
-        );
-        assert!(
-            out.contains(
-                "tuf_signer_signing_errors_total{role=\"crates.io\",code=\"signing_failed\"} 0\n"
-            ),
             "{out}"
         );
         assert!(
@@ -717,7 +701,8 @@ mod tests {
             MetadataFile::Root,
             jiff::Timestamp::from_second(1_800_000_000).unwrap(),
         );
-        r.signing_error(Fault::PublishFailed);
+        r.expect_signing_errors("signing_failed");
+        r.signing_error("publish_failed");
         m.requests
             .observe("FOO", "/healthz", 405, Duration::from_millis(3));
         m.requests
@@ -730,6 +715,12 @@ mod tests {
         assert!(
             out.contains(
                 "tuf_signer_signing_errors_total{role=\"crates.io\",code=\"publish_failed\"} 1\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "tuf_signer_signing_errors_total{role=\"crates.io\",code=\"signing_failed\"} 0\n"
             ),
             "{out}"
         );

@@ -191,6 +191,9 @@ impl Sequencer {
             guard,
             stepped_down: false,
         };
+        for fault in super::round::ROUND_FAULTS {
+            seq.metrics.expect_signing_errors(fault.code());
+        }
         if seq.guard.is_some() {
             // The fence: this leadership's first record, at the next sequence number. A former
             // leader that still believes it leads finds it taken at its next write and stops;

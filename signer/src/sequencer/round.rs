@@ -11,6 +11,16 @@ use crate::metrics::MetadataFile;
 use crate::round::{FileMeta, Round};
 use crate::state::{Fault, SignedVersion};
 
+/// The faults a failed round sets ([`Sequencer::note_failure`]): their error counters show
+/// from the start.
+pub(super) const ROUND_FAULTS: [Fault; 5] = [
+    Fault::SigningFailed,
+    Fault::PublishFailed,
+    Fault::StorageFull,
+    Fault::LogFailed,
+    Fault::StateBehind,
+];
+
 impl Sequencer {
     /// A round failed: logs the details, schedules a retry, shows clients the fault.
     pub(super) fn note_failure(&mut self, e: &RoundError) -> Fault {
@@ -36,7 +46,7 @@ impl Sequencer {
         );
         self.retry_at = Some(Instant::now() + RETRY_INTERVAL);
         self.state.set_fault(Some(fault));
-        self.metrics.signing_error(fault);
+        self.metrics.signing_error(fault.code());
         fault
     }
 
