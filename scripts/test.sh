@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: installs what the tests need (the Python
-# venv with moto and python-tuf; SoftHSM2 from Debian when run as root), then checks formatting
+# venv with moto and python-tuf; SoftHSM2, and Prometheus for its `promtool`, from Debian when
+# run as root), then checks formatting
 # and lints, then runs the whole workspace's tests, then every fuzz target briefly
 # (scripts/fuzz.sh). CI (.ci/run) calls exactly this.
 #
@@ -11,11 +12,13 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-# Debian packages for the real components (SoftHSM2 for PKCS#11 tests). Installed only as root;
-# elsewhere the tests that need them say so and skip (under CI=true they fail instead).
+# Debian packages for the real components (SoftHSM2 for PKCS#11 tests; prometheus for
+# `promtool`, which checks the alert rules in deploy/prometheus and the /metrics exposition).
+# Installed only as root; elsewhere the tests that need them say so and skip (under CI=true they
+# fail instead).
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
-    for pkg in softhsm2; do
+    for pkg in softhsm2 prometheus; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     # npm installs Redocly's OpenAPI linter (scripts/test-env.sh); a machine with its own Node
@@ -24,7 +27,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     if [ ${#missing[@]} -gt 0 ]; then
         echo "test: installing ${missing[*]}"
         apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        # No recommends: prometheus would bring its node exporter along.
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
 fi
 

@@ -393,6 +393,11 @@ impl MetadataSigner {
         self.root.version.get()
     }
 
+    /// When the current root expires (it is re-signed offline, at a ceremony).
+    pub fn root_expires(&self) -> jiff::Timestamp {
+        self.root.expires
+    }
+
     /// Signs `targets.json` at `version` listing `targets` (name, length, SHA-256).
     pub async fn targets(
         &self,

@@ -1,8 +1,17 @@
-//! Prometheus metrics, through `prometheus-client` (OpenMetrics text at `/metrics`).
+//! Prometheus metrics, through `prometheus-client` (OpenMetrics text at `/metrics`; every
+//! metric is listed in `docs/operations.md`, "Monitoring").
 //!
-//! Property kept: metrics carry no secrets and no target names (names are public, but
-//! unbounded label sets would let a writer grow the metrics without limit): labels are the
-//! configured role names and a fixed set of connection-close reasons, nothing a client sends.
+//! Properties kept:
+//! - Metrics carry no secrets and no target names (names are public, but unbounded label sets
+//!   would let a writer grow the metrics without limit): labels are the configured role names,
+//!   fixed sets (metadata files, fault codes, connection-close reasons, HTTP methods), the
+//!   router's route templates and the status codes, never a path or anything else a client
+//!   sends.
+//! - Names and units follow the Prometheus conventions: base units (seconds), `_total` on
+//!   counters, `_timestamp_seconds` on Unix times, `_info` on the build information.
+//! - A series that would mislead before its first value (an expiry time of 0) is created only
+//!   when it gets one; counters an alert takes `increase()` of exist from the start, at 0.
+//! - A leaf of the module graph: callers pass fault codes as strings.
 
 use std::time::Duration;
 
@@ -11,7 +20,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 
 /// The content type of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -21,10 +30,86 @@ const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
+/// Upper bounds of the HTTP request latency buckets, seconds: from a proof served from memory
+/// (well under a millisecond) to a write waiting for its signed round (a batch delay and a
+/// KMS signature) and an upload at the 30 s body timeout.
+const HTTP_BUCKETS: [f64; 15] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
 /// The `role` label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RoleLabel {
     role: String,
+}
+
+/// A role's metadata file, the `metadata` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetadataFile {
+    /// `N.root.json`, signed offline at a ceremony.
+    Root,
+    /// `N.targets.json`.
+    Targets,
+    /// `N.snapshot.json`.
+    Snapshot,
+    /// `timestamp.json`.
+    Timestamp,
+}
+
+impl MetadataFile {
+    /// The `metadata` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            MetadataFile::Root => "root",
+            MetadataFile::Targets => "targets",
+            MetadataFile::Snapshot => "snapshot",
+            MetadataFile::Timestamp => "timestamp",
+        }
+    }
+}
+
+impl EncodeLabelValue for MetadataFile {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.label())
+    }
+}
+
+/// The `role` and `metadata` labels.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct MetadataLabels {
+    role: String,
+    metadata: MetadataFile,
+}
+
+/// The `role` and `code` labels (a fault's code, `crate::state::Fault::code`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct FaultLabels {
+    role: String,
+    code: &'static str,
+}
+
+/// The labels of an HTTP request's counter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    route: String,
+    status: u16,
+}
+
+/// The labels of an HTTP request's latency.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    method: &'static str,
+    route: String,
+}
+
+/// `tuf_signer_build_info`'s labels.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
 }
 
 /// Why an HTTP connection was closed: a fixed set, so the label cannot grow.
@@ -83,6 +168,10 @@ struct ReasonLabel {
 /// One role's metrics: handles into the registry's families, labelled with the role.
 #[derive(Debug, Clone)]
 pub struct RoleMetrics {
+    role: String,
+    expiry: Family<MetadataLabels, Gauge>,
+    last_signed: Family<MetadataLabels, Gauge>,
+    signing_errors: Family<FaultLabels, Counter>,
     /// Changes made durable.
     pub changes: Counter,
     /// Requests refused by the version rules.
@@ -109,6 +198,47 @@ pub struct RoleMetrics {
     pub durable_latency: Latency,
     /// From the start of a group commit to the "signed" answers.
     pub signed_latency: Latency,
+}
+
+impl RoleMetrics {
+    fn metadata(&self, metadata: MetadataFile) -> MetadataLabels {
+        MetadataLabels {
+            role: self.role.clone(),
+            metadata,
+        }
+    }
+
+    /// The `expires` of the role's `metadata` as published now.
+    pub fn set_expiry(&self, metadata: MetadataFile, expires: jiff::Timestamp) {
+        self.expiry
+            .get_or_create(&self.metadata(metadata))
+            .set(expires.as_second());
+    }
+
+    /// When the role's `metadata` was last signed.
+    pub fn set_last_signed(&self, metadata: MetadataFile, at: jiff::Timestamp) {
+        self.last_signed
+            .get_or_create(&self.metadata(metadata))
+            .set(at.as_second());
+    }
+
+    fn fault(&self, code: &'static str) -> FaultLabels {
+        FaultLabels {
+            role: self.role.clone(),
+            code,
+        }
+    }
+
+    /// Shows the signing error counter of fault `code` at 0, so that `increase()` sees its
+    /// first error.
+    pub fn expect_signing_errors(&self, code: &'static str) {
+        let _ = self.signing_errors.get_or_create(&self.fault(code));
+    }
+
+    /// Counts a failed signing round, by the code of the fault it set.
+    pub fn signing_error(&self, code: &'static str) {
+        self.signing_errors.get_or_create(&self.fault(code)).inc();
+    }
 }
 
 /// One followed role's metrics on a mirror (`tuf-signer mirror`).
@@ -164,6 +294,45 @@ impl ConnectionMetrics {
     }
 }
 
+/// The HTTP methods counted by name; any other is counted as `other`, so that a client cannot
+/// grow the label set.
+const METHODS: [&str; 7] = ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH"];
+
+/// The `route` of a request that matched no route (the router's 404 fallback).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// HTTP request metrics, recorded by [`crate::http`]'s request layer.
+#[derive(Debug, Clone)]
+pub struct RequestMetrics {
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+}
+
+impl RequestMetrics {
+    /// Records one request: `route` is the router's template (`/api/v1/{role}/proofs`) or
+    /// [`UNMATCHED_ROUTE`], never the path asked for; `elapsed` runs until the response head.
+    pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let method = METHODS
+            .iter()
+            .copied()
+            .find(|m| *m == method)
+            .unwrap_or("other");
+        self.requests
+            .get_or_create(&RequestLabels {
+                method,
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.duration
+            .get_or_create(&RouteLabels {
+                method,
+                route: route.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
 /// Every metric of the service, in one registry.
 #[derive(Debug)]
 pub struct Metrics {
@@ -187,8 +356,11 @@ pub struct Metrics {
     mirror_incomplete: Family<RoleLabel, Gauge>,
     mirror_upstream_errors: Family<RoleLabel, Counter>,
     mirror_lag: Family<RoleLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
-    /// Requests answered with a 4xx.
-    pub http_client_errors: Counter,
+    expiry: Family<MetadataLabels, Gauge>,
+    last_signed: Family<MetadataLabels, Gauge>,
+    signing_errors: Family<FaultLabels, Counter>,
+    /// HTTP requests by route and status, and their latency.
+    pub requests: RequestMetrics,
     /// Multi-proof requests refused (503) because the concurrent proof work was at its bound.
     pub proofs_refused: Counter,
     /// HTTP connections.
@@ -197,6 +369,10 @@ pub struct Metrics {
 
 fn latency_histogram() -> Histogram {
     Histogram::new(BUCKETS)
+}
+
+fn http_histogram() -> Histogram {
+    Histogram::new(HTTP_BUCKETS)
 }
 
 impl Default for Metrics {
@@ -234,7 +410,13 @@ impl Metrics {
             mirror_incomplete: Family::default(),
             mirror_upstream_errors: Family::default(),
             mirror_lag: Family::default(),
-            http_client_errors: Counter::default(),
+            expiry: Family::default(),
+            last_signed: Family::default(),
+            signing_errors: Family::default(),
+            requests: RequestMetrics {
+                requests: Family::default(),
+                duration: Family::new_with_constructor(http_histogram),
+            },
             proofs_refused: Counter::default(),
             connections: ConnectionMetrics {
                 open: Gauge::default(),
@@ -310,9 +492,39 @@ impl Metrics {
             m.signed.clone(),
         );
         r.register(
-            "tuf_signer_http_client_errors",
-            "Requests answered with a 4xx",
-            m.http_client_errors.clone(),
+            "tuf_signer_build",
+            "The signer's version (the value is always 1)",
+            prometheus_client::metrics::info::Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            }),
+        );
+        r.register_with_unit(
+            "tuf_signer_metadata_expiry_timestamp",
+            "When the role's published metadata file expires, Unix time",
+            Unit::Seconds,
+            m.expiry.clone(),
+        );
+        r.register_with_unit(
+            "tuf_signer_metadata_last_signed_timestamp",
+            "When this node last signed the role's metadata file, Unix time (after a start, until the next signature: the published file's expiry less the configured period)",
+            Unit::Seconds,
+            m.last_signed.clone(),
+        );
+        r.register(
+            "tuf_signer_signing_errors",
+            "Failed signing rounds (signing, logging or publishing one), by the fault code they set; each is retried",
+            m.signing_errors.clone(),
+        );
+        r.register(
+            "tuf_signer_http_requests",
+            "HTTP requests answered, by method, route template and status code",
+            m.requests.requests.clone(),
+        );
+        r.register_with_unit(
+            "tuf_signer_http_request_duration",
+            "HTTP request latency until the response head, by method and route template",
+            Unit::Seconds,
+            m.requests.duration.clone(),
         );
         r.register(
             "tuf_signer_proof_requests_refused",
@@ -347,7 +559,7 @@ impl Metrics {
         r.register_with_unit(
             "tuf_mirror_lag",
             "Mirrors: how long the newest upstream version not yet served has been seen (0 when caught up)",
-            prometheus_client::registry::Unit::Seconds,
+            Unit::Seconds,
             m.mirror_lag.clone(),
         );
         let c = &m.connections;
@@ -390,6 +602,10 @@ impl Metrics {
             role: role.to_owned(),
         };
         RoleMetrics {
+            role: role.to_owned(),
+            expiry: self.expiry.clone(),
+            last_signed: self.last_signed.clone(),
+            signing_errors: self.signing_errors.clone(),
             changes: self.changes.get_or_create(&label).clone(),
             rejected: self.rejected.get_or_create(&label).clone(),
             rounds: self.rounds.get_or_create(&label).clone(),
@@ -435,7 +651,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn roles_and_close_reasons_are_the_only_labels() {
+    fn role_and_connection_metrics_render() {
         let m = Metrics::new();
         let r = m.role("crates.io");
         r.changes.inc_by(3);
@@ -462,5 +678,64 @@ mod tests {
             "{out}"
         );
         assert!(out.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn new_families_are_labelled_and_bounded() {
+        let m = Metrics::new();
+        let r = m.role("crates.io");
+        let out = m.render();
+        // No expiry before one is known (0 would read as long expired).
+        assert!(
+            !out.contains("tuf_signer_metadata_expiry_timestamp_seconds{"),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "tuf_signer_build_info{{version=\"{}\"}} 1\n",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{out}"
+        );
+        r.set_expiry(
+            MetadataFile::Root,
+            jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+        );
+        r.expect_signing_errors("signing_failed");
+        r.signing_error("publish_failed");
+        m.requests
+            .observe("FOO", "/healthz", 405, Duration::from_millis(3));
+        m.requests
+            .observe("GET", UNMATCHED_ROUTE, 404, Duration::from_millis(1));
+        let out = m.render();
+        assert!(
+            out.contains("tuf_signer_metadata_expiry_timestamp_seconds{role=\"crates.io\",metadata=\"root\"} 1800000000\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "tuf_signer_signing_errors_total{role=\"crates.io\",code=\"publish_failed\"} 1\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "tuf_signer_signing_errors_total{role=\"crates.io\",code=\"signing_failed\"} 0\n"
+            ),
+            "{out}"
+        );
+        // A method outside the known set is `other`, so a client cannot add label values.
+        assert!(
+            out.contains("tuf_signer_http_requests_total{method=\"other\",route=\"/healthz\",status=\"405\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("tuf_signer_http_request_duration_seconds_bucket{le=\"0.005\",method=\"other\",route=\"/healthz\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("tuf_signer_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1\n"),
+            "{out}"
+        );
     }
 }

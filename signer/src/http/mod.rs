@@ -13,6 +13,7 @@
 //! - Multi-proof work is bounded; a proof flood cannot starve writes or `/healthz`.
 //! - Static files are served only from the role's published repository, without following any
 //!   symlink, streamed.
+//! - Every answer is counted by route template and status, and timed ([`request_metrics`]).
 //! - Every answer carries `Cache-Control`: immutable files and proofs asked by version for a
 //!   year, heads and latest proofs briefly, everything else (errors included) `no-store`.
 
@@ -21,6 +22,7 @@ mod body;
 mod error;
 mod files;
 mod proofs;
+mod request_metrics;
 mod state;
 mod status;
 mod writes;
@@ -43,7 +45,7 @@ pub use writes::parse_batch;
 /// The router over `service`.
 pub fn router(service: Arc<Service>) -> Router {
     let json_limit = service.limits.max_json_bytes;
-    let errors = service.clone();
+    let recorded = service.clone();
     Router::new()
         .route("/healthz", get(status::healthz))
         .route("/metrics", get(status::metrics))
@@ -67,12 +69,8 @@ pub fn router(service: Arc<Service>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))
-        .layer(axum::middleware::map_response(move |mut r: Response| {
-            let errors = errors.clone();
+        .layer(axum::middleware::map_response(|mut r: Response| {
             async move {
-                if r.status().is_client_error() {
-                    errors.metrics.http_client_errors.inc();
-                }
                 // Every answer says how long it may be cached (D8, D9): files and proofs say
                 // it themselves; everything else (errors, status, writes, POSTed multi-proofs)
                 // must not be stored, so that a cache never keeps a 404 for a round not yet
@@ -88,6 +86,11 @@ pub fn router(service: Arc<Service>) -> Router {
                 r
             }
         }))
+        // Outermost, so that it times the layers above and records the status they settle.
+        .layer(axum::middleware::from_fn_with_state(
+            recorded,
+            request_metrics::record,
+        ))
         .with_state(service)
 }
 

@@ -52,7 +52,7 @@ use crate::change::{Applied, Op, Upload};
 use crate::config::RoleConfig;
 use crate::lease::LeaseGuard;
 use crate::metadata::{MetadataError, MetadataSigner};
-use crate::metrics::RoleMetrics;
+use crate::metrics::{MetadataFile, RoleMetrics};
 use crate::publish::{PublishError, Publisher};
 use crate::round::Round;
 use crate::state::{Fault, RoleState};
@@ -493,6 +493,21 @@ impl Sequencer {
         tracing::error!(role = self.role, error = %detail, code = fault.code(), "the role refuses writes until the signer is restarted");
         self.broken = Some(fault);
         self.state.set_fault(Some(fault));
+    }
+
+    /// Sets the expiry metrics from the last round, once it is published: they say what
+    /// clients see, so a round signed but not yet published must not move them.
+    fn note_published_expiry(&self) {
+        self.metrics
+            .set_expiry(MetadataFile::Root, self.signer.root_expires());
+        if let Some(r) = &self.last {
+            self.metrics
+                .set_expiry(MetadataFile::Targets, r.targets.expires);
+            self.metrics
+                .set_expiry(MetadataFile::Snapshot, r.snapshot.expires);
+            self.metrics
+                .set_expiry(MetadataFile::Timestamp, r.timestamp.expires);
+        }
     }
 
     fn refresh_status(&self) {

@@ -9,6 +9,7 @@ use tuf_merkle::{Tree, key_of};
 use super::{Parts, RecordChange, RecoveryError, RoundError, Sequencer};
 use crate::change::Change;
 use crate::config::SnapshotMode;
+use crate::metrics::MetadataFile;
 use crate::round::Round;
 use crate::state::SignedVersion;
 use crate::storage::Opened;
@@ -190,6 +191,9 @@ impl Sequencer {
             guard,
             stepped_down: false,
         };
+        for fault in super::round::ROUND_FAULTS {
+            seq.metrics.expect_signing_errors(fault.code());
+        }
         if seq.guard.is_some() {
             // The fence: this leadership's first record, at the next sequence number. A former
             // leader that still believes it leads finds it taken at its next write and stops;
@@ -222,6 +226,28 @@ impl Sequencer {
                 tree: signed_tree,
             });
         }
+        if let Some(round) = &seq.last {
+            // The files carry no signing time; the configured period was (unless the
+            // configuration changed since) what their expiry was set from.
+            let e = &seq.cfg.expiry;
+            let now = jiff::Timestamp::now().as_second();
+            for (file, meta, period) in [
+                (MetadataFile::Targets, &round.targets, e.targets_secs),
+                (MetadataFile::Snapshot, &round.snapshot, e.snapshot_secs),
+                (MetadataFile::Timestamp, &round.timestamp, e.timestamp_secs),
+            ] {
+                let at = meta
+                    .expires
+                    .as_second()
+                    .saturating_sub_unsigned(period)
+                    .min(now);
+                if let Ok(at) = jiff::Timestamp::from_second(at) {
+                    seq.metrics.set_last_signed(file, at);
+                }
+            }
+        }
+        // Everything recovered is published by now.
+        seq.note_published_expiry();
         seq.refresh_status();
         if seq.last.is_none() || !seq.pending.is_empty() || seq.resign_due() <= Instant::now() {
             seq.sign_round().await.map_err(|e| match e {

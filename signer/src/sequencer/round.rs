@@ -7,8 +7,19 @@ use super::{RETRY_INTERVAL, RoundError, Sequencer};
 use tuf_repo_format::{ChangeRecord, paths};
 
 use crate::config::SnapshotMode;
+use crate::metrics::MetadataFile;
 use crate::round::{FileMeta, Round};
 use crate::state::{Fault, SignedVersion};
+
+/// The faults a failed round sets ([`Sequencer::note_failure`]): their error counters show
+/// from the start.
+pub(super) const ROUND_FAULTS: [Fault; 5] = [
+    Fault::SigningFailed,
+    Fault::PublishFailed,
+    Fault::StorageFull,
+    Fault::LogFailed,
+    Fault::StateBehind,
+];
 
 impl Sequencer {
     /// A round failed: logs the details, schedules a retry, shows clients the fault.
@@ -35,6 +46,7 @@ impl Sequencer {
         );
         self.retry_at = Some(Instant::now() + RETRY_INTERVAL);
         self.state.set_fault(Some(fault));
+        self.metrics.signing_error(fault.code());
         fault
     }
 
@@ -94,6 +106,7 @@ impl Sequencer {
             .as_ref()
             .is_some_and(|r| r.root_version != self.signer.root_version());
         let mut files = Vec::new();
+        let mut signed = Vec::new();
         let targets = match &self.last {
             Some(r)
                 if !root_changed
@@ -111,6 +124,7 @@ impl Sequencer {
                 let f = self.signer.targets(version, e.targets_secs, list).await?;
                 let meta = f.meta.clone();
                 files.push(f);
+                signed.push(MetadataFile::Targets);
                 meta
             }
         };
@@ -129,6 +143,7 @@ impl Sequencer {
                     .await?;
                 let meta = f.meta.clone();
                 files.push(f);
+                signed.push(MetadataFile::Snapshot);
                 meta
             }
         };
@@ -141,6 +156,8 @@ impl Sequencer {
                 merkle.then_some(tree_root),
             )
             .await?;
+        signed.push(MetadataFile::Timestamp);
+        let signed_at = jiff::Timestamp::now();
         let timestamp = ts.meta.clone();
         let timestamp_sha256 = tuf_merkle::hash::sha256(ts.bytes.as_bytes());
         files.push(ts);
@@ -201,6 +218,9 @@ impl Sequencer {
             tree: self.tree.tree.clone(),
         });
         self.metrics.sign.observe(started.elapsed());
+        for file in signed {
+            self.metrics.set_last_signed(file, signed_at);
+        }
         self.publisher.publish_round(&round).await?;
         self.unpublished = false;
         self.after_publish();
@@ -211,6 +231,7 @@ impl Sequencer {
 
     pub(super) fn after_publish(&mut self) {
         self.metrics.rounds.inc();
+        self.note_published_expiry();
         self.retry_at = None;
         self.refresh_status();
         if self.broken.is_none() {

@@ -29,3 +29,21 @@ pub const SIGNER_BINARY: &str = tuf_testkit::signer_binary!();
 pub fn start_binary(config: &Path, env: &[(&str, &str)]) -> (Child, SocketAddr) {
     tuf_testkit::signer::start_binary(tuf_testkit::signer_binary!(), config, env)
 }
+
+/// Prometheus's `promtool` (Debian's `prometheus` package, which `scripts/test.sh` installs
+/// when run as root), or `None` after saying why it is missing. Under `CI=true` a missing
+/// `promtool` fails the test instead.
+pub fn promtool() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("promtool"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let msg = "promtool not found on PATH: install Debian's `prometheus` package \
+                   (scripts/test.sh does when run as root)";
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{msg}");
+        eprintln!("skipped: {msg}");
+    }
+    found
+}
