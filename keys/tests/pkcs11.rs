@@ -24,6 +24,8 @@ use tuf_keys::{KeyAlgorithm, KeyError, KeyOpenOptions, KeySpec};
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const PIN: &str = "123456";
 const CHILD: &str = "TUF_KEYS_PKCS11_CHILD";
+/// Tells the child where SoftHSM2 keeps the tokens, so that it can take them away.
+const TOKENS: &str = "TUF_KEYS_PKCS11_TOKENS";
 
 fn spec(token: &str, key: &str) -> Pkcs11KeySpec {
     Pkcs11KeySpec {
@@ -84,6 +86,7 @@ fn softhsm_keys_sign_what_tough_verifies() {
         String::from_utf8_lossy(&out.stderr)
     );
     let out = Command::new(std::env::current_exe().unwrap())
+        .env(TOKENS, &tokens)
         .args([
             "--exact",
             "softhsm_keys_sign_what_tough_verifies",
@@ -148,6 +151,76 @@ fn child() {
         Err(Pkcs11Error::PinRequired)
     ));
     runtime.block_on(key_specs_open_tokens(&pin));
+    sessions_lost_are_reopened(&pin);
+}
+
+/// A signer whose session goes away (the module finalised by another user of it in this
+/// process, the module initialised again, the token gone and back) re-opens it and signs on;
+/// while the token is away it fails with a specific error, and signs again once it is back.
+fn sessions_lost_are_reopened(pin: &Pin) {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+
+    let signer = Pkcs11Signer::open(&spec("t1", "ed"), Some(pin)).unwrap();
+    let public = signer.public_key().clone();
+    let signs = |what: &str| {
+        let message = format!("timestamp after {what}");
+        let signature = signer
+            .sign_message_blocking(message.as_bytes())
+            .unwrap_or_else(|e| panic!("after {what}: {e}"));
+        assert!(public.verify(message.as_bytes(), &signature), "{what}");
+    };
+    signs("opening");
+    assert_eq!(signer.reopened(), 0);
+    // A second handle on the same module, as another part of the process (another role's
+    // key) may hold: finalising it ends every session of the process, the signer's too.
+    let other = || Pkcs11::new(MODULE).unwrap();
+
+    // 1. Finalised: the signer's next call finds the module uninitialised.
+    other().finalize().unwrap();
+    signs("the module was finalised");
+    assert_eq!(signer.reopened(), 1);
+
+    // 2. Finalised and initialised again by the other user: the signer's session handle is
+    //    no longer valid (CKR_SESSION_HANDLE_INVALID), and it is logged out.
+    other().finalize().unwrap();
+    other()
+        .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .unwrap();
+    signs("the module was re-initialised");
+    assert_eq!(signer.reopened(), 2);
+
+    // 3. The token goes away: SoftHSM2 reads its tokens when it is initialised, so the token
+    //    directory is moved aside while the module is finalised.
+    let tokens = std::path::PathBuf::from(std::env::var_os(TOKENS).unwrap());
+    let aside = tokens.with_file_name("tokens-aside");
+    other().finalize().unwrap();
+    std::fs::rename(&tokens, &aside).unwrap();
+    std::fs::create_dir(&tokens).unwrap();
+    for attempt in 0..2 {
+        let err = signer.sign_message_blocking(b"no token").unwrap_err();
+        let Pkcs11Error::SessionLost { reopen, .. } = &err else {
+            panic!("attempt {attempt}: not SessionLost: {err}")
+        };
+        assert!(
+            matches!(**reopen, Pkcs11Error::TokenNotFound { .. }),
+            "attempt {attempt}: {err}"
+        );
+        let text = format!("{err} {err:?}");
+        assert!(text.contains("\"ed\"") && text.contains("t1"), "{text}");
+        assert!(!text.contains(PIN), "{text}");
+    }
+    // ... and comes back: the next signature opens a session again.
+    other().finalize().unwrap();
+    std::fs::remove_dir(&tokens).unwrap();
+    std::fs::rename(&aside, &tokens).unwrap();
+    signs("the token came back");
+    assert_eq!(signer.reopened(), 3);
+    // Through the async path, as the signer's rounds sign.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let signature = runtime.block_on(signer.sign_message(b"async")).unwrap();
+    assert!(public.verify(b"async", &signature));
 }
 
 /// A `KeySpec` in its config form opens the key on the token; the PIN comes from the options.
