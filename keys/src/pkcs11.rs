@@ -18,7 +18,14 @@
 //! - the PIN is taken as a [`Pin`](crate::pkcs11::Pin) (zeroed when dropped), handed only to
 //!   `C_Login`, and never written into an error, a `Debug` output or a log; it is never part of
 //!   a [`Pkcs11KeySpec`](crate::pkcs11::Pkcs11KeySpec) (nor of a [`KeySpec`](crate::KeySpec)),
-//!   so it is never in a config file either;
+//!   so it is never in a config file either: a spec names at most its source
+//!   ([`PinSource`](crate::pkcs11::PinSource): an environment variable, or a file that only its
+//!   owner can read); a signer keeps it, zeroed when dropped, only to log in again;
+//! - a signer whose session is lost (token removed or reset, module finalised, sessions
+//!   closed) re-opens it and signs again once, and only with the same key: the key found under
+//!   the label must have the public key the signer was opened with; while the token stays
+//!   away, signing fails with [`Pkcs11Error::SessionLost`](crate::pkcs11::Pkcs11Error) and the
+//!   next signature tries again;
 //! - a wrong PIN, a locked PIN, a missing token and a missing or ambiguous key are distinct
 //!   errors ([`Pkcs11Error`](crate::pkcs11::Pkcs11Error)) that say what to do;
 //! - every signature is checked against the token's public key before it is returned (by
