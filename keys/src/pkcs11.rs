@@ -79,7 +79,7 @@ impl fmt::Display for TokenSelector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TokenSelector::Label(l) => write!(f, "token labelled {l:?}"),
-            TokenSelector::Slot(s) => write!(f, "the token in slot {s}"),
+            TokenSelector::Slot(s) => write!(f, "token in slot {s}"),
         }
     }
 }

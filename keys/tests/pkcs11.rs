@@ -1,7 +1,9 @@
 //! The PKCS#11 signer against a real token: SoftHSM2 (Debian's `softhsm2`), in a token
 //! directory of this test's own. Keys of both types are generated on the token, sign a TUF
 //! timestamp through tough's own `SignedRole` (via `Pkcs11KeySource`), and tough verifies it.
-//! Also: a wrong PIN, a missing token and a missing key give their own errors.
+//! Also: a wrong PIN, a missing token (by label or slot) and a missing key give their own
+//! errors; a signer whose session is lost (the module finalised, re-initialised, the token
+//! gone and back, another token under the same labels) re-opens it, or refuses, as it should.
 //!
 //! SoftHSM2 reads its configuration (`SOFTHSM2_CONF`) when the module is initialised, so the
 //! test re-runs itself as a child process with that variable set. Without SoftHSM2 it is
@@ -26,6 +28,8 @@ const PIN: &str = "123456";
 const CHILD: &str = "TUF_KEYS_PKCS11_CHILD";
 /// Tells the child where SoftHSM2 keeps the tokens, so that it can take them away.
 const TOKENS: &str = "TUF_KEYS_PKCS11_TOKENS";
+/// ... and where a token with the same labels but another key is.
+const OTHER_TOKENS: &str = "TUF_KEYS_PKCS11_OTHER_TOKENS";
 
 fn spec(token: &str, key: &str) -> Pkcs11KeySpec {
     Pkcs11KeySpec {
@@ -85,8 +89,59 @@ fn softhsm_keys_sign_what_tough_verifies() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A stand-in token: the same token and key labels, another key. The child swaps it in to
+    // check that a re-opened session refuses a key other than the one it was opened with.
+    let other_tokens = dir.path().join("other-tokens");
+    std::fs::create_dir(&other_tokens).unwrap();
+    let other_conf = dir.path().join("other-softhsm2.conf");
+    std::fs::write(
+        &other_conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            other_tokens.display()
+        ),
+    )
+    .unwrap();
+    let other_pem = dir.path().join("other-ed.pem");
+    tuf_keys::FileSigner::generate(&other_pem, KeyAlgorithm::Ed25519).unwrap();
+    for args in [
+        &[
+            "--init-token",
+            "--free",
+            "--label",
+            "t1",
+            "--so-pin",
+            "999999",
+            "--pin",
+            PIN,
+        ][..],
+        &[
+            "--import",
+            other_pem.to_str().unwrap(),
+            "--token",
+            "t1",
+            "--label",
+            "ed",
+            "--id",
+            "0e",
+            "--pin",
+            PIN,
+        ],
+    ] {
+        let out = Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &other_conf)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let out = Command::new(std::env::current_exe().unwrap())
         .env(TOKENS, &tokens)
+        .env(OTHER_TOKENS, &other_tokens)
         .args([
             "--exact",
             "softhsm_keys_sign_what_tough_verifies",
@@ -146,6 +201,17 @@ fn child() {
         Pkcs11Signer::open(&spec("t1", "nope"), Some(&pin)),
         Err(Pkcs11Error::KeyNotFound { .. })
     ));
+    let no_slot = Pkcs11KeySpec {
+        token: TokenSelector::Slot(424_242),
+        ..spec("t1", "p256")
+    };
+    let err = Pkcs11Signer::open(&no_slot, Some(&pin)).unwrap_err();
+    assert!(
+        matches!(err, Pkcs11Error::TokenNotFound { .. })
+            && err.to_string().contains("no token in slot 424242")
+            && err.to_string().contains("\"t1\" in slot"),
+        "{err}"
+    );
     assert!(matches!(
         Pkcs11Signer::open(&spec("t1", "p256"), None),
         Err(Pkcs11Error::PinRequired)
@@ -215,6 +281,32 @@ fn sessions_lost_are_reopened(pin: &Pin) {
     std::fs::rename(&aside, &tokens).unwrap();
     signs("the token came back");
     assert_eq!(signer.reopened(), 3);
+    // 4. Another token comes back under the same labels, with another key behind the key
+    //    label: the signer refuses it rather than sign with a key the root does not list.
+    let other_tokens = std::path::PathBuf::from(std::env::var_os(OTHER_TOKENS).unwrap());
+    other().finalize().unwrap();
+    std::fs::rename(&tokens, &aside).unwrap();
+    std::fs::rename(&other_tokens, &tokens).unwrap();
+    let err = signer.sign_message_blocking(b"other key").unwrap_err();
+    match &err {
+        Pkcs11Error::SessionLost { reopen, .. } => match &**reopen {
+            Pkcs11Error::KeyChanged { expected, .. } => {
+                assert_eq!(*expected, public.key_id_hex());
+            }
+            other => panic!("not KeyChanged: {other}"),
+        },
+        other => panic!("not SessionLost: {other}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("refusing to sign with another key"),
+        "{err}"
+    );
+    other().finalize().unwrap();
+    std::fs::rename(&tokens, &other_tokens).unwrap();
+    std::fs::rename(&aside, &tokens).unwrap();
+    signs("the right token came back");
+    assert_eq!(signer.reopened(), 4);
     // Through the async path, as the signer's rounds sign.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
