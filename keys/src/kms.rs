@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_sdk_kms::Client;
@@ -40,11 +41,15 @@ use crate::tuf_key::{KeyAlgorithm, TufPublicKey};
 pub const KMS_RAW_MESSAGE_MAX: usize = 4096;
 
 /// How long one KMS operation (with its retries) may take by default.
-const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long one attempt of a KMS operation may take.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long connecting to KMS may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one attempt of a KMS operation may take by default (never more than the
+/// operation's limit).
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting to KMS may take by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many attempts one KMS operation gets by default (the SDK's standard retry policy:
+/// throttling, transient and timeout errors are retried with backoff).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 /// Where and how to reach AWS KMS. Everything left unset comes from the usual AWS configuration
 /// (environment variables, `~/.aws/config` and `~/.aws/credentials`, web identity, container and
@@ -63,6 +68,13 @@ pub struct KmsOptions {
     pub credentials: Option<Credentials>,
     /// The limit for one KMS operation including retries (default 30 s).
     pub operation_timeout: Option<Duration>,
+    /// The limit for one attempt of an operation (default 10 s, and never more than the
+    /// operation's limit).
+    pub attempt_timeout: Option<Duration>,
+    /// The limit for connecting to KMS (default 5 s).
+    pub connect_timeout: Option<Duration>,
+    /// How many attempts one operation gets, the first included (default 3; 1: no retries).
+    pub max_attempts: Option<u32>,
 }
 
 impl KmsOptions {
@@ -95,23 +107,82 @@ impl KmsOptions {
         self.operation_timeout = Some(timeout);
         self
     }
+
+    /// Sets the limit for one attempt of an operation.
+    pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the limit for connecting.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets how many attempts one operation gets.
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts);
+        self
+    }
+
+    /// The limits a client built from these options applies, defaults filled in.
+    pub fn limits(&self) -> KmsLimits {
+        let operation = self.operation_timeout.unwrap_or(DEFAULT_OPERATION_TIMEOUT);
+        KmsLimits {
+            connect: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            attempt: self
+                .attempt_timeout
+                .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT)
+                .min(operation),
+            operation,
+            max_attempts: self.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1),
+        }
+    }
+}
+
+/// The time limits and retries of a KMS client, as [`KmsOptions::limits`] fills them in; shown
+/// in timeout errors so that the operator sees which limit to raise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KmsLimits {
+    /// Connecting.
+    pub connect: Duration,
+    /// One attempt.
+    pub attempt: Duration,
+    /// One operation, its retries included.
+    pub operation: Duration,
+    /// Attempts per operation.
+    pub max_attempts: u32,
+}
+
+impl fmt::Display for KmsLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "connect {} ms, attempt {} ms, operation {} ms, {} attempts",
+            self.connect.as_millis(),
+            self.attempt.as_millis(),
+            self.operation.as_millis(),
+            self.max_attempts
+        )
+    }
 }
 
 /// Builds a KMS client from the usual AWS configuration, with `options` overriding it.
 ///
-/// Calls are bounded in time (connect 5 s, attempt 10 s, operation 30 s by default), so a
-/// KMS outage makes signing fail instead of hang.
+/// Calls are bounded in time (connect 5 s, attempt 10 s, operation 30 s, 3 attempts by
+/// default: [`KmsOptions::limits`]), so a KMS outage makes signing fail instead of hang.
 pub async fn kms_client(options: &KmsOptions) -> Client {
-    let operation_timeout = options
-        .operation_timeout
-        .unwrap_or(DEFAULT_OPERATION_TIMEOUT);
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
-        TimeoutConfig::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .operation_attempt_timeout(ATTEMPT_TIMEOUT.min(operation_timeout))
-            .operation_timeout(operation_timeout)
-            .build(),
-    );
+    let limits = options.limits();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(limits.connect)
+                .operation_attempt_timeout(limits.attempt)
+                .operation_timeout(limits.operation)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(limits.max_attempts));
     if let Some(region) = &options.region {
         loader = loader.region(Region::new(region.clone()));
     }
@@ -125,6 +196,18 @@ pub async fn kms_client(options: &KmsOptions) -> Client {
         loader = loader.credentials_provider(credentials.clone());
     }
     Client::new(&loader.load().await)
+}
+
+/// The limits `client` applies, as far as its configuration says.
+fn client_limits(client: &Client) -> Option<KmsLimits> {
+    let config = client.config();
+    let timeouts = config.timeout_config()?;
+    Some(KmsLimits {
+        connect: timeouts.connect_timeout()?,
+        attempt: timeouts.operation_attempt_timeout()?,
+        operation: timeouts.operation_timeout()?,
+        max_attempts: config.retry_config().map_or(1, |r| r.max_attempts()),
+    })
 }
 
 /// The KMS signing algorithm that produces TUF signatures for `algorithm`.
@@ -149,6 +232,8 @@ pub struct KmsKey {
     /// The key's ID or ARN as `GetPublicKey` reported it: never an alias.
     key_id: String,
     public: TufPublicKey,
+    /// The client's limits, for timeout errors.
+    limits: Option<KmsLimits>,
 }
 
 impl fmt::Debug for KmsKey {
@@ -204,7 +289,7 @@ impl RawSigner for KmsKey {
         let out = request
             .send()
             .await
-            .map_err(api_error("Sign", &self.key_id))?;
+            .map_err(api_error("Sign", &self.key_id, self.limits))?;
         let signature = out.signature().ok_or_else(|| KmsError::MissingField {
             operation: "Sign",
             key_id: self.key_id.clone(),
@@ -225,12 +310,13 @@ impl Signer<KmsKey> {
     /// `GetPublicKey` and checks that the key is a `SIGN_VERIFY` key of a supported key spec
     /// that offers the signing algorithm TUF needs, and that its public key matches that spec.
     pub async fn from_client(client: Client, key_id: &str) -> Result<Self, KmsError> {
+        let limits = client_limits(&client);
         let out = client
             .get_public_key()
             .key_id(key_id)
             .send()
             .await
-            .map_err(api_error("GetPublicKey", key_id))?;
+            .map_err(api_error("GetPublicKey", key_id, limits))?;
         let missing = |field| KmsError::MissingField {
             operation: "GetPublicKey",
             key_id: key_id.to_owned(),
@@ -286,6 +372,7 @@ impl Signer<KmsKey> {
             client,
             key_id: resolved,
             public,
+            limits,
         }))
     }
 
@@ -323,20 +410,37 @@ impl KeySource for KmsKeySource {
     }
 }
 
-/// Builds a `map_err` closure turning an SDK error into [`KmsError::Api`].
+/// Builds a `map_err` closure turning an SDK error into [`KmsError::Timeout`] (a call cut off
+/// by a time limit) or [`KmsError::Api`].
 fn api_error<'a, E, R>(
     operation: &'static str,
     key_id: &'a str,
+    limits: Option<KmsLimits>,
 ) -> impl FnOnce(SdkError<E, R>) -> KmsError + 'a
 where
     E: std::error::Error + Send + Sync + 'static,
     R: fmt::Debug + Send + Sync + 'static,
     aws_sdk_kms::Error: From<SdkError<E, R>>,
 {
-    move |error| KmsError::Api {
-        operation,
-        key_id: key_id.to_owned(),
-        error: Box::new(error.into()),
+    move |error| {
+        let timed_out = match &error {
+            SdkError::TimeoutError(_) => true,
+            SdkError::DispatchFailure(failure) => failure.is_timeout(),
+            _ => false,
+        };
+        if timed_out {
+            KmsError::Timeout {
+                operation,
+                key_id: key_id.to_owned(),
+                limits: limits.map_or_else(|| "the client's".to_owned(), |l| l.to_string()),
+            }
+        } else {
+            KmsError::Api {
+                operation,
+                key_id: key_id.to_owned(),
+                error: Box::new(error.into()),
+            }
+        }
     }
 }
 
@@ -354,6 +458,21 @@ pub enum KmsError {
         /// The SDK's error (shown with its whole chain of causes), for callers that want to
         /// match on the service error code.
         error: Box<aws_sdk_kms::Error>,
+    },
+    /// A KMS call was cut off by a time limit (connecting, one attempt, or the whole operation
+    /// with its retries).
+    #[error(
+        "KMS {operation} on key {key_id} timed out (limits: {limits}); check that KMS is \
+         reachable, or raise the KMS timeouts (connect_timeout_ms, attempt_timeout_ms, \
+         operation_timeout_ms)"
+    )]
+    Timeout {
+        /// The API operation, e.g. "Sign".
+        operation: &'static str,
+        /// The key the call was about.
+        key_id: String,
+        /// The limits in force.
+        limits: String,
     },
     /// A KMS response lacked a field this crate needs.
     #[error("KMS {operation} on key {key_id} returned no {field}")]

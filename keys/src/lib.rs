@@ -98,10 +98,12 @@ pub use error::{BadSignature, PublicKeyError};
 pub use file::{FileKey, FileKeySource, FileSigner, KeyFileError, MAX_KEY_FILE_LEN};
 #[cfg(feature = "kms")]
 pub use kms::{
-    KMS_RAW_MESSAGE_MAX, KmsError, KmsKey, KmsKeySource, KmsOptions, KmsSigner, kms_client,
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_OPERATION_TIMEOUT, KMS_RAW_MESSAGE_MAX, KmsError, KmsKey, KmsKeySource, KmsLimits,
+    KmsOptions, KmsSigner, kms_client,
 };
 pub use signer::{LocalRawSigner, RawSigner, Signer, TufSigner};
-pub use spec::{KeyError, KeyOpenOptions, KeySpec};
+pub use spec::{KeyError, KeyOpenOptions, KeySpec, KmsSettings};
 pub use tuf_key::{KeyAlgorithm, TufPublicKey};
 
 /// Re-exported so that callers can name KMS types ([`KmsOptions::credentials`], key specs)

@@ -18,7 +18,14 @@
 //! - the PIN is taken as a [`Pin`](crate::pkcs11::Pin) (zeroed when dropped), handed only to
 //!   `C_Login`, and never written into an error, a `Debug` output or a log; it is never part of
 //!   a [`Pkcs11KeySpec`](crate::pkcs11::Pkcs11KeySpec) (nor of a [`KeySpec`](crate::KeySpec)),
-//!   so it is never in a config file either;
+//!   so it is never in a config file either: a spec names at most its source
+//!   ([`PinSource`](crate::pkcs11::PinSource): an environment variable, or a file that only its
+//!   owner can read); a signer keeps it, zeroed when dropped, only to log in again;
+//! - a signer whose session is lost (token removed or reset, module finalised, sessions
+//!   closed) re-opens it and signs again once, and only with the same key: the key found under
+//!   the label must have the public key the signer was opened with; while the token stays
+//!   away, signing fails with [`Pkcs11Error::SessionLost`](crate::pkcs11::Pkcs11Error) and the
+//!   next signature tries again;
 //! - a wrong PIN, a locked PIN, a missing token and a missing or ambiguous key are distinct
 //!   errors ([`Pkcs11Error`](crate::pkcs11::Pkcs11Error)) that say what to do;
 //! - every signature is checked against the token's public key before it is returned (by
@@ -29,6 +36,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -71,8 +79,102 @@ impl fmt::Display for TokenSelector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TokenSelector::Label(l) => write!(f, "token labelled {l:?}"),
-            TokenSelector::Slot(s) => write!(f, "the token in slot {s}"),
+            TokenSelector::Slot(s) => write!(f, "token in slot {s}"),
         }
+    }
+}
+
+/// The largest PIN read from a file or an environment variable, in bytes. Token PINs are far
+/// shorter; anything longer is not a PIN file.
+pub const MAX_PIN_LEN: usize = 256;
+
+/// Where an unattended process (the signer) reads a token's PIN from, as configuration names
+/// it: `pin = { env = "NAME" }` or `pin = { file = "/path" }`. Only the source is configured,
+/// never the PIN, so a config file naming one need not be secret.
+///
+/// The PIN is what the variable holds, or the file's contents without one trailing newline.
+/// A PIN file must be readable by its owner only (mode 0600 or stricter), as a key file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum PinSource {
+    /// An environment variable of the process.
+    Env(String),
+    /// A file (mode 0600): e.g. a systemd credential or a mounted secret.
+    File(PathBuf),
+}
+
+impl fmt::Display for PinSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PinSource::Env(var) => write!(f, "environment variable {var}"),
+            PinSource::File(path) => write!(f, "file {}", path.display()),
+        }
+    }
+}
+
+impl PinSource {
+    /// Reads the PIN, refusing a PIN file that its group or others can access (checked on the
+    /// opened file, so a swap between check and read cannot slip through), and a PIN that is
+    /// empty, longer than [`MAX_PIN_LEN`] or not UTF-8. No error contains the PIN.
+    pub fn read(&self) -> Result<Pin, Pkcs11Error> {
+        use std::io::Read as _;
+        use std::os::unix::fs::PermissionsExt as _;
+        use zeroize::Zeroizing;
+
+        let unusable = |reason| Pkcs11Error::PinUnusable {
+            source_name: self.to_string(),
+            reason,
+        };
+        let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_PIN_LEN + 2));
+        match self {
+            PinSource::Env(var) => {
+                if var.is_empty() || var.contains(['=', '\0']) {
+                    // No such variable can be set.
+                    return Err(Pkcs11Error::PinEnvMissing { var: var.clone() });
+                }
+                let value = std::env::var_os(var)
+                    .ok_or_else(|| Pkcs11Error::PinEnvMissing { var: var.clone() })?;
+                let value = Zeroizing::new(std::os::unix::ffi::OsStringExt::into_vec(value));
+                bytes.extend_from_slice(&value[..value.len().min(MAX_PIN_LEN + 1)]);
+            }
+            PinSource::File(path) => {
+                let err = |source| Pkcs11Error::PinFile {
+                    path: path.clone(),
+                    source,
+                };
+                let file = std::fs::File::open(path).map_err(err)?;
+                let metadata = file.metadata().map_err(err)?;
+                if !metadata.is_file() {
+                    return Err(err(std::io::Error::other("not a regular file")));
+                }
+                let mode = metadata.permissions().mode() & 0o7777;
+                if mode & 0o077 != 0 {
+                    return Err(Pkcs11Error::PinFileInsecure {
+                        path: path.clone(),
+                        mode,
+                    });
+                }
+                // Room for the limit and a newline, so the buffer never reallocates and leaves
+                // an unzeroed copy behind.
+                file.take(MAX_PIN_LEN as u64 + 2)
+                    .read_to_end(&mut bytes)
+                    .map_err(err)?;
+                if bytes.ends_with(b"\n") {
+                    bytes.pop();
+                    if bytes.ends_with(b"\r") {
+                        bytes.pop();
+                    }
+                }
+            }
+        }
+        if bytes.is_empty() {
+            return Err(unusable("it is empty"));
+        }
+        if bytes.len() > MAX_PIN_LEN {
+            return Err(unusable("it is longer than 256 bytes"));
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|_| unusable("it is not UTF-8"))?;
+        Ok(Pin::from(text))
     }
 }
 
@@ -117,7 +219,7 @@ pub enum Pkcs11Error {
     /// No token matches the selector.
     #[error(
         "no {selector} in {module} (tokens present: {present}); insert the token, or check \
-         --token-label / --slot"
+         the token's label or slot"
     )]
     TokenNotFound {
         /// The module.
@@ -152,7 +254,8 @@ pub enum Pkcs11Error {
     PinRequired,
     /// No key with the label.
     #[error(
-        "no {class} labelled {label:?} on the token (keys present: {present}); check --key-label"
+        "no {class} labelled {label:?} on the token (keys present: {present}); check the key's \
+         label"
     )]
     KeyNotFound {
         /// `private key` or `public key`.
@@ -223,6 +326,69 @@ pub enum Pkcs11Error {
         /// The module's error.
         source: CkError,
     },
+    /// The session was lost (the token removed or reset, the module finalised) and opening a
+    /// new one failed too; the next signature tries again.
+    #[error(
+        "the PKCS#11 session for {key} was lost ({cause}), and re-opening it failed: {reopen}; \
+         nothing was signed, and the next signature tries again"
+    )]
+    SessionLost {
+        /// Where the key is.
+        key: String,
+        /// The failure that showed the session was lost.
+        cause: String,
+        /// Why re-opening failed.
+        reopen: Box<Pkcs11Error>,
+    },
+    /// After the session was re-opened, the key with the label has another public key.
+    #[error(
+        "key {label:?} on the re-opened token has key ID {found}, not {expected} as when the \
+         signer started; refusing to sign with another key (was the token replaced?)"
+    )]
+    KeyChanged {
+        /// The label.
+        label: String,
+        /// The key ID when the signer was opened.
+        expected: String,
+        /// The key ID found now.
+        found: String,
+    },
+    /// The environment variable a PIN is to be read from is not set.
+    #[error(
+        "the PIN is to be read from the environment variable {var}, which is not set; set it \
+         in the service's environment (or use a PIN file)"
+    )]
+    PinEnvMissing {
+        /// The variable's name.
+        var: String,
+    },
+    /// A PIN file could not be read.
+    #[error("cannot read the PIN file {path}: {source}")]
+    PinFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A PIN file that its group or other users can access.
+    #[error(
+        "the PIN file {path} has mode {mode:04o}, so its group or other users can access it; \
+         a PIN file must be readable by its owner only: run `chmod 600 {path}`"
+    )]
+    PinFileInsecure {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A PIN (from a file or an environment variable) that is empty, too long or not UTF-8.
+    #[error("the PIN from {source_name} is unusable: {reason}")]
+    PinUnusable {
+        /// Where it came from (`environment variable X`, `file Y`); never the PIN.
+        source_name: String,
+        /// What is wrong (never the PIN).
+        reason: &'static str,
+    },
     /// An earlier signing attempt panicked while it held the session.
     #[error("the PKCS#11 session is unusable: an earlier signing attempt panicked")]
     SessionPoisoned,
@@ -241,18 +407,24 @@ fn call(operation: &'static str) -> impl FnOnce(CkError) -> Pkcs11Error {
 
 /// A loaded, initialised module.
 fn open_module(module: &Path) -> Result<Pkcs11, Pkcs11Error> {
-    let err = |source: CkError| Pkcs11Error::Module {
+    let ctx = Pkcs11::new(module).map_err(|source| Pkcs11Error::Module {
         module: module.to_owned(),
         source,
-    };
-    let ctx = Pkcs11::new(module).map_err(err)?;
-    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-        Ok(()) => {}
-        // Another user of the module in this process initialised it already.
-        Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-        Err(e) => return Err(err(e)),
-    }
+    })?;
+    initialize(&ctx, module)?;
     Ok(ctx)
+}
+
+/// Initialises the module, unless it is already (by another user in this process, or before
+/// it was finalised).
+fn initialize(ctx: &Pkcs11, module: &Path) -> Result<(), Pkcs11Error> {
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(()),
+        Err(source) => Err(Pkcs11Error::Module {
+            module: module.to_owned(),
+            source,
+        }),
+    }
 }
 
 /// Finds the slot of the token `selector` names.
@@ -561,19 +733,166 @@ pub fn generate(
 }
 
 /// A signer for a key on a PKCS#11 token, logged in for its lifetime: [`Pkcs11Signer::open`].
+///
+/// A signing call that finds its session gone (the token was removed or reset, the module was
+/// finalised, every session was closed: see [`session_lost`]) re-opens the session once (the
+/// module initialised again if needed, the token and key found again, logged in again) and
+/// signs again; the re-opened key must have the same public key. If re-opening fails too, the
+/// call fails with [`Pkcs11Error::SessionLost`], and the next call tries again.
 pub type Pkcs11Signer = Signer<Pkcs11Key>;
 
-/// The key source of a [`Pkcs11Signer`]: a logged-in session and the key pair on the token.
-/// Only a [`Pkcs11Signer`] holds one.
+/// The key source of a [`Pkcs11Signer`]: the module, the key's TUF public key, the PIN (for
+/// logging in again after the session is lost) and, while the token is there, a logged-in
+/// session. Only a [`Pkcs11Signer`] holds one.
 pub struct Pkcs11Key {
     spec: Pkcs11KeySpec,
-    // The session is not `Sync`; tough's `Sign` must be.
-    session: Mutex<Session>,
-    private: ObjectHandle,
+    // Keeps the module loaded; sessions are opened through it.
+    ctx: Pkcs11,
     public: TufPublicKey,
-    context_pin: Option<Pin>,
-    // Keeps the module loaded while the session lives.
-    _ctx: Pkcs11,
+    // Zeroed on drop, never shown; handed only to `C_Login`.
+    pin: Option<Pin>,
+    // The session is not `Sync`; tough's `Sign` must be. `None` after the session was lost
+    // and re-opening failed: the next signature opens one first.
+    session: Mutex<Option<KeySession>>,
+    reopened: AtomicU64,
+}
+
+/// A logged-in session and the handle of the private key in it (handles are per session on
+/// some tokens, and change when a token comes back).
+struct KeySession {
+    session: Session,
+    private: ObjectHandle,
+    // The key needs the PIN again for every signature (YubiKey PIV's signature slot).
+    always_authenticate: bool,
+}
+
+/// Whether a failed call means that the session (or the login, or the token, or the module's
+/// initialisation) is gone, so that opening a new session is worth trying: the token was
+/// removed or reset, its sessions were closed, or the module was finalised. Any other error
+/// (a wrong mechanism, a faulty key) would fail again the same way.
+pub fn session_lost(error: &CkError) -> bool {
+    matches!(
+        error,
+        CkError::Pkcs11(
+            RvError::SessionHandleInvalid
+                | RvError::SessionClosed
+                | RvError::DeviceRemoved
+                | RvError::DeviceError
+                | RvError::TokenNotPresent
+                | RvError::TokenNotRecognized
+                | RvError::SlotIdInvalid
+                | RvError::CryptokiNotInitialized
+                | RvError::UserNotLoggedIn
+                | RvError::KeyHandleInvalid
+                | RvError::ObjectHandleInvalid,
+            _
+        )
+    )
+}
+
+/// Opens a session on the token `spec` names, logs in and finds the key pair; returns the
+/// session and the key's public key.
+fn open_key_session(
+    ctx: &Pkcs11,
+    spec: &Pkcs11KeySpec,
+    pin: Option<&Pin>,
+) -> Result<(KeySession, TufPublicKey), Pkcs11Error> {
+    let slot = find_slot(ctx, &spec.module, &spec.token)?;
+    let session = ctx.open_ro_session(slot).map_err(call("C_OpenSession"))?;
+    login(&session, pin)?;
+    let private = find_key(&session, ObjectClass::PRIVATE_KEY, &spec.key_label)?;
+    let public_handle = find_public_for(&session, private, &spec.key_label)?;
+    let public = read_public_key(&session, public_handle, &spec.key_label)?;
+    let always_authenticate = session
+        .get_attributes(private, &[AttributeType::AlwaysAuthenticate])
+        .ok()
+        .into_iter()
+        .flatten()
+        .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true)));
+    Ok((
+        KeySession {
+            session,
+            private,
+            always_authenticate,
+        },
+        public,
+    ))
+}
+
+/// Why one signing attempt failed: a call whose error may mean the session is gone (kept
+/// whole, so that [`session_lost`] can look at it), or any other error.
+enum Attempt {
+    Call(&'static str, CkError),
+    Other(Pkcs11Error),
+}
+
+impl From<Attempt> for Pkcs11Error {
+    fn from(a: Attempt) -> Self {
+        match a {
+            Attempt::Call(operation, source) => Pkcs11Error::Call { operation, source },
+            Attempt::Other(e) => e,
+        }
+    }
+}
+
+impl Pkcs11Key {
+    /// Opens a new session after the old one was lost: initialises the module again (a no-op
+    /// unless it was finalised), finds the token and the key again, logs in, and checks that
+    /// the key is still the one whose public key this signer reports.
+    fn reopen(&self) -> Result<KeySession, Pkcs11Error> {
+        initialize(&self.ctx, &self.spec.module)?;
+        let (session, public) = open_key_session(&self.ctx, &self.spec, self.pin.as_ref())?;
+        if public != self.public {
+            return Err(Pkcs11Error::KeyChanged {
+                label: self.spec.key_label.clone(),
+                expected: self.public.key_id_hex(),
+                found: public.key_id_hex(),
+            });
+        }
+        self.reopened.fetch_add(1, Ordering::Relaxed);
+        Ok(session)
+    }
+
+    /// One signature with `open`, the TUF way for the key's type.
+    fn sign_with(&self, open: &KeySession, message: &[u8]) -> Result<Vec<u8>, Attempt> {
+        if open.always_authenticate
+            && let Some(pin) = &self.pin
+        {
+            match open.session.login(UserType::ContextSpecific, Some(pin)) {
+                Ok(()) => {}
+                Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
+                    return Err(Attempt::Other(Pkcs11Error::WrongPin));
+                }
+                Err(CkError::Pkcs11(RvError::PinLocked, _)) => {
+                    return Err(Attempt::Other(Pkcs11Error::PinLocked));
+                }
+                Err(e) => return Err(Attempt::Call("C_Login (context specific)", e)),
+            }
+        }
+        match self.public.algorithm() {
+            KeyAlgorithm::EcdsaP256 => {
+                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
+                let raw = open
+                    .session
+                    .sign(&Mechanism::Ecdsa, open.private, digest.as_ref())
+                    .map_err(|e| Attempt::Call("C_Sign (CKM_ECDSA)", e))?;
+                raw_ecdsa_to_der(&raw).ok_or_else(|| {
+                    Attempt::Other(Pkcs11Error::SignatureLength {
+                        label: self.spec.key_label.clone(),
+                        len: raw.len(),
+                    })
+                })
+            }
+            KeyAlgorithm::Ed25519 => open
+                .session
+                .sign(
+                    &Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)),
+                    open.private,
+                    message,
+                )
+                .map_err(|e| Attempt::Call("C_Sign (CKM_EDDSA)", e)),
+        }
+    }
 }
 
 impl fmt::Debug for Pkcs11Key {
@@ -601,79 +920,66 @@ impl LocalRawSigner for Pkcs11Key {
     }
 
     /// Signs the TUF way for the key's type: Ed25519 (`CKM_EDDSA`) over the message; ECDSA
-    /// P-256 (`CKM_ECDSA`) over its SHA-256, re-encoded from `r || s` to DER.
+    /// P-256 (`CKM_ECDSA`) over its SHA-256, re-encoded from `r || s` to DER. A session found
+    /// lost is re-opened once and the signature tried again (see [`Pkcs11Signer`]).
     fn sign_raw_blocking(&self, message: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
-        let session = self
+        let mut guard = self
             .session
             .lock()
             .map_err(|_| Pkcs11Error::SessionPoisoned)?;
-        if let Some(pin) = &self.context_pin {
-            session
-                .login(UserType::ContextSpecific, Some(pin))
-                .map_err(|e| match e {
-                    CkError::Pkcs11(RvError::PinIncorrect, _) => Pkcs11Error::WrongPin,
-                    CkError::Pkcs11(RvError::PinLocked, _) => Pkcs11Error::PinLocked,
-                    e => call("C_Login (context specific)")(e),
-                })?;
-        }
-        match self.public.algorithm() {
-            KeyAlgorithm::EcdsaP256 => {
-                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
-                let raw = session
-                    .sign(&Mechanism::Ecdsa, self.private, digest.as_ref())
-                    .map_err(call("C_Sign (CKM_ECDSA)"))?;
-                raw_ecdsa_to_der(&raw).ok_or_else(|| Pkcs11Error::SignatureLength {
-                    label: self.spec.key_label.clone(),
-                    len: raw.len(),
-                })
-            }
-            KeyAlgorithm::Ed25519 => session
-                .sign(
-                    &Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)),
-                    self.private,
-                    message,
-                )
-                .map_err(call("C_Sign (CKM_EDDSA)")),
-        }
+        let cause = match guard.as_ref() {
+            Some(open) => match self.sign_with(open, message) {
+                Ok(signature) => return Ok(signature),
+                Err(Attempt::Call(operation, source)) if session_lost(&source) => {
+                    format!("{operation} failed: {source}")
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => "it was lost before, and could not be re-opened then".to_owned(),
+        };
+        // Closes the old session (harmlessly failing if it is gone) before a new one is
+        // opened, so that a new session that happens to get the old handle is never closed.
+        *guard = None;
+        let reopened = self.reopen().map_err(|e| Pkcs11Error::SessionLost {
+            key: self.spec.to_string(),
+            cause: cause.clone(),
+            reopen: Box::new(e),
+        })?;
+        tracing::warn!(
+            key = %self.spec,
+            cause,
+            "the PKCS#11 session was lost; re-opened it and logged in again"
+        );
+        let open = guard.insert(reopened);
+        self.sign_with(open, message).map_err(Pkcs11Error::from)
     }
 }
 
 impl Signer<Pkcs11Key> {
     /// Opens the token `spec` names, logs in with `pin` and finds the key pair labelled
-    /// `spec.key_label` (private key and public key object).
+    /// `spec.key_label` (private key and public key object). The PIN is kept (zeroed when the
+    /// signer is dropped) to log in again if the session is lost.
     pub fn open(spec: &Pkcs11KeySpec, pin: Option<&Pin>) -> Result<Self, Pkcs11Error> {
         let ctx = open_module(&spec.module)?;
-        let slot = find_slot(&ctx, &spec.module, &spec.token)?;
-        let session = ctx.open_ro_session(slot).map_err(call("C_OpenSession"))?;
-        login(&session, pin)?;
-        let private = find_key(&session, ObjectClass::PRIVATE_KEY, &spec.key_label)?;
-        let public_handle = find_public_for(&session, private, &spec.key_label)?;
-        let public = read_public_key(&session, public_handle, &spec.key_label)?;
-        let always_authenticate = session
-            .get_attributes(private, &[AttributeType::AlwaysAuthenticate])
-            .ok()
-            .into_iter()
-            .flatten()
-            .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true)));
+        let (session, public) = open_key_session(&ctx, spec, pin)?;
         Ok(Signer::new(Pkcs11Key {
             spec: spec.clone(),
-            session: Mutex::new(session),
-            private,
+            ctx,
             public,
-            // Kept only for keys that need the PIN again for every signature (YubiKey PIV's
-            // signature slot): zeroed on drop, never shown.
-            context_pin: if always_authenticate {
-                pin.cloned()
-            } else {
-                None
-            },
-            _ctx: ctx,
+            pin: pin.cloned(),
+            session: Mutex::new(Some(session)),
+            reopened: AtomicU64::new(0),
         }))
     }
 
     /// Where the key is.
     pub fn spec(&self) -> &Pkcs11KeySpec {
         &self.raw.spec
+    }
+
+    /// How many times the session has been re-opened after it was lost.
+    pub fn reopened(&self) -> u64 {
+        self.raw.reopened.load(Ordering::Relaxed)
     }
 }
 

@@ -4,10 +4,12 @@
 //! - the serialized form is a table tagged by `type` whose unknown keys are refused, so a typo in
 //!   a config file is an error instead of a silently ignored setting; the `file` and `kms` forms
 //!   are exactly the signer's `online_key` forms:
-//!   `{ type = "file", path = "…" }` and `{ type = "kms", key_id = "…", region = "…",
-//!   endpoint = "…" }` (`region` and `endpoint` optional);
+//!   `{ type = "file", path = "…" }`, `{ type = "kms", key_id = "…", region = "…",
+//!   endpoint = "…" }` (`region`, `endpoint` and the rest of [`KmsSettings`] optional) and
+//!   `{ type = "pkcs11", module = "…", token = { label = "…" }, key_label = "…", pin = { … } }`;
 //! - secrets are never part of a spec: a PKCS#11 PIN and explicit AWS credentials are handed to
-//!   [`KeySpec::open`] in [`KeyOpenOptions`], so a spec can be logged and a config file holding
+//!   [`KeySpec::open`] in [`KeyOpenOptions`], or (a PIN) read there from the environment
+//!   variable or 0600 file the spec names, so a spec can be logged and a config file holding
 //!   one need not be secret;
 //! - [`KeySpec::open`] returns a [`Signer`](crate::Signer) behind `dyn TufSigner`, so every
 //!   signature of an opened key is verified before it is returned.
@@ -40,7 +42,9 @@ pub enum KeySpec {
         path: PathBuf,
     },
     /// An AWS KMS key (`ECC_NIST_P256` or `ECC_NIST_EDWARDS25519`):
-    /// `{ type = "kms", key_id = "…", region = "…", endpoint = "…" }`.
+    /// `{ type = "kms", key_id = "…", region = "…", endpoint = "…" }`, and optionally the
+    /// client settings of [`KmsSettings`] (`profile`, `connect_timeout_ms`, …), which override
+    /// those given to [`KeySpec::open`].
     #[cfg(feature = "kms")]
     Kms {
         /// Key ID, key ARN, alias name or alias ARN.
@@ -51,9 +55,25 @@ pub enum KeySpec {
         /// An endpoint override (for an emulator).
         #[serde(default)]
         endpoint: Option<String>,
+        /// The profile of the AWS config files.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        profile: Option<String>,
+        /// The limit for connecting, milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connect_timeout_ms: Option<u64>,
+        /// The limit for one attempt of an operation, milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempt_timeout_ms: Option<u64>,
+        /// The limit for one operation with its retries, milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operation_timeout_ms: Option<u64>,
+        /// Attempts per operation, the first included.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_attempts: Option<u32>,
     },
     /// A key pair on a PKCS#11 token: `{ type = "pkcs11", module = "…", token = { label = "…" },
-    /// key_label = "…" }` (or `token = { slot = N }`). The PIN is given to [`KeySpec::open`].
+    /// key_label = "…", pin = { env = "…" } }` (or `token = { slot = N }`, `pin = { file = "…" }`).
+    /// The PIN is given to [`KeySpec::open`], or read there from the source `pin` names.
     #[cfg(feature = "pkcs11")]
     Pkcs11 {
         /// The PKCS#11 module (shared library). A bare file name (no `/`) is looked up by the
@@ -63,7 +83,85 @@ pub enum KeySpec {
         token: crate::pkcs11::TokenSelector,
         /// `CKA_LABEL` of the key pair.
         key_label: String,
+        /// Where [`KeySpec::open`] reads the PIN from when [`KeyOpenOptions`] gives none: an
+        /// environment variable or a file (mode 0600). Never the PIN itself.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pin: Option<crate::pkcs11::PinSource>,
     },
+}
+
+/// How to reach AWS KMS, as configuration gives it: the AWS profile, region and endpoint, and
+/// the client's time limits and retries. Every setting left out keeps its default (the usual
+/// AWS configuration; the limits of [`KmsOptions::limits`](crate::KmsOptions::limits)).
+///
+/// A config file may give these once for every KMS key (the signer's `[kms]` table) and each
+/// [`KeySpec::Kms`] may override any of them ([`KmsSettings::overridden_by`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KmsSettings {
+    /// The profile of the AWS config files.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// The region, e.g. `us-west-2`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Another endpoint than AWS's (an emulator, a VPC endpoint), as a URL.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// The limit for connecting, milliseconds.
+    #[serde(default)]
+    pub connect_timeout_ms: Option<u64>,
+    /// The limit for one attempt of an operation, milliseconds.
+    #[serde(default)]
+    pub attempt_timeout_ms: Option<u64>,
+    /// The limit for one operation with its retries, milliseconds.
+    #[serde(default)]
+    pub operation_timeout_ms: Option<u64>,
+    /// Attempts per operation, the first included (1: no retries).
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+}
+
+impl KmsSettings {
+    /// These settings with every one that `other` gives replaced by `other`'s.
+    pub fn overridden_by(&self, other: &KmsSettings) -> KmsSettings {
+        KmsSettings {
+            profile: other.profile.clone().or_else(|| self.profile.clone()),
+            region: other.region.clone().or_else(|| self.region.clone()),
+            endpoint: other.endpoint.clone().or_else(|| self.endpoint.clone()),
+            connect_timeout_ms: other.connect_timeout_ms.or(self.connect_timeout_ms),
+            attempt_timeout_ms: other.attempt_timeout_ms.or(self.attempt_timeout_ms),
+            operation_timeout_ms: other.operation_timeout_ms.or(self.operation_timeout_ms),
+            max_attempts: other.max_attempts.or(self.max_attempts),
+        }
+    }
+
+    /// Sets every option these settings give (and only those) in `options`.
+    #[cfg(feature = "kms")]
+    pub fn apply_to(&self, options: &mut crate::KmsOptions) {
+        use std::time::Duration;
+        if let Some(profile) = &self.profile {
+            options.profile = Some(profile.clone());
+        }
+        if let Some(region) = &self.region {
+            options.region = Some(region.clone());
+        }
+        if let Some(endpoint) = &self.endpoint {
+            options.endpoint_url = Some(endpoint.clone());
+        }
+        if let Some(ms) = self.connect_timeout_ms {
+            options.connect_timeout = Some(Duration::from_millis(ms));
+        }
+        if let Some(ms) = self.attempt_timeout_ms {
+            options.attempt_timeout = Some(Duration::from_millis(ms));
+        }
+        if let Some(ms) = self.operation_timeout_ms {
+            options.operation_timeout = Some(Duration::from_millis(ms));
+        }
+        if let Some(n) = self.max_attempts {
+            options.max_attempts = Some(n);
+        }
+    }
 }
 
 /// What opening a key may need besides its [`KeySpec`]: secrets, and settings that do not
@@ -131,17 +229,10 @@ impl KeySpec {
         match self {
             KeySpec::File { path } => Ok(Box::new(crate::FileSigner::load(path)?)),
             #[cfg(feature = "kms")]
-            KeySpec::Kms {
-                key_id,
-                region,
-                endpoint,
-            } => {
+            KeySpec::Kms { key_id, .. } => {
                 let mut kms = options.kms.clone();
-                if let Some(region) = region {
-                    kms.region = Some(region.clone());
-                }
-                if let Some(endpoint) = endpoint {
-                    kms.endpoint_url = Some(endpoint.clone());
+                if let Some(settings) = self.kms_settings() {
+                    settings.apply_to(&mut kms);
                 }
                 Ok(Box::new(crate::KmsSigner::connect(key_id, &kms).await?))
             }
@@ -150,17 +241,51 @@ impl KeySpec {
                 module,
                 token,
                 key_label,
+                pin,
             } => {
                 let spec = crate::pkcs11::Pkcs11KeySpec {
                     module: module.clone(),
                     token: token.clone(),
                     key_label: key_label.clone(),
                 };
-                Ok(Box::new(crate::pkcs11::Pkcs11Signer::open(
-                    &spec,
-                    options.pin.as_ref(),
-                )?))
+                let read;
+                let pin = match (&options.pin, pin) {
+                    (Some(given), _) => Some(given),
+                    (None, Some(source)) => {
+                        read = source.read()?;
+                        Some(&read)
+                    }
+                    (None, None) => None,
+                };
+                Ok(Box::new(crate::pkcs11::Pkcs11Signer::open(&spec, pin)?))
             }
+        }
+    }
+
+    /// The KMS client settings a [`KeySpec::Kms`] gives (each overriding what
+    /// [`KeyOpenOptions`] gives); `None` for other sources.
+    pub fn kms_settings(&self) -> Option<KmsSettings> {
+        match self {
+            #[cfg(feature = "kms")]
+            KeySpec::Kms {
+                region,
+                endpoint,
+                profile,
+                connect_timeout_ms,
+                attempt_timeout_ms,
+                operation_timeout_ms,
+                max_attempts,
+                ..
+            } => Some(KmsSettings {
+                profile: profile.clone(),
+                region: region.clone(),
+                endpoint: endpoint.clone(),
+                connect_timeout_ms: *connect_timeout_ms,
+                attempt_timeout_ms: *attempt_timeout_ms,
+                operation_timeout_ms: *operation_timeout_ms,
+                max_attempts: *max_attempts,
+            }),
+            _ => None,
         }
     }
 
@@ -185,9 +310,12 @@ impl KeySpec {
             #[cfg(feature = "kms")]
             KeySpec::Kms { .. } => {}
             #[cfg(feature = "pkcs11")]
-            KeySpec::Pkcs11 { module, .. } => {
+            KeySpec::Pkcs11 { module, pin, .. } => {
                 if module.components().count() > 1 {
                     resolve(module, base);
+                }
+                if let Some(crate::pkcs11::PinSource::File(path)) = pin {
+                    resolve(path, base);
                 }
             }
         }
@@ -213,6 +341,7 @@ impl fmt::Display for KeySpec {
                 module,
                 token,
                 key_label,
+                ..
             } => write!(
                 f,
                 "PKCS#11 key {key_label:?} on the {token} of {}",

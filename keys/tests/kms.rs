@@ -253,3 +253,49 @@ async fn kms_key_specs_open_as_the_signers_config_names_them() {
         "{err}"
     );
 }
+
+/// A time limit too short for any call makes connecting and signing fail with
+/// `KmsError::Timeout`, whose message names the key and the limits; the same signer's calls
+/// succeed with the limits a spec gives when they are long enough.
+#[tokio::test]
+async fn too_short_time_limits_give_timeout_errors_naming_the_key() {
+    let Some(kms) =
+        MotoKms::start_or_skip("too_short_time_limits_give_timeout_errors_naming_the_key")
+    else {
+        return;
+    };
+    let key_id = kms.create_key(KeySpec::EccNistP256).await.unwrap();
+    let short = kms
+        .options()
+        .with_operation_timeout(std::time::Duration::from_millis(1))
+        .with_max_attempts(1);
+    let err = KmsSigner::connect(&key_id, &short).await.unwrap_err();
+    assert!(matches!(err, KmsError::Timeout { .. }), "{err:?}");
+    let text = err.to_string();
+    for needle in [
+        "KMS GetPublicKey on key",
+        key_id.as_str(),
+        "timed out",
+        "operation 1 ms, 1 attempts",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in {text}");
+    }
+
+    // A spec's own settings override the options given to `open`: here the endpoint and
+    // region come from the options, and the spec's limits are generous.
+    let spec: tuf_keys::KeySpec = serde_json::from_value(serde_json::json!({
+        "type": "kms", "key_id": key_id, "operation_timeout_ms": 20_000,
+        "attempt_timeout_ms": 10_000, "connect_timeout_ms": 2_000, "max_attempts": 2,
+    }))
+    .unwrap();
+    let signer = spec
+        .open(&KeyOpenOptions::default().with_kms(short.clone()))
+        .await
+        .unwrap();
+    let sign: &dyn Sign = &*signer;
+    let signature = sign
+        .sign(b"timestamp", &aws_lc_rs::rand::SystemRandom::new())
+        .await
+        .unwrap();
+    assert!(signer.public_key().verify(b"timestamp", &signature));
+}

@@ -82,6 +82,10 @@ pub struct Config {
     /// under `data_dir` (the default) or an S3-compatible bucket.
     #[serde(default)]
     pub storage: Storage,
+    /// `[kms]`: how to reach AWS KMS for every KMS online key (profile, region, endpoint, time
+    /// limits, retries); each role's `online_key` may override any of it.
+    #[serde(default)]
+    pub kms: tuf_keys::KmsSettings,
     /// The roles, by name.
     pub roles: BTreeMap<String, RoleConfig>,
 }
@@ -476,10 +480,213 @@ fn default_leaf_snapshot_every() -> u64 {
     1_000
 }
 
-/// Where the online key is: `{ type = "file", path = "…" }` or `{ type = "kms", key_id = "…",
-/// region = "…", endpoint = "…" }` (tuf-keys' [`KeySpec`](tuf_keys::KeySpec), whose forms the
-/// signer accepts except PKCS#11, refused by [`Config::validate`]).
+/// Where the online key is: `{ type = "file", path = "…" }`, `{ type = "kms", key_id = "…",
+/// region = "…", endpoint = "…", … }` or `{ type = "pkcs11", module = "…", token = { label =
+/// "…" }, key_label = "…", pin = { env = "…" } }` (tuf-keys' [`KeySpec`](tuf_keys::KeySpec);
+/// [`Config::validate`] requires a PKCS#11 key to name its PIN's source).
 pub type OnlineKey = tuf_keys::KeySpec;
+
+/// The longest KMS time limit accepted, milliseconds (an hour): a round waits this long for
+/// its signature at most.
+pub const MAX_KMS_TIMEOUT_MS: u64 = 3_600_000;
+/// The most attempts per KMS operation accepted.
+pub const MAX_KMS_ATTEMPTS: u32 = 10;
+
+/// Checks KMS client settings (the `[kms]` table, or a KMS `online_key`'s); `at` names them.
+fn validate_kms(at: &str, kms: &tuf_keys::KmsSettings) -> Result<(), ConfigError> {
+    let invalid = |m: String| Err(ConfigError::Invalid(m));
+    for (name, value) in [
+        ("connect_timeout_ms", kms.connect_timeout_ms),
+        ("attempt_timeout_ms", kms.attempt_timeout_ms),
+        ("operation_timeout_ms", kms.operation_timeout_ms),
+    ] {
+        if let Some(ms) = value
+            && !(1..=MAX_KMS_TIMEOUT_MS).contains(&ms)
+        {
+            return invalid(format!(
+                "{at}.{name} must be between 1 and {MAX_KMS_TIMEOUT_MS} milliseconds"
+            ));
+        }
+    }
+    if let Some(n) = kms.max_attempts
+        && !(1..=MAX_KMS_ATTEMPTS).contains(&n)
+    {
+        return invalid(format!(
+            "{at}.max_attempts must be between 1 (no retries) and {MAX_KMS_ATTEMPTS}"
+        ));
+    }
+    if let Some(endpoint) = &kms.endpoint
+        && let Err(why) = check_http_url(endpoint)
+    {
+        return invalid(format!(
+            "{at}.endpoint {endpoint:?}: {why}; give the KMS endpoint's URL, such as \"http://127.0.0.1:5000\", or leave it out for AWS"
+        ));
+    }
+    if let Some(region) = &kms.region
+        && (region.is_empty()
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    {
+        return invalid(format!(
+            "{at}.region {region:?}: use a region name such as \"us-east-1\", or leave it out for the AWS chain"
+        ));
+    }
+    if let Some(profile) = &kms.profile
+        && (profile.is_empty() || !profile.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return invalid(format!(
+            "{at}.profile {profile:?}: use the name of a profile of the AWS config files"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks what the config can about an online key before it is opened: a KMS key's client
+/// settings, and that a PKCS#11 key names where its PIN comes from.
+fn validate_online_key(role: &str, key: &OnlineKey) -> Result<(), ConfigError> {
+    let at = format!("roles.{role}.online_key");
+    if let Some(kms) = key.kms_settings() {
+        validate_kms(&at, &kms)?;
+    }
+    #[cfg(feature = "pkcs11")]
+    if let OnlineKey::Pkcs11 { pin, key_label, .. } = key {
+        use tuf_keys::pkcs11::PinSource;
+        match pin {
+            None => {
+                return Err(ConfigError::Invalid(format!(
+                    "{at}: a PKCS#11 online key needs the source of its PIN: pin = {{ env = \"VARIABLE\" }} or pin = {{ file = \"/path/to/pin\" }} (mode 0600); the PIN itself never goes in the config"
+                )));
+            }
+            Some(PinSource::Env(var))
+                if var.is_empty()
+                    || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "{at}.pin.env {var:?}: name an environment variable (letters, digits and '_')"
+                )));
+            }
+            Some(_) => {}
+        }
+        if key_label.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "{at}.key_label is empty: give the CKA_LABEL of the key pair on the token"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod online_key_tests {
+    use super::*;
+
+    /// A production config with one role whose `online_key` is `key`, and `extra` appended.
+    fn with_key(key: &str, extra: &str) -> Result<Config, ConfigError> {
+        let h = "a".repeat(64);
+        Config::parse(
+            &format!(
+                "data_dir = \"/d\"\nlisten = \"127.0.0.1:1\"\n[roles.r]\nsnapshot = \"merkle\"\nroot_dir = \"/r\"\nonline_key = {key}\nwriter_token_sha256 = [\"{h}\"]\n{extra}"
+            ),
+            "t",
+        )
+    }
+
+    #[track_caller]
+    fn refused(key: &str, extra: &str, needle: &str) {
+        match with_key(key, extra) {
+            Err(ConfigError::Invalid(m)) => assert!(m.contains(needle), "{key} {extra}: {m}"),
+            other => panic!("{key} {extra}: not refused as invalid: {other:?}"),
+        }
+    }
+
+    #[cfg(feature = "pkcs11")]
+    #[test]
+    fn pkcs11_online_keys_need_a_pin_source() {
+        use tuf_keys::pkcs11::{PinSource, TokenSelector};
+        let key = |pin: &str| {
+            format!(
+                "{{ type = \"pkcs11\", module = \"/usr/lib/softhsm/libsofthsm2.so\", token = {{ label = \"tuf\" }}, key_label = \"online\"{pin} }}"
+            )
+        };
+        let c = with_key(&key(", pin = { env = \"TUF_SIGNER_PIN\" }"), "").unwrap();
+        assert_eq!(
+            c.roles["r"].online_key,
+            Some(OnlineKey::Pkcs11 {
+                module: "/usr/lib/softhsm/libsofthsm2.so".into(),
+                token: TokenSelector::Label("tuf".into()),
+                key_label: "online".into(),
+                pin: Some(PinSource::Env("TUF_SIGNER_PIN".into())),
+            })
+        );
+        with_key(&key(", pin = { file = \"/etc/tuf/hsm.pin\" }"), "").unwrap();
+        refused(&key(""), "", "needs the source of its PIN");
+        refused(&key(", pin = { env = \"\" }"), "", "pin.env");
+        refused(&key(", pin = { env = \"A=B\" }"), "", "pin.env");
+        refused(
+            &key(", pin = { env = \"P\" }").replace("\"online\"", "\"\""),
+            "",
+            "key_label is empty",
+        );
+        // The PIN itself has no place in the config.
+        for bad in [
+            ", pin = \"123456\"",
+            ", pin = { value = \"123456\" }",
+            ", user_pin = \"1\"",
+        ] {
+            assert!(
+                matches!(with_key(&key(bad), ""), Err(ConfigError::Parse { .. })),
+                "{bad} accepted"
+            );
+        }
+        // A PIN file's relative path is relative to the config file's directory.
+        let mut c = with_key(&key(", pin = { file = \"hsm.pin\" }"), "").unwrap();
+        c.resolve_relative_to(Path::new("/etc/tuf"));
+        assert!(matches!(
+            &c.roles["r"].online_key,
+            Some(OnlineKey::Pkcs11 { pin: Some(PinSource::File(p)), .. }) if p == Path::new("/etc/tuf/hsm.pin")
+        ));
+    }
+
+    #[cfg(feature = "kms")]
+    #[test]
+    fn kms_settings_are_global_with_per_key_overrides() {
+        let kms = "{ type = \"kms\", key_id = \"alias/x\" }";
+        let c = with_key(kms, "").unwrap();
+        assert_eq!(c.kms, tuf_keys::KmsSettings::default());
+        let c = with_key(
+            "{ type = \"kms\", key_id = \"alias/x\", operation_timeout_ms = 500, profile = \"tuf\" }",
+            "[kms]\nregion = \"eu-west-1\"\nendpoint = \"http://127.0.0.1:5000\"\nconnect_timeout_ms = 200\nattempt_timeout_ms = 1000\noperation_timeout_ms = 3000\nmax_attempts = 2\nprofile = \"default\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.kms.region.as_deref(), Some("eu-west-1"));
+        let key = c.roles["r"].online_key.as_ref().unwrap();
+        let merged = c.kms.overridden_by(&key.kms_settings().unwrap());
+        assert_eq!(merged.operation_timeout_ms, Some(500));
+        assert_eq!(merged.connect_timeout_ms, Some(200));
+        assert_eq!(merged.profile.as_deref(), Some("tuf"));
+        assert_eq!(merged.max_attempts, Some(2));
+
+        assert!(matches!(
+            with_key(kms, "[kms]\nregoin = \"x\"\n"),
+            Err(ConfigError::Parse { .. })
+        ));
+        for (extra, needle) in [
+            ("operation_timeout_ms = 0", "kms.operation_timeout_ms"),
+            ("connect_timeout_ms = 3600001", "kms.connect_timeout_ms"),
+            ("max_attempts = 0", "kms.max_attempts"),
+            ("max_attempts = 11", "kms.max_attempts"),
+            ("endpoint = \"127.0.0.1:5000\"", "kms.endpoint"),
+            ("region = \"us east\"", "kms.region"),
+            ("profile = \"\"", "kms.profile"),
+        ] {
+            refused(kms, &format!("[kms]\n{extra}\n"), needle);
+            // The same in the key's own settings, named as the role's.
+            let own = kms.replace(" }", &format!(", {extra} }}"));
+            refused(&own, "", &format!("roles.r.online_key.{}", &needle[4..]));
+        }
+    }
+}
 
 /// Expiry periods, seconds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -643,6 +850,12 @@ impl Config {
             return invalid("no roles configured; add a [roles.NAME] table".into());
         }
         self.server.validate()?;
+        validate_kms("kms", &self.kms)?;
+        if !cfg!(feature = "kms") && self.kms != tuf_keys::KmsSettings::default() {
+            return invalid(
+                "a [kms] table is set, but this tuf-signer was built without KMS support".into(),
+            );
+        }
         if let Storage::S3(s3) = &self.storage {
             if self.mode != Mode::Production {
                 return invalid(
@@ -696,13 +909,8 @@ impl Config {
                     ));
                 }
             }
-            if let Some(key) = &role.online_key
-                && key.kind() == "pkcs11"
-            {
-                return invalid(format!(
-                    "roles.{name}.online_key: PKCS#11 online keys are not supported by the signer \
-                     (it has no safe way to receive a token PIN); use a key file or an AWS KMS key"
-                ));
+            if let Some(key) = &role.online_key {
+                validate_online_key(name, key)?;
             }
             if self.mode == Mode::Production {
                 if role.root_dir.is_none() {

@@ -149,8 +149,11 @@ pub async fn load_online_key(config: &Config, role: &str) -> Result<SharedSigner
         source,
     };
     match &cfg.online_key {
+        // PKCS#11 keys: the module's calls block while they open the token and log in, here at
+        // start-up only; each round's signature is made on the role's sequencer thread, never
+        // on the runtime's workers (crate::sequencer).
         Some(spec) => Ok(spec
-            .open(&KeyOpenOptions::default())
+            .open(&online_key_options(config))
             .await
             .map_err(key_err)?
             .into()),
@@ -169,6 +172,22 @@ pub async fn load_online_key(config: &Config, role: &str) -> Result<SharedSigner
                 "online_key is required in production mode",
             )),
         }),
+    }
+}
+
+/// What opening an online key needs besides its spec: the `[kms]` table's settings (each KMS
+/// `online_key` may override them). A PKCS#11 key reads its PIN from the source it names.
+fn online_key_options(config: &Config) -> KeyOpenOptions {
+    #[cfg(feature = "kms")]
+    {
+        let mut kms = tuf_keys::KmsOptions::default();
+        config.kms.apply_to(&mut kms);
+        KeyOpenOptions::default().with_kms(kms)
+    }
+    #[cfg(not(feature = "kms"))]
+    {
+        let _ = config;
+        KeyOpenOptions::default()
     }
 }
 
