@@ -82,6 +82,9 @@ pub struct Config {
     /// under `data_dir` (the default) or an S3-compatible bucket.
     #[serde(default)]
     pub storage: Storage,
+    /// `[log]`: the log filter and format (`docs/operations.md`, "Logging").
+    #[serde(default)]
+    pub log: crate::logging::LogConfig,
     /// The roles, by name.
     pub roles: BTreeMap<String, RoleConfig>,
 }
@@ -643,6 +646,9 @@ impl Config {
             return invalid("no roles configured; add a [roles.NAME] table".into());
         }
         self.server.validate()?;
+        self.log
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if let Storage::S3(s3) = &self.storage {
             if self.mode != Mode::Production {
                 return invalid(

@@ -13,6 +13,7 @@
 //! - Multi-proof work is bounded; a proof flood cannot starve writes or `/healthz`.
 //! - Static files are served only from the role's published repository, without following any
 //!   symlink, streamed.
+//! - Every request is logged once, with an id returned in `X-Request-Id` ([`request_log`]).
 //! - Every answer carries `Cache-Control`: immutable files and proofs asked by version for a
 //!   year, heads and latest proofs briefly, everything else (errors included) `no-store`.
 
@@ -21,6 +22,7 @@ mod body;
 mod error;
 mod files;
 mod proofs;
+mod request_log;
 mod state;
 mod status;
 mod writes;
@@ -46,6 +48,7 @@ pub fn router(service: Arc<Service>) -> Router {
     let errors = service.clone();
     Router::new()
         .route("/healthz", get(status::healthz))
+        .route("/readyz", get(status::readyz))
         .route("/metrics", get(status::metrics))
         .route(
             "/api/v1/{role}/targets/{*path}",
@@ -88,6 +91,8 @@ pub fn router(service: Arc<Service>) -> Router {
                 r
             }
         }))
+        // Outermost: it sees the answer as the client gets it.
+        .layer(axum::middleware::from_fn(request_log::log_request))
         .with_state(service)
 }
 
