@@ -86,6 +86,9 @@ pub struct Config {
     /// limits, retries); each role's `online_key` may override any of it.
     #[serde(default)]
     pub kms: tuf_keys::KmsSettings,
+    /// `[log]`: the log filter and format (`docs/operations.md`, "Logging").
+    #[serde(default)]
+    pub log: crate::logging::LogConfig,
     /// The roles, by name.
     pub roles: BTreeMap<String, RoleConfig>,
 }
@@ -856,6 +859,9 @@ impl Config {
                 "a [kms] table is set, but this tuf-signer was built without KMS support".into(),
             );
         }
+        self.log
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if let Storage::S3(s3) = &self.storage {
             if self.mode != Mode::Production {
                 return invalid(

@@ -44,8 +44,6 @@ pub struct Leadership {
     pub state_bucket: Bucket,
     /// The role's lease.
     pub lease: Arc<Lease>,
-    /// The role's root chain files, published at each takeover.
-    pub roots: Vec<(u64, Vec<u8>)>,
 }
 
 impl Leadership {
@@ -117,7 +115,9 @@ impl Leadership {
             let led = async {
                 // The repository is prepared (its timestamp.json's ETag read) by recovery, after
                 // the fence.
-                publisher.publish_roots(&self.roots).await?;
+                // The newest root chain (a reload may have changed it while standing by).
+                let roots = self.parts.trust.borrow().roots.clone();
+                publisher.publish_roots(&roots).await?;
                 let seq = Sequencer::open(parts).await?;
                 Ok::<_, crate::sequencer::RecoveryError>(seq)
             }

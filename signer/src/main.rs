@@ -4,9 +4,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::atomic::Ordering;
+
 use clap::{Args, Parser, Subcommand};
 use tuf_signer::Config;
 use tuf_signer::config::ConfigError;
+use tuf_signer::logging::{self, LogConfig, LogFormat};
+use tuf_signer::systemd::Notifier;
 
 /// TUF repository signer with TAP-16 Merkle snapshots.
 #[derive(Debug, Parser)]
@@ -90,14 +94,6 @@ impl Common {
 }
 
 fn main() -> ExitCode {
-    let level = std::env::var("TUF_SIGNER_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -118,38 +114,88 @@ fn main() -> ExitCode {
     }
 }
 
+/// Loads `serve`'s configuration with the command line's overrides (at start and at each
+/// reload, so that an override never reads as a change).
+fn serve_config(common: &Common, listen: Option<SocketAddr>) -> Result<Config, ConfigError> {
+    let mut config = common.load()?;
+    if let Some(l) = listen {
+        config.listen = l;
+    }
+    Ok(config)
+}
+
+/// Says where the service listens: the line scripts and tests wait for (in the JSON format, an
+/// event with the same message and `url`).
+fn announce(format: LogFormat, what: &str, addr: SocketAddr) {
+    match format {
+        LogFormat::Text => eprintln!("{what} listening on http://{addr}"),
+        LogFormat::Json => {
+            tracing::info!(url = %format!("http://{addr}"), "{what} listening")
+        }
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Serve { common, listen } => {
+            let config = serve_config(&common, listen)?;
+            let format = config.log.format;
+            let log = logging::init(&config.log)?;
             raise_nofile_limit();
-            let mut config = common.load()?;
-            if let Some(l) = listen {
-                config.listen = l;
+            let notifier = Notifier::from_env();
+            let mut signals = Signals::new()?;
+            let mut running = tuf_signer::start(config).await?;
+            let addr = running.local_addr();
+            announce(format, "tuf-signer", addr);
+            notifier.ready(&format!("listening on {addr}"));
+            let serving = running.serving();
+            {
+                // Pings for as long as the process runs (returns at once without a watchdog,
+                // so its branch is polled only when one is set).
+                let watchdog = notifier.run_watchdog(|| serving.load(Ordering::Relaxed));
+                tokio::pin!(watchdog);
+                let pinging = notifier.watchdog().is_some();
+                loop {
+                    let signal = tokio::select! {
+                        s = signals.next() => s,
+                        _ = &mut watchdog, if pinging => continue,
+                    };
+                    match signal {
+                        Signal::Stop => break,
+                        Signal::Reload => {
+                            notifier.reloading();
+                            reload(&common, listen, &mut running, &log).await;
+                            notifier.ready(&format!("listening on {addr}"));
+                        }
+                    }
+                }
             }
-            let running = tuf_signer::start(config).await?;
-            eprintln!("tuf-signer listening on http://{}", running.local_addr());
-            wait_for_signal().await;
-            eprintln!("shutting down: finishing queued changes");
+            notifier.stopping("finishing queued changes");
+            tracing::info!("shutting down: finishing queued changes");
             running.shutdown().await;
             Ok(())
         }
         Command::Mirror { config, listen } => {
+            let _log = logging::init(&LogConfig::default())?;
             raise_nofile_limit();
             let mut config = tuf_signer::mirror::MirrorConfig::load(&config)?;
             if let Some(l) = listen {
                 config.listen = l;
             }
+            let mut signals = Signals::new()?;
             let running = tuf_signer::mirror::start(config).await?;
-            eprintln!(
-                "tuf-signer mirror listening on http://{}",
-                running.local_addr()
-            );
-            wait_for_signal().await;
-            eprintln!("shutting down: writing the mirror's checkpoint");
+            announce(LogFormat::Text, "tuf-signer mirror", running.local_addr());
+            while signals.next().await == Signal::Reload {
+                tracing::warn!(
+                    "SIGHUP: a mirror does not reload its configuration; restart it to apply changes"
+                );
+            }
+            tracing::info!("shutting down: writing the mirror's checkpoint");
             running.shutdown().await;
             Ok(())
         }
         Command::Import { common, role, dir } => {
+            let _log = logging::init(&LogConfig::default())?;
             let config = common.load()?;
             let summary = tokio::task::spawn_blocking(move || {
                 tuf_signer::import::import(&config, &role, &dir, true)
@@ -176,6 +222,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Key {
             command: KeyCommand::Export { common, role },
         } => {
+            let _log = logging::init(&LogConfig::default())?;
             let config = common.load()?;
             let key = tuf_signer::load_online_key(&config, &role).await?;
             let public = key.public_key();
@@ -203,23 +250,79 @@ fn raise_nofile_limit() {
     }
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+/// Reloads the configuration file (SIGHUP): logs what changed, or why nothing did.
+async fn reload(
+    common: &Common,
+    listen: Option<SocketAddr>,
+    running: &mut tuf_signer::Running,
+    log: &logging::LogHandle,
+) {
+    tracing::info!("SIGHUP: reloading the configuration");
+    let config = match serve_config(common, listen) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "reload failed; the running configuration stays");
+            return;
+        }
+    };
+    match tuf_signer::reload::reload(running, config).await {
+        Ok(outcome) => {
+            for r in &outcome.roles {
+                tracing::info!(
+                    role = r.role,
+                    root_version = r.root_version,
+                    key_id = r.key_id,
+                    changed = r.changed,
+                    "role reloaded"
+                );
+            }
+            if !outcome.restart_needed.is_empty() {
+                tracing::warn!(
+                    settings = outcome.restart_needed.join(", "),
+                    "changed settings that take effect only at a restart; they stay as they run"
+                );
+            }
+            match log.apply(&outcome.log) {
+                Ok(filter) => tracing::info!(log_filter = filter, "configuration reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "configuration reloaded, but not the log filter")
                 }
-            };
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "reload failed; the running configuration stays"),
+    }
+}
+
+/// A signal that matters to a running service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// SIGINT or SIGTERM.
+    Stop,
+    /// SIGHUP.
+    Reload,
+}
+
+/// The signals a service waits for (SIGHUP is caught from start, so that one arriving early
+/// never kills the process with its default action).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> Signal {
         tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => Signal::Stop,
+            _ = self.term.recv() => Signal::Stop,
+            _ = self.hup.recv() => Signal::Reload,
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -23,13 +23,14 @@ use crate::layout::DataDir;
 use crate::leadership::Leadership;
 use crate::lease::Lease;
 use crate::lock::{DataDirLock, LockError};
-use crate::metadata::{MetadataError, MetadataSigner, RootChain, SharedSigner, write_dev_root};
+use crate::metadata::{MetadataError, RootChain, SharedSigner, write_dev_root};
 use crate::metrics::Metrics;
 use crate::publish::fs::FsPublisher;
 use crate::publish::s3::S3Publisher;
 use crate::publish::{PublishError, Publisher};
 use crate::sequencer::{Parts, RecoveryError, Sequencer};
 use crate::state::RoleState;
+use crate::trust::Trust;
 
 /// Depth of each role's request queue.
 const QUEUE_DEPTH: usize = 4096;
@@ -94,6 +95,14 @@ pub enum StartError {
     Thread(std::io::Error),
 }
 
+/// The configuration a signer runs with and each role's trust: what `crate::reload` replaces.
+pub(crate) struct Reloadable {
+    /// The running configuration (as started, with every reload applied).
+    pub config: Config,
+    /// Each role's trust, read by its sequencer.
+    pub trusts: BTreeMap<String, watch::Sender<Arc<Trust>>>,
+}
+
 /// A running service.
 pub struct Running {
     addr: SocketAddr,
@@ -101,15 +110,31 @@ pub struct Running {
     /// Stops the per-role threads (sequencers; a mirror's followers).
     sequencer_stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// True while the HTTP server task runs (the systemd watchdog's liveness).
+    serving: Arc<std::sync::atomic::AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
     service: Arc<Service>,
+    /// What a reload may change (the signer's; `None` on a mirror).
+    reload: Option<Reloadable>,
     _lock: DataDirLock,
 }
 
 impl Running {
+    /// What a reload may change, and the shared state it swaps tokens in (`crate::reload`);
+    /// `None` on a mirror.
+    pub(crate) fn reloadable(&mut self) -> Option<(&mut Reloadable, &Service)> {
+        let service = &self.service;
+        self.reload.as_mut().map(|r| (r, &**service))
+    }
+
     /// The address the HTTP server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// True for as long as the HTTP server runs: what the systemd watchdog pings on.
+    pub fn serving(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.serving.clone()
     }
 
     /// The shared state (for tests and embedding).
@@ -253,6 +278,34 @@ fn dev_token(data: &DataDir, role: &str) -> Result<String, StartError> {
     Ok(token)
 }
 
+/// The writer token hashes of `role`: the configured ones, or in development mode without any,
+/// the hash of its generated token.
+pub(crate) fn token_hashes(config: &Config, role: &str) -> Result<Vec<String>, StartError> {
+    let cfg = config
+        .roles
+        .get(role)
+        .ok_or_else(|| StartError::UnknownRole(role.to_owned()))?;
+    let mut hashes = cfg.writer_token_sha256.clone();
+    if config.mode == Mode::Development && hashes.is_empty() {
+        let data = DataDir(config.data_dir.clone());
+        hashes.push(token_hash(&dev_token(&data, role)?));
+    }
+    Ok(hashes)
+}
+
+/// Loads `role`'s online key and root chain and checks them against each other: the trust
+/// checks of start and of every reload.
+pub(crate) async fn load_trust(config: &Config, role: &str) -> Result<Trust, StartError> {
+    let key = load_online_key(config, role).await?;
+    let dir = root_dir(config, role, &key).await?;
+    let meta_err = |source| StartError::Metadata {
+        role: role.to_owned(),
+        source,
+    };
+    let chain = RootChain::load(&dir).map_err(meta_err)?;
+    Trust::check(chain, key).map_err(meta_err)
+}
+
 /// Starts the service: takes the lock, recovers every role, listens.
 ///
 /// Must run on a multi-threaded tokio runtime: each sequencer drives its async work from its
@@ -279,6 +332,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let mut roles = BTreeMap::new();
     let mut threads = Vec::new();
     let mut readies = Vec::new();
+    let mut trusts = BTreeMap::new();
     // With object storage every role's repository and state live in one bucket, and the roles
     // are led by whichever node holds each one's lease (crate::leadership).
     let bucket = match &config.storage {
@@ -286,33 +340,26 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Storage::S3(s3) => Some((Bucket::connect(s3).await?, s3.clone())),
     };
     for (name, cfg) in &config.roles {
-        let mut hashes = cfg.writer_token_sha256.clone();
-        if config.mode == Mode::Development && hashes.is_empty() {
-            let token = dev_token(&data, name)?;
-            hashes.push(token_hash(&token));
+        let hashes = token_hashes(&config, name)?;
+        if config.mode == Mode::Development && cfg.writer_token_sha256.is_empty() {
             tracing::warn!(role = name, path = %data.dev_token(name).display(), "DEVELOPMENT writer token");
         }
         tokens.add_role(name, &hashes);
-        let key = load_online_key(&config, name).await?;
-        let dir = root_dir(&config, name, &key).await?;
-        let meta_err = |source| StartError::Metadata {
-            role: name.clone(),
-            source,
-        };
-        let chain = RootChain::load(&dir).map_err(meta_err)?;
-        chain.check_online_key(key.public_key()).map_err(meta_err)?;
+        let trust = load_trust(&config, name).await?;
         tracing::info!(
             role = name,
-            root_version = chain.version(),
-            key_id = key.public_key().key_id_hex(),
+            root_version = trust.root_version(),
+            key_id = trust.key_id,
             "trust checks passed"
         );
+        let (trust_tx, trust_rx) = watch::channel(Arc::new(trust));
+        let chain_files = trust_rx.borrow().roots.clone();
         let publisher: Arc<dyn Publisher> = match &bucket {
             None => {
                 let publisher = Arc::new(FsPublisher::new(data.repo(name)));
                 publisher.prepare().await?;
                 tuf_files::dir::remove_stale_temps(&data.role_paths(name).state_dir);
-                publisher.publish_roots(&chain.files).await?;
+                publisher.publish_roots(&chain_files).await?;
                 publisher
             }
             // Only the leader writes: it prepares and publishes the roots when it takes over.
@@ -325,7 +372,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             role: name.clone(),
             cfg: cfg.clone(),
             store: crate::storage::StateStore::Dir(data.role_paths(name)),
-            signer: MetadataSigner::new(chain.current.signed.clone(), key),
+            trust: trust_rx,
             publisher: publisher.clone(),
             state: state.clone(),
             metrics: role_metrics,
@@ -346,7 +393,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                     Duration::from_secs(s3.lease_seconds),
                 )),
                 state_bucket,
-                roots: chain.files.clone(),
             }
         });
         if leadership.is_some() {
@@ -377,6 +423,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .map_err(StartError::Thread)?;
         threads.push(thread);
         readies.push((name.clone(), ready_rx));
+        trusts.insert(name.clone(), trust_tx);
         roles.insert(
             name.clone(),
             RoleHandle {
@@ -431,7 +478,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: config.listen,
         source,
     })?;
-    let running = serve_roles(
+    let mut running = serve_roles(
         Serving {
             listener,
             addr,
@@ -445,6 +492,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         threads,
         lock,
     );
+    running.reload = Some(Reloadable { config, trusts });
     tracing::info!(%addr, "listening");
     Ok(running)
 }
@@ -480,14 +528,15 @@ pub(crate) fn serve_roles(
     let role_count = s.roles.len();
     let service = Arc::new(Service {
         roles: s.roles,
-        tokens: s.tokens,
+        tokens: crate::http::auth::LiveTokens::new(s.tokens),
         limits: s.limits.clone(),
         metrics: s.metrics.clone(),
         proof_permits: Arc::new(tokio::sync::Semaphore::new(s.limits.concurrent_proofs())),
         body_timeout: s.server.body_timeout(),
     });
     let app = crate::http::router(service.clone());
-    let server = tokio::spawn(crate::server::serve(
+    let serving = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let server = crate::server::serve(
         s.listener,
         app,
         s.server.clone(),
@@ -496,14 +545,22 @@ pub(crate) fn serve_roles(
         async move {
             let _ = http_stop_rx.wait_for(|stop| *stop).await;
         },
-    ));
+    );
+    let flag = serving.clone();
+    let server = tokio::spawn(async move {
+        let result = server.await;
+        flag.store(false, std::sync::atomic::Ordering::Relaxed);
+        result
+    });
     Running {
         addr: s.addr,
         http_stop,
         sequencer_stop: threads_stop,
         server,
+        serving,
         threads,
         service,
+        reload: None,
         _lock: lock,
     }
 }

@@ -17,7 +17,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("layout", &[]),
     ("lock", &[]),
     ("metrics", &[]),
-    ("config", &["target"]),
+    ("logging", &[]),
+    ("systemd", &[]),
+    ("config", &["logging", "target"]),
     // The S3 client, below the stages that store in a bucket.
     ("bucket", &["config"]),
     ("state", &["config"]),
@@ -27,13 +29,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The stages, in the order data flows through them (each may use the later ones).
     ("publish", &["bucket", "config", "round"]),
     ("metadata", &["round"]),
+    // A role's root chain and online key, and how a reload hands them to its sequencer.
+    ("trust", &["metadata"]),
     ("storage", &["bucket", "change", "layout", "lease", "round"]),
     ("tree", &["change"]),
     (
         "sequencer",
         &[
             "change", "config", "layout", "lease", "metadata", "metrics", "publish", "round",
-            "state", "storage", "tree",
+            "state", "storage", "tree", "trust",
         ],
     ),
     ("server", &["config", "metrics"]),
@@ -104,8 +108,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "server",
             "state",
             "storage",
+            "trust",
         ],
     ),
+    // Reloading a running signer (SIGHUP): above the wiring it changes.
+    ("reload", &["config", "http", "logging", "service", "trust"]),
 ];
 
 fn module_of(rel: &Path) -> String {

@@ -56,6 +56,11 @@ impl MotoS3 {
         Some(s3)
     }
 
+    /// The same moto as a KMS endpoint (keys for a signer on this S3).
+    pub fn kms(&self) -> &MotoKms {
+        &self.moto
+    }
+
     /// moto's address.
     pub fn addr(&self) -> SocketAddr {
         self.addr

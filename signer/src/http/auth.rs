@@ -67,6 +67,36 @@ impl TokenTable {
     }
 }
 
+/// The token table in use: replaced whole by a reload (SIGHUP), so that a request is checked
+/// against either the old table or the new one, never a mix.
+#[derive(Debug, Default)]
+pub struct LiveTokens(std::sync::RwLock<std::sync::Arc<TokenTable>>);
+
+impl LiveTokens {
+    /// Starts with `table`.
+    pub fn new(table: TokenTable) -> Self {
+        LiveTokens(std::sync::RwLock::new(std::sync::Arc::new(table)))
+    }
+
+    /// Checks a request's credentials against the current table ([`TokenTable::check`]).
+    pub fn check(&self, headers: &HeaderMap, role: &str) -> AuthOutcome {
+        let table = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        table.check(headers, role)
+    }
+
+    /// Puts `table` in use for every later request.
+    pub fn replace(&self, table: TokenTable) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = std::sync::Arc::new(table);
+    }
+}
+
 /// The SHA-256 hex of a token, as the config stores it.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

@@ -14,6 +14,7 @@
 //! - Static files are served only from the role's published repository, without following any
 //!   symlink, streamed.
 //! - Every answer is counted by route template and status, and timed ([`request_metrics`]).
+//! - Every request is logged once, with an id returned in `X-Request-Id` ([`request_log`]).
 //! - Every answer carries `Cache-Control`: immutable files and proofs asked by version for a
 //!   year, heads and latest proofs briefly, everything else (errors included) `no-store`.
 
@@ -23,6 +24,7 @@ mod error;
 mod files;
 mod proofs;
 mod request_metrics;
+mod request_log;
 mod state;
 mod status;
 mod writes;
@@ -48,6 +50,7 @@ pub fn router(service: Arc<Service>) -> Router {
     let recorded = service.clone();
     Router::new()
         .route("/healthz", get(status::healthz))
+        .route("/readyz", get(status::readyz))
         .route("/metrics", get(status::metrics))
         .route(
             "/api/v1/{role}/targets/{*path}",
@@ -86,11 +89,13 @@ pub fn router(service: Arc<Service>) -> Router {
                 r
             }
         }))
-        // Outermost, so that it times the layers above and records the status they settle.
+        // Around every other layer, so that it times them and records the status they settle.
         .layer(axum::middleware::from_fn_with_state(
             recorded,
             request_metrics::record,
         ))
+        // Outermost: it sees the answer as the client gets it, and gives it its request id.
+        .layer(axum::middleware::from_fn(request_log::log_request))
         .with_state(service)
 }
 

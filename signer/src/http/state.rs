@@ -9,7 +9,7 @@ use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderMap, StatusCode};
 use tokio::sync::mpsc;
 
-use super::auth::{AuthOutcome, TokenTable};
+use super::auth::{AuthOutcome, LiveTokens};
 use super::error::ApiError;
 use crate::config::{Limits, SnapshotMode};
 use crate::metrics::Metrics;
@@ -25,8 +25,8 @@ pub type AppState = Arc<Service>;
 pub struct Service {
     /// The roles, by name.
     pub roles: BTreeMap<String, RoleHandle>,
-    /// Writer tokens.
-    pub tokens: TokenTable,
+    /// Writer tokens (replaced by a reload).
+    pub tokens: LiveTokens,
     /// Request limits.
     pub limits: Limits,
     /// Every metric.

@@ -60,6 +60,7 @@ use crate::storage::checkpoint::CheckpointError;
 use crate::storage::wal::MAX_RECORD_BYTES;
 use crate::storage::{LogError, RoleLog, StateError, StateStore};
 use crate::tree::{RoleTree, RuleError};
+use crate::trust::{Trust, TrustUpdates};
 
 /// The most change-record bytes (the JSON of every pending entry) that may wait unsigned. A
 /// round record holds them escaped inside a JSON string (at most twice as long), next to a
@@ -315,8 +316,8 @@ pub struct Parts {
     pub cfg: RoleConfig,
     /// Where its state is.
     pub store: StateStore,
-    /// Its online key under its current root.
-    pub signer: MetadataSigner,
+    /// Its root chain and online key: the current one, and the new ones a reload sends.
+    pub trust: TrustUpdates,
     /// Its published repository.
     pub publisher: Arc<dyn Publisher>,
     /// What the HTTP side reads.
@@ -346,7 +347,14 @@ pub struct Sequencer {
     pending: Vec<RecordChange>,
     applied_seq: u64,
     burned_version: u64,
+    /// Signs under the trust taken last from `trust`.
     signer: MetadataSigner,
+    /// New trusts from reloads (`crate::trust`).
+    trust: TrustUpdates,
+    /// Set once `trust`'s sender is gone (the service is stopping): not watched any more.
+    trust_closed: bool,
+    /// A new trust whose root files could not be published yet: taken at the next retry.
+    pending_trust: Option<Arc<Trust>>,
     publisher: Arc<dyn Publisher>,
     state: Arc<RoleState>,
     metrics: Arc<RoleMetrics>,
@@ -420,11 +428,25 @@ impl Sequencer {
                     self.finish_checkpoint(false);
                     continue;
                 }
+                changed = self.trust.changed(), if !self.trust_closed => {
+                    match changed {
+                        Ok(()) => {
+                            let trust = self.trust.borrow_and_update().clone();
+                            self.adopt_trust(trust).await;
+                        }
+                        Err(_) => self.trust_closed = true,
+                    }
+                    continue;
+                }
                 _ = tokio::time::sleep_until(wake.into()) => None,
             };
             match first {
                 None => {
                     self.retry_at = None;
+                    if let Some(trust) = self.pending_trust.take() {
+                        self.adopt_trust(trust).await;
+                        continue;
+                    }
                     if self.broken.is_none()
                         && let Err(e) = self.sign_or_republish().await
                     {
@@ -466,6 +488,34 @@ impl Sequencer {
         }
         tracing::info!(role = self.role, "sequencer stopped");
         Exit::Shutdown
+    }
+
+    /// Takes a new trust from a reload: publishes its root files, then signs with it from the
+    /// next round on (at once when the root changed: [`Self::resign_due`] sees the new root
+    /// version). If the roots cannot be published, the role keeps signing under the trust it
+    /// has and tries again after [`RETRY_INTERVAL`].
+    async fn adopt_trust(&mut self, trust: Arc<Trust>) {
+        if let Err(e) = self.publisher.publish_roots(&trust.roots).await {
+            tracing::error!(
+                role = self.role,
+                error = %e,
+                root_version = trust.root_version(),
+                "cannot publish the reloaded root chain; signing on under the running root and retrying in 1 s"
+            );
+            self.state.set_fault(Some(Fault::PublishFailed));
+            self.pending_trust = Some(trust);
+            self.retry_at = Some(Instant::now() + RETRY_INTERVAL);
+            return;
+        }
+        tracing::info!(
+            role = self.role,
+            from_root_version = self.signer.root_version(),
+            root_version = trust.root_version(),
+            key_id = trust.key_id,
+            "signing with the reloaded root and online key from the next round"
+        );
+        self.signer = trust.signer.clone();
+        self.refresh_status();
     }
 
     /// Stops writing the role at once because this node no longer leads it (or can no longer

@@ -23,12 +23,14 @@ impl Sequencer {
             role,
             cfg,
             store,
-            signer,
+            mut trust,
             publisher,
             state,
             metrics,
             max_unsigned,
         } = parts;
+        // The newest trust: a reload may have sent one while this role stood by.
+        let signer = trust.borrow_and_update().signer.clone();
         let classic = cfg.snapshot == SnapshotMode::Classic;
         let guard = match &store {
             crate::storage::StateStore::Bucket { guard, .. } => Some(guard.clone()),
@@ -180,6 +182,9 @@ impl Sequencer {
             pending: Vec::new(),
             applied_seq,
             signer,
+            trust,
+            trust_closed: false,
+            pending_trust: None,
             publisher,
             state,
             metrics,
