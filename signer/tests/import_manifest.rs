@@ -147,9 +147,9 @@ async fn an_import_over_one_round_is_signed_in_import_rounds() {
     let path = dir.path().join("manifest.tsv");
     let mut text = String::with_capacity(LARGE * 110);
     for i in 0..LARGE {
-        let _ = write!(
+        let _ = writeln!(
             text,
-            "{}\t{}\t{}\n",
+            "{}\t{}\t{}",
             index_name(i),
             sha256_hex(&i.to_le_bytes()),
             i

@@ -13,7 +13,7 @@ use crate::config::SnapshotMode;
 use crate::round::Round;
 use crate::state::SignedVersion;
 use crate::storage::Opened;
-use crate::storage::checkpoint::Entry;
+use crate::storage::checkpoint::{CheckpointError, Entry};
 use crate::tree::RoleTree;
 use tuf_repo_format::change_record::change_json_len;
 
@@ -38,6 +38,7 @@ impl Sequencer {
         };
         let Opened {
             checkpoint,
+            deltas,
             stored_round: stored,
             records,
             log,
@@ -47,6 +48,16 @@ impl Sequencer {
         // each listing at most `MAX_PENDING_BYTES` of change-record entries. With more than one,
         // the tree starts empty and takes each round's leaves before its round is checked or
         // signed, so that every round signs the tree its change record leads to.
+        if stored.is_none() && !deltas.is_empty() {
+            // Deltas are only written with a stored round: one without it is not a state this
+            // signer wrote.
+            return Err(RecoveryError::Checkpoint(CheckpointError::BadRound {
+                path: "round.json".into(),
+                message: "missing, but the checkpoint has deltas; restore the state directory \
+                          from a backup"
+                    .into(),
+            }));
+        }
         let import = if stored.is_none() {
             import_rounds(&checkpoint.entries)
         } else {
@@ -74,6 +85,10 @@ impl Sequencer {
                 }
             }
         }
+        for delta in &deltas {
+            apply_entries(&mut tree, delta);
+        }
+        drop(deltas);
         // Checks that `round` signed exactly `tree`.
         let check = |round: &Round, tree: &Tree, whence: &'static str| {
             if round.tree_root() == Some(tree.root()) {
@@ -117,6 +132,7 @@ impl Sequencer {
         }
         let mut republish = Vec::new();
         let mut since_checkpoint = 0;
+        let mut changed = Vec::new();
         for record in records {
             if let Some(round) = record.round {
                 if chunked && let Some(range) = import.get(next_import) {
@@ -164,6 +180,7 @@ impl Sequencer {
                 });
             }
             tree.apply(&changes);
+            changed.extend(changes.iter().map(|c| c.key));
             since_checkpoint += changes.len() as u64;
         }
         let state_version = last
@@ -198,6 +215,7 @@ impl Sequencer {
             role,
             since_checkpoint,
             rounds_since_checkpoint,
+            changed,
             cfg,
             store,
             tree,
