@@ -433,7 +433,7 @@ async fn background_checkpoints_compact_the_log() {
     let mut compacted = false;
     for _ in 0..100 {
         let checkpoint = tuf_signer::internals::checkpoint::CheckpointFiles::new(&state)
-            .load()
+            .load(false)
             .unwrap()
             .base;
         if checkpoint.seq > 0 {

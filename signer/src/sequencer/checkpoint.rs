@@ -85,7 +85,8 @@ impl Snapshot {
 
 /// A checkpoint being written in the background.
 pub(super) struct InFlight {
-    handle: std::thread::JoinHandle<Result<Stored, RecoveryError>>,
+    /// What it wrote and how long it took.
+    handle: std::thread::JoinHandle<Result<(Stored, Duration), RecoveryError>>,
     /// The last log sequence number it covers.
     seq: u64,
     /// Where the record after `seq` starts in the log.
@@ -140,7 +141,12 @@ impl Sequencer {
         let runtime = tokio::runtime::Handle::current();
         let spawned = std::thread::Builder::new()
             .name(format!("checkpoint-{}", self.role))
-            .spawn(move || runtime.block_on(snapshot.write(&*publisher, &store)));
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                runtime
+                    .block_on(snapshot.write(&*publisher, &store))
+                    .map(|stored| (stored, started.elapsed()))
+            });
         match spawned {
             Ok(handle) => {
                 self.in_flight = Some(InFlight {
@@ -176,8 +182,8 @@ impl Sequencer {
             .handle
             .join()
             .unwrap_or(Err(RecoveryError::CheckpointPanicked));
-        let stored = match written {
-            Ok(stored) => stored,
+        let (stored, took) = match written {
+            Ok(done) => done,
             Err(e) => {
                 self.since_checkpoint += job.changes;
                 self.rounds_since_checkpoint += job.rounds;
@@ -198,6 +204,7 @@ impl Sequencer {
                 leaves = stored.leaves,
                 bytes = stored.bytes,
                 delta = stored.delta,
+                millis = took.as_millis() as u64,
                 kept_bytes = self.log.bytes(),
                 "checkpoint written"
             ),
@@ -217,7 +224,9 @@ impl Sequencer {
         let Some(snapshot) = self.snapshot() else {
             return Ok(());
         };
+        let started = std::time::Instant::now();
         let stored = snapshot.write(&*self.publisher, &self.store).await?;
+        let took = started.elapsed();
         self.changed.clear();
         self.log.truncate().map_err(LogError::from)?;
         self.since_checkpoint = 0;
@@ -228,6 +237,7 @@ impl Sequencer {
             leaves = stored.leaves,
             bytes = stored.bytes,
             delta = stored.delta,
+            millis = took.as_millis() as u64,
             "checkpoint written"
         );
         Ok(())

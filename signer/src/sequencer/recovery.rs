@@ -43,7 +43,7 @@ impl Sequencer {
             records,
             log,
             truncated,
-        } = store.open().await?;
+        } = store.open(classic).await?;
         // A role that never signed holds an import: its leaves are signed as import rounds,
         // each listing at most `MAX_PENDING_BYTES` of change-record entries. With more than one,
         // the tree starts empty and takes each round's leaves before its round is checked or
@@ -347,4 +347,34 @@ fn apply_entries(tree: &mut RoleTree, entries: &[Entry]) {
     }
     tree.tree
         .set_many(entries.iter().map(|e| (e.key, e.contents)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tuf_merkle::LeafContents;
+
+    #[test]
+    fn import_rounds_stay_under_the_bound_and_cover_every_leaf() {
+        let name = "x".repeat(200);
+        let e = Entry {
+            key: tuf_merkle::key_of("a"),
+            contents: LeafContents::deleted(1).unwrap(),
+            name: Some(name.clone()),
+        };
+        let one = change_json_len(e.name.as_deref(), None, e.contents);
+        let per_round = MAX_PENDING_BYTES / one;
+        let entries = vec![e; per_round * 2 + 3];
+        let rounds = import_rounds(&entries);
+        assert_eq!(
+            rounds,
+            vec![
+                0..per_round,
+                per_round..2 * per_round,
+                2 * per_round..2 * per_round + 3
+            ]
+        );
+        assert!(import_rounds(&[]).is_empty());
+        assert_eq!(import_rounds(&entries[..5]), vec![0..5]);
+    }
 }

@@ -121,6 +121,15 @@ impl Checkpoint {
 
     /// Decodes a checkpoint; `path` is for errors.
     pub fn decode(bytes: &[u8], path: &Path) -> Result<Self, CheckpointError> {
+        Self::decode_with(bytes, path, true)
+    }
+
+    /// [`Checkpoint::decode`], keeping the leaves' names only if `keep_names`.
+    pub fn decode_with(
+        bytes: &[u8],
+        path: &Path,
+        keep_names: bool,
+    ) -> Result<Self, CheckpointError> {
         let damaged = |reason: String| CheckpointError::Damaged {
             path: path.to_owned(),
             reason,
@@ -142,7 +151,8 @@ impl Checkpoint {
         let seq = u64_at(8)?;
         let timestamp_version = u64_at(16)?;
         let mut rest = &body[24..];
-        let entries = leaves::decode_sequence(&mut rest).map_err(|e| damaged(e.to_string()))?;
+        let entries = leaves::decode_sequence_with(&mut rest, keep_names)
+            .map_err(|e| damaged(e.to_string()))?;
         if !rest.is_empty() {
             return Err(damaged("trailing bytes".into()));
         }
@@ -155,8 +165,13 @@ impl Checkpoint {
 
     /// Reads the checkpoint at `path`, or an empty one (seq 0) if there is none.
     pub fn load(path: &Path) -> Result<Self, CheckpointError> {
+        Self::load_with(path, true)
+    }
+
+    /// [`Checkpoint::load`], keeping the leaves' names only if `keep_names`.
+    pub fn load_with(path: &Path, keep_names: bool) -> Result<Self, CheckpointError> {
         match std::fs::read(path) {
-            Ok(bytes) => Self::decode(&bytes, path),
+            Ok(bytes) => Self::decode_with(&bytes, path, keep_names),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Checkpoint::default()),
             Err(source) => Err(tuf_files::FsError::new(path, "read checkpoint", source).into()),
         }
@@ -238,8 +253,8 @@ impl Delta {
         Ok(out)
     }
 
-    /// Decodes a delta; `path` is for errors.
-    pub fn decode(bytes: &[u8], path: &Path) -> Result<Self, CheckpointError> {
+    /// Decodes a delta, keeping the leaves' names only if `keep_names`; `path` is for errors.
+    pub fn decode(bytes: &[u8], path: &Path, keep_names: bool) -> Result<Self, CheckpointError> {
         let damaged = |reason: String| CheckpointError::Damaged {
             path: path.to_owned(),
             reason,
@@ -252,7 +267,8 @@ impl Delta {
             return Err(damaged("truncated".into()));
         };
         let mut rest = f.0;
-        let entries = leaves::decode_sequence(&mut rest).map_err(|e| damaged(e.to_string()))?;
+        let entries = leaves::decode_sequence_with(&mut rest, keep_names)
+            .map_err(|e| damaged(e.to_string()))?;
         if !rest.is_empty() {
             return Err(damaged("trailing bytes".into()));
         }
@@ -438,9 +454,11 @@ impl CheckpointFiles {
     }
 
     /// Reads the base and the deltas its head lists (an empty checkpoint at sequence 0 without
-    /// a base).
-    pub fn load(&self) -> Result<Chain, CheckpointError> {
-        let mut base = Checkpoint::load(&self.base_path())?;
+    /// a base), with the leaves' names only if `keep_names` (a merkle role's tree needs none:
+    /// skipping them allocates nothing per leaf, which a role of millions of leaves would
+    /// otherwise keep as heap fragments after start).
+    pub fn load(&self, keep_names: bool) -> Result<Chain, CheckpointError> {
+        let mut base = Checkpoint::load_with(&self.base_path(), keep_names)?;
         if !self.base_path().exists()
             && let Some(head) = self.load_head()?
         {
@@ -489,7 +507,7 @@ impl CheckpointFiles {
                     ),
                 });
             }
-            let delta = Delta::decode(&bytes, &path)?;
+            let delta = Delta::decode(&bytes, &path, keep_names)?;
             if (delta.base_seq, delta.prev_seq, delta.seq) != (head.base_seq, prev, seq) {
                 return Err(CheckpointError::Damaged {
                     path,
@@ -644,5 +662,95 @@ mod tests {
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[20] ^= 1;
         assert!(Checkpoint::decode(&bytes, &path).is_err());
+    }
+
+    fn entry(name: &str, version: u64) -> Entry {
+        Entry {
+            key: key_of(name),
+            contents: LeafContents::present(version, 1, key_of("x")).unwrap(),
+            name: Some(name.into()),
+        }
+    }
+
+    #[test]
+    fn deltas_and_heads_round_trip_and_refuse_damage() {
+        let path = Path::new("delta");
+        let d = Delta {
+            base_seq: 3,
+            prev_seq: 7,
+            seq: 12,
+            timestamp_version: 5,
+            entries: vec![entry("a", 2), entry("b", 1)],
+        };
+        let bytes = d.encode().unwrap();
+        assert_eq!(Delta::decode(&bytes, path, true).unwrap(), d);
+        let unnamed = Delta::decode(&bytes, path, false).unwrap();
+        assert!(unnamed.entries.iter().all(|e| e.name.is_none()));
+        assert_eq!(unnamed.entries[0].key, d.entries[0].key);
+        for at in [0, 9, 20, 40, bytes.len() - 1] {
+            let mut bad = bytes.clone();
+            bad[at] ^= 1;
+            assert!(Delta::decode(&bad, path, true).is_err(), "byte {at}");
+        }
+        assert!(Delta::decode(&bytes[..bytes.len() - 5], path, true).is_err());
+        // A checkpoint is not a delta, nor the other way round.
+        let c = Checkpoint::default().encode().unwrap();
+        assert!(Delta::decode(&c, path, true).is_err());
+        assert!(Checkpoint::decode(&bytes, path).is_err());
+
+        let h = Head {
+            base_seq: 3,
+            deltas: vec![(7, 100), (12, bytes.len() as u64)],
+        };
+        assert_eq!(h.last_seq(), 12);
+        let hb = h.encode();
+        assert_eq!(Head::decode(&hb, path).unwrap(), h);
+        let mut bad = hb.clone();
+        bad[12] ^= 1;
+        assert!(Head::decode(&bad, path).is_err());
+        // Sequence numbers must go up from the base.
+        let h = Head {
+            base_seq: 3,
+            deltas: vec![(3, 1)],
+        };
+        assert!(Head::decode(&h.encode(), path).is_err());
+    }
+
+    #[test]
+    fn the_plan_follows_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = CheckpointFiles::new(dir.path());
+        // No base yet: a base.
+        assert!(matches!(files.plan(10).unwrap(), Plan::Base));
+        let base = Checkpoint {
+            seq: 4,
+            timestamp_version: 2,
+            entries: (0..100).map(|i| entry(&format!("n{i}"), 1)).collect(),
+        };
+        let base_bytes = files.store_base(&base).unwrap();
+        // A quarter of the base fits; more does not.
+        let Plan::Delta(head) = files.plan(base_bytes / 8).unwrap() else {
+            panic!("a delta")
+        };
+        assert!(matches!(files.plan(base_bytes / 3).unwrap(), Plan::Base));
+        files
+            .store_delta(head, 9, 3, vec![entry("n1", 2), entry("new", 1)])
+            .unwrap();
+        let chain = files.load(true).unwrap();
+        assert_eq!((chain.base.seq, chain.base.timestamp_version), (9, 3));
+        assert_eq!(chain.deltas.len(), 1);
+        assert_eq!(chain.deltas[0][1].name.as_deref(), Some("new"));
+        // A new base removes the chain.
+        let newer = Checkpoint {
+            seq: 20,
+            ..base.clone()
+        };
+        files.store_base(&newer).unwrap();
+        assert!(!files.head_path().exists());
+        assert!(!files.delta_path(9).exists());
+        let chain = files.load(false).unwrap();
+        assert_eq!(chain.base.seq, 20);
+        assert!(chain.deltas.is_empty());
+        assert!(chain.base.entries.iter().all(|e| e.name.is_none()));
     }
 }

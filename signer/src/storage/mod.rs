@@ -193,14 +193,17 @@ pub enum StateError {
 
 impl StateStore {
     /// Opens the role's state: the newest checkpoint, the round stored with it, the records
-    /// after it, and the log ready for appends.
-    pub async fn open(&self) -> Result<Opened, StateError> {
+    /// after it, and the log ready for appends. The leaves' names are read only if
+    /// `keep_names` (a classic role's `targets.json` lists them) or if no round was stored yet
+    /// (an import's first rounds list them in their change records).
+    pub async fn open(&self, keep_names: bool) -> Result<Opened, StateError> {
         match self {
             StateStore::Dir(paths) => {
                 tuf_files::dir::create_private_dir(&paths.state_dir)?;
-                let chain = CheckpointFiles::new(&paths.state_dir).load()?;
-                let checkpoint = chain.base;
                 let stored_round = load_round(&paths.round())?;
+                let keep_names = keep_names || stored_round.is_none();
+                let chain = CheckpointFiles::new(&paths.state_dir).load(keep_names)?;
+                let checkpoint = chain.base;
                 let opened = Wal::open(&paths.wal(), checkpoint.seq).map_err(LogError::from)?;
                 Ok(Opened {
                     checkpoint,
