@@ -153,6 +153,12 @@ pub fn encode_entry(entry: &LeafEntry, out: &mut Vec<u8>) -> Result<(), EntryErr
 /// Reads one entry from the front of `input` and advances `input` past it. On an error `input`
 /// is left where it was.
 pub fn decode_entry(input: &mut &[u8]) -> Result<LeafEntry, EntryError> {
+    decode_entry_with(input, true)
+}
+
+/// [`decode_entry`], keeping the name only if `keep_names` (it is checked either way): a
+/// reader that needs only keys and contents (a merkle role's tree) allocates nothing per leaf.
+pub fn decode_entry_with(input: &mut &[u8], keep_names: bool) -> Result<LeafEntry, EntryError> {
     let mut r = Reader { bytes: input };
     let key = Digest(r.array()?);
     let version = r.u64()?;
@@ -172,11 +178,8 @@ pub fn decode_entry(input: &mut &[u8]) -> Result<LeafEntry, EntryError> {
     let name = if name.is_empty() {
         None
     } else {
-        Some(
-            std::str::from_utf8(name)
-                .map_err(|_| EntryError::NameNotUtf8)?
-                .to_owned(),
-        )
+        let name = std::str::from_utf8(name).map_err(|_| EntryError::NameNotUtf8)?;
+        keep_names.then(|| name.to_owned())
     };
     *input = r.bytes;
     Ok(LeafEntry {
@@ -208,6 +211,14 @@ pub fn encode_sequence(entries: &[LeafEntry], out: &mut Vec<u8>) -> Result<(), S
 /// the caller's (a checkpoint's checksum, or an error if nothing may follow). On an error
 /// `input` is left where it was.
 pub fn decode_sequence(input: &mut &[u8]) -> Result<Vec<LeafEntry>, SequenceError> {
+    decode_sequence_with(input, true)
+}
+
+/// [`decode_sequence`], keeping names only if `keep_names` ([`decode_entry_with`]).
+pub fn decode_sequence_with(
+    input: &mut &[u8],
+    keep_names: bool,
+) -> Result<Vec<LeafEntry>, SequenceError> {
     let mut r = Reader { bytes: input };
     let count = r.u64().map_err(|_| SequenceError::TruncatedCount {
         available: input.len(),
@@ -226,10 +237,11 @@ pub fn decode_sequence(input: &mut &[u8]) -> Result<Vec<LeafEntry>, SequenceErro
     };
     let mut entries = Vec::with_capacity(count);
     for index in 0..count {
-        let entry = decode_entry(&mut rest).map_err(|source| SequenceError::Entry {
-            index: index as u64,
-            source,
-        })?;
+        let entry =
+            decode_entry_with(&mut rest, keep_names).map_err(|source| SequenceError::Entry {
+                index: index as u64,
+                source,
+            })?;
         entries.push(entry);
     }
     *input = rest;

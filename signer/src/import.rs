@@ -1,13 +1,17 @@
 //! `tuf-signer import`: build a role's tree from an existing checkout (for crates.io, the index).
 //!
+//! From a directory ([`import`], one leaf per file) or from a manifest ([`import_manifest`], one
+//! `name<TAB>sha256<TAB>length` line per target, as crates.io would export its database).
+//!
 //! Properties kept: import only writes into a role that has no state and has published nothing
 //! (it never replaces a history that clients may already trust: a role that published timestamp
 //! version V refuses, whatever its state directory holds, so no version is ever signed twice);
-//! the first round's change record, which lists every leaf, must fit in one log record; it
-//! takes the data-directory lock; every file's path
+//! a manifest is checked whole before anything is written (its first bad line is reported with
+//! its number); it takes the data-directory lock; every file's path
 //! must pass the role's path rules (others are reported and skipped, never renamed); the result
 //! is a durable checkpoint whose leaves all have version 1, and the next `serve` signs it as the
-//! role's first timestamp, with a change record that lists every leaf.
+//! role's first timestamps, whose change records list every leaf (as many rounds as the log's
+//! record bound requires: [`crate::sequencer`]'s import rounds).
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +26,6 @@ use crate::config::{Config, Storage};
 use crate::layout::DataDir;
 use crate::lock::{DataDirLock, LockError};
 use crate::publish::fs::FsPublisher;
-use crate::sequencer::MAX_PENDING_BYTES;
 use crate::storage::checkpoint::{Checkpoint, CheckpointError, Entry};
 use crate::target::{self, PathError};
 
@@ -85,19 +88,20 @@ pub enum ImportError {
         /// The error.
         source: crate::bucket::BucketError,
     },
-    /// The first round would be too large for one log record.
-    #[error(
-        "{leaves} leaves make a first change record of {bytes} bytes, over the limit of {max} \
-         bytes for one round; import fewer files into this role"
-    )]
-    TooLarge {
-        /// Leaves found.
-        leaves: usize,
-        /// Bytes of their change-record entries.
-        bytes: usize,
-        /// The bound on a round's change records.
-        max: usize,
+    /// A manifest line that is not `name<TAB>sha256<TAB>length`, or names an invalid or
+    /// repeated target; nothing was imported.
+    #[error("{path}:{line}: {reason}; nothing was imported")]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// The line (1-based).
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
     },
+    /// Neither a directory nor a manifest was given.
+    #[error("give a directory to import or --manifest FILE")]
+    NothingToImport,
     /// Reading the checkout.
     #[error("reading {path}: {source}")]
     Read {
@@ -182,18 +186,18 @@ async fn ensure_empty(bucket: &Bucket, role: &str) -> Result<(), ImportError> {
     Ok(())
 }
 
-/// Imports every file under `dir` as a leaf of `role`.
-pub fn import(
-    config: &Config,
+/// Checks that `role` may be imported into (it has no state and has published nothing) and
+/// connects to its bucket when the state lives there. The returned lock is held until the
+/// checkpoint is written.
+fn prepare<'c>(
+    config: &'c Config,
     role: &str,
-    dir: &Path,
-    progress: bool,
-) -> Result<ImportSummary, ImportError> {
+) -> Result<(&'c crate::config::RoleConfig, Target), ImportError> {
     let cfg = config
         .roles
         .get(role)
         .ok_or_else(|| ImportError::UnknownRole(role.to_owned()))?;
-    let _lock = DataDirLock::acquire(&config.data_dir)?;
+    let lock = DataDirLock::acquire(&config.data_dir)?;
     let data = DataDir(config.data_dir.clone());
     let paths = data.role_paths(role);
     let bucket = match &config.storage {
@@ -228,6 +232,86 @@ pub fn import(
     if bucket.is_none() && data.role_has_state(role) {
         return Err(ImportError::NotEmpty(role.to_owned(), paths.state_dir));
     }
+    Ok((
+        cfg,
+        Target {
+            role: role.to_owned(),
+            paths,
+            bucket,
+            _lock: lock,
+        },
+    ))
+}
+
+/// Where an import writes its checkpoint, with the data-directory lock held.
+struct Target {
+    role: String,
+    paths: crate::layout::RolePaths,
+    bucket: Option<Bucket>,
+    _lock: DataDirLock,
+}
+
+impl Target {
+    /// Builds the tree of `entries` (all at version 1) and stores them as checkpoint 0.
+    fn finish(
+        self,
+        entries: Vec<Entry>,
+        skipped: Vec<(String, PathError)>,
+    ) -> Result<ImportSummary, ImportError> {
+        let tree = Tree::from_leaves(entries.iter().map(|e| (e.key, e.contents)))?;
+        let leaves = entries.len();
+        let checkpoint = Checkpoint {
+            seq: 0,
+            timestamp_version: 0,
+            entries,
+        };
+        match self.bucket {
+            None => {
+                tuf_files::dir::create_private_dir(&self.paths.state_dir)?;
+                checkpoint.store(&self.paths.checkpoint())?;
+            }
+            // Checkpoint 0 under the role's state prefix, created only if absent: the first
+            // node that leads the role signs it as its first rounds, as from a local import.
+            Some(bucket) => block_on(async {
+                crate::storage::bucket_checkpoint::store_initial(
+                    &bucket.under(&format!("state/{}", self.role)),
+                    &checkpoint,
+                )
+                .await
+                .map_err(ImportError::from)
+            })?,
+        }
+        Ok(ImportSummary {
+            leaves,
+            skipped,
+            root: tree.root(),
+        })
+    }
+}
+
+/// A progress bar on stderr (hidden without `progress`) counting `len` units of `what`.
+fn progress_bar(progress: bool, len: u64, what: &str) -> ProgressBar {
+    let bar = if progress {
+        ProgressBar::new(len)
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{{msg}} [{{bar:40}}] {{pos}}/{{len}} {what} ({{per_sec}}, {{eta}} left)"
+    )) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Imports every file under `dir` as a leaf of `role`.
+pub fn import(
+    config: &Config,
+    role: &str,
+    dir: &Path,
+    progress: bool,
+) -> Result<ImportSummary, ImportError> {
+    let (cfg, target) = prepare(config, role)?;
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     let walker = walkdir::WalkDir::new(dir)
@@ -251,16 +335,7 @@ pub fn import(
             Err(e) => skipped.push((name, e)),
         }
     }
-    let bar = if progress {
-        ProgressBar::new(files.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} files ({per_sec}, {eta} left)")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
+    let bar = progress_bar(progress, files.len() as u64, "files");
     bar.set_message(format!("hashing {role}"));
     let entries: Vec<Entry> = files
         .par_iter()
@@ -283,45 +358,128 @@ pub fn import(
         })
         .collect::<Result<_, ImportError>>()?;
     bar.finish_with_message(format!("hashed {role}"));
-    let bytes: usize = entries
-        .iter()
-        .map(|e| {
-            tuf_repo_format::change_record::change_json_len(e.name.as_deref(), None, e.contents)
-        })
-        .sum();
-    if bytes > MAX_PENDING_BYTES {
-        return Err(ImportError::TooLarge {
-            leaves: entries.len(),
-            bytes,
-            max: MAX_PENDING_BYTES,
-        });
-    }
-    let tree = Tree::from_leaves(entries.iter().map(|e| (e.key, e.contents)))?;
-    let leaves = entries.len();
-    let checkpoint = Checkpoint {
-        seq: 0,
-        timestamp_version: 0,
-        entries,
+    target.finish(entries, skipped)
+}
+
+/// One manifest line's leaf, or why the line is refused.
+fn parse_manifest_line(line: &str, layout: target::Layout) -> Result<Entry, String> {
+    let mut fields = line.split('\t');
+    let (Some(name), Some(sha256), Some(length), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return Err(format!(
+            "expected 3 tab-separated fields (name, SHA-256, length), found {}",
+            line.split('\t').count()
+        ));
     };
-    match bucket {
-        None => {
-            tuf_files::dir::create_private_dir(&paths.state_dir)?;
-            checkpoint.store(&paths.checkpoint())?;
-        }
-        // Checkpoint 0 under the role's state prefix, created only if absent: the first node
-        // that leads the role signs it as its first round, as from a local import.
-        Some(bucket) => block_on(async {
-            crate::storage::bucket_checkpoint::store_initial(
-                &bucket.under(&format!("state/{role}")),
-                &checkpoint,
-            )
-            .await
-            .map_err(ImportError::from)
-        })?,
+    target::validate(name, layout).map_err(|e| format!("target name {name:?}: {e}"))?;
+    if sha256.len() != 64
+        || !sha256
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Err(format!(
+            "SHA-256 {sha256:?} of {name:?} is not 64 lowercase hex digits"
+        ));
     }
-    Ok(ImportSummary {
-        leaves,
-        skipped,
-        root: tree.root(),
+    let sha256 =
+        tuf_merkle::hash::parse_hex(sha256).map_err(|e| format!("SHA-256 of {name:?}: {e}"))?;
+    if length.is_empty() || !length.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "length {length:?} of {name:?} is not a decimal number"
+        ));
+    }
+    let length: u64 = length
+        .parse()
+        .map_err(|_| format!("length {length:?} of {name:?} is out of range"))?;
+    let contents = LeafContents::present(1, length, sha256)
+        .map_err(|e| format!("length {length} of {name:?}: {e}"))?;
+    Ok(Entry {
+        key: key_of(name),
+        contents,
+        name: Some(name.to_owned()),
     })
+}
+
+/// Imports the leaves listed in a manifest, as crates.io would export them from its database
+/// (PostgreSQL's `COPY … TO STDOUT` writes this text format): one target per line,
+/// `name<TAB>sha256<TAB>length`, the SHA-256 as 64 lowercase hex digits and the length in
+/// decimal, lines ending in `\n` (the last one may omit it). No header, no blank lines, no
+/// quoting (a target name holds no tab or newline). Every line is checked before anything is
+/// written: the first bad line (a wrong field count, an invalid target name for the role's
+/// layout, a malformed digest or length, a name listed twice) is reported with its line number
+/// and nothing is imported.
+pub fn import_manifest(
+    config: &Config,
+    role: &str,
+    manifest: &Path,
+    progress: bool,
+) -> Result<ImportSummary, ImportError> {
+    let (cfg, target) = prepare(config, role)?;
+    let bytes = std::fs::read(manifest).map_err(|source| ImportError::Read {
+        path: manifest.to_owned(),
+        source,
+    })?;
+    let bad = |line: usize, reason: String| ImportError::Manifest {
+        path: manifest.to_owned(),
+        line,
+        reason,
+    };
+    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    let lines: Vec<&[u8]> = if body.is_empty() {
+        Vec::new()
+    } else {
+        body.split(|&b| b == b'\n').collect()
+    };
+    let bar = progress_bar(progress, lines.len() as u64, "lines");
+    bar.set_message(format!("reading {role}"));
+    let layout = cfg.layout;
+    // Parsed in parallel, in chunks so that the bar moves without a shared counter per line;
+    // the first error by line number is the one reported.
+    const CHUNK: usize = 16_384;
+    let parsed: Vec<Result<Vec<Entry>, ImportError>> = lines
+        .par_chunks(CHUNK)
+        .enumerate()
+        .map(|(c, chunk)| {
+            let out = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, line)| {
+                    let number = c * CHUNK + i + 1;
+                    let line =
+                        std::str::from_utf8(line).map_err(|_| bad(number, "not UTF-8".into()))?;
+                    parse_manifest_line(line, layout).map_err(|reason| bad(number, reason))
+                })
+                .collect();
+            bar.inc(chunk.len() as u64);
+            out
+        })
+        .collect();
+    drop(lines);
+    drop(bytes);
+    let mut entries =
+        Vec::with_capacity(parsed.iter().map(|p| p.as_ref().map_or(0, Vec::len)).sum());
+    for chunk in parsed {
+        entries.extend(chunk?);
+    }
+    bar.finish_with_message(format!("read {role}"));
+    // A name listed twice: report both lines.
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.par_sort_unstable_by(|&a, &b| entries[a].key.0.cmp(&entries[b].key.0));
+    if let Some(w) = order
+        .windows(2)
+        .find(|w| entries[w[0]].key == entries[w[1]].key)
+    {
+        let (first, second) = (w[0].min(w[1]), w[0].max(w[1]));
+        return Err(bad(
+            second + 1,
+            format!(
+                "{:?} is listed again (first on line {})",
+                entries[second].name.as_deref().unwrap_or_default(),
+                first + 1
+            ),
+        ));
+    }
+    drop(order);
+    target.finish(entries, Vec::new())
 }

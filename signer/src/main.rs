@@ -30,7 +30,9 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
-    /// Build a role's tree from a directory (one leaf per file), e.g. a crates.io index checkout.
+    /// Build a role's tree from a directory (one leaf per file), e.g. a crates.io index
+    /// checkout, or from a manifest (`--manifest FILE`: one `name<TAB>sha256<TAB>length` line
+    /// per target, as a database export writes it).
     Import {
         #[command(flatten)]
         common: Common,
@@ -38,7 +40,11 @@ enum Command {
         #[arg(long)]
         role: String,
         /// The directory to import.
-        dir: PathBuf,
+        #[arg(required_unless_present = "manifest", conflicts_with = "manifest")]
+        dir: Option<PathBuf>,
+        /// A manifest to import instead of a directory (docs/operations.md, "Importing").
+        #[arg(long)]
+        manifest: Option<PathBuf>,
     },
     /// Run a read-only verifying mirror: follow roles from the signer (its URL or its bucket),
     /// verify every round against the root chain, and serve the same read API
@@ -194,11 +200,20 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             running.shutdown().await;
             Ok(())
         }
-        Command::Import { common, role, dir } => {
+        Command::Import {
+            common,
+            role,
+            dir,
+            manifest,
+        } => {
             let _log = logging::init(&LogConfig::default())?;
             let config = common.load()?;
-            let summary = tokio::task::spawn_blocking(move || {
-                tuf_signer::import::import(&config, &role, &dir, true)
+            let summary = tokio::task::spawn_blocking(move || match (manifest, dir) {
+                (Some(manifest), _) => {
+                    tuf_signer::import::import_manifest(&config, &role, &manifest, true)
+                }
+                (None, Some(dir)) => tuf_signer::import::import(&config, &role, &dir, true),
+                (None, None) => Err(tuf_signer::import::ImportError::NothingToImport),
             })
             .await??;
             println!(

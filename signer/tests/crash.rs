@@ -166,12 +166,52 @@ fn sigkill_under_load_loses_nothing() {
         .ok()
         .and_then(|k| k.parse().ok())
         .unwrap_or(20);
+    sigkill_under_load(kills, 0);
+}
+
+/// The same over a role imported with 2,000 other leaves, so that its checkpoints are deltas
+/// (the writes touch 32 names) after the imported base, and a kill may come while a delta or
+/// the head that lists it is being written.
+#[test]
+fn sigkill_with_delta_checkpoints_loses_nothing() {
+    let kills: usize = std::env::var("TUF_SIGNER_CRASH_KILLS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(12);
+    sigkill_under_load(kills, 2_000);
+}
+
+fn sigkill_under_load(kills: usize, imported: usize) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = common::TestConfig::signer_defaults()
+    // Over an import, checkpoints come more often, so that kills land among deltas.
+    let every = if imported > 0 { 40 } else { 150 };
+    let test_config = common::TestConfig::signer_defaults()
         .batch(64, 3)
-        .merkle_role("checkpoint_every = 150")
-        .write(dir.path(), &data);
+        .merkle_role(&format!("checkpoint_every = {every}"));
+    let config = test_config.write(dir.path(), &data);
+    if imported > 0 {
+        let manifest = dir.path().join("manifest.tsv");
+        let lines: String = (0..imported)
+            .map(|i| {
+                format!(
+                    "{}\t{}\t{i}\n",
+                    common::index_name(i),
+                    sha256_hex(&i.to_le_bytes())
+                )
+            })
+            .collect();
+        std::fs::write(&manifest, lines).unwrap();
+        tuf_signer::import::import_manifest(
+            &test_config.build(&data),
+            common::MERKLE,
+            &manifest,
+            false,
+        )
+        .unwrap();
+    }
+    let state = data.join("state/crates.io");
+    let mut deltas_seen = 0;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -203,6 +243,9 @@ fn sigkill_under_load_loses_nothing() {
         ));
         for (v, r) in signed_seen.lock().unwrap().drain(..) {
             seen.record(v, &r, "signed reply");
+        }
+        if state.join("checkpoint.head").exists() {
+            deltas_seen += 1;
         }
         if round == kills {
             let _ = child.kill();
@@ -276,10 +319,14 @@ fn sigkill_under_load_loses_nothing() {
         counter += 10_000_000;
     }
     eprintln!(
-        "{kills} kills, {total_acked} acknowledged changes, {} timestamp versions seen",
+        "{kills} kills, {total_acked} acknowledged changes, {} timestamp versions seen, a \
+         chain of deltas at {deltas_seen} restarts",
         seen.roots.len()
     );
     assert!(total_acked > 0);
+    if imported > 0 {
+        assert!(deltas_seen > 0, "no delta checkpoint was ever written");
+    }
 }
 
 /// A request that reports a dropped connection (the kill) as `None` instead of panicking.

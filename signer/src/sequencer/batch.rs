@@ -142,6 +142,7 @@ impl Sequencer {
             }
         };
         self.tree.apply(&staged.changes);
+        self.changed.extend(staged.changes.iter().map(|c| c.key));
         self.applied_seq = seq;
         self.since_checkpoint += staged.changes.len() as u64;
         self.metrics.changes.inc_by(staged.changes.len() as u64);

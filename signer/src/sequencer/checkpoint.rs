@@ -9,6 +9,7 @@
 //! version.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tuf_merkle::{Digest, Tree};
@@ -17,9 +18,9 @@ use super::{RecoveryError, Sequencer};
 use crate::publish::Publisher;
 use crate::round::Round;
 use crate::state::Fault;
-use crate::storage::checkpoint::{Checkpoint, Entry};
+use crate::storage::checkpoint::Entry;
 use crate::storage::wal::CompactError;
-use crate::storage::{LogError, StateStore};
+use crate::storage::{LogError, StateStore, Stored};
 
 /// A checkpoint is also taken after this many rounds, so recovery never republishes more.
 const MAX_ROUNDS_BETWEEN_CHECKPOINTS: u64 = 10_000;
@@ -34,44 +35,58 @@ struct Snapshot {
     names: Option<HashMap<Digest, String>>,
     round: Option<Round>,
     seq: u64,
+    /// The keys changed since the last checkpoint (a delta's leaves).
+    changed: Arc<Vec<Digest>>,
 }
 
 impl Snapshot {
     /// Makes the snapshot durable: first the published repository is flushed (`syncfs`), so
     /// that every round up to `seq` is on disk without the log; then the round is stored in
-    /// `round.json`; then the checkpoint. Each step durable before the next. Returns the number
-    /// of leaves.
+    /// `round.json`; then the leaves, as a delta of the changed ones or a new base
+    /// ([`StateStore::store_checkpoint`]). Each step durable before the next.
     async fn write(
         self,
         publisher: &dyn Publisher,
         store: &StateStore,
-    ) -> Result<usize, RecoveryError> {
+    ) -> Result<Stored, RecoveryError> {
         publisher.sync().await?;
-        let mut entries = Vec::with_capacity(self.tree.len());
         let names = self.names.as_ref();
-        self.tree.for_each_leaf(|key, contents| {
-            entries.push(Entry {
-                key: *key,
-                contents,
-                name: names.and_then(|n| n.get(key).cloned()),
-            });
-        });
-        let leaves = entries.len();
-        let checkpoint = Checkpoint {
-            seq: self.seq,
-            timestamp_version: self.round.as_ref().map_or(0, |r| r.timestamp_version),
-            entries,
+        let entry = |key: &Digest, contents| Entry {
+            key: *key,
+            contents,
+            name: names.and_then(|n| n.get(key).cloned()),
         };
-        store
-            .store_checkpoint(&checkpoint, self.round.as_ref())
-            .await?;
-        Ok(leaves)
+        let changed = || {
+            let mut keys = self.changed.to_vec();
+            keys.sort_unstable_by_key(|k| k.0);
+            keys.dedup();
+            keys.iter()
+                .filter_map(|k| self.tree.get_key(k).map(|c| entry(k, c)))
+                .collect()
+        };
+        let all = || {
+            let mut entries = Vec::with_capacity(self.tree.len());
+            self.tree
+                .for_each_leaf(|key, contents| entries.push(entry(key, contents)));
+            entries
+        };
+        let timestamp_version = self.round.as_ref().map_or(0, |r| r.timestamp_version);
+        Ok(store
+            .store_checkpoint(
+                self.seq,
+                timestamp_version,
+                self.round.as_ref(),
+                changed,
+                all,
+            )
+            .await?)
     }
 }
 
 /// A checkpoint being written in the background.
 pub(super) struct InFlight {
-    handle: std::thread::JoinHandle<Result<usize, RecoveryError>>,
+    /// What it wrote and how long it took.
+    handle: std::thread::JoinHandle<Result<(Stored, Duration), RecoveryError>>,
     /// The last log sequence number it covers.
     seq: u64,
     /// Where the record after `seq` starts in the log.
@@ -79,6 +94,8 @@ pub(super) struct InFlight {
     /// The changes and rounds it covers, counted again if it fails.
     changes: u64,
     rounds: u64,
+    /// The changed keys it covers, kept again if it fails.
+    changed: Arc<Vec<Digest>>,
 }
 
 impl Sequencer {
@@ -103,6 +120,7 @@ impl Sequencer {
             names: self.tree.names.clone(),
             round: self.last.clone(),
             seq: self.log.last_seq(),
+            changed: Arc::new(self.changed.clone()),
         })
     }
 
@@ -115,6 +133,7 @@ impl Sequencer {
             return;
         };
         let (seq, offset) = self.log.position();
+        let snapshot_changed = snapshot.changed.clone();
         let publisher = self.publisher.clone();
         let store = self.store.clone();
         // The sequencer runs inside the runtime; the checkpoint thread drives its own async
@@ -122,7 +141,12 @@ impl Sequencer {
         let runtime = tokio::runtime::Handle::current();
         let spawned = std::thread::Builder::new()
             .name(format!("checkpoint-{}", self.role))
-            .spawn(move || runtime.block_on(snapshot.write(&*publisher, &store)));
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                runtime
+                    .block_on(snapshot.write(&*publisher, &store))
+                    .map(|stored| (stored, started.elapsed()))
+            });
         match spawned {
             Ok(handle) => {
                 self.in_flight = Some(InFlight {
@@ -131,9 +155,11 @@ impl Sequencer {
                     offset,
                     changes: self.since_checkpoint,
                     rounds: self.rounds_since_checkpoint,
+                    changed: snapshot_changed,
                 });
                 self.since_checkpoint = 0;
                 self.rounds_since_checkpoint = 0;
+                self.changed.clear();
             }
             Err(e) => {
                 tracing::error!(role = self.role, error = %e, "cannot start a checkpoint thread; the log keeps every change");
@@ -156,11 +182,12 @@ impl Sequencer {
             .handle
             .join()
             .unwrap_or(Err(RecoveryError::CheckpointPanicked));
-        let leaves = match written {
-            Ok(leaves) => leaves,
+        let (stored, took) = match written {
+            Ok(done) => done,
             Err(e) => {
                 self.since_checkpoint += job.changes;
                 self.rounds_since_checkpoint += job.rounds;
+                self.changed.extend(job.changed.iter());
                 tracing::error!(role = self.role, error = %e, "checkpoint failed; the log keeps every change");
                 return;
             }
@@ -174,7 +201,10 @@ impl Sequencer {
             Ok(()) => tracing::info!(
                 role = self.role,
                 seq = job.seq,
-                leaves,
+                leaves = stored.leaves,
+                bytes = stored.bytes,
+                delta = stored.delta,
+                millis = took.as_millis() as u64,
                 kept_bytes = self.log.bytes(),
                 "checkpoint written"
             ),
@@ -194,14 +224,20 @@ impl Sequencer {
         let Some(snapshot) = self.snapshot() else {
             return Ok(());
         };
-        let leaves = snapshot.write(&*self.publisher, &self.store).await?;
+        let started = std::time::Instant::now();
+        let stored = snapshot.write(&*self.publisher, &self.store).await?;
+        let took = started.elapsed();
+        self.changed.clear();
         self.log.truncate().map_err(LogError::from)?;
         self.since_checkpoint = 0;
         self.rounds_since_checkpoint = 0;
         tracing::info!(
             role = self.role,
             seq = self.applied_seq,
-            leaves,
+            leaves = stored.leaves,
+            bytes = stored.bytes,
+            delta = stored.delta,
+            millis = took.as_millis() as u64,
             "checkpoint written"
         );
         Ok(())

@@ -360,6 +360,8 @@ pub struct Sequencer {
     metrics: Arc<RoleMetrics>,
     since_checkpoint: u64,
     rounds_since_checkpoint: u64,
+    /// The keys changed since the last checkpoint (repeats included): what its delta holds.
+    changed: Vec<Digest>,
     /// JSON bytes of `pending`'s entries, for the backlog bound.
     pending_bytes: usize,
     /// Estimated bytes the pending changes add to a classic `targets.json`.

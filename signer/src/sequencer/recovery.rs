@@ -2,18 +2,21 @@
 //! every logged round checked against the tree and republished, and whatever the log holds
 //! beyond the last round signed.
 
+use std::ops::Range;
 use std::time::Instant;
 
 use tuf_merkle::{Tree, key_of};
 
-use super::{Parts, RecordChange, RecoveryError, RoundError, Sequencer};
+use super::{MAX_PENDING_BYTES, Parts, RecordChange, RecoveryError, RoundError, Sequencer};
 use crate::change::Change;
 use crate::config::SnapshotMode;
 use crate::metrics::MetadataFile;
 use crate::round::Round;
 use crate::state::SignedVersion;
 use crate::storage::Opened;
+use crate::storage::checkpoint::{CheckpointError, Entry};
 use crate::tree::RoleTree;
+use tuf_repo_format::change_record::change_json_len;
 
 impl Sequencer {
     /// Recovers a role from its state (see the module documentation) and signs what needs
@@ -38,24 +41,57 @@ impl Sequencer {
         };
         let Opened {
             checkpoint,
+            deltas,
             stored_round: stored,
             records,
             log,
             truncated,
-        } = store.open().await?;
+        } = store.open(classic).await?;
+        // A role that never signed holds an import: its leaves are signed as import rounds,
+        // each listing at most `MAX_PENDING_BYTES` of change-record entries. With more than one,
+        // the tree starts empty and takes each round's leaves before its round is checked or
+        // signed, so that every round signs the tree its change record leads to.
+        if stored.is_none() && !deltas.is_empty() {
+            // Deltas are only written with a stored round: one without it is not a state this
+            // signer wrote.
+            return Err(RecoveryError::Checkpoint(CheckpointError::BadRound {
+                path: "round.json".into(),
+                message: "missing, but the checkpoint has deltas; restore the state directory \
+                          from a backup"
+                    .into(),
+            }));
+        }
+        let import = if stored.is_none() {
+            import_rounds(&checkpoint.entries)
+        } else {
+            Vec::new()
+        };
+        let chunked = import.len() > 1;
+        let mut next_import = 0;
         let mut tree = RoleTree::new(classic);
-        tree.tree = Tree::from_leaves(checkpoint.entries.iter().map(|e| (e.key, e.contents)))
-            .map_err(|source| RecoveryError::CheckpointTree {
-                role: role.clone(),
-                source,
+        let first = if chunked {
+            &[][..]
+        } else {
+            &checkpoint.entries[..]
+        };
+        tree.tree =
+            Tree::from_leaves(first.iter().map(|e| (e.key, e.contents))).map_err(|source| {
+                RecoveryError::CheckpointTree {
+                    role: role.clone(),
+                    source,
+                }
             })?;
         if let Some(names) = &mut tree.names {
-            for e in &checkpoint.entries {
+            for e in first {
                 if let Some(n) = &e.name {
                     names.insert(e.key, n.clone());
                 }
             }
         }
+        for delta in &deltas {
+            apply_entries(&mut tree, delta);
+        }
+        drop(deltas);
         // Checks that `round` signed exactly `tree`.
         let check = |round: &Round, tree: &Tree, whence: &'static str| {
             if round.tree_root() == Some(tree.root()) {
@@ -76,6 +112,7 @@ impl Sequencer {
         // Whether the stored round still has to be matched against the log.
         let mut stored_unchecked = None;
         match &stored {
+            None if chunked => {}
             None => pending.extend(checkpoint.entries.iter().map(|e| RecordChange {
                 name: e.name.clone(),
                 key: e.key,
@@ -98,8 +135,14 @@ impl Sequencer {
         }
         let mut republish = Vec::new();
         let mut since_checkpoint = 0;
+        let mut changed = Vec::new();
         for record in records {
             if let Some(round) = record.round {
+                if chunked && let Some(range) = import.get(next_import) {
+                    // An import round signed before a crash: the leaves it listed.
+                    apply_entries(&mut tree, &checkpoint.entries[range.clone()]);
+                    next_import += 1;
+                }
                 check(&round, &tree.tree, "log")?;
                 if last
                     .as_ref()
@@ -140,6 +183,7 @@ impl Sequencer {
                 });
             }
             tree.apply(&changes);
+            changed.extend(changes.iter().map(|c| c.key));
             since_checkpoint += changes.len() as u64;
         }
         let state_version = last
@@ -174,6 +218,7 @@ impl Sequencer {
             role,
             since_checkpoint,
             rounds_since_checkpoint,
+            changed,
             cfg,
             store,
             tree,
@@ -254,19 +299,113 @@ impl Sequencer {
         // Everything recovered is published by now.
         seq.note_published_expiry();
         seq.refresh_status();
+        let role = seq.role.clone();
+        let failed = |e| match e {
+            RoundError::Metadata(m) => RecoveryError::Metadata(m),
+            RoundError::Publish(p) => RecoveryError::Publish(p),
+            RoundError::Log(w) => RecoveryError::Log(w),
+            RoundError::VersionTaken(v) => RecoveryError::BehindPublished {
+                role: role.clone(),
+                published: v,
+                state: v - 1,
+                next: v,
+            },
+        };
+        if chunked {
+            let rounds = import.len() - next_import;
+            for (i, range) in import[next_import..].iter().enumerate() {
+                let entries = &checkpoint.entries[range.clone()];
+                apply_entries(&mut seq.tree, entries);
+                for e in entries {
+                    seq.add_pending(RecordChange {
+                        name: e.name.clone(),
+                        key: e.key,
+                        old: None,
+                        new: e.contents,
+                    });
+                }
+                seq.sign_round().await.map_err(failed)?;
+                tracing::info!(
+                    role = seq.role,
+                    round = next_import + i + 1,
+                    of = import.len(),
+                    leaves = entries.len(),
+                    "signed an import round"
+                );
+            }
+            drop(checkpoint);
+            if rounds > 0 {
+                // The import rounds' records are the bulk of the log: a checkpoint now keeps a
+                // restart from reading them back.
+                seq.checkpoint().await?;
+            }
+        }
         if seq.last.is_none() || !seq.pending.is_empty() || seq.resign_due() <= Instant::now() {
-            seq.sign_round().await.map_err(|e| match e {
-                RoundError::Metadata(m) => RecoveryError::Metadata(m),
-                RoundError::Publish(p) => RecoveryError::Publish(p),
-                RoundError::Log(w) => RecoveryError::Log(w),
-                RoundError::VersionTaken(v) => RecoveryError::BehindPublished {
-                    role: seq.role.clone(),
-                    published: v,
-                    state: v - 1,
-                    next: v,
-                },
-            })?;
+            seq.sign_round().await.map_err(failed)?;
         }
         Ok(seq)
+    }
+}
+
+/// Splits an import's leaves into rounds, in checkpoint order: each the longest run whose
+/// change-record entries stay within [`MAX_PENDING_BYTES`] (at least one leaf each), so that
+/// every round record stays readable by the log.
+fn import_rounds(entries: &[Entry]) -> Vec<Range<usize>> {
+    let mut rounds = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, e) in entries.iter().enumerate() {
+        let len = change_json_len(e.name.as_deref(), None, e.contents);
+        if i > start && bytes + len > MAX_PENDING_BYTES {
+            rounds.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes += len;
+    }
+    if start < entries.len() {
+        rounds.push(start..entries.len());
+    }
+    rounds
+}
+
+/// Adds an import round's leaves to the tree (and, for a classic role, their names).
+fn apply_entries(tree: &mut RoleTree, entries: &[Entry]) {
+    if let Some(names) = &mut tree.names {
+        for e in entries {
+            if let Some(n) = &e.name {
+                names.insert(e.key, n.clone());
+            }
+        }
+    }
+    tree.tree
+        .set_many(entries.iter().map(|e| (e.key, e.contents)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tuf_merkle::LeafContents;
+
+    #[test]
+    fn import_rounds_stay_under_the_bound_and_cover_every_leaf() {
+        let name = "x".repeat(200);
+        let e = Entry {
+            key: tuf_merkle::key_of("a"),
+            contents: LeafContents::deleted(1).unwrap(),
+            name: Some(name.clone()),
+        };
+        let one = change_json_len(e.name.as_deref(), None, e.contents);
+        let per_round = MAX_PENDING_BYTES / one;
+        let entries = vec![e; per_round * 2 + 3];
+        let rounds = import_rounds(&entries);
+        assert_eq!(
+            rounds,
+            vec![
+                0..per_round,
+                per_round..2 * per_round,
+                2 * per_round..2 * per_round + 3
+            ]
+        );
+        assert!(import_rounds(&[]).is_empty());
+        assert_eq!(import_rounds(&entries[..5]), vec![0..5]);
     }
 }

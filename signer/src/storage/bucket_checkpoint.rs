@@ -80,12 +80,13 @@ pub async fn load(bucket: &Bucket) -> Result<(Checkpoint, Option<Round>), Checkp
 }
 
 /// Stores a checkpoint (see the module's properties); refuses once this node no longer leads.
+/// Returns the bytes of leaves stored.
 pub async fn store(
     bucket: &Bucket,
     guard: &LeaseGuard,
     checkpoint: &Checkpoint,
     round: Option<&Round>,
-) -> Result<(), CheckpointError> {
+) -> Result<u64, CheckpointError> {
     if let Some(round) = round {
         let bytes = serde_json::to_vec(round).map_err(|e| CheckpointError::BadRound {
             path: round_key(checkpoint.seq).into(),
@@ -93,13 +94,10 @@ pub async fn store(
         })?;
         put_once(bucket, guard, &round_key(checkpoint.seq), bytes).await?;
     }
-    put_once(
-        bucket,
-        guard,
-        &leaves_key(checkpoint.seq),
-        checkpoint.encode()?,
-    )
-    .await
+    let bytes = checkpoint.encode()?;
+    let len = bytes.len() as u64;
+    put_once(bucket, guard, &leaves_key(checkpoint.seq), bytes).await?;
+    Ok(len)
 }
 
 /// Stores the checkpoint an import builds (at sequence 0, before any node leads the role), only

@@ -21,7 +21,9 @@ use crate::layout::RolePaths;
 use crate::lease::LeaseGuard;
 use crate::round::Round;
 use bucket_log::{BucketLog, BucketLogError};
-use checkpoint::{Checkpoint, CheckpointError, load_round, store_round};
+use checkpoint::{
+    Checkpoint, CheckpointError, CheckpointFiles, Entry, Plan, load_round, store_round,
+};
 use wal::{CompactError, Record, Wal, WalError};
 
 /// Why the log could not take a record.
@@ -148,8 +150,11 @@ pub enum StateStore {
 /// A role's state as found when it is opened.
 #[derive(Debug)]
 pub struct Opened {
-    /// The newest checkpoint (empty if none).
+    /// The newest checkpoint (empty if none): in the data directory the base, with the
+    /// sequence number and timestamp version of the last delta after it.
     pub checkpoint: Checkpoint,
+    /// The leaves of the deltas after the base, to apply in order.
+    pub deltas: Vec<Vec<Entry>>,
     /// The round stored with it.
     pub stored_round: Option<Round>,
     /// The records after it.
@@ -158,6 +163,17 @@ pub struct Opened {
     pub log: RoleLog,
     /// Bytes cut off a torn tail of the file log.
     pub truncated: u64,
+}
+
+/// What a checkpoint wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    /// Leaves written (all of them in a base, the changed ones in a delta).
+    pub leaves: usize,
+    /// Bytes of leaves written (a delta and its head, or a base).
+    pub bytes: u64,
+    /// Whether it was a delta.
+    pub delta: bool,
 }
 
 /// Why a role's state could not be opened or checkpointed.
@@ -177,16 +193,21 @@ pub enum StateError {
 
 impl StateStore {
     /// Opens the role's state: the newest checkpoint, the round stored with it, the records
-    /// after it, and the log ready for appends.
-    pub async fn open(&self) -> Result<Opened, StateError> {
+    /// after it, and the log ready for appends. The leaves' names are read only if
+    /// `keep_names` (a classic role's `targets.json` lists them) or if no round was stored yet
+    /// (an import's first rounds list them in their change records).
+    pub async fn open(&self, keep_names: bool) -> Result<Opened, StateError> {
         match self {
             StateStore::Dir(paths) => {
                 tuf_files::dir::create_private_dir(&paths.state_dir)?;
-                let checkpoint = Checkpoint::load(&paths.checkpoint())?;
                 let stored_round = load_round(&paths.round())?;
+                let keep_names = keep_names || stored_round.is_none();
+                let chain = CheckpointFiles::new(&paths.state_dir).load(keep_names)?;
+                let checkpoint = chain.base;
                 let opened = Wal::open(&paths.wal(), checkpoint.seq).map_err(LogError::from)?;
                 Ok(Opened {
                     checkpoint,
+                    deltas: chain.deltas,
                     stored_round,
                     records: opened.records,
                     log: RoleLog::File(opened.wal),
@@ -200,6 +221,7 @@ impl StateStore {
                     .map_err(LogError::from)?;
                 Ok(Opened {
                     checkpoint,
+                    deltas: Vec::new(),
                     stored_round,
                     records,
                     log: RoleLog::Bucket(log),
@@ -209,25 +231,60 @@ impl StateStore {
         }
     }
 
-    /// Makes a checkpoint durable: the round first, then the leaves, each durable before the
-    /// next (in the directory: `round.json`, then `checkpoint.bin` renamed over the old one; in
-    /// the bucket: new immutable objects named by the sequence number, the newest one wins).
+    /// Makes a checkpoint at `seq` durable: the round first, then the leaves, each durable
+    /// before the next. In the directory: `round.json`, then a delta of the `changed` leaves
+    /// when the chain has room for it ([`checkpoint`]'s module documentation), else a base of
+    /// `all` the leaves. In the bucket: always all the leaves, as new immutable objects named
+    /// by the sequence number (the newest one wins).
     pub async fn store_checkpoint(
         &self,
-        checkpoint: &Checkpoint,
+        seq: u64,
+        timestamp_version: u64,
         round: Option<&Round>,
-    ) -> Result<(), StateError> {
+        changed: impl FnOnce() -> Vec<Entry>,
+        all: impl FnOnce() -> Vec<Entry>,
+    ) -> Result<Stored, StateError> {
         match self {
             StateStore::Dir(paths) => {
                 if let Some(round) = round {
                     store_round(round, &paths.round())?;
                 }
-                checkpoint.store(&paths.checkpoint())?;
-                Ok(())
+                let files = CheckpointFiles::new(&paths.state_dir);
+                let changed = changed();
+                let estimate = 48 + changed.iter().map(Entry::encoded_len).sum::<usize>();
+                match files.plan(estimate as u64)? {
+                    Plan::Delta(head) => Ok(Stored {
+                        leaves: changed.len(),
+                        bytes: files.store_delta(head, seq, timestamp_version, changed)?,
+                        delta: true,
+                    }),
+                    Plan::Base => {
+                        drop(changed);
+                        let checkpoint = Checkpoint {
+                            seq,
+                            timestamp_version,
+                            entries: all(),
+                        };
+                        Ok(Stored {
+                            leaves: checkpoint.entries.len(),
+                            bytes: files.store_base(&checkpoint)?,
+                            delta: false,
+                        })
+                    }
+                }
             }
             StateStore::Bucket { bucket, guard } => {
-                bucket_checkpoint::store(bucket, guard, checkpoint, round).await?;
-                Ok(())
+                let checkpoint = Checkpoint {
+                    seq,
+                    timestamp_version,
+                    entries: all(),
+                };
+                let bytes = bucket_checkpoint::store(bucket, guard, &checkpoint, round).await?;
+                Ok(Stored {
+                    leaves: checkpoint.entries.len(),
+                    bytes,
+                    delta: false,
+                })
             }
         }
     }

@@ -1,0 +1,637 @@
+//! The signer at scale (issue 13): per tree size (250,000, 1,000,000 and, with
+//! `TUF_SCALE_SIZES`, 10,000,000 leaves), the real signer in a child process (this executable),
+//! measured end to end:
+//!
+//! 1. a manifest of N lines (`name<TAB>sha256<TAB>length`, index paths) written (not timed), then
+//!    `tuf_signer::import::import_manifest` timed (what `tuf-signer import --manifest` runs);
+//! 2. the first start, which signs the import rounds and checkpoints them;
+//! 3. a clean stop and a start after it (timed to listening, which is after recovery and the
+//!    first round); the signer's RSS (VmRSS, VmHWM) after that start;
+//! 4. JSON proof bytes for one name (`GET …/proof/{name}`) and for resolutions of 1 and 1,000
+//!    names (`POST …/proofs`), each with the client's CPU to parse and verify it (this process,
+//!    median of repeated runs); binary proof bytes are another change's (a column left to fill);
+//! 5. one update and one 1,000-change batch, each `wait=signed`, at idle;
+//! 6. 1,000 single-change requests/s, `wait=signed`, open loop for `TUF_SCALE_PACED_SECS`
+//!    (default 20 s), with `checkpoint_every = 10,000`: p50/p99, and every checkpoint written
+//!    meanwhile (bytes, delta or base, milliseconds, from the signer's log);
+//! 7. 100,000 changes in 1,000-change batches: the checkpoint bytes they cost (deltas and any
+//!    base) against one full base;
+//! 8. a few seconds more at 1,000/s, then SIGKILL, and the recovery time of the next start.
+//!
+//! Sizes: `TUF_SCALE_SIZES=250000,1000000,10000000` (default `250000,1000000`). The work
+//! directory is `TUF_SCALE_DIR` (default a temporary directory), emptied after each size.
+//! `cargo bench -p tuf-benches --bench scale`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use tuf_benches::report::{fmt_ms, loadavg, machine, percentile, rss_mib};
+use tuf_merkle::Proof;
+use tuf_merkle::multiproof::MultiProof;
+use tuf_testkit::data::index_name;
+use tuf_testkit::http::Conn;
+use tuf_testkit::sha256_hex;
+
+const CHILD_ENV: &str = "TUF_SCALE_CHILD_CONFIG";
+const ROLE: &str = "crates.io";
+const SEED: u64 = 13;
+const RATE: usize = 1_000;
+const CHECKPOINT_EVERY: u64 = 10_000;
+const BULK_CHANGES: usize = 100_000;
+
+fn main() {
+    if let Ok(config) = std::env::var(CHILD_ENV) {
+        child_main(Path::new(&config));
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run());
+}
+
+/// The signer process: starts on the config, prints its address, stops when stdin closes.
+fn child_main(config: &Path) {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .init();
+    let config = tuf_signer::Config::load(config).expect("config");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let running = tuf_signer::start(config).await.expect("signer start");
+        println!("LISTENING {}", running.local_addr());
+        std::io::stdout().flush().unwrap();
+        let _ = tokio::task::spawn_blocking(|| {
+            let mut sink = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut sink);
+        })
+        .await;
+        running.shutdown().await;
+    });
+}
+
+struct SignerProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    addr: SocketAddr,
+    started_in: Duration,
+}
+
+impl SignerProcess {
+    /// Starts the signer, its log appended to `log`; returns once it listens (after recovery
+    /// and its first round).
+    fn start(config: &Path, log: &Path) -> SignerProcess {
+        let t = Instant::now();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env(CHILD_ENV, config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(1800));
+        let started_in = t.elapsed();
+        let addr = match line
+            .ok()
+            .and_then(|l| l.strip_prefix("LISTENING ").map(|a| a.trim().parse()))
+        {
+            Some(Ok(addr)) => addr,
+            other => panic!("the signer did not start: {other:?}"),
+        };
+        SignerProcess {
+            child,
+            stdin,
+            addr,
+            started_in,
+        }
+    }
+
+    fn rss_mib(&self) -> (f64, f64) {
+        rss_mib(self.child.id())
+    }
+
+    /// A clean stop (the final checkpoint is written); returns how long it took.
+    fn stop(mut self) -> Duration {
+        let t = Instant::now();
+        self.stdin.take();
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return t.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the signer did not stop within 600 s");
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for SignerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+async fn get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
+    let r = tuf_testkit::http::request(addr, "GET", path, &[], b"").await;
+    (r.status, r.body)
+}
+
+async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    auth: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Authorization", auth),
+    ];
+    let r = tuf_testkit::http::request(addr, method, path, &headers, body).await;
+    (r.status, r.body)
+}
+
+/// A batch body upserting `names` with contents derived from `salt`.
+fn batch_body(names: &[String], salt: u64) -> Vec<u8> {
+    let changes: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            json!({ "op": "upsert", "path": n, "sha256": sha256_hex(format!("{salt} {i}").as_bytes()), "length": i + 1 })
+        })
+        .collect();
+    json!({ "changes": changes }).to_string().into_bytes()
+}
+
+/// Open loop: `rate` single-change PUTs per second for `secs`, each on its own task, from a
+/// keep-alive pool; returns the sorted latencies in ms.
+async fn paced(
+    addr: SocketAddr,
+    auth: &str,
+    n: usize,
+    secs: u64,
+    wait: &'static str,
+    salt: u64,
+) -> Vec<f64> {
+    let auth = Arc::new(auth.to_owned());
+    let mut interval = tokio::time::interval(Duration::from_millis(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut rng = StdRng::seed_from_u64(SEED ^ salt);
+    let pool: Arc<Mutex<Vec<Conn>>> = Arc::default();
+    let mut tasks = Vec::with_capacity(RATE * secs as usize);
+    for tick in 0..secs as usize * 1000 {
+        interval.tick().await;
+        let count = (tick + 1) * RATE / 1000 - tick * RATE / 1000;
+        for k in 0..count {
+            let name = index_name(rng.random_range(0..n));
+            let body = json!({ "sha256": sha256_hex(format!("{salt} {tick} {k}").as_bytes()), "length": tick + 1 }).to_string();
+            let (auth, pool) = (auth.clone(), pool.clone());
+            tasks.push(tokio::spawn(async move {
+                let path = format!("/api/v1/{ROLE}/targets/{name}?wait={wait}");
+                let t = Instant::now();
+                let idle = pool.lock().unwrap().pop();
+                let mut conn = match idle {
+                    Some(c) => c,
+                    None => Conn::open(addr).await.expect("connect"),
+                };
+                let headers = [
+                    ("Content-Type", "application/json"),
+                    ("Authorization", auth.as_str()),
+                ];
+                let r = conn
+                    .send("PUT", &path, &headers, body.as_bytes())
+                    .await
+                    .expect("request");
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                pool.lock().unwrap().push(conn);
+                assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+                ms
+            }));
+        }
+    }
+    let mut lat = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        lat.push(t.await.unwrap());
+    }
+    lat.sort_by(f64::total_cmp);
+    lat
+}
+
+/// One `checkpoint written` line of the signer's log.
+#[derive(Debug, Clone, Copy)]
+struct CheckpointLine {
+    bytes: u64,
+    delta: bool,
+    millis: u64,
+}
+
+fn checkpoints_in(log: &Path) -> Vec<CheckpointLine> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let field = |line: &str, name: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .map(str::to_owned)
+    };
+    text.lines()
+        .filter(|l| l.contains("checkpoint written"))
+        .filter_map(|l| {
+            Some(CheckpointLine {
+                bytes: field(l, "bytes")?.parse().ok()?,
+                delta: field(l, "delta")? == "true",
+                millis: field(l, "millis")?.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// Median wall time (ms) of `f` over `runs` runs, single-threaded in this process.
+fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
+    let mut t: Vec<f64> = (0..runs)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[runs / 2]
+}
+
+#[derive(Default, Debug)]
+struct Row {
+    n: usize,
+    load: Vec<String>,
+    import_s: f64,
+    manifest_mb: f64,
+    first_start_s: f64,
+    clean_stop_s: f64,
+    start_s: f64,
+    rss: (f64, f64),
+    rss_after_load: (f64, f64),
+    recovery_s: f64,
+    recovered_changes: usize,
+    rss_recovered: (f64, f64),
+    base_bytes: u64,
+    proof_one: (usize, f64),
+    proofs_1: (usize, f64),
+    proofs_1000: (usize, f64),
+    one_update_ms: f64,
+    batch_1000_ms: f64,
+    p50: f64,
+    p99: f64,
+    paced_rate: f64,
+    paced_checkpoints: Vec<CheckpointLine>,
+    bulk_checkpoints: Vec<CheckpointLine>,
+    bulk_ratio: f64,
+}
+
+async fn run_size(root: &Path, n: usize, paced_secs: u64) -> Row {
+    let mut row = Row {
+        n,
+        ..Row::default()
+    };
+    row.load.push(loadavg());
+    let dir = root.join(format!("n{n}"));
+    let data = dir.join("data");
+    std::fs::create_dir_all(&dir).unwrap();
+    // 1. Manifest, then import.
+    let manifest = dir.join("manifest.tsv");
+    {
+        let mut out =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&manifest).unwrap());
+        for i in 0..n {
+            let len = 200 + (i * 7919) % 50_000;
+            writeln!(
+                out,
+                "{}\t{}\t{len}",
+                index_name(i),
+                sha256_hex(&(i as u64).to_le_bytes())
+            )
+            .unwrap();
+        }
+        out.flush().unwrap();
+    }
+    row.manifest_mb = std::fs::metadata(&manifest).unwrap().len() as f64 / 1e6;
+    let config_text = format!(
+        "mode = \"development\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:0\"\n[roles.\"{ROLE}\"]\nsnapshot = \"merkle\"\nlayout = \"crates-index\"\ncheckpoint_every = {CHECKPOINT_EVERY}\nleaf_snapshot_every = 0\n",
+        data.display()
+    );
+    let config_path = dir.join("signer.toml");
+    std::fs::write(&config_path, &config_text).unwrap();
+    let config = tuf_signer::Config::load(&config_path).unwrap();
+    let t = Instant::now();
+    let summary = tuf_signer::import::import_manifest(&config, ROLE, &manifest, false).unwrap();
+    row.import_s = t.elapsed().as_secs_f64();
+    assert_eq!(summary.leaves, n);
+    std::fs::remove_file(&manifest).unwrap();
+    let state = data.join(format!("state/{ROLE}"));
+    println!("  n={n}: import {:.2} s", row.import_s);
+
+    // 2. First start: the import rounds.
+    let log = dir.join("signer.log");
+    let p = SignerProcess::start(&config_path, &log);
+    row.first_start_s = p.started_in.as_secs_f64();
+    println!(
+        "  n={n}: first start (import rounds) {:.1} s, RSS {:?}",
+        row.first_start_s,
+        p.rss_mib()
+    );
+    // 3. Clean stop, start.
+    row.clean_stop_s = p.stop().as_secs_f64();
+    row.load.push(loadavg());
+    let p = SignerProcess::start(&config_path, &log);
+    row.start_s = p.started_in.as_secs_f64();
+    row.rss = p.rss_mib();
+    row.base_bytes = std::fs::metadata(state.join("checkpoint.bin"))
+        .unwrap()
+        .len();
+    println!(
+        "  n={n}: start after clean stop {:.2} s, RSS {:?}",
+        row.start_s, row.rss
+    );
+    let addr = p.addr;
+    let (status, body) = get(addr, &format!("/api/v1/{ROLE}/status")).await;
+    assert_eq!(status, 200);
+    let status: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status["leaves"], n, "{status}");
+    let token = std::fs::read_to_string(data.join(format!("dev-tokens/{ROLE}")))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let auth = format!("Bearer {token}");
+
+    // 4. Proofs and the client's CPU.
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let name = index_name(rng.random_range(0..n));
+    let (s, one) = get(addr, &format!("/api/v1/{ROLE}/proof/{name}")).await;
+    assert_eq!(s, 200);
+    let v: Value = serde_json::from_slice(&one).unwrap();
+    let root = tuf_merkle::hash::parse_hex(v["merkle_root"].as_str().unwrap()).unwrap();
+    let proof_json = serde_json::to_vec(&v["proof"]).unwrap();
+    let cpu = median_ms(201, || {
+        let p = Proof::from_json(&proof_json).unwrap();
+        p.verify(&root).unwrap();
+    });
+    row.proof_one = (one.len(), cpu);
+    for count in [1usize, 1000] {
+        let picked: Vec<String> = rand::seq::index::sample(&mut rng, n, count)
+            .iter()
+            .map(index_name)
+            .collect();
+        let (s, body) = send(
+            addr,
+            "POST",
+            &format!("/api/v1/{ROLE}/proofs"),
+            "",
+            json!({ "names": picked }).to_string().as_bytes(),
+        )
+        .await;
+        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&body));
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        let root = tuf_merkle::hash::parse_hex(v["merkle_root"].as_str().unwrap()).unwrap();
+        let proof_json = serde_json::to_vec(&v["proof"]).unwrap();
+        let cpu = median_ms(if count == 1 { 201 } else { 21 }, || {
+            let p = MultiProof::from_json(&proof_json).unwrap();
+            p.verify(&root).unwrap();
+        });
+        if count == 1 {
+            row.proofs_1 = (body.len(), cpu);
+        } else {
+            row.proofs_1000 = (body.len(), cpu);
+        }
+    }
+
+    // 5. One update, one 1,000-change batch, at idle.
+    let mut ones = Vec::new();
+    for i in 0..5 {
+        let t = Instant::now();
+        let name = index_name(rng.random_range(0..n));
+        let body = json!({ "sha256": sha256_hex(format!("one {i}").as_bytes()), "length": 7 + i })
+            .to_string();
+        let (s, b) = send(
+            addr,
+            "PUT",
+            &format!("/api/v1/{ROLE}/targets/{name}?wait=signed"),
+            &auth,
+            body.as_bytes(),
+        )
+        .await;
+        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+        ones.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    ones.sort_by(f64::total_cmp);
+    row.one_update_ms = ones[2];
+    let mut batches = Vec::new();
+    for i in 0..3 {
+        let names: Vec<String> = rand::seq::index::sample(&mut rng, n, 1000)
+            .iter()
+            .map(index_name)
+            .collect();
+        let body = batch_body(&names, 100 + i);
+        let t = Instant::now();
+        let (s, b) = send(
+            addr,
+            "POST",
+            &format!("/api/v1/{ROLE}/batch?wait=signed"),
+            &auth,
+            &body,
+        )
+        .await;
+        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+        batches.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    batches.sort_by(f64::total_cmp);
+    row.batch_1000_ms = batches[1];
+
+    // 6. 1,000 changes/s, signed.
+    let before = checkpoints_in(&log).len();
+    let t = Instant::now();
+    let lat = paced(addr, &auth, n, paced_secs, "signed", 1).await;
+    row.paced_rate = lat.len() as f64 / t.elapsed().as_secs_f64();
+    row.p50 = percentile(&lat, 0.5);
+    row.p99 = percentile(&lat, 0.99);
+    // Let a checkpoint started at the end finish.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    row.paced_checkpoints = checkpoints_in(&log)[before..].to_vec();
+    row.rss_after_load = p.rss_mib();
+    println!(
+        "  n={n}: paced p50 {:.1} p99 {:.1} ms; checkpoints {:?}",
+        row.p50, row.p99, row.paced_checkpoints
+    );
+
+    // 7. 100,000 changes in batches of 1,000: what their checkpoints cost.
+    let before = checkpoints_in(&log).len();
+    for b in 0..BULK_CHANGES / 1000 {
+        let names: Vec<String> = rand::seq::index::sample(&mut rng, n, 1000)
+            .iter()
+            .map(index_name)
+            .collect();
+        let body = batch_body(&names, 1_000 + b as u64);
+        let (s, r) = send(addr, "POST", &format!("/api/v1/{ROLE}/batch"), &auth, &body).await;
+        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&r));
+    }
+    // The checkpoint of the last 10,000 starts between batches: one more batch triggers it.
+    let names: Vec<String> = (0..1).map(|_| index_name(rng.random_range(0..n))).collect();
+    let (s, _) = send(
+        addr,
+        "POST",
+        &format!("/api/v1/{ROLE}/batch?wait=signed"),
+        &auth,
+        &batch_body(&names, 9),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while checkpoints_in(&log).len() < before + (BULK_CHANGES as u64 / CHECKPOINT_EVERY) as usize
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    row.bulk_checkpoints = checkpoints_in(&log)[before..].to_vec();
+    let bulk_bytes: u64 = row.bulk_checkpoints.iter().map(|c| c.bytes).sum();
+    row.bulk_ratio = bulk_bytes as f64 / row.base_bytes as f64;
+    println!(
+        "  n={n}: 100k changes → {} checkpoints, {bulk_bytes} bytes = {:.3} of a base",
+        row.bulk_checkpoints.len(),
+        row.bulk_ratio
+    );
+
+    // 8. A few seconds more, then kill -9, and recovery.
+    let lat = paced(addr, &auth, n, 3, "durable", 2).await;
+    row.recovered_changes = lat.len();
+    row.load.push(loadavg());
+    p.kill9();
+    let p = SignerProcess::start(&config_path, &log);
+    row.recovery_s = p.started_in.as_secs_f64();
+    row.rss_recovered = p.rss_mib();
+    println!(
+        "  n={n}: recovery after kill -9 {:.2} s, RSS {:?}",
+        row.recovery_s, row.rss_recovered
+    );
+    p.stop();
+    std::fs::remove_dir_all(&dir).unwrap();
+    row
+}
+
+async fn run() {
+    let sizes: Vec<usize> = std::env::var("TUF_SCALE_SIZES")
+        .unwrap_or_else(|_| "250000,1000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let paced_secs: u64 = std::env::var("TUF_SCALE_PACED_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let tmp = tempfile::tempdir().unwrap();
+    let root: PathBuf =
+        std::env::var("TUF_SCALE_DIR").map_or_else(|_| tmp.path().to_owned(), PathBuf::from);
+    println!(
+        "scale: {} ; loadavg at start {} ; sizes {sizes:?}",
+        machine(),
+        loadavg()
+    );
+    let mut rows = Vec::new();
+    for n in sizes {
+        rows.push(run_size(&root, n, paced_secs).await);
+    }
+    let mib = |v: f64| format!("{v:.0}");
+    println!(
+        "\n| leaves | import (manifest MB) | first start (import rounds) | clean stop | start after clean stop | RSS after start (peak) MiB, B/leaf | RSS after load MiB | recovery after kill -9 (changes replayed) | RSS after recovery MiB | base checkpoint | checkpoints at 1,000/s: bytes, ms | 100,000 changes: checkpoints, bytes / base | one update signed | 1,000-change batch signed | signed p50 / p99 at 1,000/s (rate) | JSON proof one name: B, client ms | resolution of 1: B, ms | resolution of 1,000: B, ms | binary proof bytes | load (1/5/15 min) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let cks = |c: &[CheckpointLine]| {
+            c.iter()
+                .map(|c| {
+                    format!(
+                        "{}{} B/{} ms",
+                        if c.delta { "Δ " } else { "base " },
+                        c.bytes,
+                        c.millis
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        println!(
+            "| {} | {:.2} s ({:.0}) | {:.1} s | {:.2} s | {:.2} s | {} ({}), {:.0} | {} | {:.2} s ({}) | {} | {:.1} MB | {} | {} ({} deltas), {:.3} | {} ms | {} ms | {} / {} ms ({:.0}/s) | {} B, {:.3} ms | {} B, {:.3} ms | {} B, {:.2} ms | (binary proofs: another change) | {} |",
+            r.n,
+            r.import_s,
+            r.manifest_mb,
+            r.first_start_s,
+            r.clean_stop_s,
+            r.start_s,
+            mib(r.rss.0),
+            mib(r.rss.1),
+            r.rss.0 * 1024.0 * 1024.0 / r.n as f64,
+            mib(r.rss_after_load.0),
+            r.recovery_s,
+            r.recovered_changes,
+            mib(r.rss_recovered.0),
+            r.base_bytes as f64 / 1e6,
+            cks(&r.paced_checkpoints),
+            r.bulk_checkpoints.len(),
+            r.bulk_checkpoints.iter().filter(|c| c.delta).count(),
+            r.bulk_ratio,
+            fmt_ms(r.one_update_ms),
+            fmt_ms(r.batch_1000_ms),
+            fmt_ms(r.p50),
+            fmt_ms(r.p99),
+            r.paced_rate,
+            r.proof_one.0,
+            r.proof_one.1,
+            r.proofs_1.0,
+            r.proofs_1.1,
+            r.proofs_1000.0,
+            r.proofs_1000.1,
+            r.load.join(" → "),
+        );
+    }
+    if let (Some(small), Some(large)) = (rows.first(), rows.last()) {
+        println!(
+            "\nsigned p99 at {} leaves / at {} leaves: {:.2}x",
+            large.n,
+            small.n,
+            large.p99 / small.p99
+        );
+    }
+    println!("loadavg at end {}", loadavg());
+}
