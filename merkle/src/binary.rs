@@ -35,7 +35,7 @@ pub const FORMAT: u8 = 1;
 pub const MEDIA_TYPE: &str = "application/vnd.tuf-merkle-proof";
 
 /// Size limit for a binary single proof. The longest (256 siblings, none empty, a leaf
-/// terminal) for a name of 4,096 bytes is 12,443 bytes.
+/// terminal) for a name of 4,096 bytes is 12,394 bytes.
 pub const MAX_BINARY_PROOF_BYTES: usize = 16 * 1024;
 /// Default size limit for a binary multi-proof, the JSON form's: the binary form of a proof is
 /// never longer than its JSON form, so every multi-proof a JSON reader takes fits.
@@ -764,6 +764,35 @@ mod tests {
                 actual: MAX_BINARY_PROOF_BYTES + 1
             })
         );
+    }
+
+    /// POUF §10.3: the longest single proof for a name of 4,096 bytes fits the limit.
+    #[test]
+    fn the_longest_single_proof_fits_the_limit() {
+        let name = "n".repeat(4096);
+        let siblings: Vec<Digest> = (0..KEY_BITS as u32)
+            .map(|i| sha256(&i.to_be_bytes()))
+            .collect();
+        let absent = NonMembershipProof {
+            name: name.clone(),
+            siblings: siblings.clone(),
+            terminal: Terminal::Leaf {
+                key: sha256(b"k"),
+                contents_hash: sha256(b"c"),
+            },
+        }
+        .to_binary()
+        .unwrap();
+        let member = MembershipProof {
+            name,
+            contents: LeafContents::present(MAX_INTEGER, MAX_INTEGER, sha256(b"x")).unwrap(),
+            siblings,
+        }
+        .to_binary()
+        .unwrap();
+        assert_eq!((absent.len(), member.len()), (12_394, 12_378));
+        NonMembershipProof::from_binary(&absent).unwrap();
+        MembershipProof::from_binary(&member).unwrap();
     }
 
     #[test]
