@@ -20,6 +20,7 @@ pub mod auth;
 mod body;
 mod error;
 mod files;
+mod negotiate;
 mod proofs;
 mod state;
 mod status;
