@@ -234,6 +234,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn indexed_targets_are_a_pure_function_of_seed_and_number_and_distinct() {
+        let names: HashSet<String> = (0..20_000).map(|i| indexed_target(SEED, i).0).collect();
+        assert_eq!(names.len(), 20_000);
+        assert_eq!(indexed_target(SEED, 12_345), indexed_target(SEED, 12_345));
+        assert_ne!(indexed_target(SEED, 1).1, indexed_target(SEED + 1, 1).1);
+        let (name, _) = indexed_target(SEED, 36);
+        assert!(name.ends_with("-10"), "{name}");
+        assert_eq!(name, index_path(name.rsplit('/').next().unwrap()));
+    }
+
+    #[test]
     fn corpus_is_seeded_distinct_and_index_shaped() {
         let a = Corpus::new(5_000, SEED);
         let b = Corpus::new(5_000, SEED);
