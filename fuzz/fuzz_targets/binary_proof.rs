@@ -63,7 +63,10 @@ fn multi(data: &[u8]) {
     let Ok(proof) = parsed else {
         return;
     };
-    assert!(Proof::from_binary(data).is_err(), "a multi-proof read as a single proof");
+    assert!(
+        Proof::from_binary(data).is_err(),
+        "a multi-proof read as a single proof"
+    );
     assert_eq!(
         proof.to_binary().as_deref(),
         Ok(data),
@@ -86,7 +89,11 @@ fuzz_target!(|data: &[u8]| {
     multi(data);
     if let Ok(answer) = Answer::decode(data) {
         assert!(Answer::is_binary(data));
-        assert_eq!(answer.encode().as_deref(), Ok(data), "an answer re-encodes to other bytes");
+        assert_eq!(
+            answer.encode().as_deref(),
+            Ok(data),
+            "an answer re-encodes to other bytes"
+        );
         single(answer.proof);
         multi(answer.proof);
     }
