@@ -10,8 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use tough::schema::{RoleType, Root, Signed, Snapshot};
 use tuf_merkle::multiproof::MultiProof;
 use tuf_merkle::{Digest, LeafContents, Proof, ProofError};
@@ -20,6 +18,7 @@ use crate::attest::AttestationPolicy;
 use crate::classic::{self, TrustedTargets};
 use crate::error::ClientError;
 use crate::failover::{self, FailedAttempt, Repositories};
+use crate::proof_answer::{self, Claims, ProofFormat};
 use crate::state::{Mode, State, StateLock, write_atomic};
 use crate::transport::{Fetched, Transport};
 use crate::tuf::{self, Limits};
@@ -120,16 +119,8 @@ pub struct Client {
     defer_leaves: bool,
     /// Leaf floors verified but not yet written.
     leaves_unsaved: bool,
-}
-
-/// The signer's proof answer.
-#[derive(Deserialize)]
-struct ProofAnswer {
-    #[allow(dead_code)]
-    role: String,
-    timestamp_version: u64,
-    merkle_root: String,
-    proof: Box<RawValue>,
+    /// The encoding proofs are asked in.
+    proof_format: ProofFormat,
 }
 
 impl Client {
@@ -182,7 +173,15 @@ impl Client {
             attestation: None,
             defer_leaves: false,
             leaves_unsaved: false,
+            proof_format: ProofFormat::default(),
         })
+    }
+
+    /// Asks the proof API for proofs in `format` (default: binary, POUF §10, with JSON as the
+    /// fallback a server may answer); answers in either format are read and verified alike.
+    pub fn with_proof_format(mut self, format: ProofFormat) -> Self {
+        self.proof_format = format;
+        self
     }
 
     /// Replaces the download limits.
@@ -644,7 +643,11 @@ impl Client {
             tuf::encode_path(self.role()),
             tuf::encode_path(name)
         );
-        let answer = match self.transport().get(&path, self.limits.proof)? {
+        let accept = self.proof_format.accept();
+        let answer = match self
+            .transport()
+            .get_accepting(&path, accept, self.limits.proof)?
+        {
             Fetched::Found(b) => b,
             Fetched::NotFound => {
                 return Err(ClientError::Withheld {
@@ -653,13 +656,7 @@ impl Client {
                 });
             }
         };
-        let answer: ProofAnswer = tuf::parse(&path, &answer)?;
-        let proof = Proof::from_json(answer.proof.get().as_bytes()).map_err(|source| {
-            ClientError::MalformedProof {
-                name: name.to_owned(),
-                source,
-            }
-        })?;
+        let (answer, proof): (Claims, Proof) = proof_answer::single(&path, name, &answer)?;
         if proof.name() != name {
             return Err(ClientError::ProofForOtherName {
                 asked: name.to_owned(),
@@ -741,7 +738,7 @@ impl Client {
         name: &str,
         served: Option<LeafContents>,
         computed: Digest,
-        answer: &ProofAnswer,
+        answer: &Claims,
         version: u64,
         root: Digest,
     ) -> ClientError {
@@ -794,14 +791,17 @@ impl Client {
         &self,
         names: &[String],
         version: u64,
-    ) -> Result<(ProofAnswer, MultiProof), ClientError> {
+    ) -> Result<(Claims, MultiProof), ClientError> {
         let path = format!("api/v1/{}/proofs", tuf::encode_path(self.role()));
         let body = serde_json::to_vec(&serde_json::json!({ "names": names, "version": version }))
             .map_err(|e| ClientError::malformed("request", e))?;
-        let answer = match self
-            .transport()
-            .post_json(&path, &body, self.limits.multi_proof)?
-        {
+        let accept = self.proof_format.accept();
+        let answer = match self.transport().post_json_accepting(
+            &path,
+            &body,
+            accept,
+            self.limits.multi_proof,
+        )? {
             Fetched::Found(b) => b,
             Fetched::NotFound => {
                 return Err(ClientError::Withheld {
@@ -810,14 +810,8 @@ impl Client {
                 });
             }
         };
-        let answer: ProofAnswer = tuf::parse(&path, &answer)?;
-        let proof = MultiProof::from_json(answer.proof.get().as_bytes()).map_err(|source| {
-            ClientError::MalformedProof {
-                name: names.first().cloned().unwrap_or_default(),
-                source,
-            }
-        })?;
-        Ok((answer, proof))
+        let first = names.first().map_or("", String::as_str);
+        proof_answer::multi(&path, first, &answer)
     }
 
     /// `verify-many`: one multi-proof for all `names` (a lockfile's worth), each checked as

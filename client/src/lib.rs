@@ -22,6 +22,7 @@ pub mod client;
 pub mod error;
 pub mod failover;
 pub mod local;
+pub mod proof_answer;
 #[cfg(feature = "proxy")]
 pub mod proxy;
 pub mod state;
@@ -31,6 +32,7 @@ pub mod tuf;
 pub use client::{Client, Refreshed, Status, Verified};
 pub use error::{AttestationError, ClientError};
 pub use failover::{FailedAttempt, ServerFault};
+pub use proof_answer::ProofFormat;
 pub use state::{Mode, State};
 pub use transport::{FileTransport, HttpTransport, Transport};
 pub use tuf::Limits;

@@ -49,6 +49,23 @@ pub trait Transport: Send + Sync {
     fn get(&self, path: &str, limit: u64) -> Result<Fetched, ClientError>;
     /// POSTs the JSON `body` to `path`, reading at most `limit` bytes of the answer.
     fn post_json(&self, path: &str, body: &[u8], limit: u64) -> Result<Fetched, ClientError>;
+    /// [`Transport::get`] with `Accept: accept` (the proof API's formats, `docs/api.md`). A
+    /// transport without content negotiation ignores it; the caller reads any format.
+    fn get_accepting(&self, path: &str, accept: &str, limit: u64) -> Result<Fetched, ClientError> {
+        let _ = accept;
+        self.get(path, limit)
+    }
+    /// [`Transport::post_json`] with `Accept: accept`, as [`Transport::get_accepting`].
+    fn post_json_accepting(
+        &self,
+        path: &str,
+        body: &[u8],
+        accept: &str,
+        limit: u64,
+    ) -> Result<Fetched, ClientError> {
+        let _ = accept;
+        self.post_json(path, body, limit)
+    }
     /// Where it fetches from, for messages.
     fn describe(&self) -> String;
 }
@@ -311,9 +328,22 @@ impl HttpTransport {
 
     /// GET (`body` none) or POST `path`, following redirects as the policy allows, within one
     /// deadline for everything; sent again after a transient failure.
-    fn request(&self, path: &str, body: Option<&[u8]>, limit: u64) -> Result<Fetched, ClientError> {
+    fn request(
+        &self,
+        path: &str,
+        body: Option<&[u8]>,
+        accept: Option<&str>,
+        limit: u64,
+    ) -> Result<Fetched, ClientError> {
         self.retrying(|| {
-            let (url, response) = self.send(path, body, None)?;
+            let (url, response) = self.send(
+                path,
+                body,
+                Headers {
+                    if_none_match: None,
+                    accept,
+                },
+            )?;
             finish(&url, response, limit)
         })
     }
@@ -348,7 +378,11 @@ impl HttpTransport {
         etag: Option<&str>,
     ) -> Result<Conditional, ClientError> {
         self.retrying(|| {
-            let (url, response) = self.send(path, None, etag)?;
+            let headers = Headers {
+                if_none_match: etag,
+                accept: None,
+            };
+            let (url, response) = self.send(path, None, headers)?;
             if response.status().as_u16() == 304 {
                 return Ok(Conditional::Unchanged);
             }
@@ -369,7 +403,7 @@ impl HttpTransport {
         &self,
         path: &str,
         body: Option<&[u8]>,
-        if_none_match: Option<&str>,
+        headers: Headers<'_>,
     ) -> Result<(String, ureq::http::Response<ureq::Body>), Failure> {
         let deadline = Instant::now() + self.options.timeout;
         let mut url = self.url(path);
@@ -387,19 +421,27 @@ impl HttpTransport {
                         .config()
                         .timeout_global(Some(remaining))
                         .build();
-                    if let Some(tag) = if_none_match {
+                    if let Some(tag) = headers.if_none_match {
                         get = get.header("if-none-match", tag);
+                    }
+                    if let Some(accept) = headers.accept {
+                        get = get.header("accept", accept);
                     }
                     get.call()
                 }
-                Some(b) => self
-                    .agent
-                    .post(&url)
-                    .config()
-                    .timeout_global(Some(remaining))
-                    .build()
-                    .content_type("application/json")
-                    .send(b),
+                Some(b) => {
+                    let mut post = self
+                        .agent
+                        .post(&url)
+                        .config()
+                        .timeout_global(Some(remaining))
+                        .build()
+                        .content_type("application/json");
+                    if let Some(accept) = headers.accept {
+                        post = post.header("accept", accept);
+                    }
+                    post.send(b)
+                }
             };
             let response = result.map_err(|e| request_error(&url, e))?;
             let status = response.status().as_u16();
@@ -435,6 +477,13 @@ impl HttpTransport {
             url = next;
         }
     }
+}
+
+/// The optional request headers of [`HttpTransport::send`].
+#[derive(Clone, Copy)]
+struct Headers<'a> {
+    if_none_match: Option<&'a str>,
+    accept: Option<&'a str>,
 }
 
 /// Where a redirect from `from` to `location` leads, if `policy` allows it.
@@ -591,11 +640,25 @@ fn check_body(
 
 impl Transport for HttpTransport {
     fn get(&self, path: &str, limit: u64) -> Result<Fetched, ClientError> {
-        self.request(path, None, limit)
+        self.request(path, None, None, limit)
     }
 
     fn post_json(&self, path: &str, body: &[u8], limit: u64) -> Result<Fetched, ClientError> {
-        self.request(path, Some(body), limit)
+        self.request(path, Some(body), None, limit)
+    }
+
+    fn get_accepting(&self, path: &str, accept: &str, limit: u64) -> Result<Fetched, ClientError> {
+        self.request(path, None, Some(accept), limit)
+    }
+
+    fn post_json_accepting(
+        &self,
+        path: &str,
+        body: &[u8],
+        accept: &str,
+        limit: u64,
+    ) -> Result<Fetched, ClientError> {
+        self.request(path, Some(body), Some(accept), limit)
     }
 
     fn describe(&self) -> String {

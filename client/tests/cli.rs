@@ -121,6 +121,16 @@ fn usage_errors_exit_64_and_help_and_version_exit_0() {
         ][..],
         &["-v", "-q", "refresh", "--state", "s", "--repo", "r"][..],
         &["completions", "tcsh"][..],
+        &[
+            "verify",
+            "--state",
+            "s",
+            "--repo",
+            "r",
+            "--proof-format",
+            "cbor",
+            "x",
+        ][..],
     ] {
         let r = run(args);
         assert_eq!(r.code, Some(64), "{args:?}: {}", r.stderr);
@@ -199,6 +209,21 @@ fn every_command_prints_json_and_exit_codes_tell_present_from_not_present() {
     assert_eq!(v["file_checked"], false);
     assert_eq!(v["download"], Value::Null);
     assert_eq!(v["repository"], url);
+
+    // Asked for JSON proofs: the same answer (binary is the default).
+    let r = run(&[
+        "verify",
+        "--json",
+        "--proof-format",
+        "json",
+        "--state",
+        st,
+        "--repo",
+        &url,
+        SERDE,
+    ]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.json(), v);
 
     let r = run(&["verify", "--json", "--state", st, "--repo", &url, RAND]);
     assert_eq!(r.code, Some(2), "{}", r.stderr);

@@ -14,10 +14,11 @@ use tuf_client::transport::{Fetched, HttpOptions, Redirects};
 use tuf_client::{ClientError, HttpTransport, Transport};
 
 /// A one-thread-per-connection HTTP/1.1 server on 127.0.0.1 that records `METHOD PATH` of every
-/// request and answers with `handler`, which writes the raw response.
+/// request (and its `Accept` header) and answers with `handler`, which writes the raw response.
 struct Server {
     port: u16,
     hits: Arc<Mutex<Vec<String>>>,
+    accepts: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 impl Server {
@@ -25,23 +26,29 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let hits = Arc::new(Mutex::new(Vec::new()));
+        let accepts = Arc::new(Mutex::new(Vec::new()));
         let handler = Arc::new(handler);
-        let h = hits.clone();
+        let (h, a) = (hits.clone(), accepts.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let (handler, hits) = (handler.clone(), h.clone());
+                let (handler, hits, accepts) = (handler.clone(), h.clone(), a.clone());
                 std::thread::spawn(move || {
-                    let Some((method, path)) = read_request(&mut stream) else {
+                    let Some((method, path, accept)) = read_request(&mut stream) else {
                         return;
                     };
                     hits.lock().unwrap().push(format!("{method} {path}"));
+                    accepts.lock().unwrap().push(accept);
                     handler(&method, &path, &mut stream);
                     let _ = stream.flush();
                 });
             }
         });
-        Server { port, hits }
+        Server {
+            port,
+            hits,
+            accepts,
+        }
     }
 
     fn url(&self) -> String {
@@ -53,8 +60,8 @@ impl Server {
     }
 }
 
-/// Reads a request's head and body (by Content-Length); returns its method and path.
-fn read_request(stream: &mut TcpStream) -> Option<(String, String)> {
+/// Reads a request's head and body (by Content-Length); returns its method, path and `Accept`.
+fn read_request(stream: &mut TcpStream) -> Option<(String, String, Option<String>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -82,8 +89,13 @@ fn read_request(stream: &mut TcpStream) -> Option<(String, String)> {
         }
         have += n;
     }
+    let accept = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("accept"))
+        .map(|(_, v)| v.trim().to_owned());
     let mut first = head.lines().next()?.split(' ');
-    Some((first.next()?.to_owned(), first.next()?.to_owned()))
+    Some((first.next()?.to_owned(), first.next()?.to_owned(), accept))
 }
 
 fn respond(stream: &mut TcpStream, status: &str, headers: &str, body: &[u8]) {
@@ -409,4 +421,34 @@ fn backoff_doubles_with_jitter_and_is_capped() {
     assert!(backoff(base, 30) <= MAX_BACKOFF);
     assert!(backoff(base, 30) >= MAX_BACKOFF / 2);
     assert_eq!(HttpOptions::default().retries, 2);
+}
+
+/// The proof API's formats (`docs/api.md`): `get_accepting` and `post_json_accepting` send the
+/// `Accept` they are given, the plain calls none of it, on every attempt and through redirects.
+#[test]
+fn accept_is_sent_where_asked() {
+    let server = Server::start(|_, path, s| match path {
+        "/moved" => redirect(s, "307 Temporary Redirect", "/here"),
+        _ => respond(s, "200 OK", "", b"ok"),
+    });
+    let t = HttpTransport::new(&server.url());
+    let binary = "application/vnd.tuf-merkle-proof, application/json;q=0.5";
+    t.get("here", 10).unwrap();
+    t.get_accepting("here", binary, 10).unwrap();
+    t.post_json("here", b"{}", 10).unwrap();
+    t.post_json_accepting("moved", b"{}", "application/json", 10)
+        .unwrap();
+    let accepts = server.accepts.lock().unwrap().clone();
+    // ureq sends `*/*` of its own when told nothing.
+    assert_eq!(
+        accepts,
+        vec![
+            Some("*/*".to_owned()),
+            Some(binary.to_owned()),
+            Some("*/*".to_owned()),
+            Some("application/json".to_owned()),
+            Some("application/json".to_owned()),
+        ]
+    );
+    assert_eq!(server.hits().len(), 5);
 }

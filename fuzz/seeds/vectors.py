@@ -2,7 +2,8 @@
 """Writes seeds for the merkle fuzz targets from the POUF test vectors (merkle/tests/vectors).
 
 Every proof of every vector file (a few per file, all of the small ones) in the compact JSON the
-signer serves, and the distinct leaf-contents shapes. Run from anywhere; review and commit
+signer serves, and the distinct leaf-contents shapes; for `binary_proof`, the binary proofs and
+answers of merkle/tests/vectors/binary (POUF §10). Run from anywhere; review and commit
 `fuzz/corpus`.
 """
 import json
@@ -36,3 +37,13 @@ for path in sorted(vectors.glob("*.json")):
         if shape not in seen:
             seen.add(shape)
             write("leaf_contents", f"vector-{stem}-{len(seen)}.json", c)
+
+
+for path in sorted((vectors / "binary").glob("*.json")):
+    v = json.loads(path.read_text())
+    d = corpus / "binary_proof"
+    d.mkdir(parents=True, exist_ok=True)
+    for i, p in enumerate(v.get("proofs", [])):
+        (d / f"vector-{path.stem}-{i}.bin").write_bytes(bytes.fromhex(p["hex"]))
+    for i, a in enumerate(v.get("answers", [])):
+        (d / f"vector-{path.stem}-answer-{i}.bin").write_bytes(bytes.fromhex(a["hex"]))

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use tuf_merkle::contents::MAX_INTEGER;
 use tuf_merkle::hash::{Digest, interior_hash, leaf_hash, sha256};
+use tuf_merkle::multiproof::MultiProof;
 use tuf_merkle::{
     EMPTY, LeafContents, MembershipProof, NonMembershipProof, Proof, Terminal, Tree, key_of,
 };
@@ -188,6 +189,16 @@ fn main() {
             .iter()
             .map(|(n, c)| json!({"name": n, "contents": c}))
             .collect();
+        if v.file != "thousand.json" {
+            let proved = Proved {
+                file: v.file,
+                leaves: &v.leaves,
+                members: &members,
+                absent: &v.absent,
+                multi: &v.multi,
+            };
+            write_binary(&dir.join("binary"), &proved, &tree);
+        }
         let mut doc = json!({
             "pouf": "tuf-mpt-sha256-v1",
             "description": v.description,
@@ -212,6 +223,406 @@ fn main() {
             tree.root()
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// binary/*.json: the binary encoding (POUF §10) of the same proofs, with their JSON forms.
+
+/// One proof in both encodings.
+fn both(kind: &str, asked: Value, json_bytes: Vec<u8>, binary: Vec<u8>) -> Value {
+    json!({
+        "kind": kind,
+        "asked": asked,
+        "json": serde_json::from_slice::<Value>(&json_bytes).unwrap(),
+        "json_length": json_bytes.len(),
+        "hex": hex::encode(&binary),
+        "length": binary.len(),
+    })
+}
+
+/// What a vector file proves, for its binary twin.
+struct Proved<'a> {
+    file: &'static str,
+    leaves: &'a [(String, LeafContents)],
+    members: &'a [String],
+    absent: &'a [String],
+    multi: &'a [Vec<String>],
+}
+
+fn write_binary(dir: &Path, v: &Proved<'_>, tree: &Tree) {
+    std::fs::create_dir_all(dir).unwrap();
+    let root = tree.root();
+    let mut proofs = Vec::new();
+    for n in v.members.iter().chain(v.absent) {
+        let p = tree.prove(n);
+        let kind = match p {
+            Proof::Membership(_) => "membership",
+            Proof::NonMembership(_) => "non_membership",
+        };
+        proofs.push(both(kind, json!(n), p.to_json(), p.to_binary().unwrap()));
+    }
+    for names in v.multi {
+        let p = tree.prove_many(names).unwrap();
+        proofs.push(both(
+            "multi",
+            json!(names),
+            p.to_json(),
+            p.to_binary().unwrap(),
+        ));
+    }
+    let mut doc = json!({
+        "pouf": "tuf-mpt-sha256-v1",
+        "encoding": "binary, docs/pouf.md §10",
+        "description": format!(
+            "The proofs of ../{} (leaves, root) in the binary encoding, each with its JSON form and both lengths in bytes.",
+            v.file
+        ),
+        "leaves": v.leaves.iter().map(|(n, c)| json!({"name": n, "contents": c})).collect::<Vec<_>>(),
+        "root": root.to_hex(),
+        "proofs": proofs,
+    });
+    if v.file == "rules.json" {
+        let (answers, refused) = binary_rules(tree);
+        doc["description"] = json!(format!(
+            "{} `answers`: the signer's binary answers (§10.5) with their JSON forms; `refused`: byte strings that readers must refuse when asked about `asked` against `root`, with the section whose rule refuses them and the tuf_merkle::ProofError variant the reference reports.",
+            doc["description"].as_str().unwrap()
+        ));
+        doc["answers"] = Value::Array(answers);
+        doc["refused"] = Value::Array(refused);
+    }
+    let mut text = serde_json::to_string_pretty(&doc).unwrap();
+    text.push('\n');
+    std::fs::write(dir.join(v.file), text).unwrap();
+    println!("wrote binary/{}", v.file);
+}
+
+/// `bytes` with `bytes[at..at + with.len()]` replaced by `with`.
+fn patch(bytes: &[u8], at: usize, with: &[u8]) -> String {
+    let mut b = bytes.to_vec();
+    b[at..at + with.len()].copy_from_slice(with);
+    hex::encode(b)
+}
+
+/// The rules tree's binary answers and the byte strings readers must refuse.
+fn binary_rules(tree: &Tree) -> (Vec<Value>, Vec<Value>) {
+    let a = with_prefix("rules/a/", "000");
+    let b = with_prefix("rules/b/", "010");
+    let d = with_prefix("rules/d/", "10");
+    let f = with_prefix("rules/f/", "1100");
+    let r = with_prefix("rules/absent/r/", "001");
+    let q = with_prefix("rules/absent/q/", "111");
+    let u = with_prefix("rules/absent/u/", "1100");
+    let root = tree.root();
+
+    let answer = |kind: &str, asked: Value, version: u64, proof_json: Vec<u8>, proof: Vec<u8>| {
+        let bytes = tuf_merkle::binary::Answer {
+            role: "crates.io",
+            timestamp_version: version,
+            merkle_root: root,
+            proof: &proof,
+        }
+        .encode()
+        .unwrap();
+        let proof_json: Value = serde_json::from_slice(&proof_json).unwrap();
+        json!({
+            "kind": kind,
+            "asked": asked,
+            "json": {"role": "crates.io", "timestamp_version": version, "merkle_root": root.to_hex(), "proof": proof_json},
+            "hex": hex::encode(&bytes),
+            "length": bytes.len(),
+        })
+    };
+    let pf = tree.prove(&f);
+    let multi = tree.prove_many(&[&a, &r, &q, &d]).unwrap();
+    let answers = vec![
+        answer(
+            "membership",
+            json!(f),
+            7,
+            pf.to_json(),
+            pf.to_binary().unwrap(),
+        ),
+        answer(
+            "multi",
+            json!([&a, &r, &q, &d]),
+            7,
+            multi.to_json(),
+            multi.to_binary().unwrap(),
+        ),
+    ];
+
+    let refuse = |kind: &str, asked: Value, section: &str, error: &str, why: &str, hex: String| json!({"kind": kind, "asked": asked, "section": section, "error": error, "why": why, "hex": hex});
+    // f's proof: magic 0..3, format 3, kind 4, name length 5..7, name, contents tag, version,
+    // length, sha256, depth, one bitmap byte, three siblings (the one at level 2 is E).
+    let member_f = tree.prove(&f).to_binary().unwrap();
+    let n = f.len();
+    let tag = 7 + n;
+    let depth = tag + 49;
+    let bitmap = depth + 2;
+    assert_eq!(member_f[depth..bitmap], 4u16.to_le_bytes());
+    assert_eq!(member_f[bitmap], 0b0010_0000, "f's sibling at level 2 is E");
+    assert_eq!(member_f.len(), bitmap + 1 + 3 * 32);
+    let mf = |section: &str, error: &str, why: &str, hex: String| {
+        refuse("membership", json!(f), section, error, why, hex)
+    };
+    let absent_u = tree.prove(&u).to_binary().unwrap();
+    let absent_q = tree.prove(&q).to_binary().unwrap();
+    let multi_b = multi.to_binary().unwrap();
+    // The multi-proof's entries, to reorder and repeat them.
+    let p = MultiProof::from_binary(&multi_b).unwrap();
+    let entry = |name: &str, c: Option<LeafContents>| {
+        let single = MultiProof::from_parts(vec![(name.to_owned(), c)], vec![0], vec![])
+            .unwrap()
+            .to_binary()
+            .unwrap();
+        // Header 5, count 4, the entry, shape length 4, shape 1, hash count 4.
+        single[9..single.len() - 9].to_vec()
+    };
+    let entries: Vec<Vec<u8>> = p.targets().iter().map(|(n, c)| entry(n, *c)).collect();
+    let entries_len: usize = entries.iter().map(Vec::len).sum();
+    let tail = multi_b[9 + entries_len..].to_vec();
+    let multi_with = |count: u32, list: &[&Vec<u8>]| {
+        let mut out = multi_b[..5].to_vec();
+        out.extend_from_slice(&count.to_le_bytes());
+        for e in list {
+            out.extend_from_slice(e);
+        }
+        out.extend_from_slice(&tail);
+        hex::encode(out)
+    };
+    let ma = |section: &str, error: &str, why: &str, hex: String| {
+        refuse("multi", json!([&a, &r, &q, &d]), section, error, why, hex)
+    };
+    let mut padded_f = member_f.clone();
+    padded_f.resize(16_385, 0);
+    let mut trailing = member_f.clone();
+    trailing.push(0);
+    let written_e = {
+        let mut out = member_f[..bitmap].to_vec();
+        out.push(0);
+        out.extend_from_slice(&member_f[bitmap + 1..bitmap + 1 + 64]);
+        out.extend_from_slice(&EMPTY.0);
+        out.extend_from_slice(&member_f[bitmap + 1 + 64..]);
+        hex::encode(out)
+    };
+    let refused = vec![
+        mf(
+            "10",
+            "BadMagic",
+            "§10: a JSON text where the binary form was asked for",
+            hex::encode(tree.prove(&f).to_json()),
+        ),
+        mf(
+            "10",
+            "UnsupportedFormat",
+            "§10: format version 2",
+            patch(&member_f, 3, &[2]),
+        ),
+        mf(
+            "10",
+            "WrongKind",
+            "§10: kind 0 names no proof",
+            patch(&member_f, 4, &[0]),
+        ),
+        mf(
+            "10",
+            "WrongKind",
+            "§10: a multi-proof read as a single proof",
+            hex::encode(tree.prove_many(&[&f]).unwrap().to_binary().unwrap()),
+        ),
+        mf(
+            "10",
+            "TooLarge",
+            "§10: 16,385 bytes, over the 16 KiB limit of a single proof (here its last sibling followed by zeros)",
+            hex::encode(&padded_f),
+        ),
+        mf(
+            "10",
+            "Truncated",
+            "§10: the last byte of the last sibling missing",
+            hex::encode(&member_f[..member_f.len() - 1]),
+        ),
+        mf(
+            "10",
+            "TrailingData",
+            "§10: a byte after the proof",
+            hex::encode(&trailing),
+        ),
+        mf(
+            "10",
+            "NotUtf8",
+            "§10: a name byte 0xff, not UTF-8",
+            patch(&member_f, 7, &[0xff]),
+        ),
+        mf(
+            "10",
+            "BadTag",
+            "§10: contents tag 2 (absent) in a membership proof",
+            patch(&member_f, tag, &[2]),
+        ),
+        mf(
+            "10",
+            "BadTag",
+            "§10: contents tag 3",
+            patch(&member_f, tag, &[3]),
+        ),
+        mf(
+            "2",
+            "Contents",
+            "§2: version 0",
+            patch(&member_f, tag + 1, &0u64.to_le_bytes()),
+        ),
+        mf(
+            "2",
+            "Contents",
+            "§2: a length of 2^63",
+            patch(&member_f, tag + 9, &(1u64 << 63).to_le_bytes()),
+        ),
+        mf(
+            "10",
+            "PathTooLong",
+            "§10: depth 257",
+            patch(&member_f, depth, &257u16.to_le_bytes()),
+        ),
+        mf(
+            "10",
+            "NonCanonical",
+            "§10: a bitmap bit past the depth set",
+            patch(&member_f, bitmap, &[0b0010_1000]),
+        ),
+        mf(
+            "10",
+            "NonCanonical",
+            "§10 (§4): the bitmap marks the deepest sibling empty",
+            patch(&member_f, bitmap, &[0b0011_0000]),
+        ),
+        mf(
+            "10",
+            "NonCanonical",
+            "§10: the empty sibling written out as 32 zero bytes instead of a bitmap bit",
+            written_e,
+        ),
+        mf(
+            "4",
+            "RootMismatch",
+            "§4: a sibling changed",
+            patch(&member_f, bitmap + 1, &[0x55]),
+        ),
+        refuse(
+            "membership",
+            json!(b),
+            "4",
+            "WrongNames",
+            "§4: a valid proof about f where b was asked",
+            hex::encode(&member_f),
+        ),
+        refuse(
+            "non_membership",
+            json!(u),
+            "10",
+            "BadTag",
+            "§10: terminal tag 2",
+            patch(&absent_u, absent_u.len() - 65, &[2]),
+        ),
+        refuse(
+            "non_membership",
+            json!(q),
+            "10",
+            "Truncated",
+            "§10: the terminal missing",
+            hex::encode(&absent_q[..absent_q.len() - 1]),
+        ),
+        refuse(
+            "non_membership",
+            json!(q),
+            "10",
+            "WrongKind",
+            "§10: a non-membership proof read as a membership proof is of the wrong kind",
+            patch(&absent_q, 4, &[1]),
+        ),
+        ma(
+            "10",
+            "NoNames",
+            "§10: a name count of 0",
+            multi_with(0, &[]),
+        ),
+        ma(
+            "10",
+            "Truncated",
+            "§10: a name count of 2^32 - 1, more than the bytes hold",
+            multi_with(u32::MAX, &entries.iter().collect::<Vec<_>>()),
+        ),
+        ma(
+            "10",
+            "NonCanonical",
+            "§10: the first two names swapped (not in ascending key order)",
+            multi_with(4, &[&entries[1], &entries[0], &entries[2], &entries[3]]),
+        ),
+        ma(
+            "10",
+            "DuplicateName",
+            "§10: a name twice",
+            multi_with(
+                5,
+                &[
+                    &entries[0],
+                    &entries[1],
+                    &entries[1],
+                    &entries[2],
+                    &entries[3],
+                ],
+            ),
+        ),
+        ma("10", "BadTag", "§10: an entry tag 3", {
+            let mut e0 = entries[0].clone();
+            let at = e0.len()
+                - match p.targets()[0].1 {
+                    Some(LeafContents::Present { .. }) => 49,
+                    Some(LeafContents::Deleted { .. }) => 9,
+                    None => 1,
+                };
+            e0[at] = 3;
+            multi_with(4, &[&e0, &entries[1], &entries[2], &entries[3]])
+        }),
+        ma(
+            "10",
+            "Truncated",
+            "§10: one hash short",
+            hex::encode(&multi_b[..multi_b.len() - 32]),
+        ),
+        ma(
+            "10",
+            "TrailingData",
+            "§10: a byte after the hashes",
+            hex::encode([&multi_b[..], &[0]].concat()),
+        ),
+        ma(
+            "6",
+            "Leftover",
+            "§6: a shape byte more (the hash count and hashes follow it)",
+            {
+                let shape_at = 9 + entries_len;
+                let shape_len =
+                    u32::from_le_bytes(multi_b[shape_at..shape_at + 4].try_into().unwrap());
+                let end = shape_at + 4 + shape_len as usize;
+                let mut out = multi_b[..shape_at].to_vec();
+                out.extend_from_slice(&(shape_len + 1).to_le_bytes());
+                out.extend_from_slice(&multi_b[shape_at + 4..end]);
+                out.push(0);
+                out.extend_from_slice(&multi_b[end..]);
+                hex::encode(out)
+            },
+        ),
+        refuse(
+            "multi",
+            json!([&a, &r, &q]),
+            "6",
+            "WrongNames",
+            "§6: a valid multi-proof with a name not asked about",
+            hex::encode(&multi_b),
+        ),
+    ];
+    (answers, refused)
 }
 
 // ---------------------------------------------------------------------------------------------

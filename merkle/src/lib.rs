@@ -8,13 +8,15 @@
 //! - [`proof`] holds membership and non-membership proofs, [`multiproof`] the compact proof for
 //!   many names at once; both verify as pure functions of a root and a proof.
 //! - [`json`] reads and writes them: TAP-16's snapshot Merkle metadata and this POUF's own forms,
-//!   strictly, with size limits.
+//!   strictly, with size limits; [`binary`] the compact binary encoding of the same proofs
+//!   (raw hashes, a bitmap of empty siblings), one byte string per proof.
 //!
 //! The crate does no I/O and has no unsafe code, so that a client such as cargo can embed the
 //! verifier. `docs/pouf.md` in the repository specifies every byte.
 
 #![forbid(unsafe_code)]
 
+pub mod binary;
 pub mod contents;
 pub mod hash;
 pub mod json;

@@ -86,6 +86,11 @@ impl MultiProof {
         &self.shape
     }
 
+    /// The hashes, in the order the walk consumes them.
+    pub fn hashes(&self) -> &[Digest] {
+        &self.hashes
+    }
+
     /// The hashes, concatenated.
     pub fn hash_bytes(&self) -> Vec<u8> {
         self.hashes.iter().flat_map(|h| h.0).collect()

@@ -179,6 +179,36 @@ pub enum ProofError {
     /// may verify, but only for the names it carries.
     #[error("the proof is not about the names asked: {0}")]
     WrongNames(String),
+    /// A binary proof (POUF §10) or answer that does not start with its magic bytes: not
+    /// this encoding at all (a JSON text, say).
+    #[error("not a binary {0}: it does not start with the magic bytes")]
+    BadMagic(&'static str),
+    /// A binary encoding of a format version this reader does not know.
+    #[error("binary format version {0} is not supported (only 1 is)")]
+    UnsupportedFormat(u8),
+    /// A binary proof of another kind than the reader expects (a multi-proof where a single
+    /// proof was asked for, say), or of no kind at all.
+    #[error("binary proof of kind {found}, not {expected}")]
+    WrongKind {
+        /// What the reader expects.
+        expected: &'static str,
+        /// The kind byte found.
+        found: u8,
+    },
+    /// A binary proof that ends inside a field.
+    #[error("binary proof ends inside {0}")]
+    Truncated(&'static str),
+    /// A tag byte with no meaning at its place (contents, an entry, a terminal).
+    #[error("{field}: tag {tag:#04x} is not allowed here")]
+    BadTag {
+        /// The field.
+        field: &'static str,
+        /// The byte found.
+        tag: u8,
+    },
+    /// A name (or role) in a binary proof that is not UTF-8.
+    #[error("{0} is not UTF-8")]
+    NotUtf8(&'static str),
     /// Everything is well-formed but the computed root is not the trusted one.
     #[error("proof computes root {computed}, not the trusted root {expected}")]
     RootMismatch {

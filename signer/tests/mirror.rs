@@ -194,21 +194,38 @@ fn assert_same_bytes(up: &Upstream, m: &Mirror, v: u64, names: &[String]) {
         assert!(a.body == b.body, "{p} differs:\n{}\n{}", a.text(), b.text());
         assert_eq!(a.header("cache-control"), b.header("cache-control"), "{p}");
     }
+    // Proofs in the binary encoding (POUF §10) too: the same bytes and headers.
+    let binary = ("accept", tuf_merkle::binary::MEDIA_TYPE);
+    let get = |addr, p: &str| {
+        try_request_blocking(addr, "GET", p, &[binary], b"", Duration::from_secs(30)).unwrap()
+    };
+    for p in paths.iter().filter(|p| p.contains("/proof/")) {
+        let (a, b) = (get(up.addr, p), get(m.addr, p));
+        assert_eq!((a.status, b.status), (200, 200), "{p}: {}", b.text());
+        assert_eq!(a.header("content-type"), Some(binary.1), "{p}");
+        assert!(a.body == b.body, "{p} differs in binary");
+        for h in ["content-type", "cache-control", "vary"] {
+            assert_eq!(a.header(h), b.header(h), "{p}: {h}");
+        }
+    }
     let body = serde_json::json!({ "names": names, "version": v }).to_string();
-    let post = |addr| {
+    let post = |addr, accept: &str| {
         try_request_blocking(
             addr,
             "POST",
             &format!("/api/v1/{MERKLE}/proofs"),
-            &[("content-type", "application/json")],
+            &[("content-type", "application/json"), ("accept", accept)],
             body.as_bytes(),
             Duration::from_secs(30),
         )
         .unwrap()
     };
-    let (a, b) = (post(up.addr), post(m.addr));
-    assert_eq!(a.status, 200, "{}", a.text());
-    assert!(a.body == b.body, "multi-proof differs");
+    for accept in ["application/json", binary.1] {
+        let (a, b) = (post(up.addr, accept), post(m.addr, accept));
+        assert_eq!(a.status, 200, "{}", a.text());
+        assert_eq!(a.header("content-type"), Some(accept));
+        assert!(a.body == b.body, "multi-proof differs ({accept})");
+    }
 }
 
 #[test]

@@ -17,7 +17,8 @@
 //!   `now`; [`Timestamp::check_rollback`] refuses an older version, a second timestamp with the
 //!   trusted version, and a snapshot version going down.
 //! - **Proofs.** Proofs are checked only against the `merkle_root` of a verified [`Timestamp`],
-//!   by `tuf-merkle` (the tree math is not duplicated), and only for the names asked.
+//!   by `tuf-merkle` (the tree math is not duplicated), and only for the names asked, in
+//!   either encoding (JSON, or binary: POUF §10).
 //! - **Signatures.** A threshold counts distinct keys the role lists: a signature counts only
 //!   under a key ID the role lists, which the root was checked to list under the key's own TUF
 //!   key ID (SHA-256 of its canonical JSON); one key listed under two IDs counts once, and a
@@ -44,8 +45,11 @@
 //! }
 //! let now = SystemTime::now();
 //! let timestamp = verify_timestamp(&root, &fetch("timestamp.json").unwrap_or_default(), now)?;
-//! let proof = fetch("api/v1/crates.io/proof/se/rd/serde").unwrap_or_default();
-//! match timestamp.verify_proof_json("se/rd/serde", &proof)? {
+//! // The signer's answer, JSON, or binary when asked with `Accept: ` followed by
+//! // `tuf_verify_core::BINARY_PROOF_MEDIA_TYPE` (a third of the bytes, POUF §10).
+//! let answer = fetch(&format!("api/v1/crates.io/proof/se/rd/serde?version={}", timestamp.version()))
+//!     .unwrap_or_default();
+//! match timestamp.verify_proof_answer("se/rd/serde", &answer)? {
 //!     Membership::Member(contents) => println!("present: {contents:?}"),
 //!     Membership::Absent => println!("never published"),
 //! }
@@ -128,5 +132,6 @@ pub use root::{RootUpdate, TrustedRoot};
 pub use time::Expires;
 pub use timestamp::{Freshness, load_trusted_timestamp, verify_timestamp};
 /// The proof types and their errors, from `tuf-merkle`, so that a caller needs no other crate.
+pub use tuf_merkle::binary::{Answer as BinaryAnswer, MEDIA_TYPE as BINARY_PROOF_MEDIA_TYPE};
 pub use tuf_merkle::multiproof::MultiProof;
 pub use tuf_merkle::{Digest, LeafContents, Proof, ProofError};

@@ -8,12 +8,19 @@
 //!   (`verify_for`), so the core and the signer, the auditor and the Python checker of the POUF
 //!   vectors apply the same rules;
 //! - a proof counts only for the names asked: a proof about another name, or a multi-proof with
-//!   a name missing or added, is refused even if it verifies (POUF §4–§6).
+//!   a name missing or added, is refused even if it verifies (POUF §4–§6);
+//! - both encodings, JSON (POUF §4–§6) and binary (§10), are decoded into the same proof types
+//!   and verified by the same code: the encoding changes the bytes, never what is accepted;
+//! - in an answer of the signer's API, only the proof counts: its `timestamp_version` and
+//!   `merkle_root` are the server's claims and are not used.
 
 use std::collections::BTreeMap;
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tuf_merkle::binary::Answer;
 use tuf_merkle::multiproof::MultiProof;
-use tuf_merkle::{LeafContents, Proof};
+use tuf_merkle::{LeafContents, Proof, ProofError};
 
 use crate::error::VerifyError;
 use crate::metadata::Timestamp;
@@ -67,6 +74,30 @@ impl Timestamp {
         self.verify_proof(asked, &proof)
     }
 
+    /// [`Timestamp::verify_proof`] of a proof in the binary encoding (POUF §10), decoded
+    /// strictly with its 16 KiB limit.
+    pub fn verify_proof_binary(
+        &self,
+        asked: &str,
+        bytes: &[u8],
+    ) -> Result<Membership, VerifyError> {
+        self.proof_root()?;
+        let proof = Proof::from_binary(bytes).map_err(|e| self.proof_error(e))?;
+        self.verify_proof(asked, &proof)
+    }
+
+    /// [`Timestamp::verify_proof`] of the body of the signer's answer to `GET
+    /// …/proof/{name}` (`docs/api.md`), JSON or binary (`Accept:
+    /// application/vnd.tuf-merkle-proof`), told apart by its first bytes. Only the proof in
+    /// it counts (the caller bounds the body it reads; the proof has its own limit).
+    pub fn verify_proof_answer(&self, asked: &str, body: &[u8]) -> Result<Membership, VerifyError> {
+        self.proof_root()?;
+        match answer_proof(body).map_err(|e| self.proof_error(e))? {
+            AnswerProof::Json(json) => self.verify_proof_json(asked, json.get().as_bytes()),
+            AnswerProof::Binary(bytes) => self.verify_proof_binary(asked, bytes),
+        }
+    }
+
     /// Verifies a multi-proof for exactly the names `asked` (a name asked twice counts once)
     /// against this timestamp's `merkle_root`; returns what it proves for each name.
     pub fn verify_multi_proof<S: AsRef<str>>(
@@ -99,4 +130,64 @@ impl Timestamp {
             MultiProof::from_json_with_limit(json, limit).map_err(|e| self.proof_error(e))?;
         self.verify_multi_proof(asked, &proof)
     }
+
+    /// [`Timestamp::verify_multi_proof`] of a multi-proof in the binary encoding (POUF §10),
+    /// decoded strictly with at most `limit` bytes
+    /// ([`tuf_merkle::binary::MAX_BINARY_MULTI_PROOF_BYTES`], 64 MiB, is the POUF's default).
+    pub fn verify_multi_proof_binary<S: AsRef<str>>(
+        &self,
+        asked: &[S],
+        bytes: &[u8],
+        limit: usize,
+    ) -> Result<BTreeMap<String, Membership>, VerifyError> {
+        self.proof_root()?;
+        let proof =
+            MultiProof::from_binary_with_limit(bytes, limit).map_err(|e| self.proof_error(e))?;
+        self.verify_multi_proof(asked, &proof)
+    }
+
+    /// [`Timestamp::verify_multi_proof`] of the body of the signer's answer to `POST
+    /// …/proofs`, JSON or binary, its proof at most `limit` bytes.
+    pub fn verify_multi_proof_answer<S: AsRef<str>>(
+        &self,
+        asked: &[S],
+        body: &[u8],
+        limit: usize,
+    ) -> Result<BTreeMap<String, Membership>, VerifyError> {
+        self.proof_root()?;
+        match answer_proof(body).map_err(|e| self.proof_error(e))? {
+            AnswerProof::Json(json) => {
+                self.verify_multi_proof_json(asked, json.get().as_bytes(), limit)
+            }
+            AnswerProof::Binary(bytes) => self.verify_multi_proof_binary(asked, bytes, limit),
+        }
+    }
+}
+
+/// The proof in one of the signer's proof answers.
+enum AnswerProof<'a> {
+    /// The text of the JSON answer's `proof` member.
+    Json(Box<RawValue>),
+    /// The proof of a binary answer (POUF §10.5).
+    Binary(&'a [u8]),
+}
+
+/// The JSON answer: exactly these members, none twice (serde refuses a repeated field).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // The envelope is read to be refused if malformed; only `proof` is used.
+struct JsonAnswer {
+    role: String,
+    timestamp_version: u64,
+    merkle_root: String,
+    proof: Box<RawValue>,
+}
+
+fn answer_proof(body: &[u8]) -> Result<AnswerProof<'_>, ProofError> {
+    if Answer::is_binary(body) {
+        return Ok(AnswerProof::Binary(Answer::decode(body)?.proof));
+    }
+    let answer: JsonAnswer = serde_json::from_slice(body)
+        .map_err(|e| ProofError::Malformed(format!("the proof answer: {e}")))?;
+    Ok(AnswerProof::Json(answer.proof))
 }

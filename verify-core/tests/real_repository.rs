@@ -83,16 +83,27 @@ fn a_real_repository_verifies_with_the_core_alone() {
     .unwrap();
     assert_eq!(copy.check_rollback(&ts), Ok(Freshness::Unchanged));
 
-    // Single proofs against that version: present, deleted, absent.
+    // Single proofs against that version: present, deleted, absent; each also asked in the
+    // binary encoding (POUF §10), which must say the same, and whose answer the core takes as
+    // it came, as it takes the JSON answer.
+    let binary = [("Accept", tuf_verify_core::BINARY_PROOF_MEDIA_TYPE)];
     let single = |name: &str| {
-        let r = signer.req(
-            "GET",
-            &format!("/api/v1/{MERKLE}/proof/{name}?version={version}"),
-            &[],
-            b"",
-        );
+        let path = format!("/api/v1/{MERKLE}/proof/{name}?version={version}");
+        let r = signer.req("GET", &path, &[], b"");
         assert_eq!(r.status, 200, "{}", r.text());
-        ts.verify_proof_json(name, &proof_of(&r.json())).unwrap()
+        let from_json = ts.verify_proof_json(name, &proof_of(&r.json())).unwrap();
+        assert_eq!(ts.verify_proof_answer(name, &r.body).unwrap(), from_json);
+        let b = signer.req("GET", &path, &binary, b"");
+        assert_eq!(b.status, 200, "{}", b.text());
+        assert!(b.body.len() < r.body.len());
+        assert_eq!(ts.verify_proof_answer(name, &b.body).unwrap(), from_json);
+        let answer = tuf_verify_core::BinaryAnswer::decode(&b.body).unwrap();
+        assert_eq!(answer.timestamp_version, version);
+        assert_eq!(
+            ts.verify_proof_binary(name, answer.proof).unwrap(),
+            from_json
+        );
+        from_json
     };
     assert_eq!(
         single("se/rd/serde"),
@@ -140,6 +151,23 @@ fn a_real_repository_verifies_with_the_core_alone() {
     // ... and only for the names asked.
     assert!(matches!(
         ts.verify_multi_proof_json(&names[..3], &proof_of(&r.json()), 1 << 20),
+        Err(VerifyError::Proof { .. })
+    ));
+    // The same multi-proof in binary.
+    let b = signer.req(
+        "POST",
+        &format!("/api/v1/{MERKLE}/proofs"),
+        &[("Content-Type", "application/json"), binary[0]],
+        &serde_json::to_vec(&json!({"names": names, "version": version})).unwrap(),
+    );
+    assert_eq!(b.status, 200, "{}", b.text());
+    assert_eq!(
+        ts.verify_multi_proof_answer(&names, &b.body, 1 << 20)
+            .unwrap(),
+        found
+    );
+    assert!(matches!(
+        ts.verify_multi_proof_answer(&names[..3], &b.body, 1 << 20),
         Err(VerifyError::Proof { .. })
     ));
 

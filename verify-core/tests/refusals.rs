@@ -733,3 +733,122 @@ fn trusted_timestamp(
     )
     .unwrap()
 }
+
+/// The POUF's binary vectors (`merkle/tests/vectors/binary`, §10), each against a timestamp
+/// signed over its root: every binary proof verifies to what its JSON form says, alone and in
+/// an answer of either encoding; every refused byte string is refused with the vector's error.
+#[test]
+fn the_binary_vectors_verify_in_the_core() {
+    let a = TestKey::ed25519(1);
+    let root = trusted(&[&a]);
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../merkle/tests/vectors/binary");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let (mut proofs, mut refused) = (0, 0);
+    for file in files {
+        let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let ts = trusted_timestamp(&root, &a, Some(v["root"].as_str().unwrap()));
+        let names = |e: &Value| -> Vec<String> {
+            match &e["asked"] {
+                Value::String(s) => vec![s.clone()],
+                other => serde_json::from_value(other.clone()).unwrap(),
+            }
+        };
+        let unhex = |e: &Value| hex::decode(e["hex"].as_str().unwrap()).unwrap();
+        for e in v["proofs"].as_array().unwrap() {
+            let (asked, bytes) = (names(e), unhex(e));
+            let json = serde_json::to_vec(&e["json"]).unwrap();
+            let answer = |proof: &Value| {
+                serde_json::to_vec(&json!({
+                    "role": "crates.io", "timestamp_version": 9,
+                    "merkle_root": v["root"], "proof": proof,
+                }))
+                .unwrap()
+            };
+            let binary_answer = tuf_verify_core::BinaryAnswer {
+                role: "crates.io",
+                timestamp_version: 9,
+                merkle_root: tuf_merkle::hash::parse_hex(v["root"].as_str().unwrap()).unwrap(),
+                proof: &bytes,
+            }
+            .encode()
+            .unwrap();
+            if e["kind"] == "multi" {
+                let expected = ts.verify_multi_proof_json(&asked, &json, 1 << 20).unwrap();
+                let limit = bytes.len();
+                assert_eq!(
+                    ts.verify_multi_proof_binary(&asked, &bytes, limit).unwrap(),
+                    expected
+                );
+                assert_eq!(
+                    ts.verify_multi_proof_answer(&asked, &binary_answer, limit)
+                        .unwrap(),
+                    expected
+                );
+                assert_eq!(
+                    ts.verify_multi_proof_answer(&asked, &answer(&e["json"]), 1 << 20)
+                        .unwrap(),
+                    expected
+                );
+                // One byte under the limit it needs: refused for its size.
+                assert!(matches!(
+                    ts.verify_multi_proof_binary(&asked, &bytes, limit - 1),
+                    Err(VerifyError::Proof {
+                        source: tuf_merkle::ProofError::TooLarge { .. },
+                        ..
+                    })
+                ));
+            } else {
+                let expected = ts.verify_proof_json(&asked[0], &json).unwrap();
+                assert_eq!(ts.verify_proof_binary(&asked[0], &bytes).unwrap(), expected);
+                assert_eq!(
+                    ts.verify_proof_answer(&asked[0], &binary_answer).unwrap(),
+                    expected
+                );
+                assert_eq!(
+                    ts.verify_proof_answer(&asked[0], &answer(&e["json"]))
+                        .unwrap(),
+                    expected
+                );
+            }
+            proofs += 1;
+        }
+        for e in v["refused"].as_array().into_iter().flatten() {
+            let (asked, bytes) = (names(e), unhex(e));
+            let err = if e["kind"] == "multi" {
+                ts.verify_multi_proof_binary(&asked, &bytes, 1 << 20)
+                    .unwrap_err()
+            } else {
+                let err = ts
+                    .verify_proof_binary(&asked[0], &bytes)
+                    .expect_err(e["why"].as_str().unwrap());
+                // The core reads either kind of single proof: one whose kind byte was
+                // changed to the other kind is refused for what then follows.
+                if e["error"] == "WrongKind" {
+                    refused += 1;
+                    continue;
+                }
+                err
+            };
+            let VerifyError::Proof { source, .. } = &err else {
+                panic!("{}: {err}", e["why"]);
+            };
+            let variant: String = format!("{source:?}")
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect();
+            assert_eq!(variant, e["error"].as_str().unwrap(), "{}: {err}", e["why"]);
+            refused += 1;
+        }
+    }
+    assert!(
+        proofs >= 40 && refused >= 25,
+        "{proofs} proofs, {refused} refused"
+    );
+}

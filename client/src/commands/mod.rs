@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use tuf_client::attest::{AttestationPolicy, read_auditor_keys};
 use tuf_client::transport::{self, HttpOptions};
-use tuf_client::{Client, Refreshed};
+use tuf_client::{Client, ProofFormat, Refreshed};
 use tuf_client::{ClientError, ServerFault};
 
 use output::Output;
@@ -60,6 +60,10 @@ pub struct Common {
     /// How many timestamp versions the attested one may lag behind the latest.
     #[arg(long, default_value_t = 64)]
     max_lag: u64,
+    /// The encoding proofs are asked in: binary (POUF §10, a third of the bytes; a server that
+    /// only has JSON answers JSON) or json. Either is verified the same way.
+    #[arg(long, default_value = "binary", value_name = "binary|json")]
+    proof_format: ProofFormat,
 }
 
 /// Opens the state directory on the repository, requires the attestation if asked to, and
@@ -75,7 +79,8 @@ pub fn open(
         .iter()
         .map(|location| transport::open_with(location, http.clone()))
         .collect();
-    let mut client = Client::open_repositories(&common.state, repositories)?;
+    let mut client = Client::open_repositories(&common.state, repositories)?
+        .with_proof_format(common.proof_format);
     let s = client.state();
     out.detail(format_args!(
         "state {}: role {} ({}), trusted root {}, timestamp {}; repositories in order: {}",

@@ -76,7 +76,7 @@ impl ApiError {
         self.code
     }
     /// The HTTP status.
-    #[cfg(feature = "test-support")]
+    #[cfg(any(test, feature = "test-support"))]
     pub fn status(&self) -> StatusCode {
         self.status
     }

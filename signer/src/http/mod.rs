@@ -22,6 +22,7 @@ pub mod auth;
 mod body;
 mod error;
 mod files;
+mod negotiate;
 mod proofs;
 mod request_metrics;
 mod request_log;

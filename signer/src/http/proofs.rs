@@ -4,7 +4,9 @@
 //! Properties kept: a proof is only ever made against a tree version whose root was signed into
 //! a published timestamp; multi-proof work (parsing, proving, encoding) runs off the async
 //! workers, at most `limits.max_concurrent_proofs` at a time, and a request that cannot get a
-//! turn soon gets 503 `busy` with `Retry-After` rather than a place in an unbounded queue.
+//! turn soon gets 503 `busy` with `Retry-After` rather than a place in an unbounded queue;
+//! the answer is JSON or the POUF's binary encoding as `Accept` asks ([`super::negotiate`]),
+//! the same proof either way, with the same caching headers and `Vary: Accept`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -12,13 +14,16 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use tuf_merkle::binary::Answer;
+use tuf_merkle::{Digest, ProofError};
 
 use super::body::{ReadDeadline, parse_json, read_body};
 use super::error::{ApiError, ApiResult};
+use super::negotiate::{self, Format};
 use super::state::{AppState, RoleHandle, Service, path_params, role};
 use crate::config::{Limits, SnapshotMode};
 use crate::state::{RoleState, SignedVersion};
@@ -81,9 +86,11 @@ fn signed_version(state: &RoleState, version: Option<u64>) -> Result<SignedVersi
 
 pub(super) async fn proof(
     State(s): State<AppState>,
+    headers: HeaderMap,
     p: Result<Path<(String, String)>, PathRejection>,
     q: Result<Query<ProofQuery>, QueryRejection>,
 ) -> ApiResult {
+    let format = negotiate::choose(&headers)?;
     let (role_name, path) = path_params(p)?;
     let handle = merkle_role(&s, &role_name)?;
     let q = q
@@ -92,21 +99,78 @@ pub(super) async fn proof(
     target::validate(&path, handle.layout).map_err(ApiError::path)?;
     let v = signed_version(&handle.state, q.version)?;
     let proof = v.tree.prove(&path);
-    // A proof is a pure function of (role, version, name): asked by version it never changes.
+    let body = match format {
+        Format::Json => json_answer(&role_name, v.version, &v.root, &proof)?,
+        Format::Binary => binary_answer(&role_name, v.version, &v.root, proof.to_binary())?,
+    };
+    // A proof is a pure function of (role, version, name, format): asked by version it never
+    // changes.
     let cache = match q.version {
         Some(_) => crate::publish::CACHE_IMMUTABLE,
         None => CACHE_LATEST_PROOF,
     };
-    Ok((
-        [(header::CACHE_CONTROL, HeaderValue::from_static(cache))],
-        axum::Json(json!({
-            "role": role_name,
-            "timestamp_version": v.version,
-            "merkle_root": v.root.to_hex(),
-            "proof": proof,
-        })),
+    Ok(answer(format, cache, body))
+}
+
+/// A proof answer: its body with its `Content-Type`, `Cache-Control` and `Vary: Accept` (a
+/// cache must keep the two formats of one URL apart).
+fn answer(format: Format, cache: &'static str, body: Vec<u8>) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(format.media_type()),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+            (header::VARY, HeaderValue::from_static("accept")),
+        ],
+        body,
     )
-        .into_response())
+        .into_response()
+}
+
+/// The JSON answer: `role`, `timestamp_version`, `merkle_root` and `proof` (`docs/api.md`).
+fn json_answer(
+    role: &str,
+    version: u64,
+    root: &Digest,
+    proof: &impl serde::Serialize,
+) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(&json!({
+        "role": role,
+        "timestamp_version": version,
+        "merkle_root": root.to_hex(),
+        "proof": proof,
+    }))
+    .map_err(|e| encoding_failed(&e))
+}
+
+/// The binary answer of POUF §10.5 around the binary proof.
+fn binary_answer(
+    role: &str,
+    version: u64,
+    root: &Digest,
+    proof: Result<Vec<u8>, ProofError>,
+) -> Result<Vec<u8>, ApiError> {
+    // Cannot fail for a configured role and a valid target name (both at most 255 bytes).
+    let proof = proof.map_err(|e| encoding_failed(&e))?;
+    Answer {
+        role,
+        timestamp_version: version,
+        merkle_root: *root,
+        proof: &proof,
+    }
+    .encode()
+    .map_err(|e| encoding_failed(&e))
+}
+
+fn encoding_failed(e: &dyn std::fmt::Display) -> ApiError {
+    ApiError::internal(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "encoding the proof failed",
+        e,
+    )
 }
 
 /// `Cache-Control` of a proof asked without `?version=`: it follows the latest timestamp, so
@@ -154,9 +218,11 @@ pub fn parse_proof_request(
 pub(super) async fn proofs(
     State(s): State<AppState>,
     Path(role_name): Path<String>,
+    headers: HeaderMap,
     deadline: Option<Extension<crate::server::BodyDeadline>>,
     body: Body,
 ) -> ApiResult {
+    let format = negotiate::choose(&headers)?;
     let handle = merkle_role(&s, &role_name)?;
     let limit = s.limits.max_proof_request_bytes;
     let body = read_body(body, limit, ReadDeadline::of(&s, deadline)).await?;
@@ -180,7 +246,7 @@ pub(super) async fn proofs(
     let limits = s.limits.clone();
     let layout = handle.layout;
     let state = handle.state.clone();
-    let answer = tokio::task::spawn_blocking(move || {
+    let answer_body = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let b = parse_proof_request(&body, &limits, layout)?;
         let v = signed_version(&state, b.version)?;
@@ -188,20 +254,10 @@ pub(super) async fn proofs(
             .tree
             .prove_many(&b.names)
             .map_err(|e| ApiError::bad("bad_names", e.to_string()))?;
-        serde_json::to_vec(&json!({
-            "role": role_name,
-            "timestamp_version": v.version,
-            "merkle_root": v.root.to_hex(),
-            "proof": proof,
-        }))
-        .map_err(|e| {
-            ApiError::internal(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "encoding the proof failed",
-                &e,
-            )
-        })
+        match format {
+            Format::Json => json_answer(&role_name, v.version, &v.root, &proof),
+            Format::Binary => binary_answer(&role_name, v.version, &v.root, proof.to_binary()),
+        }
     })
     .await
     .map_err(|e| {
@@ -212,14 +268,8 @@ pub(super) async fn proofs(
             &e,
         )
     })??;
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        answer,
-    )
-        .into_response())
+    // POSTed answers are not cached: caches key on the URL, not the body.
+    Ok(answer(format, "no-store", answer_body))
 }
 
 /// How long a proof request waits for a turn before it is told to retry.
