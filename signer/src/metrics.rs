@@ -127,6 +127,10 @@ pub struct MirrorMetrics {
     pub upstream_errors: Counter,
     /// How long the newest upstream version not yet served has been seen (0 when caught up).
     pub lag_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// The version of the last checkpoint written.
+    pub checkpoint_version: Gauge,
+    /// Writing one checkpoint (in the background).
+    pub checkpoint_seconds: Latency,
 }
 
 /// A latency histogram, in seconds.
@@ -187,6 +191,8 @@ pub struct Metrics {
     mirror_incomplete: Family<RoleLabel, Gauge>,
     mirror_upstream_errors: Family<RoleLabel, Counter>,
     mirror_lag: Family<RoleLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    mirror_checkpoint_version: Family<RoleLabel, Gauge>,
+    mirror_checkpoint: Family<RoleLabel, Histogram, fn() -> Histogram>,
     /// Requests answered with a 4xx.
     pub http_client_errors: Counter,
     /// Multi-proof requests refused (503) because the concurrent proof work was at its bound.
@@ -234,6 +240,8 @@ impl Metrics {
             mirror_incomplete: Family::default(),
             mirror_upstream_errors: Family::default(),
             mirror_lag: Family::default(),
+            mirror_checkpoint_version: Family::default(),
+            mirror_checkpoint: histograms(),
             http_client_errors: Counter::default(),
             proofs_refused: Counter::default(),
             connections: ConnectionMetrics {
@@ -350,6 +358,17 @@ impl Metrics {
             prometheus_client::registry::Unit::Seconds,
             m.mirror_lag.clone(),
         );
+        r.register(
+            "tuf_mirror_checkpoint_timestamp_version",
+            "Mirrors: the version of the last checkpoint written (what a restart resumes from)",
+            m.mirror_checkpoint_version.clone(),
+        );
+        r.register_with_unit(
+            "tuf_mirror_checkpoint",
+            "Mirrors: writing one checkpoint, in the background",
+            prometheus_client::registry::Unit::Seconds,
+            m.mirror_checkpoint.clone(),
+        );
         let c = &m.connections;
         r.register(
             "tuf_signer_http_connections",
@@ -418,6 +437,8 @@ impl Metrics {
             incomplete: self.mirror_incomplete.get_or_create(&label).clone(),
             upstream_errors: self.mirror_upstream_errors.get_or_create(&label).clone(),
             lag_seconds: self.mirror_lag.get_or_create(&label).clone(),
+            checkpoint_version: self.mirror_checkpoint_version.get_or_create(&label).clone(),
+            checkpoint_seconds: Latency(self.mirror_checkpoint.get_or_create(&label).clone()),
         }
     }
 
