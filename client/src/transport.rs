@@ -384,6 +384,7 @@ impl HttpTransport {
             };
             let (url, response) = self.send(path, None, headers)?;
             if response.status().as_u16() == 304 {
+                discard(response);
                 return Ok(Conditional::Unchanged);
             }
             let etag = response
@@ -457,6 +458,7 @@ impl HttpTransport {
                     message: format!("HTTP status {status} without a Location"),
                 })?;
             let next = follow(&url, location, self.options.redirects)?;
+            discard(response);
             if body.is_some() && !matches!(status, 307 | 308) {
                 // 301/302/303 turn a POST into a GET, which is not the request that was meant.
                 return Err(ClientError::RedirectRefused {
@@ -561,9 +563,11 @@ fn finish(
 ) -> Result<Fetched, Failure> {
     let status = response.status().as_u16();
     if status == 404 {
+        discard(response);
         return Ok(Fetched::NotFound);
     }
     if status != 200 {
+        discard(response);
         let error = ClientError::Status {
             what: what.to_owned(),
             status,
@@ -612,6 +616,19 @@ fn finish(
         Err(e @ ClientError::Truncated { .. }) => Err(Failure::transient(e)),
         other => Ok(other?),
     }
+}
+
+/// The most of a body read only to be dropped (a 404's, a redirect's, an error's).
+const DISCARDED_BODY_LIMIT: u64 = 64 * 1024;
+
+/// Reads the rest of an answer whose body is not used, so that its connection goes back to the
+/// agent's pool: ureq reuses a connection only once its body was read to the end, and a
+/// follower polling a file that is not there (a leaf snapshot its upstream does not publish)
+/// would otherwise open a connection per poll. A body over [`DISCARDED_BODY_LIMIT`] is left:
+/// its connection is closed rather than read for nothing. Failures do not matter here.
+fn discard(response: ureq::http::Response<ureq::Body>) {
+    let reader = response.into_body().into_reader();
+    let _ = std::io::copy(&mut reader.take(DISCARDED_BODY_LIMIT), &mut std::io::sink());
 }
 
 fn check_body(

@@ -452,3 +452,87 @@ fn accept_is_sent_where_asked() {
     );
     assert_eq!(server.hits().len(), 5);
 }
+
+/// A keep-alive HTTP/1.1 server on 127.0.0.1 that answers every request on a connection until
+/// the client closes it, and counts the connections it accepted. `/found` is 200 with an
+/// entity tag (304 when asked with it), `/moved` a same-origin redirect to `/found`, anything
+/// else 404 with a JSON error body, as the signer answers.
+fn keep_alive_server() -> (String, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(Mutex::new(0));
+    let a = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            *a.lock().unwrap() += 1;
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    // Requests without bodies: each ends at its blank line.
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    buf.drain(..end + 4);
+                    let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
+                    let (status, headers, body): (&str, &str, &[u8]) = match path.as_str() {
+                        "/found" if head.contains("if-none-match: \"e1\"") => {
+                            ("304 Not Modified", "ETag: \"e1\"\r\n", b"")
+                        }
+                        "/found" => ("200 OK", "ETag: \"e1\"\r\n", b"{}"),
+                        "/moved" => ("302 Found", "Location: /found\r\n", b"moved"),
+                        _ => (
+                            "404 Not Found",
+                            "Content-Type: application/json\r\n",
+                            b"{\"error\":\"not_found\",\"message\":\"no such file\"}",
+                        ),
+                    };
+                    let length = if status.starts_with("304") {
+                        String::new()
+                    } else {
+                        format!("Content-Length: {}\r\n", body.len())
+                    };
+                    let head = format!("HTTP/1.1 {status}\r\n{headers}{length}\r\n");
+                    if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body).is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://127.0.0.1:{port}"), accepted)
+}
+
+/// A follower polling a file that is not there (a mirror asking for a leaf snapshot its
+/// upstream does not publish) keeps one connection: the body of a 404, of a redirect and of
+/// a 304 is read to its end, so the connection goes back to the pool instead of being closed.
+#[test]
+fn answers_without_a_used_body_keep_the_connection() {
+    let (url, accepted) = keep_alive_server();
+    let t = HttpTransport::new(&url);
+    for _ in 0..5 {
+        assert_eq!(t.get("/missing.json", 1 << 20).unwrap(), Fetched::NotFound);
+    }
+    assert_eq!(
+        t.get("/moved", 1 << 20).unwrap(),
+        Fetched::Found(b"{}".to_vec())
+    );
+    assert_eq!(
+        t.get_if_none_match("/found", 1 << 20, Some("\"e1\""))
+            .unwrap(),
+        tuf_client::transport::Conditional::Unchanged
+    );
+    assert_eq!(t.get("/missing.json", 1 << 20).unwrap(), Fetched::NotFound);
+    assert_eq!(
+        *accepted.lock().unwrap(),
+        1,
+        "a new connection after an unread body"
+    );
+}

@@ -257,6 +257,10 @@ pub struct MirrorMetrics {
     pub upstream_errors: Counter,
     /// How long the newest upstream version not yet served has been seen (0 when caught up).
     pub lag_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// The version of the last checkpoint written.
+    pub checkpoint_version: Gauge,
+    /// Writing one checkpoint (in the background).
+    pub checkpoint_seconds: Latency,
 }
 
 /// A latency histogram, in seconds.
@@ -361,6 +365,8 @@ pub struct Metrics {
     signing_errors: Family<FaultLabels, Counter>,
     /// HTTP requests by route and status, and their latency.
     pub requests: RequestMetrics,
+    mirror_checkpoint_version: Family<RoleLabel, Gauge>,
+    mirror_checkpoint: Family<RoleLabel, Histogram, fn() -> Histogram>,
     /// Multi-proof requests refused (503) because the concurrent proof work was at its bound.
     pub proofs_refused: Counter,
     /// HTTP connections.
@@ -417,6 +423,8 @@ impl Metrics {
                 requests: Family::default(),
                 duration: Family::new_with_constructor(http_histogram),
             },
+            mirror_checkpoint_version: Family::default(),
+            mirror_checkpoint: histograms(),
             proofs_refused: Counter::default(),
             connections: ConnectionMetrics {
                 open: Gauge::default(),
@@ -562,6 +570,17 @@ impl Metrics {
             Unit::Seconds,
             m.mirror_lag.clone(),
         );
+        r.register(
+            "tuf_mirror_checkpoint_timestamp_version",
+            "Mirrors: the version of the last checkpoint written (what a restart resumes from)",
+            m.mirror_checkpoint_version.clone(),
+        );
+        r.register_with_unit(
+            "tuf_mirror_checkpoint",
+            "Mirrors: writing one checkpoint, in the background",
+            prometheus_client::registry::Unit::Seconds,
+            m.mirror_checkpoint.clone(),
+        );
         let c = &m.connections;
         r.register(
             "tuf_signer_http_connections",
@@ -634,6 +653,8 @@ impl Metrics {
             incomplete: self.mirror_incomplete.get_or_create(&label).clone(),
             upstream_errors: self.mirror_upstream_errors.get_or_create(&label).clone(),
             lag_seconds: self.mirror_lag.get_or_create(&label).clone(),
+            checkpoint_version: self.mirror_checkpoint_version.get_or_create(&label).clone(),
+            checkpoint_seconds: Latency(self.mirror_checkpoint.get_or_create(&label).clone()),
         }
     }
 

@@ -75,9 +75,15 @@ pub struct MirrorStatus {
     pub upstream_timestamp_version: u64,
     /// Where this run started: its checkpoint, the upstream's leaf snapshot, or version 1.
     pub started_from: String,
-    /// Rounds of the mirror's own copy re-applied after its checkpoint at start (bounded by
-    /// `checkpoint_every`; nothing is fetched again).
+    /// Rounds of the mirror's own copy re-applied after its checkpoint at start (nothing is
+    /// fetched again): those served since the last checkpoint was written, `checkpoint_every`
+    /// plus the ones served while it was being written, or more after a kill during one.
     pub replayed_on_start: u64,
+    /// The version of the last checkpoint written (what a restart resumes from).
+    pub checkpoint_version: Option<u64>,
+    /// The version of the checkpoint being written in the background, if one is; cleared by
+    /// the thread that writes it once it is on disk (or failed).
+    pub checkpoint_writing: Option<u64>,
     /// The last upstream request that failed, if the last poll failed.
     pub upstream_error: Option<String>,
     /// Why the mirror stopped advancing, if the upstream was caught inconsistent.

@@ -21,6 +21,7 @@ use tuf_testkit::config::ProductionKeys;
 use tuf_testkit::http::{Resp, try_request_blocking};
 use tuf_testkit::mirror::{Mirror, MirrorSpec};
 use tuf_testkit::s3::{BUCKET, MotoS3};
+use tuf_testkit::sha256_hex;
 use tuf_testkit::tamper::{Action, Proxy, edit_json};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -106,6 +107,29 @@ impl Upstream {
         r.json()["timestamp_version"].as_u64().unwrap()
     }
 
+    /// Publishes `name(i)` for `i` in `range` in one batch (one round) and waits until it is
+    /// signed; the timestamp version.
+    fn publish_batch(&self, range: std::ops::Range<u64>) -> u64 {
+        let changes: Vec<Value> = range
+            .map(|i| {
+                serde_json::json!({
+                    "op": "upsert",
+                    "path": name(i),
+                    "sha256": sha256_hex(&bytes(i)),
+                    "length": bytes(i).len(),
+                })
+            })
+            .collect();
+        let body = serde_json::json!({ "changes": changes }).to_string();
+        let r = self.req(
+            "POST",
+            &format!("/api/v1/{MERKLE}/batch?wait=signed"),
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["timestamp_version"].as_u64().unwrap()
+    }
+
     fn get(&self, path: &str) -> Resp {
         try_request_blocking(self.addr, "GET", path, &[], b"", Duration::from_secs(30)).unwrap()
     }
@@ -145,6 +169,15 @@ fn mirror(dir: &Path, up: &Upstream, upstream_url: &str, lines: &[&str]) -> Mirr
         spec = spec.role_line(l);
     }
     Mirror::start(SIGNER_BINARY, dir, &spec)
+}
+
+/// The version of the checkpoint on the mirror's disk (`position.json`).
+fn checkpoint_on_disk(m: &Mirror) -> u64 {
+    let position: Value = serde_json::from_slice(
+        &std::fs::read(m.data.join("mirror").join(MERKLE).join("position.json")).unwrap(),
+    )
+    .unwrap();
+    position["timestamp_version"].as_u64().unwrap()
 }
 
 /// A client of the role with its trusted state in `state`, fetching from `urls`.
@@ -316,21 +349,24 @@ fn three_mirrors_follow_a_signer_under_writes_survive_restarts_and_serve_its_byt
         .collect();
 
     thread::sleep(Duration::from_secs(2));
-    // kill -9 one mirror: it resumes from its checkpoint, re-applying at most the rounds copied
-    // since (checkpoint_every = 10), fetching nothing old again.
+    // kill -9 one mirror: it resumes from the checkpoint on its disk (written in the background
+    // every 10 versions), re-applying the rounds copied since, fetching nothing old again.
     let before = mirrors[0].status(MERKLE)["timestamp_version"]
         .as_u64()
         .unwrap();
     mirrors[0].kill9();
+    let checkpoint = checkpoint_on_disk(&mirrors[0]);
     thread::sleep(Duration::from_millis(500));
     mirrors[0].restart();
     let s = mirrors[0].status(MERKLE);
-    let started = s["mirror"]["started_from"].as_str().unwrap().to_owned();
-    assert!(started.starts_with("checkpoint at version"), "{s}");
-    assert!(
-        s["mirror"]["replayed_on_start"].as_u64().unwrap() <= 10,
+    assert_eq!(
+        s["mirror"]["started_from"],
+        format!("checkpoint at version {checkpoint}"),
         "{s}"
     );
+    // Everything it served before is served again, from its own copy.
+    let replayed = s["mirror"]["replayed_on_start"].as_u64().unwrap();
+    assert!(checkpoint + replayed >= before, "{s}");
     assert!(s["timestamp_version"].as_u64().unwrap() >= before, "{s}");
     // A clean stop writes a checkpoint at the served version: nothing to re-apply.
     mirrors[1].stop();
@@ -381,6 +417,138 @@ fn three_mirrors_follow_a_signer_under_writes_survive_restarts_and_serve_its_byt
     .unwrap();
     assert_eq!(r.status, 405);
     assert_eq!(r.error_code(), "read_only_mirror");
+}
+
+/// The checkpoint is written on a thread of its own. At 20,000 leaves it takes a while (seconds
+/// in a debug build): the mirror serves versions after the one it is writing
+/// meanwhile, a kill -9 in the middle of one leaves the previous checkpoint to resume from, a
+/// restart from a checkpoint written in the background resumes exactly where it says, and a
+/// clean stop waits for the one being written, then writes the last.
+#[test]
+fn a_mirror_follows_while_it_writes_its_checkpoint_and_resumes_from_one_written_so() {
+    const LEAVES: u64 = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let config = signer_config()
+        .limit("max_json_bytes", "4194304")
+        .limit("max_batch_changes", "10000");
+    let up = Upstream::start(dir.path(), config);
+    for from in (0..LEAVES).step_by(10_000) {
+        up.publish_batch(from..from + 10_000);
+    }
+    let mut m = mirror(
+        &dir.path().join("m"),
+        &up,
+        &up.url(),
+        &["checkpoint_every = 5"],
+    );
+    m.wait_for_version(MERKLE, up.version(), WAIT);
+
+    // Single writes, one round each, until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let (addr, token) = (up.addr, up.token.clone());
+        thread::spawn(move || {
+            let mut i = LEAVES;
+            while !stop.load(Ordering::SeqCst) {
+                let r = try_request_blocking(
+                    addr,
+                    "PUT",
+                    &format!("/api/v1/{MERKLE}/targets/{}?wait=signed", name(i)),
+                    &[("Authorization", &format!("Bearer {token}"))],
+                    &bytes(i),
+                    Duration::from_secs(30),
+                )
+                .unwrap();
+                assert_eq!(r.status, 200, "{}", r.text());
+                i += 1;
+            }
+        })
+    };
+
+    // A checkpoint being written (`checkpoint_writing`, cleared by the thread that writes it
+    // once it is on disk) while the mirror already serves a later version: following went on.
+    // A follower that wrote its checkpoint itself could not serve past it before it was done.
+    let deadline = std::time::Instant::now() + WAIT;
+    let (writing, previous) = loop {
+        let s = m.status(MERKLE);
+        let served = s["timestamp_version"].as_u64().unwrap();
+        if let (Some(c), Some(previous)) = (
+            s["mirror"]["checkpoint_writing"].as_u64(),
+            s["mirror"]["checkpoint_version"].as_u64(),
+        ) && served > c
+        {
+            break (c, previous);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mirror was never seen serving past the checkpoint it writes: {s}"
+        );
+        thread::sleep(Duration::from_millis(2));
+    };
+    // kill -9 in the middle of it: the restart resumes from the previous checkpoint (or from
+    // this one, if it was done just before the kill), re-verified.
+    m.kill9();
+    let resumed = checkpoint_on_disk(&m);
+    assert!(resumed == previous || resumed == writing, "{resumed}");
+    m.restart();
+    let s = m.status(MERKLE);
+    assert_eq!(
+        s["mirror"]["started_from"],
+        format!("checkpoint at version {resumed}"),
+        "{s}"
+    );
+    assert_eq!(s["mirror"]["checkpoint_version"], resumed, "{s}");
+
+    // Writes go on until the restarted mirror wrote a checkpoint of its own (in the background:
+    // it writes none at start); then they stop and it catches up.
+    let deadline = std::time::Instant::now() + WAIT;
+    while m.status(MERKLE)["mirror"]["checkpoint_version"]
+        .as_u64()
+        .unwrap()
+        <= resumed
+    {
+        assert!(std::time::Instant::now() < deadline, "no new checkpoint");
+        thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::SeqCst);
+    writer.join().unwrap();
+    let v = up.version();
+    m.wait_for_version(MERKLE, v, WAIT);
+    // kill -9 again: it resumes from what is on disk, a checkpoint written in the background,
+    // and re-applies exactly the rounds copied after it.
+    m.kill9();
+    let background = checkpoint_on_disk(&m);
+    assert!(background > resumed, "{background} {resumed}");
+    m.restart();
+    let s = m.status(MERKLE);
+    assert_eq!(
+        s["mirror"]["started_from"],
+        format!("checkpoint at version {background}"),
+        "{s}"
+    );
+    assert_eq!(s["mirror"]["replayed_on_start"], v - background, "{s}");
+    assert_eq!(s["timestamp_version"], v, "{s}");
+    assert_eq!(
+        s["merkle_root"],
+        up.get(&format!("/api/v1/{MERKLE}/status")).json()["merkle_root"]
+    );
+    let names: Vec<String> = (0..LEAVES).step_by(2_003).map(name).collect();
+    assert_same_bytes(&up, &m, v, &names);
+
+    // A clean stop writes the last checkpoint, at the served version, and keeps only it.
+    m.stop();
+    assert_eq!(checkpoint_on_disk(&m), v);
+    let mut files: Vec<String> = std::fs::read_dir(m.data.join("mirror").join(MERKLE))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, [format!("{v}.leaves.gz"), "position.json".into()]);
+    m.restart();
+    let s = m.status(MERKLE);
+    assert_eq!(s["mirror"]["replayed_on_start"], 0, "{s}");
+    assert_eq!(s["mirror"]["checkpoint_version"], v, "{s}");
 }
 
 #[test]
@@ -452,15 +620,18 @@ fn a_mirror_refuses_a_copy_changed_on_its_disk() {
         &["checkpoint_every = 4"],
     );
     m.wait_for_version(MERKLE, last, WAIT);
+    // A clean stop checkpoints at `last`; two rounds after it (too few for another checkpoint).
+    m.stop();
+    m.restart();
+    for i in 8..10 {
+        last = up.publish(&name(i), &bytes(i));
+    }
+    m.wait_for_version(MERKLE, last, WAIT);
     m.kill9();
     // A change record after the checkpoint, altered on disk: the restart refuses it and says
     // what to do.
-    let checkpoint: Value = serde_json::from_slice(
-        &std::fs::read(m.data.join("mirror").join(MERKLE).join("position.json")).unwrap(),
-    )
-    .unwrap();
-    let at = checkpoint["timestamp_version"].as_u64().unwrap();
-    assert!(at < last, "checkpoint {at}, last {last}");
+    let at = checkpoint_on_disk(&m);
+    assert_eq!(at, last - 2);
     let record = m
         .data
         .join("repo")

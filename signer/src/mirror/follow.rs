@@ -21,7 +21,11 @@
 //!   or not yet written) is [`Fault::UpstreamIncomplete`]: the mirror waits and asks again.
 //! - **Resumes without a replay.** The checkpoint (the tree at a version, as a leaf snapshot) and
 //!   the copied records after it are re-verified on start; only rounds newer than the copy are
-//!   fetched. A cold start begins at the upstream's newest leaf snapshot when it verifies.
+//!   fetched. A cold start begins at the upstream's newest leaf snapshot when it verifies, and
+//!   keeps that file as its first checkpoint.
+//! - **Following is not held up by work on every leaf.** Checkpoints and copies of the
+//!   upstream's leaf snapshots are done by [`Background`], one at a time, from an O(1) clone of
+//!   the served tree; a clean stop waits for it and writes the last checkpoint.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,19 +36,15 @@ use tough::schema::{Root, Signed, Snapshot, Targets, Timestamp};
 use tuf_client::audit::{PublishedRecord, Replay, resolve_with};
 use tuf_client::tuf;
 use tuf_merkle::Digest;
-use tuf_repo_format::leaf_snapshot::{self, LatestPointer, LeafSnapshot};
+use tuf_repo_format::leaf_snapshot::{self, LatestPointer};
 use tuf_repo_format::paths;
 
+use super::background::{Background, Job, Kind, MAX_SNAPSHOT_FILE, MAX_SNAPSHOT_PAYLOAD};
 use super::config::MirrorRole;
 use super::store::MirrorStore;
 use super::upstream::{Fetch, Upstream, UpstreamError};
 use crate::metrics::MirrorMetrics;
 use crate::state::{Fault, MirrorStatus, RoleState, SignedVersion};
-
-/// The largest leaf snapshot (decompressed) a mirror reads: 16 GiB, far above 50M leaves.
-const MAX_SNAPSHOT_PAYLOAD: usize = 16 << 30;
-/// The largest leaf snapshot file fetched.
-const MAX_SNAPSHOT_FILE: u64 = 8 << 30;
 
 /// Why a role cannot be followed at all (at start).
 #[derive(Debug, thiserror::Error)]
@@ -128,8 +128,12 @@ pub struct Follower {
     replay: Replay,
     timestamp_etag: Option<String>,
     pointer_etag: Option<String>,
-    /// Versions served since the last checkpoint.
+    /// Versions served since the last checkpoint was started.
     since_checkpoint: u64,
+    /// The version of the last checkpoint written.
+    checkpoint_version: Option<u64>,
+    /// Checkpoints and leaf snapshot copies, on a thread of their own.
+    background: Background,
     inconsistent: bool,
     /// When the newest unserved upstream version was first seen.
     behind_since: Option<Instant>,
@@ -161,6 +165,13 @@ impl Follower {
         let bytes = std::fs::read(&cfg.trusted_root).map_err(|e| trusted_err(e.to_string()))?;
         let first = tuf::initial_root(&bytes).map_err(|e| trusted_err(e.to_string()))?;
         let first_version = first.signed.version.get();
+        let background = Background::new(
+            role,
+            store.clone(),
+            upstream.clone(),
+            state.clone(),
+            metrics.clone(),
+        );
         let mut follower = Follower {
             role: role.to_owned(),
             replay: Replay::new(role, HashMap::new()),
@@ -176,6 +187,8 @@ impl Follower {
             timestamp_etag: None,
             pointer_etag: None,
             since_checkpoint: 0,
+            checkpoint_version: None,
+            background,
             inconsistent: false,
             behind_since: None,
             status_version: None,
@@ -207,15 +220,23 @@ impl Follower {
             "mirror ready"
         );
         let upstream_name = follower.upstream.describe();
+        let checkpoint_version = follower.checkpoint_version;
         follower.state.update_status(|s| {
             s.leading = false;
             s.mirror = Some(MirrorStatus {
                 upstream: upstream_name,
                 started_from: started,
                 replayed_on_start: replayed,
+                checkpoint_version,
                 ..MirrorStatus::default()
             });
         });
+        if let Some(v) = checkpoint_version {
+            follower
+                .metrics
+                .checkpoint_version
+                .set(i64::try_from(v).unwrap_or(i64::MAX));
+        }
         follower.publish_status();
         Ok(follower)
     }
@@ -261,7 +282,10 @@ impl Follower {
             return Ok(None);
         };
         match self.verified_start(v, &file) {
-            Ok(()) => Ok(Some(v)),
+            Ok(()) => {
+                self.checkpoint_version = Some(v);
+                Ok(Some(v))
+            }
             Err(message) => {
                 tracing::warn!(
                     role = self.role,
@@ -394,7 +418,24 @@ impl Follower {
         };
         copy(self).map_err(|e| e.to_string())?;
         self.verified_start(v, &file)?;
-        self.save_checkpoint();
+        // The snapshot just verified is the mirror's first checkpoint, as it is: a restart
+        // re-verifies it against the record and timestamp of `v` copied above, as any other.
+        let saved = self
+            .store
+            .sync()
+            .and_then(|()| self.store.save_checkpoint(v, &file));
+        match saved {
+            Ok(()) => {
+                self.checkpoint_version = Some(v);
+                self.since_checkpoint = 0;
+            }
+            Err(e) => tracing::error!(
+                role = self.role,
+                version = v,
+                error = %e,
+                "cannot write the mirror's first checkpoint"
+            ),
+        }
         Ok(Some(v))
     }
 
@@ -500,6 +541,8 @@ impl Follower {
         while !*stop.borrow() {
             let advanced = self.poll_once();
             self.publish_status();
+            // A checkpoint deferred while another job ran.
+            self.maybe_checkpoint();
             if advanced {
                 continue;
             }
@@ -509,9 +552,59 @@ impl Follower {
                 std::thread::sleep(Duration::from_millis(20).min(self.poll));
             }
         }
-        self.save_checkpoint();
+        // The job running is finished first, then the last checkpoint is written (and waited
+        // for) unless it is the served version already.
+        if let Some(done) = self.background.wait() {
+            self.collected(done);
+        }
+        if let Some(served) = self.state.version(None)
+            && self.checkpoint_version != Some(served.version)
+            && self.background.start(Job::Checkpoint(served))
+            && let Some(done) = self.background.wait()
+        {
+            self.collected(done);
+        }
         if let Err(e) = self.store.sync() {
             tracing::error!(role = self.role, error = %e, "cannot sync the mirror's copy");
+        }
+    }
+
+    /// Starts a checkpoint of the served version in the background when one is due and no
+    /// other job runs (else it stays due: asked again after the next version or poll).
+    fn maybe_checkpoint(&mut self) {
+        self.collect_background();
+        if self.since_checkpoint < self.cfg.checkpoint_every || !self.background.idle() {
+            return;
+        }
+        let Some(served) = self.state.version(None) else {
+            return;
+        };
+        if self.checkpoint_version == Some(served.version) {
+            return;
+        }
+        if self.background.start(Job::Checkpoint(served)) {
+            self.since_checkpoint = 0;
+        }
+    }
+
+    /// Takes in the outcome of a finished background job, if there is one.
+    fn collect_background(&mut self) {
+        if let Some(done) = self.background.collect() {
+            self.collected(done);
+        }
+    }
+
+    fn collected(&mut self, done: super::background::Outcome) {
+        match (done.kind, done.result) {
+            (Kind::Checkpoint, Ok(())) => self.checkpoint_version = Some(done.version),
+            // Due again at once (the next version or poll).
+            (Kind::Checkpoint, Err(_)) => {
+                self.since_checkpoint = self.since_checkpoint.max(self.cfg.checkpoint_every);
+            }
+            (Kind::LeafSnapshot(etag), Ok(())) => self.pointer_etag = etag,
+            // Not fetched again until the pointer changes.
+            (Kind::LeafSnapshot(etag), Err(f)) if !f.again => self.pointer_etag = etag,
+            (Kind::LeafSnapshot(_), Err(_)) => {}
         }
     }
 
@@ -704,9 +797,7 @@ impl Follower {
             });
         }
         self.push_version(v);
-        if self.since_checkpoint >= self.cfg.checkpoint_every {
-            self.save_checkpoint();
-        }
+        self.maybe_checkpoint();
         Step::Done
     }
 
@@ -795,9 +886,16 @@ impl Follower {
         Ok(bytes)
     }
 
-    /// Copies the upstream's newest leaf snapshot when it changed and verifies against a kept
-    /// version (best effort: leaf snapshots are a convenience for the mirror's own readers).
+    /// Copies the upstream's newest leaf snapshot when it changed (best effort: leaf snapshots
+    /// are a convenience for the mirror's own readers). The file is fetched and verified in the
+    /// background, against the `merkle_root` signed for its version: a version this mirror
+    /// serves, or one it copied earlier, whose record and timestamp are checked again.
     fn copy_leaf_snapshot_pointer(&mut self) {
+        self.collect_background();
+        if !self.background.idle() {
+            // Asked again after a later poll.
+            return;
+        }
         let path = self.upstream_path(paths::LEAF_SNAPSHOT_LATEST);
         let (bytes, etag) = match self.upstream.get_if_none_match(
             &path,
@@ -811,66 +909,45 @@ impl Follower {
             return;
         };
         let v = pointer.timestamp_version;
-        let file = paths::leaf_snapshot(v);
-        if !self.store.has(&file) {
-            // Only a version this mirror serves can vouch for the leaves.
-            let Some(kept) = self.state.version(Some(v)) else {
-                return;
-            };
-            let Ok(snapshot) = self.fetch_required(&file, MAX_SNAPSHOT_FILE) else {
-                return;
-            };
-            let good = pointer.matches(&snapshot)
-                && leaf_snapshot::decode(&snapshot, MAX_SNAPSHOT_PAYLOAD)
-                    .is_ok_and(|s| s.verify(&self.role, v, &kept.root).is_ok());
-            if !good {
-                tracing::warn!(
-                    role = self.role,
-                    version = v,
-                    "the upstream's leaf snapshot does not verify; not copied"
-                );
+        if self.store.has(&paths::leaf_snapshot(v)) {
+            if self
+                .store
+                .put_head(paths::LEAF_SNAPSHOT_LATEST, &bytes)
+                .is_ok()
+            {
                 self.pointer_etag = etag;
-                return;
             }
-            if self.store.put_immutable(&file, &snapshot).is_err() {
-                return;
-            }
+            return;
         }
-        if self
-            .store
-            .put_head(paths::LEAF_SNAPSHOT_LATEST, &bytes)
-            .is_ok()
-        {
-            self.pointer_etag = etag;
-        }
-    }
-
-    /// Writes the checkpoint: the served tree and its version.
-    fn save_checkpoint(&mut self) {
-        let Some(served) = self.state.version(None) else {
+        // Only a version this mirror verified can vouch for the leaves (one not served yet is
+        // asked again later).
+        let Some(signed_root) = self.signed_root_of(v) else {
             return;
         };
-        let snapshot = to_snapshot(&self.role, &served);
-        let written = snapshot
-            .encode()
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| {
-                self.store.sync().map_err(|e| e.to_string())?;
-                self.store
-                    .save_checkpoint(served.version, &bytes)
-                    .map_err(|e| e.to_string())
-            });
-        match written {
-            Ok(()) => self.since_checkpoint = 0,
-            Err(e) => {
-                tracing::error!(
-                    role = self.role,
-                    version = served.version,
-                    error = e,
-                    "cannot write the mirror's checkpoint"
-                )
-            }
+        self.background.start(Job::CopyLeafSnapshot {
+            version: v,
+            signed_root,
+            pointer_bytes: bytes,
+            pointer,
+            etag,
+        });
+    }
+
+    /// The `merkle_root` signed for version `v`, if this mirror verified `v`: from the versions
+    /// it serves, else from its copy of `v`'s record and timestamp, checked again against the
+    /// root chain.
+    fn signed_root_of(&self, v: u64) -> Option<Digest> {
+        if let Some(kept) = self.state.version(Some(v)) {
+            return Some(kept.root);
         }
+        if v > self.replay.last? {
+            return None;
+        }
+        let record = self.store.read(&paths::change_record(v)).ok()??;
+        let ts = self.store.read(&paths::timestamp_file(v)).ok()??;
+        self.verify_start_point(v, &record, &ts)
+            .ok()
+            .map(|(root, _)| root)
     }
 
     fn stop_on(&mut self, breach: Breach) {
@@ -985,24 +1062,5 @@ impl Follower {
             s.tombstones = tombstones;
             s.root_version = root_version;
         });
-    }
-}
-
-/// The served tree as a leaf snapshot (the mirror keeps no names).
-fn to_snapshot(role: &str, served: &SignedVersion) -> LeafSnapshot {
-    let mut entries = Vec::with_capacity(served.tree.len());
-    served.tree.for_each_leaf(|key, contents| {
-        entries.push(tuf_repo_format::LeafEntry {
-            key: *key,
-            contents,
-            name: None,
-        });
-    });
-    entries.sort_by_key(|e| e.key.0);
-    LeafSnapshot {
-        role: role.to_owned(),
-        timestamp_version: served.version,
-        merkle_root: served.root,
-        entries,
     }
 }

@@ -8,11 +8,13 @@
 //! `/metrics`. Writes get 405 `read_only_mirror`.
 //!
 //! Data flows one way: [`upstream`] → [`follow`] (verify, apply) → [`store`] and the served
-//! versions → `http`. The mirror holds no key and no token: it adds capacity, never trust.
+//! versions → `http`; [`background`] writes the checkpoints from the served versions. The mirror holds no key and no token: it adds capacity, never trust.
 //!
 //! Properties kept: nothing is served before every role has opened (its copy re-verified, or a
-//! cold start done); shutdown stops HTTP first, then each follower, which writes a checkpoint.
+//! cold start done); shutdown stops HTTP first, then each follower, which waits for its
+//! background work ([`background`]: checkpoints, leaf snapshot copies) and writes a checkpoint.
 
+mod background;
 pub mod config;
 mod follow;
 mod store;

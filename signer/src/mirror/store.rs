@@ -100,31 +100,30 @@ impl MirrorStore {
     }
 
     /// Saves the tree at `version` (a leaf snapshot's bytes), durably, then makes it current
-    /// and removes the previous one.
+    /// and removes every other tree (the previous one, and one a crash left between its file
+    /// and `position.json`).
     pub fn save_checkpoint(&self, version: u64, snapshot: &[u8]) -> Result<(), FsError> {
-        let file = self.state.join(format!("{version}.leaves.gz"));
-        atomic::write(&file, snapshot, WriteOptions::PRIVATE)?;
+        let name = format!("{version}.leaves.gz");
+        atomic::write(&self.state.join(&name), snapshot, WriteOptions::PRIVATE)?;
         let position = serde_json::to_vec(&Position {
             timestamp_version: version,
         })
         .unwrap_or_default();
-        let previous = self.checkpoint_version();
         atomic::write(
             &self.state.join("position.json"),
             &position,
             WriteOptions::PRIVATE,
         )?;
-        if let Some(old) = previous.filter(|old| *old != version) {
-            let _ = std::fs::remove_file(self.state.join(format!("{old}.leaves.gz")));
+        if let Ok(entries) = std::fs::read_dir(&self.state) {
+            for entry in entries.flatten() {
+                let file = entry.file_name();
+                let file = file.to_string_lossy();
+                if file.ends_with(".leaves.gz") && file != name {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
         }
         Ok(())
-    }
-
-    /// The current checkpoint's version, if any (unverified).
-    pub fn checkpoint_version(&self) -> Option<u64> {
-        let bytes = std::fs::read(self.state.join("position.json")).ok()?;
-        let p: Position = serde_json::from_slice(&bytes).ok()?;
-        Some(p.timestamp_version)
     }
 
     /// The current checkpoint: its version and leaf-snapshot bytes (unverified). An error when
@@ -209,9 +208,13 @@ mod tests {
         let s = MirrorStore::open(d.path(), "r").unwrap();
         assert_eq!(s.checkpoint().unwrap(), None);
         s.save_checkpoint(5, b"five").unwrap();
+        // A tree a crash left without its position.json.
+        std::fs::write(d.path().join("mirror/r/7.leaves.gz"), b"seven").unwrap();
+        assert_eq!(s.checkpoint().unwrap(), Some((5, b"five".to_vec())));
         s.save_checkpoint(9, b"nine").unwrap();
         assert_eq!(s.checkpoint().unwrap(), Some((9, b"nine".to_vec())));
         assert!(!d.path().join("mirror/r/5.leaves.gz").exists());
+        assert!(!d.path().join("mirror/r/7.leaves.gz").exists());
         s.drop_checkpoint();
         assert_eq!(s.checkpoint().unwrap(), None);
     }
