@@ -2,8 +2,11 @@
 //! against the `merkle_root` of a verified timestamp.
 //!
 //! Properties kept:
-//! - a proof is checked only against the `merkle_root` of a [`Timestamp`], which only
-//!   verification makes: there is no way to check a proof against a root the caller typed in;
+//! - a proof is checked only against a [`ProofRoot`]: the `merkle_root` of a [`Timestamp`],
+//!   which only verification makes, or a root the caller verified itself before and stored
+//!   ([`ProofRoot::trusted`]: a client's state directory, or a root an auditor attested, whose
+//!   attestation [`crate::TrustedKeys`] checked). That constructor is the one place where the
+//!   core takes a root on the caller's word, and it says so;
 //! - all tree math, parsing rules and canonical-form checks are `tuf-merkle`'s, unchanged
 //!   (`verify_for`), so the core and the signer, the auditor and the Python checker of the POUF
 //!   vectors apply the same rules;
@@ -34,49 +37,76 @@ impl Membership {
     }
 }
 
-impl Timestamp {
-    /// The `merkle_root` proofs are checked against.
-    fn proof_root(&self) -> Result<&tuf_merkle::Digest, VerifyError> {
-        self.merkle_root().ok_or(VerifyError::NoMerkleRoot {
-            version: self.version(),
+/// A Merkle root that proofs are checked against, with the timestamp version that signed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProofRoot {
+    version: u64,
+    root: tuf_merkle::Digest,
+}
+
+impl ProofRoot {
+    /// The `merkle_root` of a verified timestamp; [`VerifyError::NoMerkleRoot`] for a timestamp
+    /// without one (a classic role's).
+    pub fn of(timestamp: &Timestamp) -> Result<ProofRoot, VerifyError> {
+        let root = timestamp.merkle_root().ok_or(VerifyError::NoMerkleRoot {
+            version: timestamp.version(),
+        })?;
+        Ok(ProofRoot {
+            version: timestamp.version(),
+            root: *root,
         })
+    }
+
+    /// A root the caller verified before and kept: the `merkle_root` of timestamp `version`
+    /// that it checked with [`crate::verify_timestamp`] and stored (a client's state directory
+    /// between runs), or the root of timestamp `version` an auditor attested, whose attestation
+    /// it checked with [`crate::TrustedKeys`]. The core cannot tell where `root` came from: the
+    /// guarantee of every proof checked against it rests on the caller's storage.
+    pub fn trusted(version: u64, root: tuf_merkle::Digest) -> ProofRoot {
+        ProofRoot { version, root }
+    }
+
+    /// The timestamp version whose `merkle_root` this is.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The root.
+    pub fn root(&self) -> &tuf_merkle::Digest {
+        &self.root
     }
 
     fn proof_error(&self, source: tuf_merkle::ProofError) -> VerifyError {
         VerifyError::Proof {
-            version: self.version(),
+            version: self.version,
             source,
         }
     }
 
-    /// Verifies a single proof (membership or non-membership) for `asked` against this
-    /// timestamp's `merkle_root`.
+    /// Verifies a single proof (membership or non-membership) for `asked` against this root.
     pub fn verify_proof(&self, asked: &str, proof: &Proof) -> Result<Membership, VerifyError> {
-        let root = self.proof_root()?;
         proof
-            .verify_for(root, asked)
+            .verify_for(&self.root, asked)
             .map_err(|e| self.proof_error(e))?;
         Ok(Membership::of(proof.contents()))
     }
 
-    /// [`Timestamp::verify_proof`] of a proof's JSON text (TAP-16 snapshot Merkle metadata, or
+    /// [`ProofRoot::verify_proof`] of a proof's JSON text (TAP-16 snapshot Merkle metadata, or
     /// the POUF's non-membership form), parsed strictly with the POUF's 64 KiB limit.
     pub fn verify_proof_json(&self, asked: &str, json: &[u8]) -> Result<Membership, VerifyError> {
-        self.proof_root()?;
         let proof = Proof::from_json(json).map_err(|e| self.proof_error(e))?;
         self.verify_proof(asked, &proof)
     }
 
     /// Verifies a multi-proof for exactly the names `asked` (a name asked twice counts once)
-    /// against this timestamp's `merkle_root`; returns what it proves for each name.
+    /// against this root; returns what it proves for each name.
     pub fn verify_multi_proof<S: AsRef<str>>(
         &self,
         asked: &[S],
         proof: &MultiProof,
     ) -> Result<BTreeMap<String, Membership>, VerifyError> {
-        let root = self.proof_root()?;
         proof
-            .verify_for(root, asked)
+            .verify_for(&self.root, asked)
             .map_err(|e| self.proof_error(e))?;
         Ok(proof
             .targets()
@@ -85,7 +115,7 @@ impl Timestamp {
             .collect())
     }
 
-    /// [`Timestamp::verify_multi_proof`] of a multi-proof's JSON text, parsed strictly with at
+    /// [`ProofRoot::verify_multi_proof`] of a multi-proof's JSON text, parsed strictly with at
     /// most `limit` bytes ([`tuf_merkle::json::MAX_MULTI_PROOF_BYTES`], 64 MiB, is the POUF's
     /// default).
     pub fn verify_multi_proof_json<S: AsRef<str>>(
@@ -94,9 +124,42 @@ impl Timestamp {
         json: &[u8],
         limit: usize,
     ) -> Result<BTreeMap<String, Membership>, VerifyError> {
-        self.proof_root()?;
         let proof =
             MultiProof::from_json_with_limit(json, limit).map_err(|e| self.proof_error(e))?;
         self.verify_multi_proof(asked, &proof)
+    }
+}
+
+impl Timestamp {
+    /// Verifies a single proof (membership or non-membership) for `asked` against this
+    /// timestamp's `merkle_root` ([`ProofRoot::verify_proof`]).
+    pub fn verify_proof(&self, asked: &str, proof: &Proof) -> Result<Membership, VerifyError> {
+        ProofRoot::of(self)?.verify_proof(asked, proof)
+    }
+
+    /// [`Timestamp::verify_proof`] of a proof's JSON text ([`ProofRoot::verify_proof_json`]).
+    pub fn verify_proof_json(&self, asked: &str, json: &[u8]) -> Result<Membership, VerifyError> {
+        ProofRoot::of(self)?.verify_proof_json(asked, json)
+    }
+
+    /// Verifies a multi-proof for exactly the names `asked` against this timestamp's
+    /// `merkle_root` ([`ProofRoot::verify_multi_proof`]).
+    pub fn verify_multi_proof<S: AsRef<str>>(
+        &self,
+        asked: &[S],
+        proof: &MultiProof,
+    ) -> Result<BTreeMap<String, Membership>, VerifyError> {
+        ProofRoot::of(self)?.verify_multi_proof(asked, proof)
+    }
+
+    /// [`Timestamp::verify_multi_proof`] of a multi-proof's JSON text
+    /// ([`ProofRoot::verify_multi_proof_json`]).
+    pub fn verify_multi_proof_json<S: AsRef<str>>(
+        &self,
+        asked: &[S],
+        json: &[u8],
+        limit: usize,
+    ) -> Result<BTreeMap<String, Membership>, VerifyError> {
+        ProofRoot::of(self)?.verify_multi_proof_json(asked, json, limit)
     }
 }
