@@ -117,7 +117,10 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(s) = tuf::verify_role(&roots.classic, RoleType::Snapshot, "s", bytes) {
                 let t: Signed<Snapshot> = serde_json::from_slice(bytes).expect("tough reads it");
                 assert_eq!(s.version(), t.signed.version.get());
-                assert!(roots.tough_classic.verify_role(&t).is_ok(), "tough refuses it");
+                assert!(
+                    roots.tough_classic.verify_role(&t).is_ok(),
+                    "tough refuses it"
+                );
             }
         }
         7 => {
@@ -164,10 +167,12 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => {
             if let Ok(t) = tuf::verify_role(&roots.classic, RoleType::Targets, "t", bytes) {
-                let tough: Signed<Targets> =
-                    serde_json::from_slice(bytes).expect("tough reads it");
+                let tough: Signed<Targets> = serde_json::from_slice(bytes).expect("tough reads it");
                 assert_eq!(t.version(), tough.signed.version.get());
-                assert!(roots.tough_classic.verify_role(&tough).is_ok(), "tough refuses it");
+                assert!(
+                    roots.tough_classic.verify_role(&tough).is_ok(),
+                    "tough refuses it"
+                );
             }
         }
     }

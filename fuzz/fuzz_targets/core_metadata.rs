@@ -80,7 +80,10 @@ fn check_root(bytes: &[u8]) {
     assert_eq!(TrustedRoot::new(bytes).as_ref(), Ok(&root));
     // The root's own signatures, read as a document signed by its root keys.
     let role = root.root().role(RoleType::Root);
-    let keys = role.key_ids().iter().map(|id| root.root().keys()[id].clone());
+    let keys = role
+        .key_ids()
+        .iter()
+        .map(|id| root.root().keys()[id].clone());
     let own = TrustedKeys::new(keys, NonZeroU64::new(role.threshold()).expect("threshold"));
     assert!(own.verify("root", bytes).is_ok());
 }
@@ -92,8 +95,14 @@ fn check_update(trusted: &Fixture, bytes: &[u8]) {
             assert_eq!(update.version, trusted.core.version() + 1);
             assert_eq!(root.version(), update.version);
             let t: Signed<Root> = tough(bytes);
-            assert!(trusted.tough.verify_role(&t).is_ok(), "tough: not signed by N");
-            assert!(t.signed.verify_role(&t).is_ok(), "tough: not signed by itself");
+            assert!(
+                trusted.tough.verify_role(&t).is_ok(),
+                "tough: not signed by N"
+            );
+            assert!(
+                t.signed.verify_role(&t).is_ok(),
+                "tough: not signed by itself"
+            );
             assert_eq!(TrustedRoot::new(bytes).as_ref(), Ok(&root));
             for (role, changed) in [
                 (RoleType::Timestamp, update.timestamp_keys_changed),
@@ -158,8 +167,10 @@ fn check_role(trusted: &Fixture, role: RoleType, bytes: &[u8]) {
         );
         assert_eq!(m.version(), t.signed.version.get());
         if let Ok(meta) = m.meta() {
-            let core: BTreeMap<&str, u64> =
-                meta.iter().map(|(k, f)| (k.as_str(), f.version())).collect();
+            let core: BTreeMap<&str, u64> = meta
+                .iter()
+                .map(|(k, f)| (k.as_str(), f.version()))
+                .collect();
             let tough: BTreeMap<&str, u64> = t
                 .signed
                 .meta

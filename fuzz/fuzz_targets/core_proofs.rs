@@ -108,8 +108,10 @@ fn fixture() -> &'static Fixture {
         let id = tuf_merkle::hash::sha256(&canonical(&key_json)).to_hex();
         let sign = |signed: Value| {
             let sig = key.sign(&canonical(&signed));
-            serde_json::to_vec(&json!({"signatures": [{"keyid": id, "sig": hex::encode(sig.to_bytes())}],
-                                       "signed": signed}))
+            serde_json::to_vec(
+                &json!({"signatures": [{"keyid": id, "sig": hex::encode(sig.to_bytes())}],
+                                       "signed": signed}),
+            )
             .expect("JSON")
         };
         let role = json!({"keyids": [id], "threshold": 1});
@@ -179,7 +181,10 @@ fn check_multi(f: &Fixture, asked: &[String], json: &[u8]) {
     if let Ok(found) = verdict {
         let wanted: BTreeSet<&str> = asked.iter().map(String::as_str).collect();
         let got: BTreeSet<&str> = found.keys().map(String::as_str).collect();
-        assert_eq!(got, wanted, "a multi-proof for other names than the asked ones");
+        assert_eq!(
+            got, wanted,
+            "a multi-proof for other names than the asked ones"
+        );
         for (name, m) in &found {
             let truth = f
                 .truth
