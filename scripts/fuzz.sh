@@ -71,6 +71,7 @@ features=()
 for target in "${targets[@]}"; do
     case "$target" in
     client_*) features+=(client) ;;
+    core_*) features+=(core) ;;
     wal_open | checkpoint_decode | target_path | http_batch | proof_request) features+=(signer) ;;
     esac
 done
@@ -110,7 +111,7 @@ for target in "${targets[@]}"; do
     fi
     dict=()
     case "$target" in
-    membership_proof | non_membership_proof | multi_proof | leaf_contents | client_metadata | http_batch | proof_request)
+    membership_proof | non_membership_proof | multi_proof | leaf_contents | client_metadata | core_metadata | core_proofs | http_batch | proof_request)
         dict=("-dict=$fuzz_dir/json.dict") ;;
     esac
     log="$scratch/$target.log"

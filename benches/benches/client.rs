@@ -2,14 +2,15 @@
 //!
 //! - `client/verify_one`: parse and verify one proof answer's proof (TAP-16 form), as
 //!   `Client::verify` does after the download;
-//! - `client/timestamp_signature`: verify one timestamp's Ed25519 signature with tough (once per
-//!   refresh);
+//! - `client/timestamp_signature`: verify one timestamp's Ed25519 signature with the verifier
+//!   core, as `refresh` does (once per refresh);
 //! - `client/resolve_1000_multi`: parse and verify one multi-proof for 1,000 random names
 //!   (a lockfile's worth), as `Client::verify_many` does; goal under 20 ms of CPU;
 //! - `client/resolve_1000_single`: the same 1,000 names as 1,000 single proofs, for comparison;
 //! - `client/audit_10k`: replay 10,000 timestamp versions (4 changes each, every timestamp's
 //!   signature checked, every root recomputed) on top of the 250,000 leaves, as `audit` does
-//!   after parsing the records; `client/audit_parse_10k` parses those 10,000 records' JSON.
+//!   after parsing the records; `client/audit_parse_10k` parses those 10,000 records' JSON (as
+//!   published: `changes/V.json`, which names its timestamp's file).
 //!
 //! - `client/resolve_1000_end_to_end`: `Client::verify_many` for the 1,000 names through an
 //!   in-memory transport: the answer's JSON, the multi-proof, version checks, and the atomic
@@ -23,12 +24,11 @@
 use rand::{Rng as _, SeedableRng as _};
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use tough::schema::{Hashes, Metafile, RoleKeys, RoleType, Root, Signed, Timestamp};
-use tuf_client::audit::{ChangeRecord, RecordChange, Replay};
+use serde_json::json;
+use tuf_client::audit::{ChangeRecord, PublishedRecord, RecordChange, Replay};
 use tuf_client::transport::Fetched;
 use tuf_client::tuf::sign_metadata;
 use tuf_keys::{FileSigner, KeyAlgorithm};
@@ -70,60 +70,37 @@ fn fixture() -> Fixture {
     Fixture { tree, names }
 }
 
-fn root_metadata(key: &FileSigner) -> Root {
-    let public = key.public_key();
-    let mut keys = HashMap::new();
-    keys.insert(public.key_id().clone(), public.key().clone());
-    let mut roles = HashMap::new();
-    for r in [
-        RoleType::Root,
-        RoleType::Timestamp,
-        RoleType::Snapshot,
-        RoleType::Targets,
-    ] {
-        roles.insert(
-            r,
-            RoleKeys {
-                keyids: vec![public.key_id().clone()],
-                threshold: NonZeroU64::MIN,
-                _extra: HashMap::new(),
-            },
-        );
-    }
-    Root {
-        spec_version: "1.0.0".into(),
-        consistent_snapshot: true,
-        version: NonZeroU64::MIN,
-        expires: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 365),
-        keys,
-        roles,
-        _extra: HashMap::new(),
-    }
+/// A whole-second `expires` (TUF's one form) `hours` from now.
+fn expires_in(hours: i64) -> String {
+    (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(hours))
+        .round(jiff::Unit::Second)
+        .unwrap()
+        .to_string()
 }
 
-fn timestamp(key: &FileSigner, version: u64, root: Digest) -> Signed<Timestamp> {
-    let mut t = Timestamp::new(
-        "1.0.0".into(),
-        NonZeroU64::new(version).unwrap(),
-        jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24),
-    );
-    t.meta.insert(
-        "snapshot.json".into(),
-        Metafile {
-            length: Some(500),
-            hashes: Some(Hashes {
-                sha256: vec![7u8; 32].into(),
-                _extra: HashMap::new(),
-            }),
-            version: NonZeroU64::MIN,
-            _extra: HashMap::new(),
-        },
-    );
-    t._extra.insert(
-        "merkle_root".into(),
-        serde_json::Value::String(root.to_hex()),
-    );
-    sign_metadata(t, &[key]).unwrap()
+/// A root whose four roles are held by `key` alone (threshold 1).
+fn root_metadata(key: &FileSigner) -> serde_json::Value {
+    let public = key.public_key();
+    let id = public.key_id_hex();
+    let role = json!({"keyids": [id], "threshold": 1});
+    json!({
+        "_type": "root", "spec_version": "1.0.0", "consistent_snapshot": true, "version": 1,
+        "expires": expires_in(24 * 365),
+        "keys": {id.clone(): serde_json::to_value(public.key()).unwrap()},
+        "roles": {"root": role, "timestamp": role, "snapshot": role, "targets": role},
+    })
+}
+
+/// The bytes of timestamp `version`, signed by `key`, carrying `root`.
+fn timestamp(key: &FileSigner, version: u64, root: Digest) -> Vec<u8> {
+    let t = json!({
+        "_type": "timestamp", "spec_version": "1.0.0", "version": version,
+        "expires": expires_in(24),
+        "meta": {"snapshot.json": {"version": 1, "length": 500,
+                 "hashes": {"sha256": hex::encode([7u8; 32])}}},
+        "merkle_root": root.to_hex(),
+    });
+    serde_json::to_vec(&sign_metadata(t, &[key]).unwrap()).unwrap()
 }
 
 /// 10,000 records of 4 changes each over the fixture's tree, with signed timestamps.
@@ -167,20 +144,23 @@ fn history(f: &Fixture, key: &FileSigner) -> Vec<ChangeRecord> {
     out
 }
 
+/// The record as the signer publishes it (`changes/V.json`, naming its timestamp's file).
 fn record_json(r: &ChangeRecord) -> Vec<u8> {
-    let changes: Vec<serde_json::Value> = r
-        .changes
-        .iter()
-        .map(|c| serde_json::to_value(c).unwrap())
-        .collect();
-    serde_json::to_vec_pretty(&serde_json::json!({
-        "role": r.role, "timestamp_version": r.timestamp_version,
-        "previous_timestamp_version": r.previous_timestamp_version,
-        "root_version": r.root_version, "merkle_root": r.merkle_root.map(|d| d.to_hex()),
-        "tree_root": r.merkle_root.map(|d| d.to_hex()), "log_sequence": r.timestamp_version,
-        "changes": changes, "timestamp": r.timestamp,
-    }))
-    .unwrap()
+    PublishedRecord {
+        role: r.role.clone(),
+        timestamp_version: r.timestamp_version,
+        previous_timestamp_version: r.previous_timestamp_version,
+        root_version: r.root_version,
+        merkle_root: r.merkle_root,
+        tree_root: r.merkle_root.unwrap_or(tuf_merkle::EMPTY),
+        log_sequence: r.timestamp_version,
+        changes: r.changes.clone(),
+        timestamp_file: tuf_repo_format::paths::timestamp_file(r.timestamp_version),
+        timestamp_length: r.timestamp.len() as u64,
+        timestamp_sha256: tuf_merkle::hash::sha256(&r.timestamp),
+    }
+    .to_json()
+    .into_bytes()
 }
 
 /// Serves a fixed timestamp and multi-proof answer from memory.
@@ -252,12 +232,13 @@ fn main() {
         })
     });
 
-    // The timestamp signature, checked with tough as `refresh` does.
+    // The timestamp signature, checked by the verifier core as `refresh` does.
     let tmp = tempfile::tempdir().unwrap();
     let key = FileSigner::generate(tmp.path().join("online.pem"), KeyAlgorithm::Ed25519).unwrap();
-    let trusted = root_metadata(&key);
-    let ts = timestamp(&key, 1, root);
-    let ts_bytes = serde_json::to_vec(&ts).unwrap();
+    let root_file =
+        serde_json::to_vec(&sign_metadata(root_metadata(&key), &[&key]).unwrap()).unwrap();
+    let trusted = tuf_client::tuf::initial_root(&root_file).unwrap();
+    let ts_bytes = timestamp(&key, 1, root);
     c.bench_function("client/timestamp_signature", |b| {
         b.iter(|| {
             let t = tuf_client::tuf::verify_timestamp(&trusted, "t", black_box(&ts_bytes), true)
@@ -287,7 +268,6 @@ fn main() {
             }
         })
     });
-    let root_file = serde_json::to_vec(&sign_metadata(trusted.clone(), &[&key]).unwrap()).unwrap();
     let answer = format!(
         r#"{{"role":"crates.io","timestamp_version":1,"merkle_root":"{}","proof":{}}}"#,
         root.to_hex(),
@@ -331,7 +311,7 @@ fn main() {
     let records = history(&f, &key);
     let jsons: Vec<Vec<u8>> = records.iter().map(record_json).collect();
     let record_bytes: usize = jsons.iter().map(Vec::len).sum();
-    let roots: HashMap<u64, Root> = [(1, trusted.clone())].into_iter().collect();
+    let roots: HashMap<u64, _> = [(1, trusted.clone())].into_iter().collect();
     let audit = mean(&mut c, "client/audit_10k", 3, || {
         let mut replay = Replay::new("crates.io", roots.clone());
         replay.tree = f.tree.clone();
@@ -342,7 +322,7 @@ fn main() {
     });
     let parse = mean(&mut c, "client/audit_parse_10k", 3, || {
         for j in &jsons {
-            let r: ChangeRecord = serde_json::from_slice(j).unwrap();
+            let r = PublishedRecord::from_json(j).unwrap();
             black_box(r.timestamp_version);
         }
     });

@@ -10,14 +10,12 @@
 //!   "signatures": [ { "keyid": "<hex>", "sig": "<hex>" } ] }
 //! ```
 
-use std::collections::HashMap;
 use std::num::NonZeroU64;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use tough::schema::key::Key;
-use tough::schema::{Role, RoleKeys, RoleType, Root, Signed};
 use tuf_merkle::Digest;
+use tuf_verify_core::{PublicKey, TrustedKeys, VerifyError};
 
 use crate::audit::AuditReport;
 use crate::error::{AttestationError, ClientError};
@@ -103,54 +101,20 @@ impl Attestation {
     }
 
     /// Checks that at least `threshold` (at least 1) distinct keys of `keys` signed it, with
-    /// tough's own TUF signature check: the keys stand as the root role of a throwaway root.
-    pub fn verify(&self, keys: &[Key], threshold: usize) -> Result<(), ClientError> {
+    /// the verifier core's TUF signature check ([`TrustedKeys`]): over the OLPC canonical JSON
+    /// of `signed`, whose `_type` must be [`ATTESTATION_TYPE`] and `spec_version`
+    /// [`ATTESTATION_SPEC`].
+    pub fn verify(&self, keys: &[PublicKey], threshold: usize) -> Result<(), ClientError> {
         if self.signed.typ != ATTESTATION_TYPE || self.signed.spec_version != ATTESTATION_SPEC {
             return Err(AttestationError::WrongFormat.into());
         }
-        let mut ids = Vec::with_capacity(keys.len());
-        let mut by_id = HashMap::new();
-        for key in keys {
-            let id = key
-                .key_id()
-                .map_err(|e| AttestationError::AuditorKey(Box::new(e)))?;
-            ids.push(id.clone());
-            by_id.insert(id, key.clone());
-        }
         let threshold = NonZeroU64::new(threshold.max(1) as u64).unwrap_or(NonZeroU64::MIN);
-        let auditors = Root {
-            spec_version: "1.0.0".into(),
-            consistent_snapshot: false,
-            version: NonZeroU64::MIN,
-            expires: jiff::Timestamp::MAX,
-            keys: by_id,
-            roles: [(
-                RoleType::Root,
-                RoleKeys {
-                    keyids: ids,
-                    threshold,
-                    _extra: HashMap::new(),
-                },
-            )]
-            .into_iter()
-            .collect(),
-            _extra: HashMap::new(),
-        };
-        let signatures = self
-            .signatures
-            .iter()
-            .map(|s| {
-                serde_json::from_value(serde_json::json!({ "keyid": s.keyid, "sig": s.sig }))
-                    .map_err(AttestationError::Signature)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let signed = Signed {
-            signed: AsRole(self.signed.clone()),
-            signatures,
-        };
-        auditors
-            .verify_role(&signed)
-            .map_err(|e| AttestationError::Unverified(Box::new(e)).into())
+        let auditors = TrustedKeys::new(keys.iter().cloned(), threshold);
+        let bytes = serde_json::to_vec(self).map_err(AttestationError::Json)?;
+        match auditors.verify(ATTESTATION_TYPE, &bytes) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(AttestationError::Unverified(e).into()),
+        }
     }
 
     /// The attestation as the auditor publishes it: indented JSON.
@@ -159,28 +123,10 @@ impl Attestation {
     }
 }
 
-/// A statement seen by tough as a role signed by the "root" keys of a throwaway root.
-#[derive(Serialize)]
-#[serde(transparent)]
-struct AsRole(Statement);
-
-impl Role for AsRole {
-    const TYPE: RoleType = RoleType::Root;
-    fn expires(&self) -> jiff::Timestamp {
-        jiff::Timestamp::MAX
-    }
-    fn version(&self) -> NonZeroU64 {
-        NonZeroU64::MIN
-    }
-    fn filename(&self, _consistent_snapshot: bool) -> String {
-        "attestation.json".into()
-    }
-}
-
 /// A client's requirement of an attestation.
 pub struct AttestationPolicy {
-    /// The auditors' public keys (TUF key objects).
-    pub keys: Vec<Key>,
+    /// The auditors' public keys.
+    pub keys: Vec<PublicKey>,
     /// How many of them must have signed.
     pub threshold: usize,
     /// Where the attestation is fetched from.
@@ -195,7 +141,7 @@ impl AttestationPolicy {
     /// A policy requiring one of the auditors' `keys` to have signed the attestation at
     /// `location` (a URL or a path; the directory or URL it is in becomes the transport, over
     /// HTTP with `http`), at most `max_lag` timestamp versions behind the latest.
-    pub fn at(location: &str, keys: Vec<Key>, max_lag: u64, http: HttpOptions) -> Self {
+    pub fn at(location: &str, keys: Vec<PublicKey>, max_lag: u64, http: HttpOptions) -> Self {
         let (source, path) = transport::open_containing(location, http);
         AttestationPolicy {
             keys,
@@ -294,19 +240,25 @@ impl Statement {
 }
 
 /// Reads the auditors' public keys a client trusts: a JSON list of TUF key objects, as
-/// [`auditor_keys_json`] writes it.
-pub fn read_auditor_keys(path: &Path) -> Result<Vec<Key>, ClientError> {
+/// [`auditor_keys_json`] writes it, each an Ed25519 or ECDSA P-256 key the verifier core can
+/// use ([`PublicKey::from_key_json`]).
+pub fn read_auditor_keys(path: &Path) -> Result<Vec<PublicKey>, ClientError> {
     let bytes = std::fs::read(path).map_err(ClientError::local(path))?;
-    Ok(
+    let objects: Vec<serde_json::Value> =
         serde_json::from_slice(&bytes).map_err(|source| AttestationError::AuditorKeysFile {
             path: path.to_owned(),
             source,
-        })?,
-    )
+        })?;
+    Ok(objects
+        .iter()
+        .map(PublicKey::from_key_json)
+        .collect::<Result<_, VerifyError>>()
+        .map_err(AttestationError::AuditorKey)?)
 }
 
-/// The auditors' public keys as clients read them ([`read_auditor_keys`]): indented JSON.
-pub fn auditor_keys_json(keys: &[Key]) -> Result<String, ClientError> {
+/// The auditors' public keys (TUF key objects) as clients read them ([`read_auditor_keys`]):
+/// indented JSON.
+pub fn auditor_keys_json(keys: &[serde_json::Value]) -> Result<String, ClientError> {
     Ok(serde_json::to_string_pretty(keys).map_err(AttestationError::Json)?)
 }
 
@@ -351,7 +303,10 @@ mod tests {
             .unwrap();
         let b = FileSigner::generate(dir.path().join("b.pem"), tuf_keys::KeyAlgorithm::EcdsaP256)
             .unwrap();
-        let keys = vec![a.public_key().key().clone(), b.public_key().key().clone()];
+        let key = |s: &FileSigner| {
+            PublicKey::from_key_json(&serde_json::to_value(s.public_key().key()).unwrap()).unwrap()
+        };
+        let keys = vec![key(&a), key(&b)];
         let signed = Attestation::sign(statement(), &a).unwrap();
         signed.verify(&keys, 1).unwrap();
         assert!(signed.verify(&keys, 2).is_err());

@@ -42,10 +42,10 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use tough::schema::{Root, Signed, Timestamp};
 use tuf_merkle::{Digest, LeafContents, Tree, key_of};
 use tuf_repo_format::leaf_snapshot::{self, LatestPointer, MAX_POINTER_BYTES};
 use tuf_repo_format::paths;
+use tuf_verify_core::TrustedRoot;
 
 use crate::error::ClientError;
 use crate::transport::{Fetched, Transport};
@@ -59,9 +59,9 @@ pub use tuf_repo_format::Change as RecordChange;
 /// SHA-256. `tuf-repo-format` defines it and parses it strictly.
 pub use tuf_repo_format::ChangeRecord as PublishedRecord;
 
-/// A change record with its signed timestamp resolved (from the exact bytes a
-/// [`PublishedRecord`] refers to): what [`Replay::apply`] checks.
-#[derive(Debug, Clone, Deserialize)]
+/// A change record with its signed timestamp resolved (the exact bytes a [`PublishedRecord`]
+/// refers to): what [`Replay::apply`] checks.
+#[derive(Debug, Clone)]
 pub struct ChangeRecord {
     /// The role.
     pub role: String,
@@ -72,12 +72,11 @@ pub struct ChangeRecord {
     /// The root version the timestamp was signed under.
     pub root_version: u64,
     /// The signed `merkle_root`.
-    #[serde(default, with = "tuf_repo_format::hex_digest::option")]
     pub merkle_root: Option<Digest>,
     /// The changes, in the order applied.
     pub changes: Vec<RecordChange>,
-    /// The signed timestamp itself.
-    pub timestamp: Signed<Timestamp>,
+    /// The signed timestamp itself: the file's exact bytes, verified by [`Replay::apply`].
+    pub timestamp: Vec<u8>,
 }
 
 /// Fetches the exact timestamp bytes `record` refers to, checks them against the record's
@@ -123,8 +122,8 @@ fn check_timestamp_file(record: &PublishedRecord) -> Result<(), Breach> {
 
 /// Resolves `record` with `bytes`, the file its timestamp is published in
 /// (`timestamps/V.timestamp.json`), obtained by the caller: the bytes must have the length and
-/// SHA-256 the record names and parse as a signed timestamp. The signature is checked later,
-/// by [`Replay::apply`], against the root chain.
+/// SHA-256 the record names. They are read and their signature checked later, by
+/// [`Replay::apply`], against the root chain.
 pub fn resolve_with(record: PublishedRecord, bytes: &[u8]) -> Result<ChangeRecord, Breach> {
     check_timestamp_file(&record)?;
     let v = record.timestamp_version;
@@ -142,8 +141,6 @@ pub fn resolve_with(record: PublishedRecord, bytes: &[u8]) -> Result<ChangeRecor
             record.timestamp_sha256
         )));
     }
-    let timestamp: Signed<Timestamp> = serde_json::from_slice(bytes)
-        .map_err(|e| bad_ts(format!("{path} is not a timestamp: {e}")))?;
     Ok(ChangeRecord {
         role: record.role,
         timestamp_version: v,
@@ -151,7 +148,7 @@ pub fn resolve_with(record: PublishedRecord, bytes: &[u8]) -> Result<ChangeRecor
         root_version: record.root_version,
         merkle_root: record.merkle_root,
         changes: record.changes,
-        timestamp,
+        timestamp: bytes.to_vec(),
     })
 }
 
@@ -428,15 +425,15 @@ pub fn audit_with(
 
 /// A root chain verified from a trusted root: every root by version, and the newest.
 pub(crate) struct Chain {
-    pub(crate) roots: HashMap<u64, Root>,
-    pub(crate) latest: Signed<Root>,
+    pub(crate) roots: HashMap<u64, TrustedRoot>,
+    pub(crate) latest: TrustedRoot,
 }
 
 impl Chain {
     /// The chain of one root (trusted out of band).
-    pub(crate) fn new(first: Signed<Root>) -> Self {
+    pub(crate) fn new(first: TrustedRoot) -> Self {
         let mut roots = HashMap::new();
-        roots.insert(first.signed.version.get(), first.signed.clone());
+        roots.insert(first.version(), first.clone());
         Chain {
             roots,
             latest: first,
@@ -444,9 +441,8 @@ impl Chain {
     }
 
     /// Adds the next root, which the caller verified against [`Chain::latest`].
-    pub(crate) fn push(&mut self, root: Signed<Root>) {
-        self.roots
-            .insert(root.signed.version.get(), root.signed.clone());
+    pub(crate) fn push(&mut self, root: TrustedRoot) {
+        self.roots.insert(root.version(), root.clone());
         self.latest = root;
     }
 }
@@ -477,7 +473,7 @@ pub(crate) struct ResumePoint {
 /// What a run tells whoever keeps its progress (an audit state).
 pub(crate) trait Progress {
     /// A new root of the chain, verified against the one before, with its exact bytes.
-    fn new_root(&mut self, root: &Signed<Root>, bytes: &[u8]) -> Result<(), ClientError>;
+    fn new_root(&mut self, root: &TrustedRoot, bytes: &[u8]) -> Result<(), ClientError>;
     /// `replay.last` was just checked good; `timestamp` is its timestamp's exact bytes.
     fn checked(&mut self, replay: &Replay, timestamp: &[u8]) -> Result<(), ClientError>;
 }
@@ -486,7 +482,7 @@ pub(crate) trait Progress {
 struct NoProgress;
 
 impl Progress for NoProgress {
-    fn new_root(&mut self, _: &Signed<Root>, _: &[u8]) -> Result<(), ClientError> {
+    fn new_root(&mut self, _: &TrustedRoot, _: &[u8]) -> Result<(), ClientError> {
         Ok(())
     }
     fn checked(&mut self, _: &Replay, _: &[u8]) -> Result<(), ClientError> {
@@ -523,7 +519,7 @@ pub(crate) fn run(
     }
     let ts_path = format!("{role}/{}", paths::TIMESTAMP);
     let ts_bytes = tuf::fetch_required(transport, &ts_path, limits.timestamp)?;
-    let latest = tuf::verify_timestamp(&chain.latest.signed, &ts_path, &ts_bytes, true)?;
+    let latest = tuf::verify_timestamp(&chain.latest, &ts_path, &ts_bytes, true)?;
 
     let mut prior = (0, 0);
     let (mut auditor, mut last_exact, started_from) = match begin {
@@ -692,7 +688,7 @@ struct SnapshotStart {
 fn from_latest_leaf_snapshot(
     transport: &dyn Transport,
     role: &str,
-    roots: &HashMap<u64, Root>,
+    roots: &HashMap<u64, TrustedRoot>,
     latest: u64,
     limits: &Limits,
 ) -> Result<Option<SnapshotStart>, ClientError> {
@@ -793,16 +789,15 @@ fn from_latest_leaf_snapshot(
 /// `roots` whose threshold signed it; returns that root's version. A timestamp does not name
 /// the root it was signed under, and every root of the chain was trusted in its time.
 fn verify_under_chain(
-    roots: &HashMap<u64, Root>,
+    roots: &HashMap<u64, TrustedRoot>,
     what: &str,
     bytes: &[u8],
 ) -> Result<(u64, tuf::VerifiedTimestamp), String> {
-    let parsed: Signed<Timestamp> = tuf::parse(what, bytes).map_err(|e| e.to_string())?;
-    let mut newest_first: Vec<(u64, &Root)> = roots.iter().map(|(v, r)| (*v, r)).collect();
+    let mut newest_first: Vec<(u64, &TrustedRoot)> = roots.iter().map(|(v, r)| (*v, r)).collect();
     newest_first.sort_unstable_by_key(|(v, _)| std::cmp::Reverse(*v));
     let mut newest_error = None;
     for (v, root) in newest_first {
-        match tuf::verified_timestamp(root, parsed.clone(), true) {
+        match tuf::verify_timestamp(root, what, bytes, true) {
             Ok(ts) => return Ok((v, ts)),
             Err(e) => {
                 newest_error.get_or_insert_with(|| e.to_string());
@@ -816,7 +811,7 @@ fn verify_under_chain(
 /// auditors that keep the tree between runs).
 pub struct Replay {
     role: String,
-    roots: HashMap<u64, Root>,
+    roots: HashMap<u64, TrustedRoot>,
     /// The replayed tree: the tree at [`Replay::last`], except after a
     /// [`Breach::RootMismatch`], when it holds the changes of the record refused.
     pub tree: Tree,
@@ -838,7 +833,7 @@ pub struct Replay {
 
 impl Replay {
     /// An empty replay trusting `roots` (by version).
-    pub fn new(role: &str, roots: HashMap<u64, Root>) -> Self {
+    pub fn new(role: &str, roots: HashMap<u64, TrustedRoot>) -> Self {
         Replay {
             role: role.to_owned(),
             roots,
@@ -859,7 +854,7 @@ impl Replay {
     /// Nothing before `version` is checked by this replay.
     pub fn starting_at(
         role: &str,
-        roots: HashMap<u64, Root>,
+        roots: HashMap<u64, TrustedRoot>,
         tree: Tree,
         version: u64,
         root_version: u64,
@@ -877,8 +872,8 @@ impl Replay {
 
     /// Adds a root of the chain (one the caller verified against the previous root), so that
     /// records signed under it can be checked.
-    pub fn trust_root(&mut self, root: Root) {
-        self.roots.insert(root.version.get(), root);
+    pub fn trust_root(&mut self, root: TrustedRoot) {
+        self.roots.insert(root.version(), root);
     }
 
     /// The root versions this replay trusts.
@@ -923,7 +918,8 @@ impl Replay {
                     record.root_version
                 ),
             })?;
-        let ts = tuf::verified_timestamp(root, record.timestamp.clone(), true).map_err(|e| {
+        let what = paths::timestamp_file(v);
+        let ts = tuf::verify_timestamp(root, &what, &record.timestamp, true).map_err(|e| {
             Breach::BadTimestamp {
                 timestamp_version: v,
                 message: e.to_string(),
@@ -1006,43 +1002,25 @@ impl Replay {
 #[cfg(all(test, feature = "sign"))]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::num::NonZeroU64;
-
-    use tough::schema::{RoleKeys, RoleType};
+    use serde_json::json;
     use tuf_keys::FileSigner;
 
     use super::*;
 
-    fn root(key: &FileSigner) -> Root {
+    const FAR: &str = "2100-01-01T00:00:00Z";
+
+    fn root(key: &FileSigner) -> TrustedRoot {
         let p = key.public_key();
-        let keys = [(p.key_id().clone(), p.key().clone())]
-            .into_iter()
-            .collect();
-        let roles = [
-            RoleType::Root,
-            RoleType::Timestamp,
-            RoleType::Snapshot,
-            RoleType::Targets,
-        ]
-        .into_iter()
-        .map(|r| {
-            let k = RoleKeys {
-                keyids: vec![p.key_id().clone()],
-                threshold: NonZeroU64::MIN,
-                _extra: HashMap::new(),
-            };
-            (r, k)
-        })
-        .collect();
-        Root {
-            spec_version: "1.0.0".into(),
-            consistent_snapshot: true,
-            version: NonZeroU64::MIN,
-            expires: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1),
-            keys,
-            roles,
-            _extra: HashMap::new(),
-        }
+        let id = p.key_id_hex();
+        let role = json!({"keyids": [id], "threshold": 1});
+        let signed = json!({
+            "_type": "root", "spec_version": "1.0.0", "consistent_snapshot": true,
+            "version": 1, "expires": FAR,
+            "keys": {id.clone(): serde_json::to_value(p.key()).unwrap()},
+            "roles": {"root": role, "timestamp": role, "snapshot": role, "targets": role},
+        });
+        let bytes = serde_json::to_vec(&tuf::sign_metadata(signed, &[key]).unwrap()).unwrap();
+        TrustedRoot::new(&bytes).unwrap()
     }
 
     fn record(
@@ -1051,15 +1029,11 @@ mod tests {
         changes: Vec<(&str, Option<LeafContents>, LeafContents)>,
         root: Digest,
     ) -> ChangeRecord {
-        let mut t = Timestamp::new(
-            "1.0.0".into(),
-            NonZeroU64::new(v).unwrap(),
-            jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1),
-        );
-        t._extra.insert(
-            "merkle_root".into(),
-            serde_json::Value::String(root.to_hex()),
-        );
+        let t = json!({
+            "_type": "timestamp", "spec_version": "1.0.0", "version": v, "expires": FAR,
+            "meta": {"snapshot.json": {"version": 1}},
+            "merkle_root": root.to_hex(),
+        });
         ChangeRecord {
             role: "crates.io".into(),
             timestamp_version: v,
@@ -1075,7 +1049,7 @@ mod tests {
                     new,
                 })
                 .collect(),
-            timestamp: tuf::sign_metadata(t, &[key]).unwrap(),
+            timestamp: serde_json::to_vec(&tuf::sign_metadata(t, &[key]).unwrap()).unwrap(),
         }
     }
 
@@ -1088,7 +1062,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = FileSigner::generate(dir.path().join("k.pem"), tuf_keys::KeyAlgorithm::Ed25519)
             .unwrap();
-        let roots: HashMap<u64, Root> = [(1, root(&key))].into_iter().collect();
+        let roots: HashMap<u64, TrustedRoot> = [(1, root(&key))].into_iter().collect();
         let mut tree = Tree::new();
         tree.set(key_of("a"), c(1, b"a1"));
         let r1 = record(&key, 1, vec![("a", None, c(1, b"a1"))], tree.root());

@@ -42,12 +42,12 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use tough::schema::{Root, Signed};
 use tuf_files::beneath::{self, BeneathError};
 use tuf_files::{DirLock, WriteOptions};
 use tuf_merkle::Tree;
 use tuf_repo_format::LeafEntry;
 use tuf_repo_format::leaf_snapshot::{self, LeafSnapshot};
+use tuf_verify_core::TrustedRoot;
 
 use crate::audit::{
     self, AuditReport, Begin, Breach, Chain, Progress, Replay, ResumePoint, StartedFrom,
@@ -345,7 +345,7 @@ impl AuditState {
         &self,
         role: &str,
         trusted_bytes: &[u8],
-        trusted: Signed<Root>,
+        trusted: TrustedRoot,
         limits: &Limits,
     ) -> Result<(StateFile, Chain, Option<ResumePoint>), ClientError> {
         let state_path = self.dir.join(STATE_FILE);
@@ -374,7 +374,7 @@ impl AuditState {
             .into());
         }
         // The chain's first file is the trusted root given, byte for byte.
-        let first_version = trusted.signed.version.get();
+        let first_version = trusted.version();
         let first_name = root_file(first_version);
         if file.trusted_root_version != first_version
             || self.require(&first_name, limits.root)? != trusted_bytes
@@ -386,16 +386,15 @@ impl AuditState {
         }
         let mut chain = Chain::new(trusted);
         loop {
-            let name = root_file(chain.latest.signed.version.get() + 1);
+            let name = root_file(chain.latest.version() + 1);
             let Some(bytes) = self.read(&name, limits.root)? else {
                 break;
             };
-            let next = tuf::next_root(&chain.latest.signed, &bytes).map_err(|e| {
-                AuditStateError::Root {
+            let next =
+                tuf::next_root(&chain.latest, &bytes).map_err(|e| AuditStateError::Root {
                     path: self.dir.join(&name),
                     source: Box::new(e),
-                }
-            })?;
+                })?;
             chain.push(next);
         }
         let resume = match file.last_good {
@@ -473,7 +472,7 @@ impl AuditState {
         &self,
         role: &str,
         trusted_bytes: &[u8],
-        trusted: Signed<Root>,
+        trusted: TrustedRoot,
     ) -> Result<(StateFile, Chain, Option<ResumePoint>), ClientError> {
         let entries = std::fs::read_dir(&self.dir).map_err(ClientError::local(&self.dir))?;
         for entry in entries {
@@ -485,7 +484,7 @@ impl AuditState {
                 .into());
             }
         }
-        let version = trusted.signed.version.get();
+        let version = trusted.version();
         write_private(&self.dir.join(root_file(version)), trusted_bytes)?;
         let file = StateFile {
             format: FORMAT,
@@ -575,10 +574,10 @@ struct Writer<'a> {
 }
 
 impl Progress for Writer<'_> {
-    fn new_root(&mut self, root: &Signed<Root>, bytes: &[u8]) -> Result<(), ClientError> {
+    fn new_root(&mut self, root: &TrustedRoot, bytes: &[u8]) -> Result<(), ClientError> {
         // Verified against the chain before it is handed here; stored before anything that
         // depends on it, so a later state never names a root the directory lacks.
-        write_private(&self.dir.join(root_file(root.signed.version.get())), bytes)
+        write_private(&self.dir.join(root_file(root.version())), bytes)
     }
 
     fn checked(&mut self, replay: &Replay, timestamp: &[u8]) -> Result<(), ClientError> {

@@ -10,9 +10,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use tough::schema::{RoleType, Root, Signed, Snapshot};
 use tuf_merkle::multiproof::MultiProof;
 use tuf_merkle::{Digest, LeafContents, Proof, ProofError};
+use tuf_verify_core::{MetaFile, ProofRoot, RoleType, TrustedRoot, VerifyError};
 
 use crate::attest::AttestationPolicy;
 use crate::classic::{self, TrustedTargets};
@@ -110,7 +110,7 @@ pub struct Client {
     /// Servers given up on since [`Client::take_failed_attempts`] was last called.
     failed: Vec<FailedAttempt>,
     state: State,
-    root: Signed<Root>,
+    root: TrustedRoot,
     limits: Limits,
     now: Option<jiff::Timestamp>,
     attestation: Option<AttestationPolicy>,
@@ -136,7 +136,7 @@ impl Client {
             return Err(ClientError::AlreadyInitialized(state_file));
         }
         write_atomic(&dir.join("root.json"), root_bytes)?;
-        State::new(role, mode, root.signed.version.get()).store(dir)
+        State::new(role, mode, root.version()).store(dir)
     }
 
     /// Opens the state in `dir`, fetching through `transport`. Waits while another process
@@ -238,7 +238,7 @@ impl Client {
     }
 
     /// The trusted root.
-    pub fn root(&self) -> &Signed<Root> {
+    pub fn root(&self) -> &TrustedRoot {
         &self.root
     }
 
@@ -364,8 +364,8 @@ impl Client {
                 // TUF 5.3.11: a rotated timestamp or snapshot key voids the trusted versions
                 // (recovery from a fast-forward attack).
                 for r in [RoleType::Timestamp, RoleType::Snapshot] {
-                    let keys = |root: &Root| root.roles.get(&r).map(|k| k.keyids.clone());
-                    if keys(&current.signed) != keys(&new.signed) {
+                    let keys = |root: &TrustedRoot| root.root().role(r).key_ids().to_vec();
+                    if keys(&current) != keys(new) {
                         state.timestamp_version = 0;
                         state.merkle_root = None;
                         state.snapshot_version = 0;
@@ -379,7 +379,7 @@ impl Client {
                 }
                 // Each verified root is kept, even if a later step fails (TUF 5.3.8).
                 write_atomic(&dir.join("root.json"), bytes)?;
-                state.root_version = new.signed.version.get();
+                state.root_version = new.version();
                 state.store(&dir)?;
                 current = new.clone();
                 Ok(())
@@ -388,15 +388,20 @@ impl Client {
         self.state = state;
         self.root = current;
         walked?;
-        let r = &self.root.signed;
-        tuf::check_expiry("root", r.version.get(), r.expires, self.now())
+        let r = self.root.root();
+        tuf::check_expiry(
+            "root",
+            r.version(),
+            tuf::expires_at(r.expires()),
+            self.now(),
+        )
     }
 
     fn update_timestamp(&mut self) -> Result<Option<Digest>, ClientError> {
         let path = format!("{}/timestamp.json", self.role());
         let bytes = tuf::fetch_required(self.transport(), &path, self.limits.timestamp)?;
         let merkle = self.state.mode == Mode::Merkle;
-        let ts = tuf::verify_timestamp(&self.root.signed, &path, &bytes, merkle)?;
+        let ts = tuf::verify_timestamp(&self.root, &path, &bytes, merkle)?;
         let trusted = self.state.timestamp_version;
         if ts.version < trusted {
             return Err(ClientError::Rollback {
@@ -423,20 +428,15 @@ impl Client {
             }
             return Ok(ts.merkle_root);
         }
-        let snapshot = meta_entry(&ts.signed.signed.meta, "snapshot.json", &path)?;
-        let sv = snapshot.version.get();
+        let sv = ts.timestamp.snapshot().version();
         not_older("snapshot", self.state.snapshot_version, sv)?;
-        tuf::check_expiry(
-            "timestamp",
-            ts.version,
-            ts.signed.signed.expires,
-            self.now(),
-        )?;
+        let expires = tuf::expires_at(ts.timestamp.expires());
+        tuf::check_expiry("timestamp", ts.version, expires, self.now())?;
         // TUF 5.4.5: persisted now, before the snapshot (or the attestation) is asked for, so
         // that a later step failing cannot let this timestamp be replaced by an older one.
         write_atomic(&self.dir.join("timestamp.json"), &bytes)?;
         self.state.timestamp_version = ts.version;
-        self.state.timestamp_expires = Some(ts.signed.signed.expires);
+        self.state.timestamp_expires = Some(expires);
         self.state.merkle_root = got_root;
         self.state.snapshot_version = sv;
         self.state.store(&self.dir)?;
@@ -448,15 +448,14 @@ impl Client {
     fn update_classic(&mut self) -> Result<(), ClientError> {
         let ts_path = self.dir.join("timestamp.json");
         let ts_bytes = std::fs::read(&ts_path).map_err(ClientError::local(&ts_path))?;
-        let ts = tuf::verify_timestamp(&self.root.signed, "timestamp.json", &ts_bytes, false)?;
-        let meta = meta_entry(&ts.signed.signed.meta, "snapshot.json", "timestamp.json")?.clone();
-        let snapshot = self.update_snapshot(&meta)?;
-        self.update_targets(&snapshot)
+        let ts = tuf::verify_timestamp(&self.root, "timestamp.json", &ts_bytes, false)?;
+        let (version, meta) = self.update_snapshot(ts.timestamp.snapshot())?;
+        self.update_targets(version, &meta)
     }
 
     /// The name of `file` at version `v` on the repository.
     fn meta_path(&self, v: u64, file: &str) -> String {
-        if self.root.signed.consistent_snapshot {
+        if self.root.root().consistent_snapshot() {
             format!("{}/{v}.{file}", self.state.role)
         } else {
             format!("{}/{file}", self.state.role)
@@ -465,93 +464,112 @@ impl Client {
 
     /// TUF 5.5: the snapshot the trusted timestamp lists: its length and SHA-256, its
     /// signatures, its version; every metadata file the trusted snapshot lists still listed at
-    /// a version not lower (5.5.5); not expired. Then persisted (`snapshot.json`).
+    /// a version not lower (5.5.5); not expired. Then persisted (`snapshot.json`). Returns its
+    /// version and what it lists.
     fn update_snapshot(
         &mut self,
-        meta: &tough::schema::Metafile,
-    ) -> Result<Signed<Snapshot>, ClientError> {
-        let sv = meta.version.get();
+        meta: &MetaFile,
+    ) -> Result<(u64, BTreeMap<String, MetaFile>), ClientError> {
+        let sv = meta.version();
         let path = self.meta_path(sv, "snapshot.json");
-        let bytes = self.fetch_meta(&path, meta.length, meta.hashes.as_ref())?;
-        let snapshot: Signed<Snapshot> = tuf::parse(&path, &bytes)?;
-        let version = snapshot.signed.version.get();
-        tuf::verify_signed(&self.root.signed, &snapshot, version)?;
+        let bytes = self.fetch_meta(&path, meta)?;
+        let snapshot = tuf::verify_role(&self.root, RoleType::Snapshot, &path, &bytes)?;
+        let version = snapshot.version();
         if version != sv {
             return Err(ClientError::MetadataMismatch {
                 what: path,
                 message: format!("version {version}, the timestamp says {sv}"),
             });
         }
+        let listed = snapshot
+            .meta()
+            .map_err(|e| tuf::metadata_error(&path, version, e))?;
         if let Some(trusted) = self.trusted_snapshot()? {
-            let trusted_version = trusted.signed.version.get();
-            let mut listed: Vec<_> = trusted.signed.meta.iter().collect();
-            listed.sort_by(|a, b| a.0.cmp(b.0));
-            for (file, old) in listed {
-                let Some(new) = snapshot.signed.meta.get(file) else {
+            for (file, &old) in &trusted.meta {
+                let Some(new) = listed.get(file) else {
                     return Err(ClientError::RoleDropped {
                         version,
                         file: file.clone(),
-                        trusted_version,
-                        listed: old.version.get(),
+                        trusted_version: trusted.version,
+                        listed: old,
                     });
                 };
-                if new.version < old.version {
+                if new.version() < old {
                     return Err(ClientError::SnapshotRollback {
                         version,
                         file: file.clone(),
-                        trusted: old.version.get(),
-                        got: new.version.get(),
+                        trusted: old,
+                        got: new.version(),
                     });
                 }
             }
         }
-        tuf::check_expiry("snapshot", version, snapshot.signed.expires, self.now())?;
+        tuf::check_expiry(
+            "snapshot",
+            version,
+            tuf::expires_at(snapshot.expires()),
+            self.now(),
+        )?;
         write_atomic(&self.dir.join(SNAPSHOT_FILE), &bytes)?;
-        Ok(snapshot)
+        Ok((version, listed))
     }
 
     /// The snapshot verified last (`snapshot.json` in the state directory), if any.
-    fn trusted_snapshot(&self) -> Result<Option<Signed<Snapshot>>, ClientError> {
+    fn trusted_snapshot(&self) -> Result<Option<classic::StoredSnapshot>, ClientError> {
         let path = self.dir.join(SNAPSHOT_FILE);
         match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(tuf::parse(SNAPSHOT_FILE, &bytes)?)),
+            Ok(bytes) => Ok(Some(classic::read_stored_snapshot(SNAPSHOT_FILE, &bytes)?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(ClientError::local(&path)(e)),
         }
     }
 
-    /// TUF 5.6: the targets the verified snapshot lists: version not below the trusted one,
-    /// length and SHA-256, signatures, version, not expired. Then persisted (`targets.json` and
-    /// the state). A target this client cannot check (no SHA-256) does not refuse the file.
-    fn update_targets(&mut self, snapshot: &Signed<Snapshot>) -> Result<(), ClientError> {
-        let spath = self.meta_path(snapshot.signed.version.get(), "snapshot.json");
-        let tmeta = meta_entry(&snapshot.signed.meta, "targets.json", &spath)?.clone();
-        let tv = tmeta.version.get();
+    /// TUF 5.6: the targets the verified snapshot (version `snapshot_version`, listing
+    /// `listed`) lists: version not below the trusted one, length and SHA-256, signatures,
+    /// version, not expired. Then persisted (`targets.json` and the state). A target this
+    /// client cannot check (no SHA-256) does not refuse the file.
+    fn update_targets(
+        &mut self,
+        snapshot_version: u64,
+        listed: &BTreeMap<String, MetaFile>,
+    ) -> Result<(), ClientError> {
+        let spath = self.meta_path(snapshot_version, "snapshot.json");
+        let tmeta = listed
+            .get("targets.json")
+            .ok_or_else(|| ClientError::MetadataMismatch {
+                what: spath,
+                message: "no targets.json entry".into(),
+            })?;
+        let tv = tmeta.version();
         not_older("targets", self.state.targets_version, tv)?;
         let tpath = self.meta_path(tv, "targets.json");
-        let tbytes = self.fetch_meta(&tpath, tmeta.length, tmeta.hashes.as_ref())?;
-        let (raw, targets) = classic::parse(&tpath, &tbytes)?;
-        let version = targets.version();
-        tuf::verify_signed(&self.root.signed, &raw, version)?;
+        let tbytes = self.fetch_meta(&tpath, tmeta)?;
+        let verified = tuf::verify_role(&self.root, RoleType::Targets, &tpath, &tbytes)?;
+        let version = verified.version();
         if version != tv {
             return Err(ClientError::MetadataMismatch {
                 what: tpath,
                 message: format!("version {version}, the snapshot says {tv}"),
             });
         }
-        tuf::check_expiry("targets", version, targets.targets.expires, self.now())?;
+        // Usable as the trusted targets: every target entry this client can check is read.
+        classic::parse_signed(&tpath, verified.signed())?;
+        tuf::check_expiry(
+            "targets",
+            version,
+            tuf::expires_at(verified.expires()),
+            self.now(),
+        )?;
         write_atomic(&self.dir.join("targets.json"), &tbytes)?;
         self.state.targets_version = tv;
         self.state.store(&self.dir)?;
         Ok(())
     }
 
-    fn fetch_meta(
-        &self,
-        path: &str,
-        length: Option<u64>,
-        hashes: Option<&tough::schema::Hashes>,
-    ) -> Result<Vec<u8>, ClientError> {
+    /// Fetches the metadata file `path` that its parent role describes with `meta`: at most
+    /// its length (exactly it, if given), and its SHA-256 if the parent lists hashes.
+    fn fetch_meta(&self, path: &str, meta: &MetaFile) -> Result<Vec<u8>, ClientError> {
+        let length = meta.length();
         let limit = length.unwrap_or(self.limits.metadata);
         let bytes = tuf::fetch_required(self.transport(), path, limit)?;
         if let Some(len) = length
@@ -563,20 +581,34 @@ impl Client {
                 got: bytes.len() as u64,
             });
         }
-        if let Some(h) = hashes
-            && tuf_merkle::hash::sha256(&bytes).0.as_slice() != h.sha256.as_ref()
-        {
-            return Err(ClientError::MetadataMismatch {
-                what: path.to_owned(),
-                message: "sha256 differs from the one its parent role lists".into(),
-            });
+        let hashes = meta.hashes();
+        if !hashes.is_empty() {
+            let Some(sha256) = hashes.get("sha256") else {
+                let listed: Vec<&str> = hashes.keys().map(String::as_str).collect();
+                return Err(ClientError::MetadataMismatch {
+                    what: path.to_owned(),
+                    message: format!(
+                        "its parent role lists no sha256 hash for it (only {}), and sha256 is \
+                         the hash this client checks",
+                        listed.join(", ")
+                    ),
+                });
+            };
+            if tuf_merkle::hash::sha256(&bytes).0.as_slice() != sha256.as_slice() {
+                return Err(ClientError::MetadataMismatch {
+                    what: path.to_owned(),
+                    message: "sha256 differs from the one its parent role lists".into(),
+                });
+            }
         }
         Ok(bytes)
     }
 
-    /// The version and root proofs are checked against, after checking the timestamp has not
-    /// expired since the refresh (a frozen client must refresh).
-    fn proof_target(&self) -> Result<(u64, Digest), ClientError> {
+    /// The root proofs are checked against (with its timestamp version), after checking the
+    /// timestamp has not expired since the refresh (a frozen client must refresh). It is the
+    /// root the state directory holds: a refresh wrote it there only after the verifier core
+    /// verified its timestamp (or the auditor's attestation of it).
+    fn proof_target(&self) -> Result<ProofRoot, ClientError> {
         if self.state.mode != Mode::Merkle {
             return Err(ClientError::ClassicRole {
                 role: self.state.role.clone(),
@@ -596,7 +628,7 @@ impl Client {
                 self.now(),
             )?;
         }
-        Ok((self.state.proof_version, root))
+        Ok(ProofRoot::trusted(self.state.proof_version, root))
     }
 
     /// `verify NAME [--file]`: proves `name` present (with `file`'s length and SHA-256, if
@@ -637,7 +669,8 @@ impl Client {
     }
 
     fn verify_merkle(&mut self, name: &str, file: Option<&[u8]>) -> Result<Verified, ClientError> {
-        let (version, root) = self.proof_target()?;
+        let trusted = self.proof_target()?;
+        let version = trusted.version();
         let path = format!(
             "api/v1/{}/proof/{}?version={version}",
             tuf::encode_path(self.role()),
@@ -664,17 +697,15 @@ impl Client {
             });
         }
         let served = proof.contents().copied();
-        match proof.verify(&root) {
-            Ok(()) => {}
-            Err(ProofError::RootMismatch { computed, .. }) => {
-                return Err(self.diagnose(name, served, computed, &answer, version, root));
+        match trusted.verify_proof(name, &proof) {
+            Ok(_) => {}
+            Err(VerifyError::Proof {
+                source: ProofError::RootMismatch { computed, .. },
+                ..
+            }) => {
+                return Err(self.diagnose(name, served, computed, &answer, &trusted));
             }
-            Err(source) => {
-                return Err(ClientError::MalformedProof {
-                    name: name.to_owned(),
-                    source,
-                });
-            }
+            Err(e) => return Err(proof_refused(name, e)),
         }
         let status = self.check_leaf(name, served, file)?;
         self.store_leaves()?;
@@ -739,9 +770,9 @@ impl Client {
         served: Option<LeafContents>,
         computed: Digest,
         answer: &Claims,
-        version: u64,
-        root: Digest,
+        trusted: &ProofRoot,
     ) -> ClientError {
+        let (version, root) = (trusted.version(), *trusted.root());
         let claimed_root = tuf_merkle::hash::parse_hex(&answer.merkle_root).ok();
         if answer.timestamp_version != version || claimed_root == Some(computed) {
             return ClientError::ProofForOtherRoot {
@@ -762,7 +793,7 @@ impl Client {
         let Ok(multi) = self.fetch_multi(&[name.to_owned()], version) else {
             return rejected;
         };
-        if multi.verify(&root).is_err() {
+        if trusted.verify_multi_proof(&[name], &multi).is_err() {
             return rejected;
         }
         let signed = multi.get(name).flatten().copied();
@@ -850,12 +881,13 @@ impl Client {
         names: &[String],
         files: &BTreeMap<String, Vec<u8>>,
     ) -> Result<Vec<Verified>, ClientError> {
-        let (version, root) = self.proof_target()?;
+        let trusted = self.proof_target()?;
+        let version = trusted.version();
         // Servers bound the names of one request: ask in chunks, every chunk against the same
         // version and root, and check every leaf only once all of them verified.
         let mut proved: BTreeMap<&str, Option<LeafContents>> = BTreeMap::new();
         for chunk in names.chunks(self.limits.names_per_request.max(1)) {
-            let proof = self.fetch_verified_multi(chunk, version, &root)?;
+            let proof = self.fetch_verified_multi(chunk, &trusted)?;
             for name in chunk {
                 proved.insert(name, proof.get(name).flatten().copied());
             }
@@ -881,13 +913,13 @@ impl Client {
         Ok(out)
     }
 
-    /// One multi-proof for exactly `names`, verified against `root` (of timestamp `version`).
+    /// One multi-proof for exactly `names`, verified against `trusted`.
     fn fetch_verified_multi(
         &self,
         names: &[String],
-        version: u64,
-        root: &Digest,
+        trusted: &ProofRoot,
     ) -> Result<MultiProof, ClientError> {
+        let (version, root) = (trusted.version(), trusted.root());
         let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
         let (answer, proof) = self.fetch_multi_answer(names, version)?;
         let got: BTreeSet<&str> = proof.targets().iter().map(|(n, _)| n.as_str()).collect();
@@ -897,9 +929,12 @@ impl Client {
                 got: got.len(),
             });
         }
-        match proof.verify(root) {
-            Ok(()) => Ok(proof),
-            Err(ProofError::RootMismatch { computed, .. }) => {
+        match trusted.verify_multi_proof(names, &proof) {
+            Ok(_) => Ok(proof),
+            Err(VerifyError::Proof {
+                source: ProofError::RootMismatch { computed, .. },
+                ..
+            }) => {
                 let name = names.first().cloned().unwrap_or_default();
                 let claimed_root = tuf_merkle::hash::parse_hex(&answer.merkle_root).ok();
                 if answer.timestamp_version != version || claimed_root == Some(computed) {
@@ -919,10 +954,10 @@ impl Client {
                     },
                 })
             }
-            Err(source) => Err(ClientError::MalformedProof {
-                name: names.first().cloned().unwrap_or_default(),
-                source,
-            }),
+            Err(e) => Err(proof_refused(
+                names.first().map(String::as_str).unwrap_or_default(),
+                e,
+            )),
         }
     }
 
@@ -965,7 +1000,7 @@ impl Client {
     fn classic_targets(&self) -> Result<TrustedTargets, ClientError> {
         let path = self.dir.join("targets.json");
         let bytes = std::fs::read(&path).map_err(ClientError::local(&path))?;
-        let (_, targets) = classic::parse("targets.json", &bytes)?;
+        let targets = classic::read_stored("targets.json", &bytes)?;
         if let Some(expires) = self.state.timestamp_expires {
             tuf::check_expiry(
                 "timestamp",
@@ -974,12 +1009,7 @@ impl Client {
                 self.now(),
             )?;
         }
-        tuf::check_expiry(
-            "targets",
-            targets.version(),
-            targets.targets.expires,
-            self.now(),
-        )?;
+        tuf::check_expiry("targets", targets.version, targets.expires, self.now())?;
         Ok(targets)
     }
 
@@ -991,10 +1021,7 @@ impl Client {
     ) -> Result<Verified, ClientError> {
         let target = targets
             .targets
-            .targets
-            .iter()
-            .find(|(n, _)| n.raw() == name)
-            .map(|(_, t)| t)
+            .get(name)
             .ok_or_else(|| match targets.unusable.get(name) {
                 Some(reason) => ClientError::UnusableTarget {
                     name: name.to_owned(),
@@ -1002,28 +1029,32 @@ impl Client {
                 },
                 None => ClientError::NotListed(name.to_owned()),
             })?;
-        let sha256 = <[u8; 32]>::try_from(target.hashes.sha256.as_ref())
-            .map(Digest)
-            .map_err(|_| ClientError::MetadataMismatch {
-                what: "targets.json".into(),
-                message: format!("{name}: sha256 is not 32 bytes"),
-            })?;
+        let (length, sha256) = (target.length, target.sha256);
         if let Some(bytes) = file {
             let expected = LeafContents::Present {
                 version: 1,
-                length: target.length,
+                length,
                 sha256,
             };
-            check_file(name, &expected, target.length, sha256, bytes)?;
+            check_file(name, &expected, length, sha256, bytes)?;
         }
         Ok(Verified {
             name: name.to_owned(),
-            status: Status::Listed {
-                length: target.length,
-                sha256,
-            },
+            status: Status::Listed { length, sha256 },
             timestamp_version: self.state.timestamp_version,
         })
+    }
+}
+
+/// The [`ClientError`] for a proof the verifier core refused for another reason than a root
+/// it does not reach (which the callers diagnose): not canonical, about other names, too large.
+fn proof_refused(name: &str, error: VerifyError) -> ClientError {
+    match error {
+        VerifyError::Proof { source, .. } => ClientError::MalformedProof {
+            name: name.to_owned(),
+            source,
+        },
+        other => ClientError::malformed(format!("the proof for {name:?}"), other),
     }
 }
 
@@ -1050,18 +1081,6 @@ fn check_file(
 /// keeps its tree (`version_not_kept`). Not a withheld target: refresh and ask again.
 fn is_gone(e: &ClientError) -> bool {
     matches!(e, ClientError::Status { status: 410, .. })
-}
-
-/// The `meta` entry for `file` in the metadata at `path`.
-fn meta_entry<'a>(
-    meta: &'a std::collections::HashMap<String, tough::schema::Metafile>,
-    file: &str,
-    path: &str,
-) -> Result<&'a tough::schema::Metafile, ClientError> {
-    meta.get(file).ok_or_else(|| ClientError::MetadataMismatch {
-        what: path.to_owned(),
-        message: format!("no {file} entry"),
-    })
 }
 
 /// The trusted snapshot of a classic role in the state directory.

@@ -128,7 +128,7 @@ pub enum ClientError {
         version: u64,
         /// `"root N-1"` or `"itself"`.
         by: String,
-        /// tough's message.
+        /// The verifier's message (`tuf-verify-core`).
         message: String,
     },
     /// More root versions than the client walks in one refresh.
@@ -153,7 +153,7 @@ pub enum ClientError {
         role: &'static str,
         /// Its version.
         version: u64,
-        /// tough's message.
+        /// The verifier's message (`tuf-verify-core`).
         message: String,
     },
     /// Rollback attack: a version below the one already trusted.
@@ -448,15 +448,16 @@ pub enum AttestationError {
     /// Not an attestation of this format.
     #[error("not a {} attestation", ATTESTATION_SPEC)]
     WrongFormat,
-    /// An auditor key whose key ID cannot be computed.
+    /// An auditor key that is not a key the verifier can use (not a TUF key object, a type
+    /// other than Ed25519 or ECDSA P-256, not a valid public key).
     #[error("auditor key: {0}")]
-    AuditorKey(#[source] Box<tough::schema::Error>),
+    AuditorKey(#[source] tuf_verify_core::VerifyError),
     /// A signature entry that is not a TUF signature.
     #[error("signature: {0}")]
     Signature(#[source] serde_json::Error),
     /// Not signed by the threshold of the auditor keys.
     #[error(transparent)]
-    Unverified(Box<tough::schema::Error>),
+    Unverified(tuf_verify_core::VerifyError),
     /// An attestation of another role.
     #[error("it is for role {attested:?}, not {role:?}")]
     OtherRole {

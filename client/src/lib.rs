@@ -34,5 +34,7 @@ pub use error::{AttestationError, ClientError};
 pub use failover::{FailedAttempt, ServerFault};
 pub use proof_answer::ProofFormat;
 pub use state::{Mode, State};
-pub use transport::{FileTransport, HttpTransport, Transport};
+#[cfg(feature = "http")]
+pub use transport::HttpTransport;
+pub use transport::{FileTransport, Transport};
 pub use tuf::Limits;

@@ -1,5 +1,7 @@
 //! How the client reaches a repository: over HTTP(S) (the signer, a mirror, a CDN) or from a
-//! local directory (a mirror's copy of the signer's `repo/`).
+//! local directory (a mirror's copy of the signer's `repo/`). The HTTP(S) transport (ureq,
+//! rustls on aws-lc-rs, a C library) is the `http` feature, on by default; without it a caller
+//! brings its own [`Transport`], and the crate builds without a C compiler.
 //!
 //! Paths are relative to the server's base: `crates.io/timestamp.json`,
 //! `api/v1/crates.io/proof/se/rd/serde?version=7`.
@@ -29,9 +31,13 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(feature = "http")]
+use std::time::Instant;
 
-use crate::error::{ClientError, RedirectRefusal};
+use crate::error::ClientError;
+#[cfg(feature = "http")]
+use crate::error::RedirectRefusal;
 
 /// A fetched file, or the server's word that there is none.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +195,7 @@ pub struct CaBundle {
 }
 
 impl CaBundle {
+    #[cfg(feature = "http")]
     /// Reads the PEM file at `path`: every `CERTIFICATE` block in it (other blocks are
     /// ignored). Refuses ([`ClientError::CaBundle`]) a file that cannot be read, malformed PEM,
     /// no certificate at all, or a certificate that cannot be a trust anchor.
@@ -200,6 +207,7 @@ impl CaBundle {
         Self::from_pem(path, &bytes)
     }
 
+    #[cfg(feature = "http")]
     /// [`CaBundle::load`] for PEM `bytes` already read (`path` names them in messages).
     pub fn from_pem(path: &Path, bytes: &[u8]) -> Result<Self, ClientError> {
         let refuse = |message: String| ClientError::CaBundle {
@@ -245,6 +253,7 @@ impl CaBundle {
         self.certs.is_empty()
     }
 
+    #[cfg(feature = "http")]
     fn root_certs(&self) -> ureq::tls::RootCerts {
         let certs: Vec<ureq::tls::Certificate<'static>> = self
             .certs
@@ -255,6 +264,7 @@ impl CaBundle {
     }
 }
 
+#[cfg(feature = "http")]
 /// One failed attempt at a request, and whether sending it again may help (a network error or
 /// a 5xx; not a timeout, a 4xx, a refused redirect or a TLS failure).
 struct Failure {
@@ -262,6 +272,7 @@ struct Failure {
     transient: bool,
 }
 
+#[cfg(feature = "http")]
 impl From<ClientError> for Failure {
     fn from(error: ClientError) -> Self {
         Failure {
@@ -271,6 +282,7 @@ impl From<ClientError> for Failure {
     }
 }
 
+#[cfg(feature = "http")]
 impl Failure {
     fn transient(error: ClientError) -> Self {
         Failure {
@@ -280,6 +292,7 @@ impl Failure {
     }
 }
 
+#[cfg(feature = "http")]
 /// HTTP or HTTPS through a blocking `ureq` agent on rustls with aws-lc-rs (the TLS stack the
 /// workspace already builds), webpki roots, an overall timeout and a redirect policy
 /// ([`HttpOptions`]).
@@ -289,6 +302,7 @@ pub struct HttpTransport {
     options: HttpOptions,
 }
 
+#[cfg(feature = "http")]
 impl HttpTransport {
     /// A transport for `base` (`http://127.0.0.1:8080` or `https://tuf.example.org/`) with the
     /// default [`HttpOptions`].
@@ -489,6 +503,7 @@ struct Headers<'a> {
 }
 
 /// Where a redirect from `from` to `location` leads, if `policy` allows it.
+#[cfg(feature = "http")]
 fn follow(from: &str, location: &str, policy: Redirects) -> Result<String, ClientError> {
     let base = url::Url::parse(from).map_err(|e| ClientError::Transport {
         what: from.to_owned(),
@@ -521,6 +536,7 @@ fn follow(from: &str, location: &str, policy: Redirects) -> Result<String, Clien
 /// A failed request: a timeout, or any other transport error; those of the network
 /// (connecting, the connection failing, a server that closed it without an answer) are
 /// transient.
+#[cfg(feature = "http")]
 fn request_error(what: &str, e: ureq::Error) -> Failure {
     let transient = match &e {
         // A TLS failure (an unknown certificate, say) arrives as an I/O error too, and is
@@ -547,6 +563,7 @@ fn request_error(what: &str, e: ureq::Error) -> Failure {
 
 /// Whether a body read failed because the deadline passed (ureq wraps its own error in the
 /// `io::Error`; a socket timeout is `TimedOut`).
+#[cfg(feature = "http")]
 fn is_timeout(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::TimedOut
         || e.get_ref()
@@ -554,6 +571,7 @@ fn is_timeout(e: &std::io::Error) -> bool {
             .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)))
 }
 
+#[cfg(feature = "http")]
 /// The body of a response (at most `limit` bytes), or why there is none; a 5xx and a body cut
 /// short by the network are transient.
 fn finish(
@@ -655,6 +673,7 @@ fn check_body(
     Ok(Fetched::Found(body))
 }
 
+#[cfg(feature = "http")]
 impl Transport for HttpTransport {
     fn get(&self, path: &str, limit: u64) -> Result<Fetched, ClientError> {
         self.request(path, None, None, limit)
@@ -742,10 +761,54 @@ pub fn open(location: &str) -> Box<dyn Transport> {
 /// [`open`] with `options` for HTTP.
 pub fn open_with(location: &str, options: HttpOptions) -> Box<dyn Transport> {
     if location.starts_with("http://") || location.starts_with("https://") {
-        Box::new(HttpTransport::with_options(location, options))
+        http_transport(location, options)
     } else {
         let path = location.strip_prefix("file://").unwrap_or(location);
         Box::new(FileTransport::new(path))
+    }
+}
+
+#[cfg(feature = "http")]
+fn http_transport(base: &str, options: HttpOptions) -> Box<dyn Transport> {
+    Box::new(HttpTransport::with_options(base, options))
+}
+
+#[cfg(not(feature = "http"))]
+fn http_transport(base: &str, _options: HttpOptions) -> Box<dyn Transport> {
+    Box::new(NoHttp {
+        base: base.to_owned(),
+    })
+}
+
+/// What [`open`] gives for a URL when this crate is built without its `http` feature: every
+/// request fails, saying so (an embedder without that feature brings its own [`Transport`]).
+#[cfg(not(feature = "http"))]
+struct NoHttp {
+    base: String,
+}
+
+#[cfg(not(feature = "http"))]
+impl NoHttp {
+    fn refuse(&self, path: &str) -> ClientError {
+        ClientError::Transport {
+            what: format!("{}/{path}", self.base.trim_end_matches('/')),
+            message: "tuf-client was built without its `http` feature: no HTTP transport".into(),
+        }
+    }
+}
+
+#[cfg(not(feature = "http"))]
+impl Transport for NoHttp {
+    fn get(&self, path: &str, _limit: u64) -> Result<Fetched, ClientError> {
+        Err(self.refuse(path))
+    }
+
+    fn post_json(&self, path: &str, _body: &[u8], _limit: u64) -> Result<Fetched, ClientError> {
+        Err(self.refuse(path))
+    }
+
+    fn describe(&self) -> String {
+        self.base.clone()
     }
 }
 
@@ -785,6 +848,28 @@ mod tests {
         );
     }
 
+    #[cfg(not(feature = "http"))]
+    #[test]
+    fn without_the_http_feature_urls_fail_and_directories_work() {
+        let t = open("https://tuf.example.org/repo");
+        match t.get("crates.io/timestamp.json", 10) {
+            Err(ClientError::Transport { what, message }) => {
+                assert_eq!(
+                    what,
+                    "https://tuf.example.org/repo/crates.io/timestamp.json"
+                );
+                assert!(message.contains("`http` feature"), "{message}");
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        assert!(t.post_json("api/v1/x/proofs", b"{}", 10).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), b"x").unwrap();
+        let local = open(&dir.path().display().to_string());
+        assert!(matches!(local.get("f", 10), Ok(Fetched::Found(b)) if b == b"x"));
+    }
+
+    #[cfg(feature = "http")]
     #[test]
     fn redirects_follow_the_policy_and_never_downgrade() {
         let refused = |from: &str, to: &str, policy| match follow(from, to, policy) {

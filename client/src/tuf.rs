@@ -1,9 +1,13 @@
-//! The TUF steps shared by the client and the auditor: fetching with limits, parsing metadata,
-//! walking the root chain, verifying a timestamp.
+//! The TUF steps shared by the client and the auditor: fetching with limits, and the
+//! verification of roots, timestamps and the other roles' metadata, which `tuf-verify-core`
+//! does (this module maps its refusals to [`ClientError`]s that name the file).
 
 use serde::de::DeserializeOwned;
-use tough::schema::{Role, RoleType, Root, Signed, Timestamp};
+use serde::{Deserialize, Serialize};
 use tuf_merkle::Digest;
+use tuf_verify_core::{
+    Document, Expires, RoleMetadata, RoleType, SignedBy, Timestamp, TrustedRoot, VerifyError,
+};
 
 use crate::error::ClientError;
 use crate::transport::{Fetched, Transport};
@@ -76,27 +80,14 @@ pub fn parse<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, ClientE
 
 /// The lowercase name of a top-level role.
 pub fn role_name(role: RoleType) -> &'static str {
-    match role {
-        RoleType::Root => "root",
-        RoleType::Timestamp => "timestamp",
-        RoleType::Snapshot => "snapshot",
-        RoleType::Targets => "targets",
-        _ => "delegated targets",
-    }
+    role.name()
 }
 
-/// Checks `signed` against the threshold `root` sets for its role.
-pub fn verify_signed<T: Role + serde::Serialize>(
-    root: &Root,
-    signed: &Signed<T>,
-    version: u64,
-) -> Result<(), ClientError> {
-    root.verify_role(signed)
-        .map_err(|e| ClientError::BadSignature {
-            role: role_name(T::TYPE),
-            version,
-            message: e.to_string(),
-        })
+/// The instant an `expires` names, for [`check_expiry`] and the state file. `Expires` holds
+/// years 0000 to 9999, which jiff holds too; were one out of its range it would count as
+/// already expired.
+pub fn expires_at(expires: &Expires) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(expires.unix_seconds()).unwrap_or(jiff::Timestamp::MIN)
 }
 
 /// Checks expiry against `now`.
@@ -116,46 +107,70 @@ pub fn check_expiry(
     Ok(())
 }
 
+/// The [`ClientError`] for a refusal of the verifier core of the file `what`, whose version is
+/// `version` (the one expected, or the one it claims): too few valid signatures are
+/// [`ClientError::RootBelowThreshold`] for roots and
+/// [`ClientError::BadSignature`] for the other roles, a `merkle_root` that is no hash is
+/// [`ClientError::MissingMerkleRoot`], a root of another version [`ClientError::RootVersion`];
+/// every other refusal (not JSON, not of the TUF form, two signatures under one key ID, a key
+/// the core cannot use, …) is [`ClientError::MalformedJson`], with the core's message.
+pub fn metadata_error(what: &str, version: u64, error: VerifyError) -> ClientError {
+    let message = error.to_string();
+    match error {
+        VerifyError::BelowThreshold {
+            document: Document::Role(role),
+            by,
+            ..
+        } => below_threshold(role, version, by, message),
+        VerifyError::MerkleRoot { version, reason } => ClientError::MissingMerkleRoot {
+            version,
+            message: reason,
+        },
+        VerifyError::RootVersion { found, .. } => ClientError::RootVersion {
+            file: what.to_owned(),
+            found,
+        },
+        _ => ClientError::malformed(what, message),
+    }
+}
+
+fn below_threshold(role: RoleType, version: u64, by: SignedBy, message: String) -> ClientError {
+    match role {
+        RoleType::Root => ClientError::RootBelowThreshold {
+            version,
+            by: match by {
+                SignedBy::Root { version } => format!("root {version}"),
+                SignedBy::Itself | SignedBy::TrustedKeys => "itself".to_owned(),
+            },
+            message,
+        },
+        _ => ClientError::BadSignature {
+            role: role.name(),
+            version,
+            message,
+        },
+    }
+}
+
 /// One step of the root chain: verifies `bytes` as `N+1.root.json` after `trusted` (TUF 5.3.4
 /// to 5.3.6): signed by the threshold of the trusted root and by its own, then its version.
-pub fn next_root(trusted: &Root, bytes: &[u8]) -> Result<Signed<Root>, ClientError> {
-    let next = trusted.version.get() + 1;
-    let file = format!("{next}.root.json");
-    let new: Signed<Root> = parse(&file, bytes)?;
-    trusted
-        .verify_role(&new)
-        .map_err(|e| ClientError::RootBelowThreshold {
-            version: next,
-            by: format!("root {}", trusted.version),
-            message: e.to_string(),
-        })?;
-    new.signed
-        .verify_role(&new)
-        .map_err(|e| ClientError::RootBelowThreshold {
-            version: next,
-            by: "itself".to_owned(),
-            message: e.to_string(),
-        })?;
-    if new.signed.version.get() != next {
-        return Err(ClientError::RootVersion {
-            file,
-            found: new.signed.version.get(),
-        });
-    }
+pub fn next_root(trusted: &TrustedRoot, bytes: &[u8]) -> Result<TrustedRoot, ClientError> {
+    let next = trusted.version().saturating_add(1);
+    let mut new = trusted.clone();
+    new.update(bytes)
+        .map_err(|e| metadata_error(&format!("{next}.root.json"), next, e))?;
     Ok(new)
 }
 
-/// Parses and checks a trusted root given out of band: signed by its own threshold.
-pub fn initial_root(bytes: &[u8]) -> Result<Signed<Root>, ClientError> {
-    let root: Signed<Root> = parse("root", bytes)?;
-    root.signed
-        .verify_role(&root)
-        .map_err(|e| ClientError::RootBelowThreshold {
-            version: root.signed.version.get(),
-            by: "itself".to_owned(),
-            message: e.to_string(),
-        })?;
-    Ok(root)
+/// Checks a trusted root given out of band: signed by its own threshold.
+pub fn initial_root(bytes: &[u8]) -> Result<TrustedRoot, ClientError> {
+    TrustedRoot::new(bytes).map_err(|e| {
+        let claimed = serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()
+            .and_then(|v| v["signed"]["version"].as_u64())
+            .unwrap_or(0);
+        metadata_error("root", claimed, e)
+    })
 }
 
 /// Walks `N+1.root.json` from `trusted` until none is found, at most `limits.max_root_steps`
@@ -163,23 +178,23 @@ pub fn initial_root(bytes: &[u8]) -> Result<Signed<Root>, ClientError> {
 pub fn walk_roots(
     transport: &dyn Transport,
     role: &str,
-    mut trusted: Signed<Root>,
+    mut trusted: TrustedRoot,
     limits: &Limits,
-    mut each: impl FnMut(&Signed<Root>, &[u8]) -> Result<(), ClientError>,
-) -> Result<Signed<Root>, ClientError> {
+    mut each: impl FnMut(&TrustedRoot, &[u8]) -> Result<(), ClientError>,
+) -> Result<TrustedRoot, ClientError> {
     for _ in 0..limits.max_root_steps {
-        let next = trusted.signed.version.get() + 1;
+        let next = trusted.version().saturating_add(1);
         let path = format!("{role}/{next}.root.json");
         let bytes = match transport.get(&path, limits.root)? {
             Fetched::Found(b) => b,
             Fetched::NotFound => return Ok(trusted),
         };
-        let new = next_root(&trusted.signed, &bytes)?;
+        let new = next_root(&trusted, &bytes)?;
         each(&new, &bytes)?;
         trusted = new;
     }
     // One more probe: exactly max steps with nothing after is fine.
-    let next = trusted.signed.version.get() + 1;
+    let next = trusted.version().saturating_add(1);
     match transport.get(&format!("{role}/{next}.root.json"), limits.root)? {
         Fetched::NotFound => Ok(trusted),
         Fetched::Found(_) => Err(ClientError::RootChainTooLong(limits.max_root_steps)),
@@ -189,8 +204,8 @@ pub fn walk_roots(
 /// A verified timestamp.
 #[derive(Debug, Clone)]
 pub struct VerifiedTimestamp {
-    /// The parsed file.
-    pub signed: Signed<Timestamp>,
+    /// The timestamp, as the verifier core read it.
+    pub timestamp: Timestamp,
     /// Its version.
     pub version: u64,
     /// Its `merkle_root`, if it has one.
@@ -200,49 +215,65 @@ pub struct VerifiedTimestamp {
 /// Verifies a timestamp's signatures under `root` and reads its `merkle_root` (required when
 /// `merkle`). Expiry and rollback are the caller's.
 pub fn verify_timestamp(
-    root: &Root,
+    root: &TrustedRoot,
     what: &str,
     bytes: &[u8],
     merkle: bool,
 ) -> Result<VerifiedTimestamp, ClientError> {
-    let signed: Signed<Timestamp> = parse(what, bytes)?;
-    verified_timestamp(root, signed, merkle)
-}
-
-/// [`verify_timestamp`] for an already parsed timestamp.
-pub fn verified_timestamp(
-    root: &Root,
-    signed: Signed<Timestamp>,
-    merkle: bool,
-) -> Result<VerifiedTimestamp, ClientError> {
-    let version = signed.signed.version.get();
-    verify_signed(root, &signed, version)?;
-    let merkle_root = match signed.signed._extra.get("merkle_root") {
-        None if merkle => {
-            return Err(ClientError::MissingMerkleRoot {
-                version,
-                message: "absent".into(),
-            });
-        }
-        None => None,
-        Some(v) => {
-            let hex = v.as_str().ok_or_else(|| ClientError::MissingMerkleRoot {
-                version,
-                message: "not a string".into(),
-            })?;
-            Some(
-                tuf_merkle::hash::parse_hex(hex).map_err(|e| ClientError::MissingMerkleRoot {
-                    version,
-                    message: e.to_string(),
-                })?,
-            )
-        }
-    };
+    let timestamp = tuf_verify_core::load_trusted_timestamp(root, bytes)
+        .map_err(|e| metadata_error(what, claimed_version(bytes), e))?;
+    let version = timestamp.version();
+    let merkle_root = timestamp.merkle_root().copied();
+    if merkle && merkle_root.is_none() {
+        return Err(ClientError::MissingMerkleRoot {
+            version,
+            message: "absent".into(),
+        });
+    }
     Ok(VerifiedTimestamp {
-        signed,
+        timestamp,
         version,
         merkle_root,
     })
+}
+
+/// Verifies `bytes` (the file `what`) as `role`'s metadata under `root`: signed by the
+/// threshold of the role's keys, of the role's `_type`, TUF 1.x, with a version and an
+/// `expires`. What its version must be, and its expiry, are the caller's.
+pub fn verify_role(
+    root: &TrustedRoot,
+    role: RoleType,
+    what: &str,
+    bytes: &[u8],
+) -> Result<RoleMetadata, ClientError> {
+    tuf_verify_core::verify_role(root, role, bytes)
+        .map_err(|e| metadata_error(what, claimed_version(bytes), e))
+}
+
+/// The version a metadata file claims (unverified, for error messages), 0 if it has none.
+fn claimed_version(bytes: &[u8]) -> u64 {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| v["signed"]["version"].as_u64())
+        .unwrap_or(0)
+}
+
+/// A document in the TUF envelope: `signed` and the signatures over its OLPC canonical JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signed<T> {
+    /// What is signed.
+    pub signed: T,
+    /// The signatures.
+    pub signatures: Vec<Signature>,
+}
+
+/// One entry of `signatures`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    /// The TUF key ID of the key that signed (64 lowercase hex digits).
+    pub keyid: String,
+    /// The signature, in hex.
+    pub sig: String,
 }
 
 /// Percent-encodes a target name for a URL path (keeps `/`).
@@ -279,12 +310,10 @@ pub fn sign_metadata<T: serde::Serialize>(
                 path: k.path().to_owned(),
                 source,
             })?;
-        let s: tough::schema::Signature = serde_json::from_value(serde_json::json!({
-            "keyid": k.public_key().key_id_hex(),
-            "sig": hex::encode(sig),
-        }))
-        .map_err(|e| ClientError::malformed("signature", e))?;
-        signatures.push(s);
+        signatures.push(Signature {
+            keyid: k.public_key().key_id_hex(),
+            sig: hex::encode(sig),
+        });
     }
     Ok(Signed { signed, signatures })
 }

@@ -805,7 +805,12 @@ fn audit_catches_a_lowered_version_and_attests_honest_history() {
     )
     .unwrap();
     let policy = |path: &str| AttestationPolicy {
-        keys: vec![auditor.public_key().key().clone()],
+        keys: vec![
+            tuf_verify_core::PublicKey::from_key_json(
+                &serde_json::to_value(auditor.public_key().key()).unwrap(),
+            )
+            .unwrap(),
+        ],
         threshold: 1,
         source: Box::new(FileTransport::new(tmp.path())),
         path: path.into(),

@@ -110,6 +110,15 @@ for v in 1 2; do
         "$r/crates.io/changes/$v.json" > "$tmp/record.json"
     seed 8 "$tmp/record.json" "change-record-$v.json"
 done
+# core_metadata reads the same files through the verifier core alone (fuzz_targets/
+# core_metadata.rs: the same step numbers 0 to 7; 7 reads a root as a document signed by keys
+# the caller trusts).
+mkdir -p "$corpus/core_metadata"
+for f in initial-root next-root-merkle next-root-classic timestamp-merkle timestamp-classic \
+    snapshot targets attestation; do
+    cp "$corpus/client_metadata/$f.json" "$corpus/core_metadata/$f.json"
+done
+seed 7 "$r/crates.io/1.root.json" ../core_metadata/root-as-signed-document.json
 # The trusted root the client_metadata target checks the other files against.
 cp "$r/crates.io/1.root.json" "$fixtures/crates.io.1.root.json"
 cp "$r/releases/1.root.json" "$fixtures/releases.1.root.json"
@@ -126,5 +135,28 @@ cp "$tmp/checkpoint.bin" "$corpus/checkpoint_decode/signer.bin"
 # number (bytes 8..16 of the checkpoint), then the log.
 { printf '\0'; head -c 16 "$tmp/checkpoint.bin" | tail -c 8; cat "$tmp/wal.log"; } \
     > "$corpus/wal_open/signer.bin"
+# core_proofs builds its own tree and signs its own timestamp: its seeds name proofs of that
+# tree (mode 2: a single proof, mode 3: a multi-proof of a mask of names, untampered), and
+# carry the signer's proofs above as raw input (mode 0 and 1: another tree, which must not
+# verify). fuzz_targets/core_proofs.rs describes the bytes.
+mkdir -p "$corpus/core_proofs"
+for i in $(seq 0 19); do
+    printf "\\002\\$(printf '%03o' "$i")\\0\\0\\0" > "$corpus/core_proofs/single-$(printf '%02d' "$i").bin"
+done
+printf '\003\377\377\017\0' > "$corpus/core_proofs/multi-all.bin"
+printf '\003\377\017\0\0' > "$corpus/core_proofs/multi-present.bin"
+printf '\003\0\200\017\0' > "$corpus/core_proofs/multi-absent.bin"
+printf '\003\252\252\012\0' > "$corpus/core_proofs/multi-mixed.bin"
+printf '\002\0\0\0\0\0\050\001' > "$corpus/core_proofs/single-tampered.bin"
+printf '\003\377\017\0\0\0\132\004' > "$corpus/core_proofs/multi-tampered.bin"
+for f in "$corpus"/membership_proof/signer-*.json; do
+    { printf '\0\377\0\0\0'; cat "$f"; } > "$corpus/core_proofs/raw-$(basename "$f")"
+done
+for f in "$corpus"/non_membership_proof/signer-*.json; do
+    { printf '\0\377\0\0\0'; cat "$f"; } > "$corpus/core_proofs/raw-non-$(basename "$f")"
+done
+{ printf '\001\0\200\0\0'; cat "$corpus/multi_proof/signer-1.json"; } \
+    > "$corpus/core_proofs/raw-multi-signer-1.json"
+
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 echo "seeds written under $corpus"

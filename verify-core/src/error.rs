@@ -1,8 +1,8 @@
 //! Every way verification fails: one exhaustive enum, one variant per cause.
 //!
 //! Properties kept:
-//! - every refusal is a specific [`VerifyError`] variant that names the role and, where there is
-//!   one, the version concerned; there is no catch-all variant, so a caller can match on every
+//! - every refusal is a specific [`VerifyError`] variant that names the role (or the
+//!   [`Document`]) and, where there is one, the version concerned; there is no catch-all variant, so a caller can match on every
 //!   cause and a new cause is a new variant (a breaking change it has to look at);
 //! - no error echoes a signature or the bytes of a document: they name members, versions and
 //!   key IDs, which are public.
@@ -66,6 +66,8 @@ pub enum SignedBy {
     },
     /// The new root's own root role.
     Itself,
+    /// Keys the caller trusts outside any root ([`crate::TrustedKeys`]).
+    TrustedKeys,
 }
 
 impl fmt::Display for SignedBy {
@@ -73,6 +75,35 @@ impl fmt::Display for SignedBy {
         match self {
             SignedBy::Root { version } => write!(f, "the keys of trusted root version {version}"),
             SignedBy::Itself => f.write_str("its own root keys"),
+            SignedBy::TrustedKeys => f.write_str("the keys the caller trusts"),
+        }
+    }
+}
+
+/// What a refused document is: the metadata of a top-level role, a key object given on its own,
+/// or a document signed by keys the caller trusts outside any root ([`crate::TrustedKeys`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Document {
+    /// A top-level role's metadata (`root.json`, `timestamp.json`, …).
+    Role(RoleType),
+    /// A TUF key object that no root lists (an auditor's key, [`crate::PublicKey::from_key_json`]).
+    Key,
+    /// A document the caller names, signed by keys it trusts ("audit attestation").
+    Named(&'static str),
+}
+
+impl From<RoleType> for Document {
+    fn from(role: RoleType) -> Document {
+        Document::Role(role)
+    }
+}
+
+impl fmt::Display for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Document::Role(role) => write!(f, "{role} metadata"),
+            Document::Key => f.write_str("key object"),
+            Document::Named(name) => f.write_str(name),
         }
     }
 }
@@ -83,38 +114,38 @@ impl fmt::Display for SignedBy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     /// The bytes are not one JSON value (RFC 8259, UTF-8, nothing after it but white space).
-    #[error("{role} metadata is not JSON: {reason}")]
+    #[error("{document} is not JSON: {reason}")]
     Json {
-        /// The role of the document.
-        role: RoleType,
+        /// The document.
+        document: Document,
         /// The parser's message (a position and what it expected; never the input).
         reason: String,
     },
     /// An object in the document has the same member twice. Parsers disagree on which one
     /// counts, so neither does.
-    #[error("{role} metadata has the member {member:?} twice in one object")]
+    #[error("{document} has the member {member:?} twice in one object")]
     DuplicateMember {
-        /// The role of the document.
-        role: RoleType,
+        /// The document.
+        document: Document,
         /// The repeated member name.
         member: String,
     },
     /// The document is JSON but not TUF metadata of its role: a member missing, of the wrong
     /// type, or out of range (version 0, a threshold of 0, an `expires` not of the form
     /// `YYYY-MM-DDTHH:MM:SSZ`, hex that is not hex, …).
-    #[error("{role} metadata does not have the TUF form: {reason}")]
+    #[error("{document} does not have the TUF form: {reason}")]
     Schema {
-        /// The role of the document.
-        role: RoleType,
+        /// The document.
+        document: Document,
         /// Which member is wrong and how.
         reason: String,
     },
-    /// `signed._type` names another role: a document signed for one role is never accepted
-    /// as another.
-    #[error("expected {expected} metadata, found _type {found:?}")]
+    /// `signed._type` names another role (or another kind of document): a document signed for
+    /// one purpose is never accepted as another.
+    #[error("expected {expected}, found _type {found:?}")]
     WrongType {
-        /// The role expected.
-        expected: RoleType,
+        /// The document expected.
+        expected: Document,
         /// The `_type` found.
         found: String,
     },
@@ -129,10 +160,10 @@ pub enum VerifyError {
     /// `signed` has no canonical JSON form that stands for exactly it: a number that is not an
     /// integer, or a string that is not in Unicode NFC (OLPC canonical JSON normalises strings,
     /// so the signed bytes would stand for another document).
-    #[error("{role} metadata has no exact canonical JSON form: {reason}")]
+    #[error("{document} has no exact canonical JSON form: {reason}")]
     NotCanonical {
-        /// The role of the document.
-        role: RoleType,
+        /// The document.
+        document: Document,
         /// What stands in the way.
         reason: String,
     },
@@ -199,21 +230,21 @@ pub enum VerifyError {
     /// Two entries of `signatures` name the same key ID (compared as the bytes the hex stands
     /// for, as tough compares them). tough and python-tuf refuse such a document, and so does the
     /// core, so that it never accepts what they refuse.
-    #[error("{role} metadata has two signatures under key ID {key_id:?}")]
+    #[error("{document} has two signatures under key ID {key_id:?}")]
     DuplicateSignature {
-        /// The role of the document.
-        role: RoleType,
+        /// The document.
+        document: Document,
         /// The key ID, as the second entry writes it.
         key_id: String,
     },
     /// Fewer distinct keys of the role signed the document than the role's threshold.
     #[error(
-        "{role} metadata version {version}: {valid} valid signature(s) by {by}, threshold {threshold}"
+        "{document} version {version}: {valid} valid signature(s) by {by}, threshold {threshold}"
     )]
     BelowThreshold {
-        /// The role of the document.
-        role: RoleType,
-        /// Its version (as the document says; unverified).
+        /// The document.
+        document: Document,
+        /// Its version (as the document says, unverified; 0 if it has none).
         version: u64,
         /// Whose keys were counted.
         by: SignedBy,

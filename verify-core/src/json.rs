@@ -19,10 +19,10 @@ use serde::Serialize;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use crate::error::{RoleType, VerifyError};
+use crate::error::{Document, VerifyError};
 
 /// Parses `bytes` as one JSON value, refusing a repeated member anywhere.
-pub(crate) fn parse_strict(role: RoleType, bytes: &[u8]) -> Result<Value, VerifyError> {
+pub(crate) fn parse_strict(document: Document, bytes: &[u8]) -> Result<Value, VerifyError> {
     let duplicate = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = Strict {
@@ -32,9 +32,9 @@ pub(crate) fn parse_strict(role: RoleType, bytes: &[u8]) -> Result<Value, Verify
     .and_then(|v| de.end().map(|()| v));
     match (parsed, duplicate.into_inner()) {
         (Ok(v), _) => Ok(v),
-        (Err(_), Some(member)) => Err(VerifyError::DuplicateMember { role, member }),
+        (Err(_), Some(member)) => Err(VerifyError::DuplicateMember { document, member }),
         (Err(e), None) => Err(VerifyError::Json {
-            role,
+            document,
             reason: e.to_string(),
         }),
     }
@@ -42,10 +42,10 @@ pub(crate) fn parse_strict(role: RoleType, bytes: &[u8]) -> Result<Value, Verify
 
 /// The OLPC canonical JSON of `value` (what TUF signs), refusing a value it would not stand for
 /// exactly.
-pub(crate) fn canonical(role: RoleType, value: &Value) -> Result<Vec<u8>, VerifyError> {
+pub(crate) fn canonical(document: Document, value: &Value) -> Result<Vec<u8>, VerifyError> {
     if let Some(s) = first_non_nfc(value) {
         return Err(VerifyError::NotCanonical {
-            role,
+            document,
             reason: format!(
                 "the string {:?} is not in Unicode NFC",
                 s.chars().take(64).collect::<String>()
@@ -58,7 +58,7 @@ pub(crate) fn canonical(role: RoleType, value: &Value) -> Result<Vec<u8>, Verify
     value
         .serialize(&mut ser)
         .map_err(|e| VerifyError::NotCanonical {
-            role,
+            document,
             reason: e.to_string(),
         })?;
     Ok(out)
@@ -159,7 +159,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    const R: RoleType = RoleType::Root;
+    use crate::error::RoleType;
+
+    const R: Document = Document::Role(RoleType::Root);
 
     #[test]
     fn repeated_members_are_refused_at_any_depth() {

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::error::{RoleType, VerifyError};
+use crate::error::{Document, RoleType, VerifyError};
 use crate::json;
 
 /// DER prefix of a `SubjectPublicKeyInfo` for an ECDSA P-256 key with an uncompressed point:
@@ -47,7 +47,7 @@ impl KeyId {
 
     /// The key ID of the key object `key`: SHA-256 of its OLPC canonical JSON.
     pub fn of_key_json(key: &Value) -> Result<KeyId, VerifyError> {
-        let canonical = json::canonical(RoleType::Root, key)?;
+        let canonical = json::canonical(Document::Key, key)?;
         Ok(KeyId(Sha256::digest(&canonical).into()))
     }
 
@@ -139,8 +139,21 @@ impl PublicKey {
                 computed: id.to_string(),
             });
         }
+        PublicKey::read(Document::Role(RoleType::Root), id, key)
+    }
+
+    /// Reads a key object that no root lists (an auditor's key, given to [`crate::TrustedKeys`]):
+    /// its key ID is computed as TUF computes it, and its type and public key are checked as
+    /// [`PublicKey::from_root_entry`] checks them.
+    pub fn from_key_json(key: &Value) -> Result<PublicKey, VerifyError> {
+        let id = KeyId::of_key_json(key)?;
+        PublicKey::read(Document::Key, id, key)
+    }
+
+    /// The key object `key` whose key ID is `id`, checked.
+    fn read(document: Document, id: KeyId, key: &Value) -> Result<PublicKey, VerifyError> {
         let raw: RawKey = serde_json::from_value(key.clone()).map_err(|e| VerifyError::Schema {
-            role: RoleType::Root,
+            document,
             reason: format!("key {id}: {e}"),
         })?;
         let invalid = |reason| VerifyError::InvalidPublicKey {

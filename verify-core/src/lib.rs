@@ -1,8 +1,9 @@
 //! `tuf-verify-core`: the verifying core of a TUF client for TAP-16 Merkle snapshots, small
 //! enough for cargo or rustup to embed (`docs/design.md`, D10).
 //!
-//! It checks the root chain, the timestamp, and membership, non-membership and multi-proofs
-//! against the timestamp's `merkle_root`. It does no I/O, has no clock, no async runtime and no
+//! It checks the root chain, the timestamp, the other roles' metadata (a classic role's snapshot
+//! and targets), documents signed by keys the caller trusts (an auditor's attestation), and
+//! membership, non-membership and multi-proofs against the timestamp's `merkle_root`. It does no I/O, has no clock, no async runtime and no
 //! HTTP stack: the caller brings the bytes it downloaded and the time it trusts. Signatures are
 //! verified in pure Rust (`ed25519-dalek` for Ed25519, RustCrypto's `p256` for ECDSA P-256), so
 //! it builds without a C compiler (checked with `CC=/bin/false CXX=/bin/false cargo build -p
@@ -16,9 +17,17 @@
 //!   root's timestamp keys signed it and neither it nor the root has expired at the caller's
 //!   `now`; [`Timestamp::check_rollback`] refuses an older version, a second timestamp with the
 //!   trusted version, and a snapshot version going down.
-//! - **Proofs.** Proofs are checked only against the `merkle_root` of a verified [`Timestamp`],
-//!   by `tuf-merkle` (the tree math is not duplicated), and only for the names asked, in
-//!   either encoding (JSON, or binary: POUF §10).
+//! - **Other roles.** [`verify_role`] accepts a role's metadata only if a threshold of the
+//!   trusted root's keys for that role signed it and its `_type` is that role; it checks the
+//!   members every role has and hands the rest of `signed` over exactly as signed.
+//! - **Attestations.** [`TrustedKeys::verify`] accepts a document only if a threshold of the
+//!   keys the caller trusts signed it, counted as a role's signatures are, and its `_type` is
+//!   the one the caller expects.
+//! - **Proofs.** Proofs are checked only against a [`ProofRoot`]: the `merkle_root` of a
+//!   verified [`Timestamp`], or one the caller verified before and stored
+//!   ([`ProofRoot::trusted`], the one constructor that takes a root on the caller's word), by
+//!   `tuf-merkle` (the tree math is not duplicated), and only for the names asked, in either
+//!   encoding (JSON, or binary: POUF §10).
 //! - **Signatures.** A threshold counts distinct keys the role lists: a signature counts only
 //!   under a key ID the role lists, which the root was checked to list under the key's own TUF
 //!   key ID (SHA-256 of its canonical JSON); one key listed under two IDs counts once, and a
@@ -110,8 +119,10 @@
 //! # Modules
 //!
 //! [`key`]: key IDs and signature checks; [`metadata`]: the TUF types and threshold counting;
-//! [`root`]: the root chain; [`timestamp`]: the timestamp and the rollback rules; [`proof`]:
-//! proofs against a verified timestamp; [`time`]: `expires`; [`error`]: every refusal.
+//! [`root`]: the root chain; [`timestamp`]: the timestamp and the rollback rules; [`role`]: any
+//! other role's metadata; [`trusted_keys`]: documents signed by keys the caller trusts;
+//! [`proof`]: proofs against a verified timestamp; [`time`]: `expires`; [`error`]: every
+//! refusal.
 
 #![forbid(unsafe_code)]
 
@@ -120,17 +131,21 @@ mod json;
 pub mod key;
 pub mod metadata;
 pub mod proof;
+pub mod role;
 pub mod root;
 pub mod time;
 pub mod timestamp;
+pub mod trusted_keys;
 
-pub use error::{RoleType, SignedBy, VerifyError};
+pub use error::{Document, RoleType, SignedBy, VerifyError};
 pub use key::{KeyId, KeyType, PublicKey};
-pub use metadata::{MetaFile, RoleKeys, Root, Timestamp};
-pub use proof::Membership;
+pub use metadata::{MetaFile, RoleKeys, RoleMetadata, Root, Timestamp};
+pub use proof::{Membership, ProofRoot};
+pub use role::verify_role;
 pub use root::{RootUpdate, TrustedRoot};
 pub use time::Expires;
 pub use timestamp::{Freshness, load_trusted_timestamp, verify_timestamp};
+pub use trusted_keys::TrustedKeys;
 /// The proof types and their errors, from `tuf-merkle`, so that a caller needs no other crate.
 pub use tuf_merkle::binary::{Answer as BinaryAnswer, MEDIA_TYPE as BINARY_PROOF_MEDIA_TYPE};
 pub use tuf_merkle::multiproof::MultiProof;

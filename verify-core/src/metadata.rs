@@ -23,7 +23,7 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use tuf_merkle::Digest;
 
-use crate::error::{RoleType, SignedBy, VerifyError};
+use crate::error::{Document, RoleType, SignedBy, VerifyError};
 use crate::json;
 use crate::key::{KeyId, PublicKey};
 use crate::time::Expires;
@@ -31,7 +31,7 @@ use crate::time::Expires;
 /// A metadata file split into `signed` and its signatures, with the bytes they sign.
 #[derive(Debug)]
 pub(crate) struct Envelope {
-    role: RoleType,
+    document: Document,
     /// `signed`, an object.
     pub(crate) signed: Value,
     /// Its OLPC canonical JSON.
@@ -62,9 +62,9 @@ struct RawSignature {
     sig: String,
 }
 
-fn schema(role: RoleType, reason: impl ToString) -> VerifyError {
+fn schema(document: impl Into<Document>, reason: impl ToString) -> VerifyError {
     VerifyError::Schema {
-        role,
+        document: document.into(),
         reason: reason.to_string(),
     }
 }
@@ -72,31 +72,35 @@ fn schema(role: RoleType, reason: impl ToString) -> VerifyError {
 impl Envelope {
     /// Reads `{"signed": {…}, "signatures": [{"keyid": …, "sig": HEX}, …]}` strictly, and
     /// writes the canonical form of `signed`.
-    pub(crate) fn parse(role: RoleType, bytes: &[u8]) -> Result<Envelope, VerifyError> {
-        let value = json::parse_strict(role, bytes)?;
-        let raw: RawEnvelope = serde_json::from_value(value).map_err(|e| schema(role, e))?;
+    pub(crate) fn parse(
+        document: impl Into<Document>,
+        bytes: &[u8],
+    ) -> Result<Envelope, VerifyError> {
+        let document = document.into();
+        let value = json::parse_strict(document, bytes)?;
+        let raw: RawEnvelope = serde_json::from_value(value).map_err(|e| schema(document, e))?;
         if !raw.signed.is_object() {
-            return Err(schema(role, "signed is not an object"));
+            return Err(schema(document, "signed is not an object"));
         }
-        let canonical = json::canonical(role, &raw.signed)?;
+        let canonical = json::canonical(document, &raw.signed)?;
         let mut seen = BTreeSet::new();
         let mut signatures = Vec::with_capacity(raw.signatures.len());
         for s in raw.signatures {
             let id_bytes = hex::decode(&s.keyid).map_err(|e| {
                 schema(
-                    role,
+                    document,
                     format!("the signature key ID {:?} is not hex: {e}", s.keyid),
                 )
             })?;
             if !seen.insert(id_bytes) {
                 return Err(VerifyError::DuplicateSignature {
-                    role,
+                    document,
                     key_id: s.keyid,
                 });
             }
             let sig = hex::decode(&s.sig).map_err(|e| {
                 schema(
-                    role,
+                    document,
                     format!("the signature by {:?} is not hex: {e}", s.keyid),
                 )
             })?;
@@ -106,7 +110,7 @@ impl Envelope {
             });
         }
         Ok(Envelope {
-            role,
+            document,
             signed: raw.signed,
             canonical,
             signatures,
@@ -122,19 +126,73 @@ impl Envelope {
             .unwrap_or(0)
     }
 
-    /// Refuses `signed` unless its `_type` is the envelope's role.
-    fn check_type(&self) -> Result<(), VerifyError> {
+    /// Refuses `signed` unless its `_type` is `role`'s.
+    fn check_type(&self, role: RoleType) -> Result<(), VerifyError> {
+        self.check_type_named(role.name())
+    }
+
+    /// Refuses `signed` unless its `_type` is `name`.
+    pub(crate) fn check_type_named(&self, name: &str) -> Result<(), VerifyError> {
+        let expected = self.document;
         match self.signed.get("_type") {
-            Some(Value::String(t)) if t == self.role.name() => Ok(()),
+            Some(Value::String(t)) if t == name => Ok(()),
             Some(Value::String(t)) => Err(VerifyError::WrongType {
-                expected: self.role,
+                expected,
                 found: t.clone(),
             }),
             Some(other) => Err(VerifyError::WrongType {
-                expected: self.role,
+                expected,
                 found: other.to_string(),
             }),
-            None => Err(schema(self.role, "missing field `_type`")),
+            None => Err(schema(expected, "missing field `_type`")),
+        }
+    }
+
+    /// `signed`, given up by the envelope once it was checked.
+    pub(crate) fn into_signed(self) -> Value {
+        self.signed
+    }
+
+    /// Counts the signatures on this document by distinct keys among `listed` (each a key of
+    /// `keys`), and refuses fewer than `threshold`. `by` names the keys in the error.
+    pub(crate) fn check_threshold(
+        &self,
+        keys: &BTreeMap<KeyId, PublicKey>,
+        listed: &[KeyId],
+        threshold: u64,
+        by: SignedBy,
+    ) -> Result<(), VerifyError> {
+        let mut counted_ids = BTreeSet::new();
+        let mut counted_keys: BTreeSet<&[u8]> = BTreeSet::new();
+        for signature in &self.signatures {
+            let Some(id) = KeyId::parse(&signature.keyid) else {
+                continue;
+            };
+            if !listed.contains(&id) || counted_ids.contains(&id) {
+                continue;
+            }
+            let Some(key) = keys.get(&id) else {
+                continue;
+            };
+            if counted_keys.contains(key.raw()) {
+                continue;
+            }
+            if key.verify(&self.canonical, &signature.sig) {
+                counted_ids.insert(id);
+                counted_keys.insert(key.raw());
+            }
+        }
+        let valid = counted_ids.len() as u64;
+        if valid >= threshold {
+            Ok(())
+        } else {
+            Err(VerifyError::BelowThreshold {
+                document: self.document,
+                version: self.claimed_version(),
+                by,
+                valid,
+                threshold,
+            })
         }
     }
 }
@@ -220,7 +278,7 @@ impl Root {
     /// Reads a root's `signed` (its signatures are the caller's, checked before).
     pub(crate) fn from_envelope(env: &Envelope) -> Result<Root, VerifyError> {
         const R: RoleType = RoleType::Root;
-        env.check_type()?;
+        env.check_type(R)?;
         let raw: RawRoot = serde_json::from_value(env.signed.clone()).map_err(|e| schema(R, e))?;
         check_spec_version(R, &raw.spec_version)?;
         let version = version_of(R, raw.version)?;
@@ -314,38 +372,7 @@ impl Root {
         by: SignedBy,
     ) -> Result<(), VerifyError> {
         let role_keys = self.role(role);
-        let mut counted_ids = BTreeSet::new();
-        let mut counted_keys: BTreeSet<&[u8]> = BTreeSet::new();
-        for signature in &env.signatures {
-            let Some(id) = KeyId::parse(&signature.keyid) else {
-                continue;
-            };
-            if !role_keys.key_ids.contains(&id) || counted_ids.contains(&id) {
-                continue;
-            }
-            let Some(key) = self.keys.get(&id) else {
-                continue;
-            };
-            if counted_keys.contains(key.raw()) {
-                continue;
-            }
-            if key.verify(&env.canonical, &signature.sig) {
-                counted_ids.insert(id);
-                counted_keys.insert(key.raw());
-            }
-        }
-        let valid = counted_ids.len() as u64;
-        if valid >= role_keys.threshold {
-            Ok(())
-        } else {
-            Err(VerifyError::BelowThreshold {
-                role: env.role,
-                version: env.claimed_version(),
-                by,
-                valid,
-                threshold: role_keys.threshold,
-            })
-        }
+        env.check_threshold(&self.keys, &role_keys.key_ids, role_keys.threshold, by)
     }
 }
 
@@ -381,6 +408,130 @@ struct RawMetaFile {
     hashes: Option<BTreeMap<String, String>>,
 }
 
+impl MetaFile {
+    /// Checks the entry `name` of `meta` in a `role` document: version at least 1, hashes hex.
+    fn from_raw(role: RoleType, name: &str, raw: RawMetaFile) -> Result<MetaFile, VerifyError> {
+        if raw.version == 0 {
+            return Err(schema(
+                role,
+                format!("meta.{name}.version 0: versions start at 1"),
+            ));
+        }
+        let mut hashes = BTreeMap::new();
+        for (algorithm, hex_digest) in raw.hashes.unwrap_or_default() {
+            let bytes = hex::decode(&hex_digest).map_err(|e| {
+                schema(
+                    role,
+                    format!("meta.{name}.hashes.{algorithm} is not hex: {e}"),
+                )
+            })?;
+            hashes.insert(algorithm, bytes);
+        }
+        Ok(MetaFile {
+            version: raw.version,
+            length: raw.length,
+            hashes,
+        })
+    }
+}
+
+/// The metadata of a top-level role verified under a trusted root by [`crate::verify_role`]:
+/// its signatures met the threshold of that role's keys, `_type` is the role, `spec_version`
+/// is TUF 1.x, `version` is at least 1 and `expires` has TUF's form. The rest of `signed` is
+/// the caller's to read ([`RoleMetadata::signed`], [`RoleMetadata::meta`]): it is exactly
+/// what the signatures cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleMetadata {
+    role: RoleType,
+    version: u64,
+    expires: Expires,
+    signed: Value,
+    file_sha256: [u8; 32],
+}
+
+#[derive(Deserialize)]
+struct RawRoleMetadata {
+    spec_version: String,
+    version: u64,
+    expires: String,
+}
+
+impl RoleMetadata {
+    /// Reads the common members of a role's `signed` (its signatures are the caller's, checked
+    /// before).
+    pub(crate) fn from_envelope(
+        role: RoleType,
+        env: Envelope,
+    ) -> Result<RoleMetadata, VerifyError> {
+        env.check_type(role)?;
+        let raw: RawRoleMetadata =
+            serde_json::from_value(env.signed.clone()).map_err(|e| schema(role, e))?;
+        check_spec_version(role, &raw.spec_version)?;
+        Ok(RoleMetadata {
+            role,
+            version: version_of(role, raw.version)?,
+            expires: expires_of(role, &raw.expires)?,
+            signed: env.signed,
+            file_sha256: env.file_sha256,
+        })
+    }
+
+    /// The role.
+    pub fn role(&self) -> RoleType {
+        self.role
+    }
+
+    /// `version` (at least 1).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// `expires`.
+    pub fn expires(&self) -> &Expires {
+        &self.expires
+    }
+
+    /// Refuses the metadata if it has expired at `now` ([`VerifyError::Expired`]).
+    pub fn check_expiry(&self, now: std::time::SystemTime) -> Result<(), VerifyError> {
+        if self.expires.is_expired_at(now) {
+            Err(VerifyError::Expired {
+                role: self.role,
+                version: self.version,
+                expires: self.expires.clone(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `signed`, as parsed (an object; every member covered by the signatures).
+    pub fn signed(&self) -> &Value {
+        &self.signed
+    }
+
+    /// `meta` read as TUF's METAFILES (snapshot and timestamp metadata): every entry with a
+    /// version of at least 1, an optional length and hashes in hex. A role without `meta`, or
+    /// with an entry of another form, is [`VerifyError::Schema`].
+    pub fn meta(&self) -> Result<BTreeMap<String, MetaFile>, VerifyError> {
+        let raw: BTreeMap<String, RawMetaFile> = match self.signed.get("meta") {
+            Some(meta) => serde_json::from_value(meta.clone())
+                .map_err(|e| schema(self.role, format!("meta: {e}")))?,
+            None => return Err(schema(self.role, "missing field `meta`")),
+        };
+        raw.into_iter()
+            .map(|(name, entry)| {
+                let file = MetaFile::from_raw(self.role, &name, entry)?;
+                Ok((name, file))
+            })
+            .collect()
+    }
+
+    /// SHA-256 of the file's bytes as received.
+    pub fn file_sha256(&self) -> &[u8; 32] {
+        &self.file_sha256
+    }
+}
+
 /// A verified `timestamp.json`: its signatures met the threshold of the timestamp role in the
 /// trusted root it was checked against. Only [`crate::verify_timestamp`] and
 /// [`crate::load_trusted_timestamp`] make one, so holding one means that much was checked.
@@ -406,7 +557,7 @@ impl Timestamp {
     /// Reads a timestamp's `signed` (its signatures are the caller's, checked before).
     pub(crate) fn from_envelope(env: &Envelope) -> Result<Timestamp, VerifyError> {
         const T: RoleType = RoleType::Timestamp;
-        env.check_type()?;
+        env.check_type(T)?;
         let raw: RawTimestamp =
             serde_json::from_value(env.signed.clone()).map_err(|e| schema(T, e))?;
         check_spec_version(T, &raw.spec_version)?;
@@ -425,22 +576,7 @@ impl Timestamp {
                 reason: format!("it also lists {other:?}"),
             });
         }
-        if snapshot.version == 0 {
-            return Err(schema(
-                T,
-                "meta.snapshot.json.version 0: versions start at 1",
-            ));
-        }
-        let mut hashes = BTreeMap::new();
-        for (algorithm, hex_digest) in snapshot.hashes.unwrap_or_default() {
-            let bytes = hex::decode(&hex_digest).map_err(|e| {
-                schema(
-                    T,
-                    format!("meta.snapshot.json.hashes.{algorithm} is not hex: {e}"),
-                )
-            })?;
-            hashes.insert(algorithm, bytes);
-        }
+        let snapshot = MetaFile::from_raw(T, "snapshot.json", snapshot)?;
         let merkle_root = match env.signed.get("merkle_root") {
             None => None,
             Some(Value::String(s)) => {
@@ -462,11 +598,7 @@ impl Timestamp {
             spec_version: raw.spec_version,
             version,
             expires,
-            snapshot: MetaFile {
-                version: snapshot.version,
-                length: snapshot.length,
-                hashes,
-            },
+            snapshot,
             merkle_root,
             file_sha256: env.file_sha256,
         })

@@ -11,7 +11,9 @@ use common::{FAR, Roles, TestKey, canonical, key_id, now, p256_pem, spki_pem};
 use serde_json::{Value, json};
 use tough::schema::{KeyHolder, Signed};
 use tuf_keys::{FileKeySource, FileSigner, KeyAlgorithm};
-use tuf_verify_core::{TrustedRoot, verify_timestamp};
+use tuf_verify_core::{
+    PublicKey, RoleType, TrustedKeys, TrustedRoot, verify_role, verify_timestamp,
+};
 
 /// The order of P-256, big-endian.
 const P256_N: [u8; 32] = [
@@ -104,6 +106,29 @@ fn tuf_keys_signatures_are_accepted_by_both() {
         let ts_bytes = envelope(&ts, &[(key_id(&key), file_sign(signer, &ts))]);
         tough_timestamp(&root_bytes, &ts_bytes).unwrap();
         core_timestamp(&root_bytes, &ts_bytes).unwrap();
+        // A classic role's snapshot, through `verify_role`.
+        let snapshot = json!({
+            "_type": "snapshot", "spec_version": "1.0.0", "version": 2, "expires": FAR,
+            "meta": {"targets.json": {"version": 1}},
+        });
+        let snapshot_bytes = envelope(&snapshot, &[(key_id(&key), file_sign(signer, &snapshot))]);
+        let tough_root: Signed<tough::schema::Root> = serde_json::from_slice(&root_bytes).unwrap();
+        let tough_snapshot: Signed<tough::schema::Snapshot> =
+            serde_json::from_slice(&snapshot_bytes).unwrap();
+        tough_root.signed.verify_role(&tough_snapshot).unwrap();
+        let trusted = TrustedRoot::new(&root_bytes).unwrap();
+        verify_role(&trusted, RoleType::Snapshot, &snapshot_bytes).unwrap();
+        // An auditor's attestation: the key given on its own, as a client reads it.
+        let statement = json!({"_type": "audit-attestation", "timestamp_version": 3});
+        let attestation = envelope(&statement, &[(key_id(&key), file_sign(signer, &statement))]);
+        let auditors = TrustedKeys::new(
+            [PublicKey::from_key_json(&key).unwrap()],
+            1.try_into().unwrap(),
+        );
+        assert_eq!(
+            auditors.verify("audit-attestation", &attestation).unwrap(),
+            statement
+        );
     }
 }
 
@@ -155,6 +180,38 @@ fn metadata_tough_signs_is_accepted_by_the_core() {
     let ts = verify_timestamp(&root, signed_ts.buffer(), now()).unwrap();
     assert_eq!(ts.version(), 5);
     assert_eq!(ts.merkle_root().unwrap().to_hex(), "cd".repeat(32));
+    // A classic role's snapshot and targets, signed by tough's editor with the ECDSA key.
+    let snapshot: tough::schema::Snapshot = serde_json::from_value(json!({
+        "_type": "snapshot", "spec_version": "1.0.0", "version": 4, "expires": FAR,
+        "meta": {"targets.json": {"version": 3, "length": 99,
+                 "hashes": {"sha256": "ef".repeat(32)}}},
+    }))
+    .unwrap();
+    let targets: tough::schema::Targets = serde_json::from_value(json!({
+        "_type": "targets", "spec_version": "1.0.0", "version": 3, "expires": FAR,
+        "targets": {"se/rd/serde": {"length": 5, "hashes": {"sha256": "01".repeat(32)}}},
+    }))
+    .unwrap();
+    let signed_snapshot = runtime
+        .block_on(tough::editor::signed::SignedRole::new(
+            snapshot,
+            &holder,
+            &[source("ec.pem")],
+            &rng,
+        ))
+        .unwrap();
+    let verified = verify_role(&root, RoleType::Snapshot, signed_snapshot.buffer()).unwrap();
+    assert_eq!(verified.meta().unwrap()["targets.json"].version(), 3);
+    let signed_targets = runtime
+        .block_on(tough::editor::signed::SignedRole::new(
+            targets,
+            &holder,
+            &[source("ec.pem")],
+            &rng,
+        ))
+        .unwrap();
+    let verified = verify_role(&root, RoleType::Targets, signed_targets.buffer()).unwrap();
+    assert_eq!(verified.signed()["targets"]["se/rd/serde"]["length"], 5);
 }
 
 #[test]

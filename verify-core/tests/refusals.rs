@@ -9,8 +9,8 @@ use common::{FAR, Roles, TestKey, now, root, sign, timestamp, with_signatures};
 use serde_json::{Value, json};
 use tuf_merkle::{LeafContents, Tree};
 use tuf_verify_core::{
-    Freshness, Membership, RoleType, SignedBy, TrustedRoot, VerifyError, load_trusted_timestamp,
-    verify_timestamp,
+    Document, Freshness, Membership, ProofRoot, PublicKey, RoleType, SignedBy, TrustedKeys,
+    TrustedRoot, VerifyError, load_trusted_timestamp, verify_role, verify_timestamp,
 };
 
 const PAST: &str = "2001-01-01T00:00:00Z";
@@ -166,7 +166,9 @@ fn two_signatures_under_one_key_id_are_refused() {
         },
     );
     let duplicate = |bytes: &[u8]| match TrustedRoot::new(bytes).unwrap_err() {
-        VerifyError::DuplicateSignature { role, .. } => assert_eq!(role, RoleType::Root),
+        VerifyError::DuplicateSignature { document, .. } => {
+            assert_eq!(document, Document::Role(RoleType::Root))
+        }
         other => panic!("expected DuplicateSignature, got {other:?}"),
     };
     // Ed25519 signatures are deterministic: the same entry twice.
@@ -603,6 +605,205 @@ fn rollback_rules() {
     );
 }
 
+// ---- Snapshot and targets (classic roles) -----------------------------------------------
+
+fn snapshot(version: u64, expires: &str, targets: u64) -> Value {
+    json!({
+        "_type": "snapshot", "spec_version": "1.0.0", "version": version, "expires": expires,
+        "meta": {"targets.json": {"version": targets, "length": 120,
+                 "hashes": {"sha256": "cd".repeat(32)}}},
+    })
+}
+
+#[test]
+fn snapshot_and_targets_are_verified_by_their_own_role_keys() {
+    let (root_key, online, snap, targ) = (
+        TestKey::ed25519(1),
+        TestKey::ed25519(2),
+        TestKey::p256(3),
+        TestKey::ed25519(4),
+    );
+    let (r, o, s, t) = ([&root_key], [&online], [&snap], [&targ]);
+    let signed_root = root(
+        1,
+        FAR,
+        &Roles {
+            root: (&r, 1),
+            timestamp: (&o, 1),
+            snapshot: (&s, 1),
+            targets: (&t, 1),
+        },
+    );
+    let trusted = TrustedRoot::new(&sign(&signed_root, &[&root_key])).unwrap();
+
+    let snap_doc = snapshot(4, FAR, 3);
+    let verified = verify_role(&trusted, RoleType::Snapshot, &sign(&snap_doc, &[&snap])).unwrap();
+    assert_eq!(
+        (verified.role(), verified.version()),
+        (RoleType::Snapshot, 4)
+    );
+    let meta = verified.meta().unwrap();
+    assert_eq!(meta["targets.json"].version(), 3);
+    assert_eq!(meta["targets.json"].length(), Some(120));
+    assert_eq!(meta["targets.json"].hashes()["sha256"], vec![0xcd; 32]);
+    assert!(verified.check_expiry(now()).is_ok());
+
+    // Signed by another role's key (the online key, the root key): not counted.
+    for wrong in [&online, &root_key] {
+        let err =
+            verify_role(&trusted, RoleType::Snapshot, &sign(&snap_doc, &[wrong])).unwrap_err();
+        assert_eq!(
+            below(err),
+            (0, 1, SignedBy::Root { version: 1 }),
+            "{}",
+            wrong.id()
+        );
+    }
+    // A snapshot signed by the snapshot key is not a targets document.
+    let err = verify_role(&trusted, RoleType::Targets, &sign(&snap_doc, &[&targ])).unwrap_err();
+    assert!(matches!(err, VerifyError::WrongType { .. }), "{err}");
+    let targets_doc = json!({
+        "_type": "targets", "spec_version": "1.0.0", "version": 3, "expires": FAR,
+        "targets": {"a/b": {"length": 1, "hashes": {"sha256": "ef".repeat(32)}}},
+    });
+    let verified = verify_role(&trusted, RoleType::Targets, &sign(&targets_doc, &[&targ])).unwrap();
+    assert_eq!(verified.signed(), &targets_doc);
+    // Targets metadata has no `meta`.
+    assert!(matches!(verified.meta(), Err(VerifyError::Schema { .. })));
+
+    // Expiry is checked against the caller's time only.
+    let old = verify_role(
+        &trusted,
+        RoleType::Snapshot,
+        &sign(&snapshot(5, PAST, 3), &[&snap]),
+    )
+    .unwrap();
+    assert!(matches!(
+        old.check_expiry(now()),
+        Err(VerifyError::Expired {
+            role: RoleType::Snapshot,
+            version: 5,
+            ..
+        })
+    ));
+    // The common members are checked; the rest of `signed` is the caller's.
+    for (edit, expect) in [
+        (
+            Box::new(|d: &mut Value| d["version"] = json!(0)) as Edit,
+            "Schema",
+        ),
+        (
+            Box::new(|d: &mut Value| d["expires"] = json!("2030-01-01")),
+            "Schema",
+        ),
+        (
+            Box::new(|d: &mut Value| d["spec_version"] = json!("2.0.0")),
+            "SpecVersion",
+        ),
+        (
+            Box::new(|d: &mut Value| d["meta"]["targets.json"]["version"] = json!(0)),
+            "Schema",
+        ),
+        (
+            Box::new(|d: &mut Value| d["meta"]["targets.json"]["hashes"]["sha256"] = json!("zz")),
+            "Schema",
+        ),
+    ] {
+        let mut doc = snapshot(4, FAR, 3);
+        edit(&mut doc);
+        let result = verify_role(&trusted, RoleType::Snapshot, &sign(&doc, &[&snap]))
+            .and_then(|v| v.meta().map(|_| ()));
+        let err = result.unwrap_err();
+        assert!(format!("{err:?}").starts_with(expect), "{doc}: {err:?}");
+    }
+}
+
+// ---- Documents signed by keys the caller trusts (attestations) --------------------------
+
+#[test]
+fn trusted_keys_count_their_threshold_and_check_the_type() {
+    let (a, b, other) = (TestKey::ed25519(7), TestKey::p256(8), TestKey::ed25519(9));
+    let key = |k: &TestKey| PublicKey::from_key_json(&k.json()).unwrap();
+    assert_eq!(key(&a).key_id().to_string(), a.id());
+    let one = TrustedKeys::new([key(&a), key(&b)], 1.try_into().unwrap());
+    let two = TrustedKeys::new([key(&a), key(&b), key(&a)], 2.try_into().unwrap());
+    assert_eq!(two.keys().len(), 2);
+    let doc = json!({"_type": "audit-attestation", "timestamp_version": 10});
+
+    assert_eq!(
+        one.verify("audit-attestation", &sign(&doc, &[&a])).unwrap(),
+        doc
+    );
+    assert_eq!(
+        one.verify("audit-attestation", &sign(&doc, &[&b])).unwrap(),
+        doc
+    );
+    assert_eq!(
+        two.verify("audit-attestation", &sign(&doc, &[&a, &b]))
+            .unwrap(),
+        doc
+    );
+    let err = two
+        .verify("audit-attestation", &sign(&doc, &[&a]))
+        .unwrap_err();
+    assert_eq!(below(err.clone()), (1, 2, SignedBy::TrustedKeys));
+    assert_eq!(
+        err.to_string(),
+        "audit-attestation version 0: 1 valid signature(s) by the keys the caller trusts, threshold 2"
+    );
+    // A key the caller does not trust.
+    let err = one
+        .verify("audit-attestation", &sign(&doc, &[&other]))
+        .unwrap_err();
+    assert_eq!(below(err), (0, 1, SignedBy::TrustedKeys));
+    // Signed, but for another purpose.
+    let err = one
+        .verify(
+            "audit-attestation",
+            &sign(&json!({"_type": "timestamp"}), &[&a]),
+        )
+        .unwrap_err();
+    assert_eq!(
+        err,
+        VerifyError::WrongType {
+            expected: Document::Named("audit-attestation"),
+            found: "timestamp".into()
+        }
+    );
+    // Changed after signing.
+    let mut bytes: Value = serde_json::from_slice(&sign(&doc, &[&a])).unwrap();
+    bytes["signed"]["timestamp_version"] = json!(11);
+    let err = one
+        .verify("audit-attestation", &serde_json::to_vec(&bytes).unwrap())
+        .unwrap_err();
+    assert_eq!(below(err), (0, 1, SignedBy::TrustedKeys));
+    // Two entries under one key ID.
+    let err = two
+        .verify("audit-attestation", &sign(&doc, &[&a, &a]))
+        .unwrap_err();
+    assert!(
+        matches!(err, VerifyError::DuplicateSignature { .. }),
+        "{err}"
+    );
+    // Not a key the core verifies.
+    let rsa = json!({"keytype": "rsa", "scheme": "rsassa-pss-sha256", "keyval": {"public": "x"}});
+    assert!(matches!(
+        PublicKey::from_key_json(&rsa),
+        Err(VerifyError::UnsupportedKey { .. })
+    ));
+    let err = PublicKey::from_key_json(&json!({"keytype": "ed25519"})).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            VerifyError::Schema {
+                document: Document::Key,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
 // ---- Proofs -----------------------------------------------------------------------------
 
 fn tree() -> Tree {
@@ -718,6 +919,46 @@ fn a_proof_is_refused_for_another_root_another_name_or_no_root() {
             .verify_proof_json("se/rd/serde", &proof)
             .unwrap_err(),
         VerifyError::NoMerkleRoot { version: 9 }
+    );
+    assert_eq!(
+        ProofRoot::of(&classic),
+        Err(VerifyError::NoMerkleRoot { version: 9 })
+    );
+}
+
+#[test]
+fn a_stored_proof_root_checks_proofs_as_its_timestamp_does() {
+    let a = TestKey::ed25519(1);
+    let tree = tree();
+    let ts = trusted_timestamp(&trusted(&[&a]), &a, Some(&tree.root().to_hex()));
+    let of = ProofRoot::of(&ts).unwrap();
+    let stored = ProofRoot::trusted(9, tree.root());
+    assert_eq!(of, stored);
+    let other = ProofRoot::trusted(8, tuf_merkle::hash::sha256(b"another tree"));
+    let names = ["se/rd/serde", "nope"];
+    let multi = tree.prove_many(&names).unwrap().to_json();
+    for name in ["se/rd/serde", "gone", "nope"] {
+        let proof = tree.prove(name).to_json();
+        assert_eq!(
+            stored.verify_proof_json(name, &proof),
+            ts.verify_proof_json(name, &proof)
+        );
+        assert!(matches!(
+            other.verify_proof_json(name, &proof),
+            Err(VerifyError::Proof {
+                version: 8,
+                source: tuf_merkle::ProofError::RootMismatch { .. }
+            })
+        ));
+    }
+    assert_eq!(
+        stored.verify_multi_proof_json(&names, &multi, 1 << 20),
+        ts.verify_multi_proof_json(&names, &multi, 1 << 20)
+    );
+    assert!(
+        other
+            .verify_multi_proof_json(&names, &multi, 1 << 20)
+            .is_err()
     );
 }
 

@@ -19,7 +19,13 @@ pub struct Args {
 
 pub fn run(args: Args, out: &Output) -> Result<ExitCode, ClientError> {
     let signer = load_or_generate_auditor_key(&args.key)?;
-    let keys = auditor_keys_json(&[signer.public_key().key().clone()])?;
+    let key = serde_json::to_value(signer.public_key().key()).map_err(|e| {
+        ClientError::MalformedJson {
+            what: "auditor key".into(),
+            message: e.to_string(),
+        }
+    })?;
+    let keys = auditor_keys_json(&[key])?;
     // Without --json the keys file itself (`> auditors.json`), --quiet or not: it is the
     // command's result.
     if !out.json {

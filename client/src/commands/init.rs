@@ -40,7 +40,7 @@ pub fn run(args: Args, out: &Output) -> Result<ExitCode, ClientError> {
         "role": args.role,
         "mode": mode_name(args.mode),
         "state": args.state.display().to_string(),
-        "root_version": root.signed.version.get(),
+        "root_version": root.version(),
     }));
     Ok(ExitCode::SUCCESS)
 }

@@ -24,11 +24,12 @@ pub use tuf_testkit::MERKLE as ROLE;
 pub use tuf_testkit::signer::Background as Signer;
 
 /// TUF signature over the canonical JSON of `signed`.
-pub fn sign<T: Serialize>(signed: T, keys: &[&FileSigner]) -> Signed<T> {
+pub fn sign<T: Serialize>(signed: T, keys: &[&FileSigner]) -> tuf_client::tuf::Signed<T> {
     tuf_client::tuf::sign_metadata(signed, keys).expect("sign")
 }
 
-/// A copy of `ts` re-signed with `key` at `version`, expiring at `expires`, carrying `root`.
+/// A copy of `ts` re-signed with `key` at `version`, expiring at `expires` (to the second, the
+/// one form TUF writes), carrying `root`.
 pub fn forge_timestamp(
     ts: &Signed<Timestamp>,
     key: &FileSigner,
@@ -38,7 +39,7 @@ pub fn forge_timestamp(
 ) -> Vec<u8> {
     let mut t = ts.signed.clone();
     t.version = std::num::NonZeroU64::new(version).expect("version");
-    t.expires = expires;
+    t.expires = expires.round(jiff::Unit::Second).expect("expires");
     t._extra.insert(
         "merkle_root".into(),
         serde_json::Value::String(root.to_hex()),

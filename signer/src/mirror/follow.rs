@@ -32,12 +32,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use tough::schema::{Root, Signed, Snapshot, Targets, Timestamp};
 use tuf_client::audit::{PublishedRecord, Replay, resolve_with};
 use tuf_client::tuf;
 use tuf_merkle::Digest;
 use tuf_repo_format::leaf_snapshot::{self, LatestPointer};
 use tuf_repo_format::paths;
+use tuf_verify_core::{RoleType, TrustedRoot};
 
 use super::background::{Background, Job, Kind, MAX_SNAPSHOT_FILE, MAX_SNAPSHOT_PAYLOAD};
 use super::config::MirrorRole;
@@ -45,6 +45,25 @@ use super::store::MirrorStore;
 use super::upstream::{Fetch, Upstream, UpstreamError};
 use crate::metrics::MirrorMetrics;
 use crate::state::{Fault, MirrorStatus, RoleState, SignedVersion};
+
+/// The members of an upstream `timestamp.json` the follower reads before (or after) the replay
+/// verifies the round of its version.
+#[derive(serde::Deserialize)]
+struct Head {
+    signed: HeadSigned,
+}
+
+#[derive(serde::Deserialize)]
+struct HeadSigned {
+    version: std::num::NonZeroU64,
+    expires: String,
+    meta: Option<HashMap<String, HeadMeta>>,
+}
+
+#[derive(serde::Deserialize)]
+struct HeadMeta {
+    version: std::num::NonZeroU64,
+}
 
 /// Why a role cannot be followed at all (at start).
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +142,7 @@ pub struct Follower {
     poll: Duration,
     limits: tuf_client::Limits,
     /// The verified root chain, by version; the newest is the last walked.
-    roots: HashMap<u64, Signed<Root>>,
+    roots: HashMap<u64, TrustedRoot>,
     latest_root: u64,
     replay: Replay,
     timestamp_etag: Option<String>,
@@ -164,7 +183,7 @@ impl Follower {
         };
         let bytes = std::fs::read(&cfg.trusted_root).map_err(|e| trusted_err(e.to_string()))?;
         let first = tuf::initial_root(&bytes).map_err(|e| trusted_err(e.to_string()))?;
-        let first_version = first.signed.version.get();
+        let first_version = first.version();
         let background = Background::new(
             role,
             store.clone(),
@@ -250,14 +269,14 @@ impl Follower {
         }
     }
 
-    fn trust(&mut self, root: Signed<Root>) {
-        let v = root.signed.version.get();
-        self.replay.trust_root(root.signed.clone());
+    fn trust(&mut self, root: TrustedRoot) {
+        let v = root.version();
+        self.replay.trust_root(root.clone());
         self.latest_root = self.latest_root.max(v);
         self.roots.insert(v, root);
     }
 
-    fn newest_root(&self) -> &Signed<Root> {
+    fn newest_root(&self) -> &TrustedRoot {
         // `latest_root` is always a key of `roots` (set by `trust`).
         &self.roots[&self.latest_root]
     }
@@ -269,7 +288,7 @@ impl Follower {
             let Some(bytes) = self.store.read(&file)? else {
                 return Ok(());
             };
-            let next = tuf::next_root(&self.newest_root().signed, &bytes)
+            let next = tuf::next_root(self.newest_root(), &bytes)
                 .map_err(|e| self.local_error(&file, e.to_string()))?;
             self.trust(next);
         }
@@ -321,11 +340,7 @@ impl Follower {
         let tree = snapshot
             .verify(&self.role, v, &root)
             .map_err(|e| e.to_string())?;
-        let roots = self
-            .roots
-            .iter()
-            .map(|(v, r)| (*v, r.signed.clone()))
-            .collect();
+        let roots = self.roots.clone();
         self.replay = Replay::starting_at(&self.role, roots, tree, v, root_version);
         self.push_version(v);
         Ok(())
@@ -353,7 +368,7 @@ impl Follower {
                 resolved.root_version
             )
         })?;
-        let ts = tuf::verified_timestamp(&root.signed, resolved.timestamp, true)
+        let ts = tuf::verify_timestamp(root, &paths::timestamp_file(v), &resolved.timestamp, true)
             .map_err(|e| e.to_string())?;
         if ts.version != v {
             return Err(format!("the timestamp has version {}", ts.version));
@@ -514,7 +529,7 @@ impl Follower {
                 Fetch::Found(b, _) => b,
                 _ => return Ok(Ok(())),
             };
-            let next = match tuf::next_root(&self.newest_root().signed, &bytes) {
+            let next = match tuf::next_root(self.newest_root(), &bytes) {
                 Ok(next) => next,
                 Err(e) => {
                     return Ok(Err(Breach::new(
@@ -650,8 +665,9 @@ impl Follower {
     /// Follows the upstream up to the version of `head` (its `timestamp.json`).
     fn follow_to(&mut self, head: &[u8]) -> Step {
         let last = self.replay.last.unwrap_or(0);
-        let signed: Signed<Timestamp> = match serde_json::from_slice(head) {
-            Ok(t) => t,
+        // Only its version is read here: the round of that version is verified as it is applied.
+        let target = match serde_json::from_slice::<Head>(head) {
+            Ok(t) => t.signed.version.get(),
             Err(e) => {
                 return Step::Breach(
                     Breach::new(last, format!("timestamp.json is not a timestamp: {e}"))
@@ -659,7 +675,6 @@ impl Follower {
                 );
             }
         };
-        let target = signed.signed.version.get();
         self.upstream_seen = target;
         self.metrics
             .upstream_version
@@ -803,11 +818,7 @@ impl Follower {
 
     /// Undoes the last applied round (it could not be served): back to the served version.
     fn rewind(&mut self) {
-        let roots = self
-            .roots
-            .iter()
-            .map(|(v, r)| (*v, r.signed.clone()))
-            .collect();
+        let roots = self.roots.clone();
         self.replay = match self.state.version(None) {
             Some(served) => Replay::starting_at(
                 &self.role,
@@ -820,47 +831,57 @@ impl Follower {
         };
     }
 
-    /// Copies the snapshot and targets metadata that timestamp `v` names, each checked against
-    /// the root it was signed under (so tough and python-tuf clients load the mirror as they
-    /// load the signer).
-    fn copy_metadata(&mut self, v: u64, root_version: u64, timestamp: &Signed<Timestamp>) -> Step {
-        let Some(root) = self.roots.get(&root_version).map(|r| r.signed.clone()) else {
+    /// Copies the snapshot and targets metadata that timestamp `v` (its exact bytes, which the
+    /// replay verified) names, each checked against the root it was signed under (so tough and
+    /// python-tuf clients load the mirror as they load the signer).
+    fn copy_metadata(&mut self, v: u64, root_version: u64, timestamp: &[u8]) -> Step {
+        let Some(root) = self.roots.get(&root_version).cloned() else {
             return Step::Breach(Breach::new(
                 v,
                 format!("root {root_version} is not in the chain"),
             ));
         };
-        let Some(meta) = timestamp.signed.meta.get("snapshot.json") else {
+        let Some(snapshot_version) = serde_json::from_slice::<Head>(timestamp)
+            .ok()
+            .and_then(|t| t.signed.meta)
+            .and_then(|m| m.get("snapshot.json").map(|f| f.version.get()))
+        else {
             return Step::Breach(Breach::new(v, "the timestamp names no snapshot.json"));
         };
-        let snapshot_file = paths::snapshot(meta.version.get());
-        let snapshot_bytes = match self.copy_signed::<Snapshot>(v, &snapshot_file, &root) {
-            Ok(b) => b,
+        let snapshot_file = paths::snapshot(snapshot_version);
+        let snapshot = match self.copy_signed(v, &snapshot_file, RoleType::Snapshot, &root) {
+            Ok(bytes) => bytes,
             Err(step) => return step,
         };
-        let snapshot: Signed<Snapshot> = match serde_json::from_slice(&snapshot_bytes) {
-            Ok(s) => s,
+        let targets = match serde_json::from_slice::<Head>(&snapshot) {
+            Ok(head) => head
+                .signed
+                .meta
+                .and_then(|m| m.get("targets.json").map(|t| t.version.get())),
             Err(e) => return Step::Breach(Breach::new(v, format!("{snapshot_file}: {e}"))),
         };
-        let Some(targets) = snapshot.signed.meta.get("targets.json") else {
+        let Some(targets) = targets else {
             return Step::Breach(Breach::new(
                 v,
                 format!("{snapshot_file} names no targets.json"),
             ));
         };
-        let targets_file = paths::targets(targets.version.get());
-        match self.copy_signed::<Targets>(v, &targets_file, &root) {
+        let targets_file = paths::targets(targets);
+        match self.copy_signed(v, &targets_file, RoleType::Targets, &root) {
             Ok(_) => Step::Done,
             Err(step) => step,
         }
     }
 
-    /// Copies `file` (metadata of role `T`) unless the copy has it, after checking its signature
-    /// under `root`. Returns its bytes.
-    fn copy_signed<T>(&mut self, v: u64, file: &str, root: &Root) -> Result<Vec<u8>, Step>
-    where
-        T: tough::schema::Role + serde::Serialize + serde::de::DeserializeOwned,
-    {
+    /// Copies `file` (metadata of `role`) unless the copy has it (verified when it was copied),
+    /// after checking its signature under `root`. Returns its bytes.
+    fn copy_signed(
+        &mut self,
+        v: u64,
+        file: &str,
+        role: RoleType,
+        root: &TrustedRoot,
+    ) -> Result<Vec<u8>, Step> {
         if let Ok(Some(bytes)) = self.store.read(file) {
             return Ok(bytes);
         }
@@ -872,12 +893,9 @@ impl Follower {
             Ok(_) => return Err(Step::Incomplete(format!("{file} is missing"))),
             Err(e) => return Err(Step::Unreachable(e)),
         };
-        let checked = serde_json::from_slice::<Signed<T>>(&bytes)
-            .map_err(|e| e.to_string())
-            .and_then(|s| tuf::verify_signed(root, &s, v).map_err(|e| e.to_string()));
-        if let Err(message) = checked {
+        if let Err(e) = tuf::verify_role(root, role, file, &bytes) {
             return Err(Step::Breach(
-                Breach::new(v, format!("{file}: {message}")).with("metadata.json", &bytes),
+                Breach::new(v, format!("{file}: {e}")).with("metadata.json", &bytes),
             ));
         }
         if let Err(e) = self.store.put_immutable(file, &bytes) {
@@ -1047,8 +1065,8 @@ impl Follower {
             .read(&paths::timestamp_file(served.version))
             .ok()
             .flatten()
-            .and_then(|b| serde_json::from_slice::<Signed<Timestamp>>(&b).ok())
-            .map(|t| t.signed.expires.to_string());
+            .and_then(|b| serde_json::from_slice::<Head>(&b).ok())
+            .map(|t| t.signed.expires);
         let tombstones = served.tree.tombstones();
         let root_version = self.replay.last_root_version;
         self.metrics
