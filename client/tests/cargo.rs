@@ -83,6 +83,18 @@ impl VerifyingProxy {
         repo: &str,
         remember_secs: &str,
     ) -> VerifyingProxy {
+        Self::start_with_args(s, state, index_url, wait_secs, repo, remember_secs, &[])
+    }
+
+    fn start_with_args(
+        s: &Setup,
+        state: &Path,
+        index_url: &str,
+        wait_secs: &str,
+        repo: &str,
+        remember_secs: &str,
+        extra: &[&str],
+    ) -> VerifyingProxy {
         let bin = env!("CARGO_BIN_EXE_tuf-verify");
         if !state.join("state.json").exists() {
             let root = s.signer.repo(ROLE).join("1.root.json");
@@ -101,6 +113,7 @@ impl VerifyingProxy {
             .arg("--state")
             .arg(state)
             .args(["--repo", repo, "--index", index_url])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -159,11 +172,23 @@ fn project(dir: &Path) -> PathBuf {
 /// `cargo generate-lockfile` in `project` with a fresh `CARGO_HOME` whose crates.io is
 /// replaced by the sparse registry at `registry`: (success, stderr, the lockfile).
 fn generate_lockfile(project: &Path, home: &Path, registry: &str) -> (bool, String, String) {
+    generate_lockfile_with(project, home, registry, "", &[])
+}
+
+/// [`generate_lockfile`] with more of cargo's configuration (`config`, appended to its
+/// `config.toml`) and environment (`env`).
+fn generate_lockfile_with(
+    project: &Path,
+    home: &Path,
+    registry: &str,
+    config: &str,
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
     std::fs::create_dir_all(home).unwrap();
     std::fs::write(
         home.join("config.toml"),
         format!(
-            "[source.crates-io]\nreplace-with = \"verified\"\n[source.verified]\nregistry = \"sparse+{registry}/\"\n[net]\nretry = 0\n"
+            "[source.crates-io]\nreplace-with = \"verified\"\n[source.verified]\nregistry = \"sparse+{registry}/\"\n[net]\nretry = 0\n{config}"
         ),
     )
     .unwrap();
@@ -174,6 +199,7 @@ fn generate_lockfile(project: &Path, home: &Path, registry: &str) -> (bool, Stri
         .env("CARGO_HOME", home)
         .env_remove("CARGO_TARGET_DIR")
         .env("CARGO_HTTP_TIMEOUT", "30")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let lock = std::fs::read_to_string(project.join("Cargo.lock")).unwrap_or_default();
@@ -249,6 +275,103 @@ fn cargo_resolves_through_the_proxy_as_it_does_directly() {
         .call()
         .unwrap();
     assert_eq!(r.status(), 400);
+}
+
+/// Over HTTPS (`--tls`: a certificate the proxy generated into its state, trusted by cargo
+/// through `http.cainfo`) cargo speaks HTTP/2 to the proxy and resolves as it does directly;
+/// a cargo that does not trust the certificate gets nothing, and an altered file is refused.
+#[test]
+fn cargo_resolves_through_the_proxy_over_https_with_http2() {
+    let Some(s) = setup() else { return };
+    let proj = project(&s.tmp.path().join("proj"));
+    let (ok, err, direct) =
+        generate_lockfile(&proj, &s.tmp.path().join("home-direct"), &s.index.url());
+    assert!(ok, "{err}");
+    let evil = Proxy::start(s.index.addr);
+    let state = s.tmp.path().join("state");
+    let proxy = VerifyingProxy::start_with_args(
+        &s,
+        &state,
+        &evil.url(),
+        "1",
+        &s.signer.url(),
+        "0",
+        &["--tls"],
+    );
+    assert!(proxy.url.starts_with("https://127.0.0.1:"), "{}", proxy.url);
+    let ca = state.join("proxy-tls/ca.pem");
+    assert!(
+        proxy
+            .log()
+            .contains(&format!("http.cainfo = {:?}", ca.display().to_string())),
+        "{}",
+        proxy.log()
+    );
+    let key_mode = std::fs::metadata(state.join("proxy-tls/key.pem"))
+        .unwrap()
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&key_mode) & 0o777,
+        0o600
+    );
+    let trust = format!("[http]\ncainfo = {:?}\n", ca.display().to_string());
+    // curl's view of the exchange: the protocol each answer came on.
+    let debug = [("CARGO_HTTP_DEBUG", "true"), ("CARGO_LOG", "network=debug")];
+    let (ok, err, through) = generate_lockfile_with(
+        &proj,
+        &s.tmp.path().join("home-tls"),
+        &proxy.url,
+        &trust,
+        &debug,
+    );
+    assert!(ok, "{err}\n{}", proxy.log());
+    let strip = |l: &str| {
+        l.lines()
+            .filter(|l| !l.starts_with("source = "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&direct), strip(&through));
+    let h2 = err.matches("HTTP/2 200").count();
+    assert!(h2 > DEPENDENCIES.len(), "{h2} answers over HTTP/2:\n{err}");
+    assert!(!err.contains("HTTP/1.1 200"), "{err}");
+
+    // A cargo that does not trust the certificate: refused in the handshake, nothing served.
+    let (ok, err, _) = generate_lockfile(&proj, &s.tmp.path().join("home-untrusted"), &proxy.url);
+    assert!(!ok);
+    assert!(err.contains("certificate"), "{err}");
+    assert!(
+        proxy.log().contains("TLS handshake with"),
+        "{}",
+        proxy.log()
+    );
+
+    // An altered index file, over TLS as over plain HTTP: cargo fails with the proxy's message
+    // and caches nothing of it.
+    evil.set(|_, p| {
+        if p == "/3/h/hex" {
+            Action::Mutate(Box::new(|mut b| {
+                b.extend_from_slice(b"{}\n");
+                b
+            }))
+        } else {
+            Action::Forward
+        }
+    });
+    let home = s.tmp.path().join("home-attacked");
+    let (ok, err, _) = generate_lockfile_with(&proj, &home, &proxy.url, &trust, &[]);
+    assert!(!ok, "cargo succeeded\n{err}");
+    assert!(
+        err.contains(&format!("tuf-verify proxy refused {HEX}")),
+        "{err}"
+    );
+    for e in walkdir::WalkDir::new(&home).into_iter().flatten() {
+        assert!(
+            !e.path().to_string_lossy().ends_with("/3/h/hex"),
+            "cargo cached {}",
+            e.path().display()
+        );
+    }
 }
 
 #[test]

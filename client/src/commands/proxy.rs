@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use tuf_client::ClientError;
-use tuf_client::proxy::{self, Options, ProxyError};
+use tuf_client::proxy::{self, Options, ProxyError, tls};
 use tuf_client::transport::HttpOptions;
 
 #[derive(clap::Args)]
@@ -23,9 +23,20 @@ pub struct Args {
     /// The upstream sparse index (`https://index.crates.io/`).
     #[arg(long)]
     index: String,
-    /// Where to listen; point cargo at `sparse+http://ADDR/`.
+    /// Where to listen; point cargo at `sparse+http://ADDR/` (`sparse+https://ADDR/` with TLS).
     #[arg(long, default_value = "127.0.0.1:8089")]
     listen: SocketAddr,
+    /// Serve HTTPS (HTTP/2, on which cargo multiplexes all its requests on one connection, and
+    /// HTTP/1.1) with a certificate generated on first start into STATE/proxy-tls/ and kept:
+    /// point cargo's `http.cainfo` (or CARGO_HTTP_CAINFO) at the `ca.pem` printed at start.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls: bool,
+    /// Serve HTTPS with this PEM certificate chain (server certificate first); needs --tls-key.
+    #[arg(long, requires = "tls_key", value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert; refused if other users can read it.
+    #[arg(long, requires = "tls_cert", value_name = "PEM")]
+    tls_key: Option<PathBuf>,
     /// How long a request waits for a signed tree that covers the index's bytes (the index can
     /// be briefly ahead of the signer) before it is refused, in seconds.
     #[arg(long, default_value_t = 10.0)]
@@ -56,6 +67,11 @@ pub fn run(args: Args, http: HttpOptions) -> Result<ExitCode, ClientError> {
         max_age: Duration::from_secs(args.max_age_secs),
         remember: Duration::from_secs_f64(args.remember_secs.clamp(0.0, 3600.0)),
         http,
+        tls: match (args.tls, args.tls_cert, args.tls_key) {
+            (_, Some(cert), Some(key)) => Some(tls::Source::Files { cert, key }),
+            (true, _, _) => Some(tls::Source::Generated),
+            _ => None,
+        },
     };
     match proxy::run(options) {
         Ok(()) => Ok(ExitCode::SUCCESS),

@@ -7,7 +7,8 @@
 //! for the pinned timestamp of the `crates.io` role ([`view`]: the signer or its mirrors, one
 //! multi-proof for the names asked together), keeps what verified ([`cache`]) and serves only
 //! that ([`server`]). As a file verifies, the files of its dependencies are fetched and verified
-//! ahead of cargo's requests ([`prefetch`]).
+//! ahead of cargo's requests ([`prefetch`]). With `--tls` the proxy serves HTTPS with HTTP/2
+//! ([`tls`]), on which cargo multiplexes all its requests on one connection.
 //!
 //! Properties kept:
 //! - **Only verified bytes reach cargo.** A file is served only when its length and SHA-256 are
@@ -28,6 +29,7 @@ pub mod cache;
 pub mod index;
 pub mod prefetch;
 pub mod server;
+pub mod tls;
 pub mod view;
 
 use std::net::SocketAddr;
@@ -60,6 +62,8 @@ pub struct Options {
     pub remember: Duration,
     /// HTTP options for the index and the repositories.
     pub http: HttpOptions,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate; `None`: plain HTTP/1.1.
+    pub tls: Option<tls::Source>,
 }
 
 /// Why the proxy cannot run.
@@ -88,11 +92,20 @@ pub enum ProxyError {
     /// The cache directory.
     #[error(transparent)]
     Cache(#[from] tuf_files::FsError),
+    /// The TLS certificate and key.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Runs the proxy until SIGINT or SIGTERM. Prints `tuf-verify proxy listening on http://ADDR`
-/// once it accepts connections.
+/// (`https://` with TLS) once it accepts connections.
 pub fn run(options: Options) -> Result<(), ProxyError> {
+    // The certificate first: a bad one is an error before anything is fetched.
+    let identity = options
+        .tls
+        .as_ref()
+        .map(|source| tls::identity(source, &options.state, options.listen.ip()))
+        .transpose()?;
     let verifier = view::Verifier::open(&options)?;
     let cache = cache::Cache::open(&options.state.join("index-cache"))?;
     let index = index::Index::new(&options.index, options.http.clone());
@@ -100,5 +113,5 @@ pub fn run(options: Options) -> Result<(), ProxyError> {
         .enable_all()
         .build()
         .map_err(ProxyError::Runtime)?;
-    runtime.block_on(server::serve(options, verifier, cache, index))
+    runtime.block_on(server::serve(options, identity, verifier, cache, index))
 }

@@ -1,4 +1,5 @@
-//! The HTTP side cargo talks to: `GET /config.json` and `GET /{index file}`.
+//! The HTTP side cargo talks to: `GET /config.json` and `GET /{index file}`, over plain
+//! HTTP/1.1 or over TLS with HTTP/2 ([`super::tls`]).
 //!
 //! Properties kept:
 //! - A path is a name of the crates.io index layout (lowercase ASCII letters, digits, `-`, `_`,
@@ -21,6 +22,7 @@ use std::sync::{Arc, OnceLock};
 use super::cache::{Cache, Entry, Meta};
 use super::index::{Answer, Index};
 use super::prefetch::{Known, Prefetcher, Recent};
+use super::tls::{self, Identity};
 use super::view::{Candidate, Outcome, Verifier, ViewInfo};
 use super::{Options, ProxyError};
 
@@ -44,9 +46,11 @@ impl Shared {
     }
 }
 
-/// Serves until SIGINT or SIGTERM.
+/// Serves until SIGINT or SIGTERM: plain HTTP/1.1, or HTTPS (HTTP/2 and HTTP/1.1, by ALPN)
+/// with `identity`.
 pub async fn serve(
     options: Options,
+    identity: Option<Identity>,
     verifier: Verifier,
     cache: Cache,
     index: Index,
@@ -85,19 +89,44 @@ pub async fn serve(
         view.version,
         options.repositories.join(", ")
     );
-    eprintln!("tuf-verify proxy listening on http://{addr}");
     let app = Router::new().fallback(handle).with_state(shared);
-    // Answers go out at once (no Nagle delay against cargo's delayed ACKs).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|source| ProxyError::Listen {
-            addr: options.listen,
-            source,
-        })
+    let served = match identity {
+        None => {
+            eprintln!("tuf-verify proxy listening on http://{addr}");
+            // Answers go out at once (no Nagle delay against cargo's delayed ACKs).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown())
+                .await
+        }
+        Some(identity) => {
+            let listener = tls::Listener::new(listener, identity.config).map_err(|source| {
+                ProxyError::Listen {
+                    addr: options.listen,
+                    source,
+                }
+            })?;
+            match &identity.ca {
+                Some(ca) => eprintln!(
+                    "tuf-verify proxy: TLS certificate authority {} ({}); cargo trusts it with `http.cainfo = {:?}` or CARGO_HTTP_CAINFO",
+                    ca.display(),
+                    identity.note.unwrap_or("generated"),
+                    ca.display().to_string()
+                ),
+                None => eprintln!("tuf-verify proxy: TLS with the given certificate"),
+            }
+            eprintln!("tuf-verify proxy listening on https://{addr}");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown())
+                .await
+        }
+    };
+    served.map_err(|source| ProxyError::Listen {
+        addr: options.listen,
+        source,
+    })
 }
 
 async fn shutdown() {
