@@ -78,11 +78,6 @@ pub fn parse<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, ClientE
     serde_json::from_slice(bytes).map_err(|e| ClientError::malformed(what, e))
 }
 
-/// The lowercase name of a top-level role.
-pub fn role_name(role: RoleType) -> &'static str {
-    role.name()
-}
-
 /// The instant an `expires` names, for [`check_expiry`] and the state file. `Expires` holds
 /// years 0000 to 9999, which jiff holds too; were one out of its range it would count as
 /// already expired.
@@ -164,13 +159,7 @@ pub fn next_root(trusted: &TrustedRoot, bytes: &[u8]) -> Result<TrustedRoot, Cli
 
 /// Checks a trusted root given out of band: signed by its own threshold.
 pub fn initial_root(bytes: &[u8]) -> Result<TrustedRoot, ClientError> {
-    TrustedRoot::new(bytes).map_err(|e| {
-        let claimed = serde_json::from_slice::<serde_json::Value>(bytes)
-            .ok()
-            .and_then(|v| v["signed"]["version"].as_u64())
-            .unwrap_or(0);
-        metadata_error("root", claimed, e)
-    })
+    TrustedRoot::new(bytes).map_err(|e| metadata_error("root", claimed_version(bytes), e))
 }
 
 /// Walks `N+1.root.json` from `trusted` until none is found, at most `limits.max_root_steps`
