@@ -159,6 +159,11 @@ impl Default for HttpOptions {
     }
 }
 
+/// Idle connections kept per host by default (ureq's own default).
+pub const IDLE_PER_HOST: usize = 3;
+/// Idle connections kept in all by default (ureq's own default).
+const IDLE_TOTAL: usize = 10;
+
 /// The longest wait between two attempts at a request.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
@@ -312,6 +317,14 @@ impl HttpTransport {
 
     /// A transport for `base` with `options`.
     pub fn with_options(base: &str, options: HttpOptions) -> Self {
+        Self::with_idle_connections(base, options, IDLE_PER_HOST)
+    }
+
+    /// [`HttpTransport::with_options`], keeping up to `per_host` idle connections per host
+    /// (rather than [`IDLE_PER_HOST`]) for callers that send that many requests at once: each
+    /// connection opened beyond the idle ones is closed after its request, and over HTTPS each
+    /// costs a handshake.
+    pub fn with_idle_connections(base: &str, options: HttpOptions, per_host: usize) -> Self {
         let mut tls = ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::Rustls)
             .unversioned_rustls_crypto_provider(Arc::new(
@@ -328,6 +341,8 @@ impl HttpTransport {
             .timeout_global(Some(options.timeout))
             .tls_config(tls)
             .user_agent(concat!("tuf-client/", env!("CARGO_PKG_VERSION")))
+            .max_idle_connections_per_host(per_host)
+            .max_idle_connections(per_host.max(IDLE_TOTAL))
             .build();
         HttpTransport {
             base: base.trim_end_matches('/').to_owned(),
