@@ -5,8 +5,7 @@
 //! At most [`PARALLEL`] reads are in flight, on as many kept-alive connections. cargo over
 //! HTTP/2 asks for a whole level of its resolution at once (a hundred files and more); one
 //! connection per file, each closed after its request, would cost a TCP connection (and over
-//! HTTPS a TLS handshake) per file, which measured as the larger part of the proxy's CPU
-//! (`docs/performance.md`).
+//! HTTPS a TLS handshake) per file.
 
 use std::sync::{Condvar, Mutex, PoisonError};
 
