@@ -1,12 +1,12 @@
 //! cargo through the verifying proxy (`cargo bench -p tuf-benches --bench cargo_proxy`): a
-//! bounded run of about two minutes that prints a report; the numbers go to
+//! bounded run of about three minutes that prints a report; the numbers go to
 //! `docs/performance.md`.
 //!
 //! Everything is on loopback: the real index samples (`../shared/data`, 2019 and 2026, about
 //! 4,000 crates) served by a static sparse index, a signer that imported the same files, and
 //! `tuf-verify proxy` (its library, `tuf_client::proxy::run`, in a thread of this process).
 //!
-//! 1. **Wall time of a cold `cargo generate-lockfile`** of a project with 294 direct
+//! 1. **Wall time of a cold `cargo generate-lockfile`** of a project with 295 direct
 //!    dependencies (`benches/data/cargo-proxy-deps.txt`: crates of the samples whose dependency
 //!    closure is in them; 300 packages locked), against the index directly and through the
 //!    proxy, each over the same protocol: plain HTTP/1.1 (cargo keeps two requests in flight),
@@ -14,8 +14,11 @@
 //!    queue on one connection; the proxy with `--tls`, its upstream the HTTPS index). Alternated,
 //!    [`RUNS`] times each, every run with an empty `CARGO_HOME` and (for the proxy) a fresh
 //!    client state, cache and certificate: medians and the ratio proxy/direct per protocol; over
-//!    HTTPS also with the proxy's memory and prefetching on. Goal: the proxy adds at most 10% of
-//!    wall time, or one round trip.
+//!    HTTPS also with the proxy's memory and prefetching on, with its index over plain HTTP, and
+//!    warmed with the project's `Cargo.toml` or `Cargo.lock` (`--warm`). For a proxy, cargo's run
+//!    and the time from the proxy's start (state, certificate, first timestamp, warm-up) to the
+//!    lockfile, each as a ratio to the direct run. Goal: the proxy adds at most 10% of wall time,
+//!    or one round trip.
 //! 2. **What verification fetched per resolution**, per protocol: one more run with a counting
 //!    proxy between the verifying proxy and the signer: requests, proof requests (each one
 //!    multi-proof for the names asked together) and bytes, against the bytes of the index files.
