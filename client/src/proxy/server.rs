@@ -85,9 +85,14 @@ pub async fn serve(
         let started = Instant::now();
         let s = shared.clone();
         let paths = warm_paths.clone();
-        let verified = tokio::task::spawn_blocking(move || warm(&s, &paths))
-            .await
-            .unwrap_or(0);
+        // A warm-up that failed leaves cargo's requests to the ordinary path: said, not fatal.
+        let verified = match tokio::task::spawn_blocking(move || warm(&s, &paths)).await {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("tuf-verify proxy: warming stopped: {e}");
+                0
+            }
+        };
         eprintln!(
             "tuf-verify proxy: warmed {verified} of {} index files in {} ms (kept {:?})",
             warm_paths.len(),
