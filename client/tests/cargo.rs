@@ -142,6 +142,19 @@ impl VerifyingProxy {
     fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+
+    /// Whether the log holds `needle` within 10 s: the proxy logs some events (a refused
+    /// handshake) after cargo has already given up, and its stderr is read by another thread.
+    fn logged(&self, needle: &str) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.log().contains(needle) {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
 }
 
 impl Drop for VerifyingProxy {
@@ -340,11 +353,7 @@ fn cargo_resolves_through_the_proxy_over_https_with_http2() {
     let (ok, err, _) = generate_lockfile(&proj, &s.tmp.path().join("home-untrusted"), &proxy.url);
     assert!(!ok);
     assert!(err.contains("certificate"), "{err}");
-    assert!(
-        proxy.log().contains("TLS handshake with"),
-        "{}",
-        proxy.log()
-    );
+    assert!(proxy.logged("TLS handshake with"), "{}", proxy.log());
 
     // An altered index file, over TLS as over plain HTTP: cargo fails with the proxy's message
     // and caches nothing of it.
