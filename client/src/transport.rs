@@ -162,6 +162,7 @@ impl Default for HttpOptions {
 /// Idle connections kept per host by default (ureq's own default).
 pub const IDLE_PER_HOST: usize = 3;
 /// Idle connections kept in all by default (ureq's own default).
+#[cfg(feature = "http")]
 const IDLE_TOTAL: usize = 10;
 
 /// The longest wait between two attempts at a request.
@@ -511,6 +512,7 @@ impl HttpTransport {
 }
 
 /// The optional request headers of [`HttpTransport::send`].
+#[cfg(feature = "http")]
 #[derive(Clone, Copy)]
 struct Headers<'a> {
     if_none_match: Option<&'a str>,
@@ -652,6 +654,7 @@ fn finish(
 }
 
 /// The most of a body read only to be dropped (a 404's, a redirect's, an error's).
+#[cfg(feature = "http")]
 const DISCARDED_BODY_LIMIT: u64 = 64 * 1024;
 
 /// Reads the rest of an answer whose body is not used, so that its connection goes back to the
@@ -659,6 +662,7 @@ const DISCARDED_BODY_LIMIT: u64 = 64 * 1024;
 /// follower polling a file that is not there (a leaf snapshot its upstream does not publish)
 /// would otherwise open a connection per poll. A body over [`DISCARDED_BODY_LIMIT`] is left:
 /// its connection is closed rather than read for nothing. Failures do not matter here.
+#[cfg(feature = "http")]
 fn discard(response: ureq::http::Response<ureq::Body>) {
     let reader = response.into_body().into_reader();
     let _ = std::io::copy(&mut reader.take(DISCARDED_BODY_LIMIT), &mut std::io::sink());
