@@ -1,20 +1,27 @@
 //! cargo through the verifying proxy (`cargo bench -p tuf-benches --bench cargo_proxy`): a
-//! bounded run of about a minute that prints a report; the numbers go to `docs/performance.md`.
+//! bounded run of about three minutes that prints a report; the numbers go to
+//! `docs/performance.md`.
 //!
 //! Everything is on loopback: the real index samples (`../shared/data`, 2019 and 2026, about
 //! 4,000 crates) served by a static sparse index, a signer that imported the same files, and
 //! `tuf-verify proxy` (its library, `tuf_client::proxy::run`, in a thread of this process).
 //!
-//! 1. **Wall time of a cold `cargo generate-lockfile`** of a project with 294 direct
+//! 1. **Wall time of a cold `cargo generate-lockfile`** of a project with 295 direct
 //!    dependencies (`benches/data/cargo-proxy-deps.txt`: crates of the samples whose dependency
 //!    closure is in them; 300 packages locked), against the index directly and through the
-//!    proxy, alternated, five times each, every run with an empty `CARGO_HOME` and (for the
-//!    proxy) a fresh client state and cache: median and the ratio proxy/direct; the proxy also
-//!    without its memory and prefetching (`--remember-secs 0`). Goal: the proxy adds at most
-//!    10% of wall time, or one round trip.
-//! 2. **Bytes fetched for verification per resolution**: one more run with a counting proxy
-//!    between the verifying proxy and the signer: requests and bytes (root, timestamp,
-//!    multi-proofs), against the bytes of the index files cargo fetched.
+//!    proxy, each over the same protocol: plain HTTP/1.1 (cargo keeps two requests in flight),
+//!    and HTTPS with HTTP/2 (what `https://index.crates.io/` speaks; cargo multiplexes its whole
+//!    queue on one connection; the proxy with `--tls`, its upstream the HTTPS index). Alternated,
+//!    [`RUNS`] times each, every run with an empty `CARGO_HOME` and (for the proxy) a fresh
+//!    client state, cache and certificate: medians and the ratio proxy/direct per protocol; over
+//!    HTTPS also with the proxy's memory and prefetching on, with its index over plain HTTP, and
+//!    warmed with the project's `Cargo.toml` or `Cargo.lock` (`--warm`). For a proxy, cargo's run
+//!    and the time from the proxy's start (state, certificate, first timestamp, warm-up) to the
+//!    lockfile, each as a ratio to the direct run. Goal: the proxy adds at most 10% of wall time,
+//!    or one round trip.
+//! 2. **What verification fetched per resolution**, per protocol: one more run with a counting
+//!    proxy between the verifying proxy and the signer: requests, proof requests (each one
+//!    multi-proof for the names asked together) and bytes, against the bytes of the index files.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
@@ -26,7 +33,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tuf_client::proxy::Options;
-use tuf_client::transport::HttpOptions;
+use tuf_client::proxy::tls::Source;
+use tuf_client::transport::{CaBundle, HttpOptions};
 use tuf_client::{Client, Mode};
 use tuf_testkit::MERKLE;
 use tuf_testkit::data::real_index;
@@ -34,7 +42,7 @@ use tuf_testkit::index::StaticIndex;
 use tuf_testkit::signer::Background;
 use tuf_testkit::tamper::{Action, Proxy};
 
-const RUNS: usize = 5;
+const RUNS: usize = 7;
 
 fn deps() -> Vec<String> {
     let list = include_str!("../data/cargo-proxy-deps.txt");
@@ -58,14 +66,23 @@ fn project(dir: &Path) {
     std::fs::write(dir.join("src/main.rs"), "fn main() {}\n").unwrap();
 }
 
-/// A cold `cargo generate-lockfile` against `registry`: its wall time and the lockfile.
-fn resolve(project: &Path, home: &Path, registry: &str) -> (Duration, String) {
+/// A cold `cargo generate-lockfile` against `registry` (trusting the CA in `cainfo` for
+/// HTTPS): its wall time and the lockfile.
+fn resolve(
+    project: &Path,
+    home: &Path,
+    registry: &str,
+    cainfo: Option<&Path>,
+) -> (Duration, String) {
     let _ = std::fs::remove_dir_all(home);
     std::fs::create_dir_all(home).unwrap();
+    let trust = cainfo
+        .map(|ca| format!("[http]\ncainfo = {:?}\n", ca.display().to_string()))
+        .unwrap_or_default();
     std::fs::write(
         home.join("config.toml"),
         format!(
-            "[source.crates-io]\nreplace-with = \"r\"\n[source.r]\nregistry = \"sparse+{registry}/\"\n"
+            "[source.crates-io]\nreplace-with = \"r\"\n[source.r]\nregistry = \"sparse+{registry}/\"\n{trust}"
         ),
     )
     .unwrap();
@@ -97,14 +114,59 @@ fn free_addr() -> SocketAddr {
         .unwrap()
 }
 
-/// Starts a verifying proxy (fresh state in `state`) against `repo` and `index`; its URL.
+/// The index cargo and the proxy read, over one protocol.
+struct Upstream<'a> {
+    index: &'a StaticIndex,
+    /// The index's CA (HTTPS), as a file for cargo and as a bundle for the proxy.
+    ca: Option<(PathBuf, CaBundle)>,
+}
+
+impl<'a> Upstream<'a> {
+    fn new(index: &'a StaticIndex, dir: &Path) -> Self {
+        let ca = index.ca_pem.as_ref().map(|pem| {
+            let path = dir.join(format!("index-ca-{}.pem", index.addr.port()));
+            std::fs::write(&path, pem).unwrap();
+            let bundle = CaBundle::from_pem(&path, pem.as_bytes()).unwrap();
+            (path, bundle)
+        });
+        Upstream { index, ca }
+    }
+
+    fn cainfo(&self) -> Option<&Path> {
+        self.ca.as_ref().map(|(p, _)| p.as_path())
+    }
+}
+
+/// A verifying proxy started on a fresh state: its URL and (over HTTPS) the CA cargo trusts.
+struct Started {
+    url: String,
+    cainfo: Option<PathBuf>,
+}
+
+/// How a verifying proxy serves: how long it remembers verified answers, over HTTPS or not,
+/// warmed with the crates of which project file.
+struct How<'a> {
+    remember: Duration,
+    tls: bool,
+    warm: Option<&'a Path>,
+}
+
+/// Starts a verifying proxy (fresh state in `state`) against `repo` and `index`, over HTTPS
+/// when `tls` (a certificate generated into `state`), warmed with the crates of `warm`; returns
+/// once it listens.
 fn start_proxy(
     signer: &Background,
     state: &Path,
     repo: &str,
     index: &str,
-    remember: Duration,
-) -> String {
+    index_ca: Option<CaBundle>,
+    how: How<'_>,
+) -> Started {
+    let How {
+        remember,
+        tls,
+        warm,
+    } = how;
     let root = std::fs::read(signer.repo(MERKLE).join("1.root.json")).unwrap();
     Client::init(state, MERKLE, Mode::Merkle, &root).unwrap();
     let listen = free_addr();
@@ -117,9 +179,12 @@ fn start_proxy(
         idle: Duration::from_secs(2),
         max_age: Duration::from_secs(30),
         remember,
-        http: HttpOptions::default(),
-        // Plain HTTP/1.1, as the numbers in docs/performance.md were measured.
-        tls: None,
+        http: HttpOptions {
+            ca_bundle: index_ca,
+            ..HttpOptions::default()
+        },
+        tls: tls.then_some(Source::Generated),
+        warm: warm.map(Path::to_owned).into_iter().collect(),
     };
     std::thread::spawn(move || tuf_client::proxy::run(options).unwrap());
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -127,12 +192,160 @@ fn start_proxy(
         assert!(Instant::now() < deadline, "the proxy does not listen");
         std::thread::sleep(Duration::from_millis(10));
     }
-    format!("http://{listen}")
+    let scheme = if tls { "https" } else { "http" };
+    Started {
+        url: format!("{scheme}://{listen}"),
+        cainfo: tls.then(|| state.join("proxy-tls").join("ca.pem")),
+    }
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// CPU time used so far: (this process: the signer, the indexes and the proxies; its waited-for
+/// children: cargo), from `/proc/self/stat` in clock ticks of 10 ms.
+fn cpu() -> (Duration, Duration) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<u64> = stat[stat.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let ticks = |i: usize| Duration::from_millis(10 * fields[i]);
+    // utime, stime, cutime, cstime are fields 14 to 17 of the line, 11 to 14 here.
+    (ticks(11) + ticks(12), ticks(13) + ticks(14))
+}
+
+/// One row of the report: a way to resolve, its wall times and CPU times.
+struct Row {
+    label: &'static str,
+    times: Vec<Duration>,
+    /// CPU of this process (signer, index, proxy) during each run.
+    servers: Vec<Duration>,
+    /// CPU of cargo during each run.
+    cargo: Vec<Duration>,
+    /// For a proxy: from its start until it listens (fresh state, certificate, first
+    /// timestamp, warming).
+    start: Vec<Duration>,
+    /// For a proxy: from its start until the lockfile is written (`start` plus the run).
+    total: Vec<Duration>,
+}
+
+impl Row {
+    fn new(label: &'static str) -> Self {
+        Row {
+            label,
+            times: Vec::new(),
+            servers: Vec::new(),
+            cargo: Vec::new(),
+            start: Vec::new(),
+            total: Vec::new(),
+        }
+    }
+
+    fn print(&self) {
+        println!(
+            "  {:<50} median {:>6.0} ms   (runs: {:?}; CPU: servers {:.0} ms, cargo {:.0} ms)",
+            self.label,
+            ms(median(self.times.clone())),
+            self.times.iter().map(|t| t.as_millis()).collect::<Vec<_>>(),
+            ms(median(self.servers.clone())),
+            ms(median(self.cargo.clone())),
+        );
+        if !self.start.is_empty() {
+            println!(
+                "  {:<50} (the proxy's start until it listened: median {:.0} ms; start to lockfile: median {:.0} ms, runs {:?})",
+                "",
+                ms(median(self.start.clone())),
+                ms(median(self.total.clone())),
+                self.total.iter().map(|t| t.as_millis()).collect::<Vec<_>>(),
+            );
+        }
+    }
+}
+
+/// The ratio of the medians of `proxied` to `direct`: of cargo's wall time, or with
+/// `from_start` from the proxy's start (its state, certificate, first timestamp and any
+/// warming) to the lockfile.
+fn ratio(label: &str, direct: &Row, proxied: &Row, from_start: bool) {
+    let p = if from_start {
+        &proxied.total
+    } else {
+        &proxied.times
+    };
+    let (d, p) = (median(direct.times.clone()), median(p.clone()));
+    let r = p.as_secs_f64() / d.as_secs_f64();
+    println!(
+        "  {label:<50} {r:.2}x, +{:.1} ms   goal <= 1.10x (or one round trip): {}",
+        ms(p) - ms(d),
+        if r <= 1.10 { "met" } else { "MISSED" }
+    );
+}
+
+/// Counts what one cold resolution through a fresh proxy (over HTTPS when `tls`) fetched from
+/// the signer and the index: (requests, proof requests, bytes, index bytes).
+fn count(
+    signer: &Background,
+    index: &StaticIndex,
+    tmp: &Path,
+    proj: &Path,
+    tls: bool,
+) -> (u64, u64, u64, u64) {
+    let counters: [Arc<AtomicU64>; 4] = Default::default();
+    let counter = Proxy::start(signer.addr);
+    {
+        let [requests, proofs, bytes, _] = counters.clone();
+        counter.set(move |_, path| {
+            requests.fetch_add(1, Ordering::SeqCst);
+            if path.contains("/proof") {
+                proofs.fetch_add(1, Ordering::SeqCst);
+            }
+            let bytes = bytes.clone();
+            Action::Mutate(Box::new(move |b| {
+                bytes.fetch_add(b.len() as u64, Ordering::SeqCst);
+                b
+            }))
+        });
+    }
+    // The index through a counting (plain HTTP) proxy too, over either protocol to cargo.
+    let index_counter = Proxy::start(index.addr);
+    {
+        let index_bytes = counters[3].clone();
+        index_counter.set(move |_, _| {
+            let index_bytes = index_bytes.clone();
+            Action::Mutate(Box::new(move |b| {
+                index_bytes.fetch_add(b.len() as u64, Ordering::SeqCst);
+                b
+            }))
+        });
+    }
+    let tag = if tls { "tls" } else { "plain" };
+    let p = start_proxy(
+        signer,
+        &tmp.join(format!("state-count-{tag}")),
+        &counter.url(),
+        &index_counter.url(),
+        None,
+        How {
+            remember: Duration::ZERO,
+            tls,
+            warm: None,
+        },
+    );
+    let _ = resolve(
+        proj,
+        &tmp.join(format!("home-count-{tag}")),
+        &p.url,
+        p.cainfo.as_deref(),
+    );
+    let [a, b, c, d] = counters.map(|c| c.load(Ordering::SeqCst));
+    (a, b, c, d)
 }
 
 fn main() {
@@ -159,30 +372,88 @@ fn main() {
         "signer: imported and serving in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let static_index = StaticIndex::start(&index);
+    let plain_index = StaticIndex::start(&index);
+    let tls_index = StaticIndex::start_tls(&index);
+    let plain = Upstream::new(&plain_index, tmp.path());
+    let https = Upstream::new(&tls_index, tmp.path());
     let proj = tmp.path().join("project");
     project(&proj);
 
     // 1. Wall time, alternated.
-    let (mut direct, mut proxied, mut plain) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rows = [
+        Row::new("HTTP/1.1: cargo -> index, direct"),
+        Row::new("HTTP/1.1: cargo -> proxy -> index + signer"),
+        Row::new("HTTPS, HTTP/2: cargo -> index, direct"),
+        Row::new("HTTPS, HTTP/2: cargo -> proxy -> index + signer"),
+        Row::new("HTTPS, HTTP/2: the same, memory and prefetch on"),
+        Row::new("HTTPS, HTTP/2: the same, index over plain HTTP"),
+        Row::new("HTTPS, HTTP/2: proxy --warm Cargo.toml"),
+        Row::new("HTTPS, HTTP/2: proxy --warm Cargo.lock"),
+    ];
+    let warm = tmp.path().join("warm");
+    std::fs::create_dir_all(&warm).unwrap();
+    std::fs::copy(proj.join("Cargo.toml"), warm.join("Cargo.toml")).unwrap();
     let mut locks = Vec::new();
     for i in 0..RUNS {
-        let (t, lock) = resolve(&proj, &tmp.path().join("home-d"), &static_index.url());
-        direct.push(t);
-        locks.push(lock);
-        for (remember, times, tag) in [
-            (tuf_client::proxy::prefetch::RECENT, &mut proxied, "p"),
-            (Duration::ZERO, &mut plain, "n"),
-        ] {
-            let url = start_proxy(
-                &signer,
-                &tmp.path().join(format!("state-{tag}{i}")),
-                &signer.url(),
-                &static_index.url(),
-                remember,
-            );
-            let (t, lock) = resolve(&proj, &tmp.path().join(format!("home-{tag}")), &url);
-            times.push(t);
+        for (row, r) in rows.iter_mut().enumerate() {
+            // (what cargo and the proxy read, direct?, the proxy's index if another, memory,
+            // the project file the proxy is warmed with)
+            let recent = tuf_client::proxy::prefetch::RECENT;
+            let warmed = Duration::from_secs(60);
+            let (upstream, direct, proxy_index, remember, warm_file) = match row {
+                0 => (&plain, true, None, Duration::ZERO, None),
+                1 => (&plain, false, None, Duration::ZERO, None),
+                2 => (&https, true, None, Duration::ZERO, None),
+                3 => (&https, false, None, Duration::ZERO, None),
+                4 => (&https, false, None, recent, None),
+                5 => (&https, false, Some(&plain), Duration::ZERO, None),
+                6 => (&https, false, None, warmed, Some(warm.join("Cargo.toml"))),
+                _ => (&https, false, None, warmed, Some(warm.join("Cargo.lock"))),
+            };
+            let tls = upstream.ca.is_some();
+            let proxy_index = proxy_index.unwrap_or(upstream);
+            let home = tmp.path().join(format!("home-{row}"));
+            // The last run's CARGO_HOME goes before any clock starts (removing it took more
+            // than a second on this machine, and is no part of a resolution).
+            let _ = std::fs::remove_dir_all(&home);
+            let before = cpu();
+            let (t, lock) = if direct {
+                resolve(&proj, &home, &upstream.index.url(), upstream.cainfo())
+            } else {
+                let started = Instant::now();
+                let p = start_proxy(
+                    &signer,
+                    &tmp.path().join(format!("state-{row}-{i}")),
+                    &signer.url(),
+                    &proxy_index.index.url(),
+                    proxy_index.ca.as_ref().map(|(_, b)| b.clone()),
+                    How {
+                        remember,
+                        tls,
+                        warm: warm_file.as_deref(),
+                    },
+                );
+                r.start.push(started.elapsed());
+                // Its start (state, certificate, first timestamp, warming) is reported apart
+                // from cargo's run, and with it as `total`.
+                let before = cpu();
+                let (t, lock) = resolve(&proj, &home, &p.url, p.cainfo.as_deref());
+                r.total.push(started.elapsed());
+                let after = cpu();
+                r.servers.push(after.0 - before.0);
+                r.cargo.push(after.1 - before.1);
+                (t, lock)
+            };
+            if direct {
+                let after = cpu();
+                r.servers.push(after.0 - before.0);
+                r.cargo.push(after.1 - before.1);
+            }
+            r.times.push(t);
+            if !warm.join("Cargo.lock").exists() {
+                // A project's committed lockfile, for --warm Cargo.lock.
+                std::fs::write(warm.join("Cargo.lock"), &lock).unwrap();
+            }
             locks.push(lock);
         }
     }
@@ -194,77 +465,60 @@ fn main() {
             .join("\n")
     };
     assert!(locks.iter().all(|l| strip(l) == strip(&locks[0])));
-    let (d, p) = (median(direct.clone()), median(proxied.clone()));
     println!(
         "\ncold cargo generate-lockfile, {} direct dependencies, {packages} packages locked ({RUNS} runs each, alternated)",
         deps().len()
     );
-    println!(
-        "  direct:          median {:>7.1} ms   (runs: {:?})",
-        d.as_secs_f64() * 1e3,
-        direct.iter().map(|t| t.as_millis()).collect::<Vec<_>>()
+    for r in &rows {
+        r.print();
+    }
+    ratio("proxy/direct over HTTP/1.1:", &rows[0], &rows[1], false);
+    ratio(
+        "proxy/direct over HTTPS + HTTP/2:",
+        &rows[2],
+        &rows[3],
+        false,
+    );
+    ratio("  (memory and prefetch on):", &rows[2], &rows[4], false);
+    ratio(
+        "  (the proxy's index over plain HTTP):",
+        &rows[2],
+        &rows[5],
+        false,
+    );
+    ratio(
+        "  (--warm Cargo.toml, cargo's run):",
+        &rows[2],
+        &rows[6],
+        false,
+    );
+    ratio(
+        "  (--warm Cargo.lock, cargo's run):",
+        &rows[2],
+        &rows[7],
+        false,
     );
     println!(
-        "  through proxy:   median {:>7.1} ms   (runs: {:?})",
-        p.as_secs_f64() * 1e3,
-        proxied.iter().map(|t| t.as_millis()).collect::<Vec<_>>()
+        "  from the proxy's start (fresh state, certificate, timestamp, warming) to the lockfile:"
     );
-    let n = median(plain.clone());
-    println!(
-        "  without prefetch: median {:>6.1} ms   (runs: {:?}; --remember-secs 0)",
-        n.as_secs_f64() * 1e3,
-        plain.iter().map(|t| t.as_millis()).collect::<Vec<_>>()
-    );
-    let ratio = p.as_secs_f64() / d.as_secs_f64();
-    println!(
-        "  proxy/direct:    {ratio:.2}x, +{:.1} ms   goal <= 1.10x (or one round trip): {}",
-        (p.as_secs_f64() - d.as_secs_f64()) * 1e3,
-        if ratio <= 1.10 { "met" } else { "MISSED" }
-    );
+    ratio("  proxy over HTTPS + HTTP/2:", &rows[2], &rows[3], true);
+    ratio("  --warm Cargo.toml:", &rows[2], &rows[6], true);
+    ratio("  --warm Cargo.lock:", &rows[2], &rows[7], true);
 
-    // 2. Bytes for verification.
-    let (requests, bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let counter = Proxy::start(signer.addr);
-    {
-        let (requests, bytes) = (requests.clone(), bytes.clone());
-        counter.set(move |_, _| {
-            requests.fetch_add(1, Ordering::SeqCst);
-            let bytes = bytes.clone();
-            Action::Mutate(Box::new(move |b| {
-                bytes.fetch_add(b.len() as u64, Ordering::SeqCst);
-                b
-            }))
-        });
+    // 2. What verification fetched, per protocol.
+    println!("\nfetched for verification in one cold resolution ({packages} packages)");
+    for tls in [false, true] {
+        let (r, proofs, b, ib) = count(&signer, &plain_index, tmp.path(), &proj, tls);
+        println!(
+            "  {}: from the signer {r} requests ({proofs} proof requests, {:.1} names each), {b} bytes ({:.0} per package); index files {ib} bytes (+{:.1}%)",
+            if tls {
+                "HTTPS, HTTP/2"
+            } else {
+                "HTTP/1.1     "
+            },
+            packages as f64 / proofs.max(1) as f64,
+            b as f64 / packages as f64,
+            b as f64 * 100.0 / ib.max(1) as f64
+        );
     }
-    let index_counter = Proxy::start(static_index.addr);
-    let index_bytes = Arc::new(AtomicU64::new(0));
-    {
-        let index_bytes = index_bytes.clone();
-        index_counter.set(move |_, _| {
-            let index_bytes = index_bytes.clone();
-            Action::Mutate(Box::new(move |b| {
-                index_bytes.fetch_add(b.len() as u64, Ordering::SeqCst);
-                b
-            }))
-        });
-    }
-    let url = start_proxy(
-        &signer,
-        &tmp.path().join("state-count"),
-        &counter.url(),
-        &index_counter.url(),
-        tuf_client::proxy::prefetch::RECENT,
-    );
-    let _ = resolve(&proj, &tmp.path().join("home-c"), &url);
-    let (r, b, ib) = (
-        requests.load(Ordering::SeqCst),
-        bytes.load(Ordering::SeqCst),
-        index_bytes.load(Ordering::SeqCst),
-    );
-    println!("\nbytes fetched for verification in one cold resolution ({packages} packages)");
-    println!(
-        "  from the signer: {r} requests, {b} bytes ({:.0} bytes per package); index files: {ib} bytes (+{:.1}%)",
-        b as f64 / packages as f64,
-        b as f64 * 100.0 / ib as f64
-    );
 }

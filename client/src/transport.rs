@@ -159,6 +159,12 @@ impl Default for HttpOptions {
     }
 }
 
+/// Idle connections kept per host by default (ureq's own default).
+pub const IDLE_PER_HOST: usize = 3;
+/// Idle connections kept in all by default (ureq's own default).
+#[cfg(feature = "http")]
+const IDLE_TOTAL: usize = 10;
+
 /// The longest wait between two attempts at a request.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
@@ -312,6 +318,14 @@ impl HttpTransport {
 
     /// A transport for `base` with `options`.
     pub fn with_options(base: &str, options: HttpOptions) -> Self {
+        Self::with_idle_connections(base, options, IDLE_PER_HOST)
+    }
+
+    /// [`HttpTransport::with_options`], keeping up to `per_host` idle connections per host
+    /// (rather than [`IDLE_PER_HOST`]) for callers that send that many requests at once: each
+    /// connection opened beyond the idle ones is closed after its request, and over HTTPS each
+    /// costs a handshake.
+    pub fn with_idle_connections(base: &str, options: HttpOptions, per_host: usize) -> Self {
         let mut tls = ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::Rustls)
             .unversioned_rustls_crypto_provider(Arc::new(
@@ -328,6 +342,8 @@ impl HttpTransport {
             .timeout_global(Some(options.timeout))
             .tls_config(tls)
             .user_agent(concat!("tuf-client/", env!("CARGO_PKG_VERSION")))
+            .max_idle_connections_per_host(per_host)
+            .max_idle_connections(per_host.max(IDLE_TOTAL))
             .build();
         HttpTransport {
             base: base.trim_end_matches('/').to_owned(),
@@ -496,6 +512,7 @@ impl HttpTransport {
 }
 
 /// The optional request headers of [`HttpTransport::send`].
+#[cfg(feature = "http")]
 #[derive(Clone, Copy)]
 struct Headers<'a> {
     if_none_match: Option<&'a str>,
@@ -637,6 +654,7 @@ fn finish(
 }
 
 /// The most of a body read only to be dropped (a 404's, a redirect's, an error's).
+#[cfg(feature = "http")]
 const DISCARDED_BODY_LIMIT: u64 = 64 * 1024;
 
 /// Reads the rest of an answer whose body is not used, so that its connection goes back to the
@@ -644,6 +662,7 @@ const DISCARDED_BODY_LIMIT: u64 = 64 * 1024;
 /// follower polling a file that is not there (a leaf snapshot its upstream does not publish)
 /// would otherwise open a connection per poll. A body over [`DISCARDED_BODY_LIMIT`] is left:
 /// its connection is closed rather than read for nothing. Failures do not matter here.
+#[cfg(feature = "http")]
 fn discard(response: ureq::http::Response<ureq::Body>) {
     let reader = response.into_body().into_reader();
     let _ = std::io::copy(&mut reader.take(DISCARDED_BODY_LIMIT), &mut std::io::sink());

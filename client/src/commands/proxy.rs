@@ -39,7 +39,7 @@ pub struct Args {
     tls_key: Option<PathBuf>,
     /// How long a request waits for a signed tree that covers the index's bytes (the index can
     /// be briefly ahead of the signer) before it is refused, in seconds.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = seconds)]
     wait_secs: f64,
     /// A resolution starts when requests come after this many milliseconds without any.
     #[arg(long, default_value_t = 2000)]
@@ -48,13 +48,32 @@ pub struct Args {
     /// latest timestamp first.
     #[arg(long, default_value_t = 30)]
     max_age_secs: u64,
-    /// How long a file verified against the view (by cargo's request, or prefetched as a
-    /// dependency of one) is answered from memory, in seconds. 0 (the default) turns memory
-    /// and prefetching off: every request asks the index and proves again. Measured on a
-    /// 300-package resolution it did not pay (docs/performance.md); it may for deep graphs.
-    #[arg(long, default_value_t = 0.0)]
-    remember_secs: f64,
+    /// How long a file verified against the view (by cargo's request, warmed, or prefetched
+    /// as a dependency of one) is answered from memory, in seconds. 0 (the default without
+    /// --warm; 60 with it) turns memory and prefetching off: every request asks the index and
+    /// proves again. Measured on a 300-package resolution, prefetching did not pay
+    /// (docs/performance.md); it may for deep graphs.
+    #[arg(long, value_parser = seconds)]
+    remember_secs: Option<f64>,
+    /// A project's Cargo.lock (every registry package) or Cargo.toml (its registry
+    /// dependencies): their index files are fetched and verified, in one multi-proof, before
+    /// the proxy listens, and answered from memory when cargo asks. Several times for several
+    /// files.
+    #[arg(long, value_name = "FILE")]
+    warm: Vec<PathBuf>,
 }
+
+/// A number of seconds: finite and not negative.
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds (0 or more)")),
+    }
+}
+
+/// How long answers are remembered with --warm unless --remember-secs says otherwise: long
+/// enough for the resolution started once the proxy listens.
+const WARM_REMEMBER_SECS: f64 = 60.0;
 
 pub fn run(args: Args, http: HttpOptions) -> Result<ExitCode, ClientError> {
     let options = Options {
@@ -65,13 +84,22 @@ pub fn run(args: Args, http: HttpOptions) -> Result<ExitCode, ClientError> {
         wait: Duration::from_secs_f64(args.wait_secs.clamp(0.0, 600.0)),
         idle: Duration::from_millis(args.idle_ms),
         max_age: Duration::from_secs(args.max_age_secs),
-        remember: Duration::from_secs_f64(args.remember_secs.clamp(0.0, 3600.0)),
+        remember: Duration::from_secs_f64(
+            args.remember_secs
+                .unwrap_or(if args.warm.is_empty() {
+                    0.0
+                } else {
+                    WARM_REMEMBER_SECS
+                })
+                .clamp(0.0, 3600.0),
+        ),
         http,
         tls: match (args.tls, args.tls_cert, args.tls_key) {
             (_, Some(cert), Some(key)) => Some(tls::Source::Files { cert, key }),
             (true, _, _) => Some(tls::Source::Generated),
             _ => None,
         },
+        warm: args.warm,
     };
     match proxy::run(options) {
         Ok(()) => Ok(ExitCode::SUCCESS),

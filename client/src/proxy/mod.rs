@@ -8,7 +8,8 @@
 //! multi-proof for the names asked together), keeps what verified ([`cache`]) and serves only
 //! that ([`server`]). As a file verifies, the files of its dependencies are fetched and verified
 //! ahead of cargo's requests ([`prefetch`]). With `--tls` the proxy serves HTTPS with HTTP/2
-//! ([`tls`]), on which cargo multiplexes all its requests on one connection.
+//! ([`tls`]), on which cargo multiplexes all its requests on one connection. With `--warm` the
+//! crates of a project are verified before cargo asks ([`warm`]).
 //!
 //! Properties kept:
 //! - **Only verified bytes reach cargo.** A file is served only when its length and SHA-256 are
@@ -31,6 +32,7 @@ pub mod prefetch;
 pub mod server;
 pub mod tls;
 pub mod view;
+pub mod warm;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -64,6 +66,9 @@ pub struct Options {
     pub http: HttpOptions,
     /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate; `None`: plain HTTP/1.1.
     pub tls: Option<tls::Source>,
+    /// Project files (`Cargo.lock`, `Cargo.toml`) whose crates are fetched and verified before
+    /// the proxy listens ([`warm`]); remembered for `remember`.
+    pub warm: Vec<PathBuf>,
 }
 
 /// Why the proxy cannot run.
@@ -95,6 +100,9 @@ pub enum ProxyError {
     /// The TLS certificate and key.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// A project file given to warm the proxy with.
+    #[error(transparent)]
+    Warm(#[from] warm::WarmError),
 }
 
 /// Runs the proxy until SIGINT or SIGTERM. Prints `tuf-verify proxy listening on http://ADDR`
@@ -106,6 +114,16 @@ pub fn run(options: Options) -> Result<(), ProxyError> {
         .as_ref()
         .map(|source| tls::identity(source, &options.state, options.listen.ip()))
         .transpose()?;
+    let mut warm_paths = Vec::new();
+    for file in &options.warm {
+        warm_paths.extend(warm::index_paths(file)?);
+    }
+    if !warm_paths.is_empty() {
+        // What cargo asks first.
+        warm_paths.push("config.json".to_owned());
+    }
+    warm_paths.sort();
+    warm_paths.dedup();
     let verifier = view::Verifier::open(&options)?;
     let cache = cache::Cache::open(&options.state.join("index-cache"))?;
     let index = index::Index::new(&options.index, options.http.clone());
@@ -113,5 +131,7 @@ pub fn run(options: Options) -> Result<(), ProxyError> {
         .enable_all()
         .build()
         .map_err(ProxyError::Runtime)?;
-    runtime.block_on(server::serve(options, identity, verifier, cache, index))
+    runtime.block_on(server::serve(
+        options, identity, warm_paths, verifier, cache, index,
+    ))
 }

@@ -23,7 +23,7 @@ use super::cache::{Cache, Entry, Meta};
 use super::index::{Answer, Index};
 use super::prefetch::{Known, Prefetcher, Recent};
 use super::tls::{self, Identity};
-use super::view::{Candidate, Outcome, Verifier, ViewInfo};
+use super::view::{Candidate, Outcome, Pending, Verifier, ViewInfo};
 use super::{Options, ProxyError};
 
 struct Shared {
@@ -47,24 +47,16 @@ impl Shared {
 }
 
 /// Serves until SIGINT or SIGTERM: plain HTTP/1.1, or HTTPS (HTTP/2 and HTTP/1.1, by ALPN)
-/// with `identity`.
+/// with `identity`. The index files in `warm` are fetched and verified first; the proxy
+/// listens once they are.
 pub async fn serve(
     options: Options,
     identity: Option<Identity>,
+    warm_paths: Vec<String>,
     verifier: Verifier,
     cache: Cache,
     index: Index,
 ) -> Result<(), ProxyError> {
-    let listener = tokio::net::TcpListener::bind(options.listen)
-        .await
-        .map_err(|source| ProxyError::Listen {
-            addr: options.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| ProxyError::Listen {
-        addr: options.listen,
-        source,
-    })?;
     let view = verifier.info();
     let recent = Arc::new(Recent::new(options.remember));
     let shared = Arc::new(Shared {
@@ -89,6 +81,35 @@ pub async fn serve(
         view.version,
         options.repositories.join(", ")
     );
+    if !warm_paths.is_empty() {
+        let started = Instant::now();
+        let s = shared.clone();
+        let paths = warm_paths.clone();
+        // A warm-up that failed leaves cargo's requests to the ordinary path: said, not fatal.
+        let verified = match tokio::task::spawn_blocking(move || warm(&s, &paths)).await {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("tuf-verify proxy: warming stopped: {e}");
+                0
+            }
+        };
+        eprintln!(
+            "tuf-verify proxy: warmed {verified} of {} index files in {} ms (kept {:?})",
+            warm_paths.len(),
+            started.elapsed().as_millis(),
+            options.remember
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| ProxyError::Listen {
+            addr: options.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ProxyError::Listen {
+        addr: options.listen,
+        source,
+    })?;
     let app = Router::new().fallback(handle).with_state(shared);
     let served = match identity {
         None => {
@@ -379,17 +400,53 @@ fn prefetch_one(s: &Shared, name: &str, view: u64) {
     if s.verifier.info().version != view || s.recent.get(name, view).is_some() {
         return;
     }
-    let proof = s.verifier.prove(name);
+    verify_ahead(s, name, view, s.verifier.prove(name), true);
+}
+
+/// Fetches and checks `paths` before cargo asks ([`super::warm`]): every proof is asked before
+/// any file is fetched (so the verifier proves them in one multi-proof), the files are fetched
+/// [`super::index::PARALLEL`] at a time, and what verified is remembered. Returns how many
+/// verified.
+fn warm(s: &Shared, paths: &[String]) -> usize {
+    let view = s.verifier.info().version;
+    let proofs: Vec<(&String, Pending)> = paths.iter().map(|p| (p, s.verifier.prove(p))).collect();
+    let queue = std::sync::Mutex::new(proofs.into_iter());
+    let verified = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..super::index::PARALLEL {
+            scope.spawn(|| {
+                loop {
+                    let next = queue
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .next();
+                    let Some((name, proof)) = next else { return };
+                    // A lockfile names the whole closure already; a manifest's dependencies
+                    // are fetched when cargo asks.
+                    if verify_ahead(s, name, view, proof, false) {
+                        verified.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    verified.into_inner()
+}
+
+/// Fetches `name` and judges it by `proof` (asked at `view`) once, without waiting; remembers
+/// it (and, with `dependencies`, queues those it names) if it verified against that view.
+/// Whether it did.
+fn verify_ahead(s: &Shared, name: &str, view: u64, proof: Pending, dependencies: bool) -> bool {
     let cached = s.cache.get(name);
     let etag = cached.as_ref().and_then(|c| c.meta.upstream_etag.clone());
     let (bytes, upstream_etag) = match s.index.get(name, etag.as_deref()) {
         Ok(Answer::Found(b, tag)) => (Some(b), tag),
         Ok(Answer::Unchanged) => match cached {
             Some(c) => (Some(c.bytes), etag),
-            None => return,
+            None => return false,
         },
         Ok(Answer::NotFound) => (None, None),
-        Err(_) => return,
+        Err(_) => return false,
     };
     let candidate: Candidate = bytes
         .as_ref()
@@ -407,12 +464,18 @@ fn prefetch_one(s: &Shared, name: &str, view: u64) {
                 },
             };
             let _ = s.cache.put(name, &entry.bytes, &entry.meta);
-            s.verified(name, &entry);
+            if dependencies {
+                s.verified(name, &entry);
+            } else {
+                s.recent.put(name, version, Known::File(entry));
+            }
+            true
         }
         Outcome::Absent { version } if version == view => {
             s.recent.put(name, version, Known::Absent);
+            true
         }
-        _ => {}
+        _ => false,
     }
 }
 

@@ -430,6 +430,9 @@ impl Listener {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;
                         }
+                        // Closed before a handshake (a port probe, a health check): not worth
+                        // a line.
+                        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
                         Ok(Err(e)) => {
                             eprintln!("tuf-verify proxy: TLS handshake with {peer} failed: {e}");
                         }

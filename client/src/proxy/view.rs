@@ -3,6 +3,9 @@
 //!
 //! Properties kept:
 //! - Every check of one batch is made against one timestamp version (one multi-proof).
+//! - A name waits for its batch at most [`MAX_LINGER`] beyond the proof before it: a batch
+//!   waits for more names only when [`BURST`] or more were already queued, and only while they
+//!   keep coming ([`QUIET`]).
 //! - The view moves only forward, through the client's own refresh (root chain, signature,
 //!   expiry, rollback checks): at the start of a resolution (after `idle` without requests)
 //!   once it is older than `max_age`, or when asked because the index is ahead of it (at most
@@ -32,6 +35,12 @@ pub const MIN_REFRESH_GAP: Duration = Duration::from_millis(250);
 const LEAF_SAVE_EVERY: Duration = Duration::from_secs(1);
 /// The most names checked in one batch.
 const MAX_BATCH: usize = 1000;
+/// A batch of at least this many names queued at once is a burst, worth waiting for more.
+const BURST: usize = 3;
+/// In a burst, the batch closes once no name came for this long...
+const QUIET: Duration = Duration::from_micros(500);
+/// ... or this long after it started to wait.
+const MAX_LINGER: Duration = Duration::from_millis(5);
 
 /// What is known of a file: its length and SHA-256, or that the index has none.
 pub type Candidate = Option<(u64, Digest)>;
@@ -252,12 +261,25 @@ impl Thread {
             };
             take(first, &mut checks, &mut refreshes);
             // Names asked while the last batch was being proved share one multi-proof: take
-            // what is already queued, without waiting for more (cargo keeps only a couple of
-            // requests in flight per host, so waiting would only add latency).
+            // what is already queued, without waiting (over HTTP/1.1 cargo keeps two requests
+            // in flight, and waiting would only add latency).
             while checks.len() < MAX_BATCH {
                 match rx.try_recv() {
                     Ok(r) => take(r, &mut checks, &mut refreshes),
                     Err(_) => break,
+                }
+            }
+            // A burst (cargo over HTTP/2 asks for a whole level of its resolution at once, and
+            // its requests reach this thread one by one as their handlers start): keep taking
+            // while they keep coming, so that the level shares one multi-proof.
+            if checks.len() >= BURST {
+                let until = Instant::now() + MAX_LINGER;
+                while checks.len() < MAX_BATCH {
+                    let wait = QUIET.min(until.saturating_duration_since(Instant::now()));
+                    match rx.recv_timeout(wait) {
+                        Ok(r) => take(r, &mut checks, &mut refreshes),
+                        Err(_) => break,
+                    }
                 }
             }
             if !refreshes.is_empty() {
