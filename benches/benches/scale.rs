@@ -9,7 +9,9 @@
 //!    first round); the signer's RSS (VmRSS, VmHWM) after that start;
 //! 4. JSON proof bytes for one name (`GET …/proof/{name}`) and for resolutions of 1 and 1,000
 //!    names (`POST …/proofs`), each with the client's CPU to parse and verify it (this process,
-//!    median of repeated runs); binary proof bytes are another change's (a column left to fill);
+//!    median of repeated runs); the same in the binary encoding (`Accept:
+//!    application/vnd.tuf-merkle-proof`, POUF §10): the answer's bytes (the proof with the role,
+//!    version and root) and the client's CPU to decode and verify, for one name and for 1,000;
 //! 5. one update and one 1,000-change batch, each `wait=signed`, at idle;
 //! 6. 1,000 single-change requests/s, `wait=signed`, open loop for `TUF_SCALE_PACED_SECS`
 //!    (default 20 s), with `checkpoint_every = 10,000`: p50/p99, and every checkpoint written
@@ -173,6 +175,18 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
     (r.status, r.body)
 }
 
+/// The binary answer (POUF §10.5) to a proof request: `GET …/proof/{name}` or `POST …/proofs`.
+async fn binary_answer(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Accept", tuf_merkle::binary::MEDIA_TYPE),
+    ];
+    let r = tuf_testkit::http::request(addr, method, path, &headers, body).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(tuf_merkle::binary::Answer::is_binary(&r.body));
+    r.body
+}
+
 async fn send(
     addr: SocketAddr,
     method: &str,
@@ -312,6 +326,9 @@ struct Row {
     proof_one: (usize, f64),
     proofs_1: (usize, f64),
     proofs_1000: (usize, f64),
+    /// Binary answers: one name, and a resolution of 1,000 (bytes, client ms).
+    binary_one: (usize, f64),
+    binary_1000: (usize, f64),
     one_update_ms: f64,
     batch_1000_ms: f64,
     p50: f64,
@@ -410,6 +427,13 @@ async fn run_size(root: &Path, n: usize, paced_secs: u64) -> Row {
         p.verify(&root).unwrap();
     });
     row.proof_one = (one.len(), cpu);
+    let answer = binary_answer(addr, "GET", &format!("/api/v1/{ROLE}/proof/{name}"), b"").await;
+    let cpu = median_ms(201, || {
+        let a = tuf_merkle::binary::Answer::decode(&answer).unwrap();
+        let p = Proof::from_binary(a.proof).unwrap();
+        p.verify(&root).unwrap();
+    });
+    row.binary_one = (answer.len(), cpu);
     for count in [1usize, 1000] {
         let picked: Vec<String> = rand::seq::index::sample(&mut rng, n, count)
             .iter()
@@ -435,6 +459,19 @@ async fn run_size(root: &Path, n: usize, paced_secs: u64) -> Row {
             row.proofs_1 = (body.len(), cpu);
         } else {
             row.proofs_1000 = (body.len(), cpu);
+            let answer = binary_answer(
+                addr,
+                "POST",
+                &format!("/api/v1/{ROLE}/proofs"),
+                json!({ "names": picked }).to_string().as_bytes(),
+            )
+            .await;
+            let cpu = median_ms(21, || {
+                let a = tuf_merkle::binary::Answer::decode(&answer).unwrap();
+                let p = MultiProof::from_binary(a.proof).unwrap();
+                p.verify(&root).unwrap();
+            });
+            row.binary_1000 = (answer.len(), cpu);
         }
     }
 
@@ -574,9 +611,11 @@ async fn run() {
     }
     let mib = |v: f64| format!("{v:.0}");
     println!(
-        "\n| leaves | import (manifest MB) | first start (import rounds) | clean stop | start after clean stop | RSS after start (peak) MiB, B/leaf | RSS after load MiB | recovery after kill -9 (changes replayed) | RSS after recovery MiB | base checkpoint | checkpoints at 1,000/s: bytes, ms | 100,000 changes: checkpoints, bytes / base | one update signed | 1,000-change batch signed | signed p50 / p99 at 1,000/s (rate) | JSON proof one name: B, client ms | resolution of 1: B, ms | resolution of 1,000: B, ms | binary proof bytes | load (1/5/15 min) |"
+        "\n| leaves | import (manifest MB) | first start (import rounds) | clean stop | start after clean stop | RSS after start (peak) MiB, B/leaf | RSS after load MiB | recovery after kill -9 (changes replayed) | RSS after recovery MiB | base checkpoint | checkpoints at 1,000/s: bytes, ms | 100,000 changes: checkpoints, bytes / base | one update signed | 1,000-change batch signed | signed p50 / p99 at 1,000/s (rate) | JSON proof one name: B, client ms | resolution of 1: B, ms | resolution of 1,000: B, ms | binary proof one name: B, ms | binary resolution of 1,000: B, ms | load (1/5/15 min) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for r in &rows {
         let cks = |c: &[CheckpointLine]| {
             c.iter()
@@ -592,7 +631,7 @@ async fn run() {
                 .join("; ")
         };
         println!(
-            "| {} | {:.2} s ({:.0}) | {:.1} s | {:.2} s | {:.2} s | {} ({}), {:.0} | {} | {:.2} s ({}) | {} | {:.1} MB | {} | {} ({} deltas), {:.3} | {} ms | {} ms | {} / {} ms ({:.0}/s) | {} B, {:.3} ms | {} B, {:.3} ms | {} B, {:.2} ms | (binary proofs: another change) | {} |",
+            "| {} | {:.2} s ({:.0}) | {:.1} s | {:.2} s | {:.2} s | {} ({}), {:.0} | {} | {:.2} s ({}) | {} | {:.1} MB | {} | {} ({} deltas), {:.3} | {} ms | {} ms | {} / {} ms ({:.0}/s) | {} B, {:.3} ms | {} B, {:.3} ms | {} B, {:.2} ms | {} B, {:.3} ms | {} B, {:.2} ms | {} |",
             r.n,
             r.import_s,
             r.manifest_mb,
@@ -622,6 +661,10 @@ async fn run() {
             r.proofs_1.1,
             r.proofs_1000.0,
             r.proofs_1000.1,
+            r.binary_one.0,
+            r.binary_one.1,
+            r.binary_1000.0,
+            r.binary_1000.1,
             r.load.join(" → "),
         );
     }
