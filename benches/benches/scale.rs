@@ -20,6 +20,12 @@
 //!    base) against one full base;
 //! 8. a few seconds more at 1,000/s, then SIGKILL, and the recovery time of the next start.
 //!
+//! Tree-only rows (`TUF_SCALE_TREE_SIZES`, e.g. `50000000`; none by default): the tree alone,
+//! built in this process from the same targets, with its build time, the resident memory it
+//! added per leaf, and the answer bytes (JSON and binary) of one name's proof and of a
+//! 1,000-name multi-proof; no signer (at 50 million leaves the signer's state does not fit
+//! this machine's memory beside the build's peak). About 13 GB at 50M.
+//!
 //! Sizes: `TUF_SCALE_SIZES=250000,1000000,10000000` (default `250000,1000000`). The work
 //! directory is `TUF_SCALE_DIR` (default a temporary directory), emptied after each size.
 //! `cargo bench -p tuf-benches --bench scale`.
@@ -587,6 +593,75 @@ async fn run_size(root: &Path, n: usize, paced_secs: u64) -> Row {
     row
 }
 
+/// A tree-only row (see the module documentation).
+struct TreeRow {
+    n: usize,
+    build_s: f64,
+    rss_mib: f64,
+    json_one: usize,
+    binary_one: usize,
+    json_1000: usize,
+    binary_1000: usize,
+    load: String,
+}
+
+fn tree_only(n: usize) -> TreeRow {
+    use tuf_merkle::binary::Answer;
+    use tuf_merkle::{LeafContents, Tree, key_of};
+    let (before, _) = rss_mib(std::process::id());
+    let t = Instant::now();
+    let tree = Tree::from_leaves((0..n).map(|i| {
+        let len = 200 + (i as u64 * 7919) % 50_000;
+        let sha = tuf_merkle::hash::sha256(&(i as u64).to_le_bytes());
+        (
+            key_of(&index_name(i)),
+            LeafContents::present(1, len, sha).unwrap(),
+        )
+    }))
+    .unwrap();
+    let build_s = t.elapsed().as_secs_f64();
+    let (after, _) = rss_mib(std::process::id());
+    let root = tree.root();
+    let json_answer = |proof: Value| {
+        json!({ "role": ROLE, "timestamp_version": 1, "merkle_root": root.to_hex(), "proof": proof })
+            .to_string()
+            .len()
+    };
+    let binary_answer = |proof: &[u8]| {
+        Answer {
+            role: ROLE,
+            timestamp_version: 1,
+            merkle_root: root,
+            proof,
+        }
+        .encode()
+        .unwrap()
+        .len()
+    };
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let one = tree.prove(&index_name(rng.random_range(0..n)));
+    let names: Vec<String> = rand::seq::index::sample(&mut rng, n, 1000)
+        .iter()
+        .map(index_name)
+        .collect();
+    let multi = tree.prove_many(&names).unwrap();
+    let row = TreeRow {
+        n,
+        build_s,
+        rss_mib: after - before,
+        json_one: json_answer(serde_json::to_value(&one).unwrap()),
+        binary_one: binary_answer(&one.to_binary().unwrap()),
+        json_1000: json_answer(serde_json::to_value(&multi).unwrap()),
+        binary_1000: binary_answer(&multi.to_binary().unwrap()),
+        load: loadavg(),
+    };
+    println!(
+        "  tree only n={n}: built in {build_s:.1} s, +{:.0} MiB",
+        row.rss_mib
+    );
+    row
+}
+
 async fn run() {
     let sizes: Vec<usize> = std::env::var("TUF_SCALE_SIZES")
         .unwrap_or_else(|_| "250000,1000000".into())
@@ -605,10 +680,16 @@ async fn run() {
         machine(),
         loadavg()
     );
+    let tree_sizes: Vec<usize> = std::env::var("TUF_SCALE_TREE_SIZES")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let mut rows = Vec::new();
     for n in sizes {
         rows.push(run_size(&root, n, paced_secs).await);
     }
+    let tree_rows: Vec<TreeRow> = tree_sizes.into_iter().map(tree_only).collect();
     let mib = |v: f64| format!("{v:.0}");
     println!(
         "\n| leaves | import (manifest MB) | first start (import rounds) | clean stop | start after clean stop | RSS after start (peak) MiB, B/leaf | RSS after load MiB | recovery after kill -9 (changes replayed) | RSS after recovery MiB | base checkpoint | checkpoints at 1,000/s: bytes, ms | 100,000 changes: checkpoints, bytes / base | one update signed | 1,000-change batch signed | signed p50 / p99 at 1,000/s (rate) | JSON proof one name: B, client ms | resolution of 1: B, ms | resolution of 1,000: B, ms | binary proof one name: B, ms | binary resolution of 1,000: B, ms | load (1/5/15 min) |"
@@ -667,6 +748,26 @@ async fn run() {
             r.binary_1000.1,
             r.load.join(" → "),
         );
+    }
+    if !tree_rows.is_empty() {
+        println!(
+            "\n| leaves (tree only) | build | tree RSS MiB, B/leaf | JSON proof one name B | binary proof one name B | JSON resolution of 1,000 B | binary resolution of 1,000 B | load (1/5/15 min) |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        for r in &tree_rows {
+            println!(
+                "| {} | {:.1} s | {:.0}, {:.0} | {} | {} | {} | {} | {} |",
+                r.n,
+                r.build_s,
+                r.rss_mib,
+                r.rss_mib * 1024.0 * 1024.0 / r.n as f64,
+                r.json_one,
+                r.binary_one,
+                r.json_1000,
+                r.binary_1000,
+                r.load
+            );
+        }
     }
     if let (Some(small), Some(large)) = (rows.first(), rows.last()) {
         println!(

@@ -305,8 +305,8 @@ pub enum RecoveryError {
     CheckpointHashes {
         /// The role.
         role: String,
-        /// Why.
-        source: tuf_merkle::tree::StoredHashesError,
+        /// Why (boxed: it carries three hashes).
+        source: Box<tuf_merkle::tree::StoredHashesError>,
     },
     /// The check of the stored tree hashes, which a start that signs waits for, failed.
     #[error("role {role}: {message}")]

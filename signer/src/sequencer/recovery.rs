@@ -87,7 +87,7 @@ impl Sequencer {
             Tree::from_stored(first.iter().map(|e| (e.key, e.contents)), &hashes).map_err(
                 |source| RecoveryError::CheckpointHashes {
                     role: role.clone(),
-                    source,
+                    source: Box::new(source),
                 },
             )?
         } else {
