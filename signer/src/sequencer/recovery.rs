@@ -99,17 +99,9 @@ impl Sequencer {
             })?
         };
         drop(hashes);
-        let hash_check = if stored_hashes {
-            Some(HashCheck::start(&role, tree.tree.clone()).map_err(|e| {
-                RecoveryError::Fs(tuf_files::FsError::new(
-                    std::path::Path::new("hash-check thread"),
-                    "start",
-                    e,
-                ))
-            })?)
-        } else {
-            None
-        };
+        // The base's tree, to check; the check starts once the deltas and the log are applied,
+        // so that it does not compete with them for the cores.
+        let base_tree = stored_hashes.then(|| tree.tree.clone());
 
         if let Some(names) = &mut tree.names {
             for e in first {
@@ -277,7 +269,7 @@ impl Sequencer {
             retry_at: None,
             unpublished: false,
             in_flight: None,
-            hash_check,
+            hash_check: None,
             leaf_snapshot: None,
             guard,
             stepped_down: false,
@@ -338,6 +330,15 @@ impl Sequencer {
             }
         }
         let republished = opened_at.elapsed();
+        if let Some(base_tree) = base_tree {
+            seq.hash_check = Some(HashCheck::start(&seq.role, base_tree).map_err(|e| {
+                RecoveryError::Fs(tuf_files::FsError::new(
+                    std::path::Path::new("hash-check thread"),
+                    "start",
+                    e,
+                ))
+            })?);
+        }
         // Where the start went, for operators: at millions of leaves the tree is most of it.
         tracing::info!(
             role = seq.role,
