@@ -49,7 +49,6 @@ impl Sequencer {
             truncated,
             timings,
         } = store.open(classic).await?;
-        let opened_at = Instant::now();
         // A role that never signed holds an import: its leaves are signed as import rounds,
         // each listing at most `MAX_PENDING_BYTES` of change-record entries. With more than one,
         // the tree starts empty and takes each round's leaves before its round is checked or
@@ -81,6 +80,7 @@ impl Sequencer {
         // hashes are checked in the background (hash_check). Not in a bucket, where a fault
         // would hand the role to the next node, which would find the same base: there the tree
         // is rehashed before the role is served, as from a version 1 base.
+        let opened_at = Instant::now();
         let hashes = std::mem::take(&mut checkpoint.hashes);
         let stored_hashes = !chunked && guard.is_none() && !hashes.is_empty();
         tree.tree = if stored_hashes {
