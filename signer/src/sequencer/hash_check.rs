@@ -3,7 +3,9 @@
 //! A version 2 base (`storage::checkpoint`) stores the tree's branch hashes with its leaves, so a
 //! start builds the tree without hashing (`Tree::from_stored`) and can serve at once. The
 //! stored hashes are then rehashed from the leaves on another thread (`Tree::check_hashes`, on
-//! an O(1) clone of the base's tree, while the sequencer moves on).
+//! an O(1) clone of the base's tree taken before the deltas and the log were applied, and
+//! started after them so as not to compete with them for the cores), while the sequencer moves
+//! on.
 //!
 //! Properties kept: no round is signed over hashes that have not been checked. Recovery still
 //! compares the root with every stored and logged round, before serving (a base from another
