@@ -9,7 +9,9 @@
 //!    first round); the signer's RSS (VmRSS, VmHWM) after that start;
 //! 4. JSON proof bytes for one name (`GET …/proof/{name}`) and for resolutions of 1 and 1,000
 //!    names (`POST …/proofs`), each with the client's CPU to parse and verify it (this process,
-//!    median of repeated runs); binary proof bytes are another change's (a column left to fill);
+//!    median of repeated runs); the same in the binary encoding (`Accept:
+//!    application/vnd.tuf-merkle-proof`, POUF §10): the answer's bytes (the proof with the role,
+//!    version and root) and the client's CPU to decode and verify, for one name and for 1,000;
 //! 5. one update and one 1,000-change batch, each `wait=signed`, at idle;
 //! 6. 1,000 single-change requests/s, `wait=signed`, open loop for `TUF_SCALE_PACED_SECS`
 //!    (default 20 s), with `checkpoint_every = 10,000`: p50/p99, and every checkpoint written
@@ -18,8 +20,16 @@
 //!    base) against one full base;
 //! 8. a few seconds more at 1,000/s, then SIGKILL, and the recovery time of the next start.
 //!
+//! Tree-only rows (`TUF_SCALE_TREE_SIZES`, e.g. `50000000`; none by default): the tree alone,
+//! built in this process from the same targets, with its build time, the resident memory it
+//! added per leaf, and the answer bytes (JSON and binary) of one name's proof and of a
+//! 1,000-name multi-proof; no signer (at 50 million leaves the signer's state does not fit
+//! this machine's memory beside the build's peak). About 13 GB at 50M.
+//!
 //! Sizes: `TUF_SCALE_SIZES=250000,1000000,10000000` (default `250000,1000000`). The work
-//! directory is `TUF_SCALE_DIR` (default a temporary directory), emptied after each size.
+//! directory is `TUF_SCALE_DIR` (default a temporary directory), emptied after each size unless
+//! `TUF_SCALE_KEEP` is set (this executable with `TUF_SCALE_CHILD_CONFIG=DIR/nN/signer.toml`
+//! then runs the signer on that state again, printing `LISTENING addr`).
 //! `cargo bench -p tuf-benches --bench scale`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -53,6 +63,13 @@ fn main() {
         child_main(Path::new(&config));
         return;
     }
+    // The import runs in this process: its phases (`manifest read and parsed`, `leaves sorted
+    // by key`, `tree built`, `checkpoint written`) go to stderr.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -173,6 +190,18 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
     (r.status, r.body)
 }
 
+/// The binary answer (POUF §10.5) to a proof request: `GET …/proof/{name}` or `POST …/proofs`.
+async fn binary_answer(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Accept", tuf_merkle::binary::MEDIA_TYPE),
+    ];
+    let r = tuf_testkit::http::request(addr, method, path, &headers, body).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(tuf_merkle::binary::Answer::is_binary(&r.body));
+    r.body
+}
+
 async fn send(
     addr: SocketAddr,
     method: &str,
@@ -281,6 +310,35 @@ fn checkpoints_in(log: &Path) -> Vec<CheckpointLine> {
         .collect()
 }
 
+/// Waits (up to 10 minutes) for the signer's log to report the check of the stored tree
+/// hashes after its latest start; returns the check's milliseconds (0 when none was reported:
+/// a base without hashes, which this benchmark does not write).
+fn wait_for_hash_check(log: &Path) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        // The lines after the latest start ("recovered the role's state").
+        let Some(start) = text.rfind("recovered the role's state") else {
+            return 0;
+        };
+        let after = &text[start..];
+        if let Some(line) = after
+            .lines()
+            .find(|l| l.contains("checked the tree's stored hashes"))
+        {
+            return line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("millis="))
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0);
+        }
+        if Instant::now() > deadline {
+            return 0;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Median wall time (ms) of `f` over `runs` runs, single-threaded in this process.
 fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
     let mut t: Vec<f64> = (0..runs)
@@ -303,6 +361,7 @@ struct Row {
     first_start_s: f64,
     clean_stop_s: f64,
     start_s: f64,
+    hash_check_ms: u64,
     rss: (f64, f64),
     rss_after_load: (f64, f64),
     recovery_s: f64,
@@ -312,6 +371,9 @@ struct Row {
     proof_one: (usize, f64),
     proofs_1: (usize, f64),
     proofs_1000: (usize, f64),
+    /// Binary answers: one name, and a resolution of 1,000 (bytes, client ms).
+    binary_one: (usize, f64),
+    binary_1000: (usize, f64),
     one_update_ms: f64,
     batch_1000_ms: f64,
     p50: f64,
@@ -378,6 +440,10 @@ async fn run_size(root: &Path, n: usize, paced_secs: u64) -> Row {
     row.load.push(loadavg());
     let p = SignerProcess::start(&config_path, &log);
     row.start_s = p.started_in.as_secs_f64();
+    // The start served from the base's stored tree hashes and checks them in the background
+    // (both cores, seconds at 10M): wait for it, so that the latencies below are not measured
+    // beside it, and report how long it took.
+    row.hash_check_ms = wait_for_hash_check(&log);
     row.rss = p.rss_mib();
     row.base_bytes = std::fs::metadata(state.join("checkpoint.bin"))
         .unwrap()
@@ -410,6 +476,13 @@ async fn run_size(root: &Path, n: usize, paced_secs: u64) -> Row {
         p.verify(&root).unwrap();
     });
     row.proof_one = (one.len(), cpu);
+    let answer = binary_answer(addr, "GET", &format!("/api/v1/{ROLE}/proof/{name}"), b"").await;
+    let cpu = median_ms(201, || {
+        let a = tuf_merkle::binary::Answer::decode(&answer).unwrap();
+        let p = Proof::from_binary(a.proof).unwrap();
+        p.verify(&root).unwrap();
+    });
+    row.binary_one = (answer.len(), cpu);
     for count in [1usize, 1000] {
         let picked: Vec<String> = rand::seq::index::sample(&mut rng, n, count)
             .iter()
@@ -435,6 +508,19 @@ async fn run_size(root: &Path, n: usize, paced_secs: u64) -> Row {
             row.proofs_1 = (body.len(), cpu);
         } else {
             row.proofs_1000 = (body.len(), cpu);
+            let answer = binary_answer(
+                addr,
+                "POST",
+                &format!("/api/v1/{ROLE}/proofs"),
+                json!({ "names": picked }).to_string().as_bytes(),
+            )
+            .await;
+            let cpu = median_ms(21, || {
+                let a = tuf_merkle::binary::Answer::decode(&answer).unwrap();
+                let p = MultiProof::from_binary(a.proof).unwrap();
+                p.verify(&root).unwrap();
+            });
+            row.binary_1000 = (answer.len(), cpu);
         }
     }
 
@@ -546,7 +632,78 @@ async fn run_size(root: &Path, n: usize, paced_secs: u64) -> Row {
         row.recovery_s, row.rss_recovered
     );
     p.stop();
-    std::fs::remove_dir_all(&dir).unwrap();
+    if std::env::var_os("TUF_SCALE_KEEP").is_none() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    row
+}
+
+/// A tree-only row (see the module documentation).
+struct TreeRow {
+    n: usize,
+    build_s: f64,
+    rss_mib: f64,
+    json_one: usize,
+    binary_one: usize,
+    json_1000: usize,
+    binary_1000: usize,
+    load: String,
+}
+
+fn tree_only(n: usize) -> TreeRow {
+    use tuf_merkle::binary::Answer;
+    use tuf_merkle::{LeafContents, Tree, key_of};
+    let (before, _) = rss_mib(std::process::id());
+    let t = Instant::now();
+    let tree = Tree::from_leaves((0..n).map(|i| {
+        let len = 200 + (i as u64 * 7919) % 50_000;
+        let sha = tuf_merkle::hash::sha256(&(i as u64).to_le_bytes());
+        (
+            key_of(&index_name(i)),
+            LeafContents::present(1, len, sha).unwrap(),
+        )
+    }))
+    .unwrap();
+    let build_s = t.elapsed().as_secs_f64();
+    let (after, _) = rss_mib(std::process::id());
+    let root = tree.root();
+    let json_answer = |proof: Value| {
+        json!({ "role": ROLE, "timestamp_version": 1, "merkle_root": root.to_hex(), "proof": proof })
+            .to_string()
+            .len()
+    };
+    let binary_answer = |proof: &[u8]| {
+        Answer {
+            role: ROLE,
+            timestamp_version: 1,
+            merkle_root: root,
+            proof,
+        }
+        .encode()
+        .unwrap()
+        .len()
+    };
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let one = tree.prove(&index_name(rng.random_range(0..n)));
+    let names: Vec<String> = rand::seq::index::sample(&mut rng, n, 1000)
+        .iter()
+        .map(index_name)
+        .collect();
+    let multi = tree.prove_many(&names).unwrap();
+    let row = TreeRow {
+        n,
+        build_s,
+        rss_mib: after - before,
+        json_one: json_answer(serde_json::to_value(&one).unwrap()),
+        binary_one: binary_answer(&one.to_binary().unwrap()),
+        json_1000: json_answer(serde_json::to_value(&multi).unwrap()),
+        binary_1000: binary_answer(&multi.to_binary().unwrap()),
+        load: loadavg(),
+    };
+    println!(
+        "  tree only n={n}: built in {build_s:.1} s, +{:.0} MiB",
+        row.rss_mib
+    );
     row
 }
 
@@ -568,15 +725,23 @@ async fn run() {
         machine(),
         loadavg()
     );
+    let tree_sizes: Vec<usize> = std::env::var("TUF_SCALE_TREE_SIZES")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let mut rows = Vec::new();
     for n in sizes {
         rows.push(run_size(&root, n, paced_secs).await);
     }
+    let tree_rows: Vec<TreeRow> = tree_sizes.into_iter().map(tree_only).collect();
     let mib = |v: f64| format!("{v:.0}");
     println!(
-        "\n| leaves | import (manifest MB) | first start (import rounds) | clean stop | start after clean stop | RSS after start (peak) MiB, B/leaf | RSS after load MiB | recovery after kill -9 (changes replayed) | RSS after recovery MiB | base checkpoint | checkpoints at 1,000/s: bytes, ms | 100,000 changes: checkpoints, bytes / base | one update signed | 1,000-change batch signed | signed p50 / p99 at 1,000/s (rate) | JSON proof one name: B, client ms | resolution of 1: B, ms | resolution of 1,000: B, ms | binary proof bytes | load (1/5/15 min) |"
+        "\n| leaves | import (manifest MB) | first start (import rounds) | clean stop | start after clean stop (hash check after it) | RSS after start (peak) MiB, B/leaf | RSS after load MiB | recovery after kill -9 (changes replayed) | RSS after recovery MiB | base checkpoint | checkpoints at 1,000/s: bytes, ms | 100,000 changes: checkpoints, bytes / base | one update signed | 1,000-change batch signed | signed p50 / p99 at 1,000/s (rate) | JSON proof one name: B, client ms | resolution of 1: B, ms | resolution of 1,000: B, ms | binary proof one name: B, ms | binary resolution of 1,000: B, ms | load (1/5/15 min) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for r in &rows {
         let cks = |c: &[CheckpointLine]| {
             c.iter()
@@ -592,13 +757,14 @@ async fn run() {
                 .join("; ")
         };
         println!(
-            "| {} | {:.2} s ({:.0}) | {:.1} s | {:.2} s | {:.2} s | {} ({}), {:.0} | {} | {:.2} s ({}) | {} | {:.1} MB | {} | {} ({} deltas), {:.3} | {} ms | {} ms | {} / {} ms ({:.0}/s) | {} B, {:.3} ms | {} B, {:.3} ms | {} B, {:.2} ms | (binary proofs: another change) | {} |",
+            "| {} | {:.2} s ({:.0}) | {:.1} s | {:.2} s | {:.2} s ({:.1} s) | {} ({}), {:.0} | {} | {:.2} s ({}) | {} | {:.1} MB | {} | {} ({} deltas), {:.3} | {} ms | {} ms | {} / {} ms ({:.0}/s) | {} B, {:.3} ms | {} B, {:.3} ms | {} B, {:.2} ms | {} B, {:.3} ms | {} B, {:.2} ms | {} |",
             r.n,
             r.import_s,
             r.manifest_mb,
             r.first_start_s,
             r.clean_stop_s,
             r.start_s,
+            r.hash_check_ms as f64 / 1e3,
             mib(r.rss.0),
             mib(r.rss.1),
             r.rss.0 * 1024.0 * 1024.0 / r.n as f64,
@@ -622,8 +788,32 @@ async fn run() {
             r.proofs_1.1,
             r.proofs_1000.0,
             r.proofs_1000.1,
+            r.binary_one.0,
+            r.binary_one.1,
+            r.binary_1000.0,
+            r.binary_1000.1,
             r.load.join(" → "),
         );
+    }
+    if !tree_rows.is_empty() {
+        println!(
+            "\n| leaves (tree only) | build | tree RSS MiB, B/leaf | JSON proof one name B | binary proof one name B | JSON resolution of 1,000 B | binary resolution of 1,000 B | load (1/5/15 min) |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        for r in &tree_rows {
+            println!(
+                "| {} | {:.1} s | {:.0}, {:.0} | {} | {} | {} | {} | {} |",
+                r.n,
+                r.build_s,
+                r.rss_mib,
+                r.rss_mib * 1024.0 * 1024.0 / r.n as f64,
+                r.json_one,
+                r.binary_one,
+                r.json_1000,
+                r.binary_1000,
+                r.load
+            );
+        }
     }
     if let (Some(small), Some(large)) = (rows.first(), rows.last()) {
         println!(

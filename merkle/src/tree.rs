@@ -181,6 +181,44 @@ pub enum TreeError {
     DuplicateKey(Digest),
 }
 
+/// Why a tree could not be rebuilt from stored interior hashes ([`Tree::from_stored`]), or
+/// why its stored hashes are not those of its leaves ([`Tree::check_hashes`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoredHashesError {
+    /// The leaves are not in strictly increasing key order (the order [`Tree::for_each_leaf`]
+    /// visits them in, and the only one whose branches the hashes can follow).
+    #[error("leaf {index} (key {key}) is not after the one before it in key order")]
+    NotSorted {
+        /// Its position.
+        index: usize,
+        /// Its key.
+        key: Digest,
+    },
+    /// A tree of `n` leaves has `n - 1` branches, each with one stored hash.
+    #[error("{leaves} leaves need {} branch hashes, found {found}", leaves.saturating_sub(1))]
+    Count {
+        /// The leaves.
+        leaves: usize,
+        /// The hashes.
+        found: usize,
+    },
+    /// A stored hash is not the hash of the leaves below it.
+    #[error(
+        "the stored hash of the branch above key {key} at bit {split} is {stored}, but its \
+         leaves hash to {computed}"
+    )]
+    Mismatch {
+        /// A key below the branch (its leftmost).
+        key: Digest,
+        /// The bit at which the branch's children part.
+        split: usize,
+        /// What was stored.
+        stored: Digest,
+        /// What the leaves give.
+        computed: Digest,
+    },
+}
+
 /// A Merkle prefix tree over the targets of one role: a map from key (`H(name)`) to contents.
 ///
 /// Cloning is O(1) and yields an independent version (see the module documentation).
@@ -221,6 +259,75 @@ impl Tree {
             leaves: items.len(),
             tombstones,
         })
+    }
+
+    /// Every branch's hash, in pre-order (a branch, then its 0 side, then its 1 side): what
+    /// [`Tree::from_stored`] takes back with the leaves, in key order, to rebuild the tree
+    /// without hashing. `len() - 1` hashes (none for a tree of fewer than two leaves).
+    pub fn for_each_branch_hash(&self, mut f: impl FnMut(&Digest)) {
+        fn walk(node: &Node, f: &mut impl FnMut(&Digest)) {
+            if let Node::Branch(b) = node {
+                f(&b.hash);
+                walk(&b.children[0], f);
+                walk(&b.children[1], f);
+            }
+        }
+        if let Some(root) = &self.root {
+            walk(root, &mut f);
+        }
+    }
+
+    /// Rebuilds a tree from its leaves in key order and its branch hashes as
+    /// [`Tree::for_each_branch_hash`] gave them, **taking the hashes on trust**: nothing is
+    /// hashed, so the build costs the allocations only. The shape is checked (sorted, distinct
+    /// keys; one hash per branch); whether the hashes are those of the leaves is what
+    /// [`Tree::check_hashes`] finds out, which a caller runs before it relies on the root.
+    pub fn from_stored(
+        leaves: impl IntoIterator<Item = (Digest, LeafContents)>,
+        hashes: &[Digest],
+    ) -> Result<Self, StoredHashesError> {
+        let items: Vec<(Digest, Stored)> = leaves
+            .into_iter()
+            .map(|(k, c)| (k, Stored::from(c)))
+            .collect();
+        if hashes.len() != items.len().saturating_sub(1) {
+            return Err(StoredHashesError::Count {
+                leaves: items.len(),
+                found: hashes.len(),
+            });
+        }
+        if let Some(i) = unsorted(&items) {
+            return Err(StoredHashesError::NotSorted {
+                index: i,
+                key: items[i].0,
+            });
+        }
+        // Sorted and strictly increasing: no repeated key.
+        let splits =
+            splits(&items).map_err(|key| StoredHashesError::NotSorted { index: 0, key })?;
+        let (root, tombstones) = if items.is_empty() {
+            (None, 0)
+        } else {
+            let (root, tombstones) = build_stored(&items, &splits, hashes);
+            (Some(root), tombstones)
+        };
+        Ok(Tree {
+            root,
+            leaves: items.len(),
+            tombstones,
+        })
+    }
+
+    /// Rehashes every leaf and branch and compares each branch's hash with the one it holds:
+    /// `Ok` means the root is D3's root of the leaves. Needed only after [`Tree::from_stored`]
+    /// (every other way of building or changing a tree computes its hashes); reads only, so
+    /// it runs on a clone while the original moves on. Uses every core with the `parallel`
+    /// feature.
+    pub fn check_hashes(&self) -> Result<(), StoredHashesError> {
+        match &self.root {
+            Some(root) => check_node(root, 0).map(|_| ()),
+            None => Ok(()),
+        }
     }
 
     /// The root hash: `E` for an empty tree.
@@ -780,6 +887,87 @@ fn build(items: &[(Digest, Stored)], splits: &[u16], hang: usize) -> (Node, usiz
     (branch, t0 + t1)
 }
 
+/// The first position whose key is not after the one before it.
+fn unsorted(items: &[(Digest, Stored)]) -> Option<usize> {
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        items
+            .par_windows(2)
+            .position_first(|w| cmp_keys(&w[0].0, &w[1].0) != std::cmp::Ordering::Less)
+            .map(|i| i + 1)
+    }
+    #[cfg(not(feature = "parallel"))]
+    items
+        .windows(2)
+        .position(|w| cmp_keys(&w[0].0, &w[1].0) != std::cmp::Ordering::Less)
+        .map(|i| i + 1)
+}
+
+/// [`build`] with the branches' hashes taken from `hashes` (pre-order, `items.len() - 1` of
+/// them) instead of computed.
+fn build_stored(items: &[(Digest, Stored)], splits: &[u16], hashes: &[Digest]) -> (Node, usize) {
+    let first = &items[0];
+    let Some(&split) = splits.iter().min() else {
+        let tombstone = usize::from(first.1.length == TOMBSTONE);
+        let leaf = Node::Leaf(Arc::new(Leaf {
+            key: first.0,
+            contents: first.1,
+        }));
+        return (leaf, tombstone);
+    };
+    let mid = splits.iter().position(|s| *s == split).map_or(1, |i| i + 1);
+    let (lo, hi) = items.split_at(mid);
+    // This branch's hash, then the `mid - 1` branches of its 0 side, then those of its 1 side.
+    let (left_hashes, right_hashes) = hashes[1..].split_at(mid - 1);
+    let ((left, t0), (right, t1)) = join(
+        items.len() >= PARALLEL_BUILD,
+        || build_stored(lo, &splits[..mid - 1], left_hashes),
+        || build_stored(hi, &splits[mid..], right_hashes),
+    );
+    let branch = Node::Branch(Arc::new(Branch {
+        hash: hashes[0],
+        children: [left, right],
+        // Below 256, as `splits` holds no repeated keys.
+        split: u8::try_from(split).unwrap_or(u8::MAX),
+        dirty: false,
+    }));
+    (branch, t0 + t1)
+}
+
+/// Checks the stored hashes below `node`, which hangs at `hang`; returns its leftmost key (the
+/// prefix its parent folds with).
+fn check_node(node: &Node, hang: usize) -> Result<Digest, StoredHashesError> {
+    let b = match node {
+        Node::Leaf(l) => return Ok(l.key),
+        Node::Branch(b) => b,
+    };
+    let split = usize::from(b.split);
+    let [left, right] = &b.children;
+    // Both sides on their own threads near the root, where the subtrees are large.
+    let (k0, k1) = join(
+        split < CHECK_PARALLEL_DEPTH,
+        || check_node(left, split + 1),
+        || check_node(right, split + 1),
+    );
+    let (key, _) = (k0?, k1?);
+    // The children's hashes are checked (a branch's) or computed (a leaf's) by now.
+    let computed = branch_hash(&b.children, split, hang, &key);
+    if computed != b.hash {
+        return Err(StoredHashesError::Mismatch {
+            key,
+            split,
+            stored: b.hash,
+            computed,
+        });
+    }
+    Ok(key)
+}
+
+/// Branches splitting above this bit are checked with both sides in parallel (about 2^this
+/// tasks for random keys).
+const CHECK_PARALLEL_DEPTH: usize = 10;
+
 /// Read access to a node for proof generation.
 #[derive(Clone, Copy)]
 pub(crate) struct NodeRef<'a> {
@@ -862,6 +1050,73 @@ mod tests {
 
     fn contents(i: u64) -> LeafContents {
         LeafContents::for_bytes(1 + i % 5, &i.to_le_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_tree_rebuilt_from_its_stored_hashes_is_the_same_and_checks() {
+        for n in [0usize, 1, 2, 3, 17, 5_000] {
+            let leaves: Vec<_> = (0..n as u64)
+                .map(|i| (key_of(&format!("n{i}")), contents(i)))
+                .collect();
+            let t = Tree::from_leaves(leaves.clone()).unwrap();
+            let mut sorted = Vec::new();
+            t.for_each_leaf(|k, c| sorted.push((*k, c)));
+            let mut hashes = Vec::new();
+            t.for_each_branch_hash(|h| hashes.push(*h));
+            assert_eq!(hashes.len(), n.saturating_sub(1));
+            let r = Tree::from_stored(sorted.clone(), &hashes).unwrap();
+            assert_eq!(r.root(), t.root());
+            assert_eq!(r.len(), n);
+            r.check_hashes().unwrap();
+            if n < 2 {
+                continue;
+            }
+            // A damaged hash is taken on trust, and found by the check.
+            let mut bad = hashes.clone();
+            bad[(n - 1) / 2].0[3] ^= 1;
+            let r = Tree::from_stored(sorted.clone(), &bad).unwrap();
+            assert!(matches!(
+                r.check_hashes(),
+                Err(StoredHashesError::Mismatch { .. })
+            ));
+            // So is a changed leaf under intact hashes.
+            let mut changed = sorted.clone();
+            changed[n - 1].1 = contents(n as u64 + 99);
+            let r = Tree::from_stored(changed, &hashes).unwrap();
+            assert_eq!(r.root(), t.root());
+            assert!(r.check_hashes().is_err());
+            // A shape that is not the tree's is refused.
+            assert!(matches!(
+                Tree::from_stored(sorted.clone(), &hashes[1..]),
+                Err(StoredHashesError::Count { .. })
+            ));
+            let mut swapped = sorted.clone();
+            swapped.swap(0, 1);
+            assert!(matches!(
+                Tree::from_stored(swapped, &hashes),
+                Err(StoredHashesError::NotSorted { index: 1, .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn a_rebuilt_tree_changes_like_the_original() {
+        let leaves: Vec<_> = (0..3_000u64)
+            .map(|i| (key_of(&format!("n{i}")), contents(i)))
+            .collect();
+        let mut t = Tree::from_leaves(leaves).unwrap();
+        let mut sorted = Vec::new();
+        t.for_each_leaf(|k, c| sorted.push((*k, c)));
+        let mut hashes = Vec::new();
+        t.for_each_branch_hash(|h| hashes.push(*h));
+        let mut r = Tree::from_stored(sorted, &hashes).unwrap();
+        let changes: Vec<_> = (2_900..3_100u64)
+            .map(|i| (key_of(&format!("n{i}")), contents(i + 7)))
+            .collect();
+        t.set_many(changes.clone());
+        r.set_many(changes);
+        assert_eq!(r.root(), t.root());
+        r.check_hashes().unwrap();
     }
 
     #[test]

@@ -122,6 +122,9 @@ pub enum Fault {
     /// A mirror's upstream names rounds it does not serve (withheld, or not written yet): the
     /// mirror waits at its last good version and asks again.
     UpstreamIncomplete,
+    /// The tree hashes stored in the checkpoint are not those of its leaves (found by the
+    /// background check after a start): the role refuses writes and signs nothing.
+    TreeHashMismatch,
 }
 
 impl Fault {
@@ -136,6 +139,7 @@ impl Fault {
             Fault::LogUncertain => "log_write_uncertain",
             Fault::UpstreamInconsistent => "upstream_inconsistent",
             Fault::UpstreamIncomplete => "upstream_incomplete",
+            Fault::TreeHashMismatch => "tree_hash_mismatch",
         }
     }
 
@@ -165,6 +169,9 @@ impl Fault {
             }
             Fault::UpstreamIncomplete => {
                 "this mirror's upstream names rounds it does not serve; the mirror serves its last good version and asks again"
+            }
+            Fault::TreeHashMismatch => {
+                "the signer's checkpoint does not hash to its leaves; the role signs nothing and refuses writes until the state is restored; see the signer's log"
             }
         }
     }

@@ -259,9 +259,60 @@ async fn recovery_refuses_state_that_does_not_match_what_was_signed() {
     assert!(err.to_string().contains("damaged"), "{err}");
     std::fs::write(state.join("checkpoint.bin"), &checkpoint).unwrap();
 
+    // A leaf changed under the base's intact stored hashes, its checksum made right: the root
+    // the hashes give is still the signed one, so the role starts (nothing to sign), and the
+    // background check of the hashes against the leaves faults it: not ready, writes refused
+    // before anything reaches the log, nothing signed.
+    use tuf_signer::internals::checkpoint::Checkpoint;
+    let mut forged = Checkpoint::decode(&checkpoint, Path::new("checkpoint.bin")).unwrap();
+    assert_eq!(forged.hashes.len(), forged.entries.len() - 1);
+    forged.entries[1].contents = tuf_merkle::LeafContents::for_bytes(1, b"forged").unwrap();
+    std::fs::write(state.join("checkpoint.bin"), forged.encode().unwrap()).unwrap();
+    let s = Signer::start(dir.path()).await;
+    let mut status = s.status(MERKLE).await;
+    for _ in 0..200 {
+        if !status["error_code"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        status = s.status(MERKLE).await;
+    }
+    assert_eq!(status["error_code"], "tree_hash_mismatch", "{status}");
+    let ready = s.req("GET", "/readyz", &[], b"").await;
+    assert_eq!(ready.status, 503);
+    assert!(
+        ready.text().contains("tree_hash_mismatch"),
+        "{}",
+        ready.text()
+    );
+    let metrics = s.req("GET", "/metrics", &[], b"").await;
+    assert!(
+        metrics
+            .text()
+            .lines()
+            .any(|l| l.contains("tree_hash_mismatch") && l.ends_with(" 1")),
+        "{}",
+        metrics.text()
+    );
+    let r = s
+        .write(
+            MERKLE,
+            "PUT",
+            "/api/v1/crates.io/targets/fo/rg/forged?wait=signed",
+            None,
+            b"x",
+        )
+        .await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    let version = status["timestamp_version"].clone();
+    s.stop().await;
+    std::fs::write(state.join("checkpoint.bin"), &checkpoint).unwrap();
+
     // Restored, it starts and still has the three targets.
+    // (and signed nothing while it was faulty)
     let s = Signer::start(dir.path()).await;
     assert_eq!(s.status(MERKLE).await["leaves"], 3);
+    assert_eq!(s.status(MERKLE).await["timestamp_version"], version);
     s.stop().await;
 }
 

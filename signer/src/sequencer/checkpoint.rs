@@ -64,11 +64,14 @@ impl Snapshot {
                 .filter_map(|k| self.tree.get_key(k).map(|c| entry(k, c)))
                 .collect()
         };
+        // The leaves in key order and the branch hashes, so that a start need not rehash.
         let all = || {
             let mut entries = Vec::with_capacity(self.tree.len());
             self.tree
                 .for_each_leaf(|key, contents| entries.push(entry(key, contents)));
-            entries
+            let mut hashes = Vec::with_capacity(self.tree.len().saturating_sub(1));
+            self.tree.for_each_branch_hash(|h| hashes.push(*h));
+            (entries, hashes)
         };
         let timestamp_version = self.round.as_ref().map_or(0, |r| r.timestamp_version);
         Ok(store

@@ -32,11 +32,15 @@
 //!   and recovery republishes every logged round byte for byte.
 //! - Recovery rebuilds the tree from the checkpoint and the log, checks that the tree has the
 //!   root each stored or logged round signed, refuses a state behind its published repository,
-//!   and signs the changes after the last round.
+//!   and signs the changes after the last round. A tree rebuilt from a base's stored hashes
+//!   (no rehash at start) has them checked against its leaves in the background
+//!   ([`hash_check`]); no round is signed before that check has passed, and a mismatch faults
+//!   the role.
 //! - Idle roles are re-signed when half of a file's validity period has passed.
 
 mod batch;
 mod checkpoint;
+mod hash_check;
 mod leaf_snapshot;
 mod recovery;
 mod round;
@@ -296,6 +300,22 @@ pub enum RecoveryError {
         /// The log sequence number it covers.
         seq: u64,
     },
+    /// The tree hashes a version 2 base stores do not make a tree of its leaves.
+    #[error("role {role}: the checkpoint's stored tree hashes do not fit its leaves: {source}")]
+    CheckpointHashes {
+        /// The role.
+        role: String,
+        /// Why (boxed: it carries three hashes).
+        source: Box<tuf_merkle::tree::StoredHashesError>,
+    },
+    /// The check of the stored tree hashes, which a start that signs waits for, failed.
+    #[error("role {role}: {message}")]
+    TreeHashes {
+        /// The role.
+        role: String,
+        /// What the check found.
+        message: String,
+    },
     /// The background checkpoint thread panicked.
     #[error("the checkpoint thread panicked")]
     CheckpointPanicked,
@@ -373,6 +393,8 @@ pub struct Sequencer {
     retry_at: Option<Instant>,
     unpublished: bool,
     in_flight: Option<checkpoint::InFlight>,
+    /// The background check of the hashes the tree was rebuilt from, until it is done.
+    hash_check: Option<hash_check::HashCheck>,
     /// A leaf snapshot being written in the background.
     leaf_snapshot: Option<std::thread::JoinHandle<()>>,
     /// With the state in a bucket: this node's leadership of the role.
@@ -414,7 +436,7 @@ impl Sequencer {
                 break;
             }
             let wake = self.retry_at.unwrap_or_else(|| self.resign_due());
-            let checkpointing = self.in_flight.is_some();
+            let checkpointing = self.in_flight.is_some() || self.hash_check.is_some();
             let first = tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
@@ -428,6 +450,7 @@ impl Sequencer {
                 },
                 _ = tokio::time::sleep(checkpoint::POLL), if checkpointing => {
                     self.finish_checkpoint(false);
+                    self.finish_hash_check(false);
                     continue;
                 }
                 changed = self.trust.changed(), if !self.trust_closed => {
@@ -461,6 +484,7 @@ impl Sequencer {
                 }
             }
         }
+        let stopping = Instant::now();
         self.finish_checkpoint(true);
         self.finish_leaf_snapshot();
         if self.stepped_down {
@@ -488,7 +512,18 @@ impl Sequencer {
         {
             tracing::error!(role = self.role, error = %e, "checkpoint at shutdown failed; the log still holds every change");
         }
-        tracing::info!(role = self.role, "sequencer stopped");
+        tracing::info!(
+            role = self.role,
+            millis = stopping.elapsed().as_millis() as u64,
+            "sequencer stopped"
+        );
+        let (role, freeing) = (self.role.clone(), Instant::now());
+        drop(self);
+        tracing::info!(
+            role,
+            millis = freeing.elapsed().as_millis() as u64,
+            "freed the sequencer's tree"
+        );
         Exit::Shutdown
     }
 
@@ -547,6 +582,27 @@ impl Sequencer {
         self.state.set_fault(Some(fault));
     }
 
+    /// Collects the background check of the tree's stored hashes if it is done (or waits for
+    /// it if `wait`); a mismatch faults the role. Returns whether the tree's hashes are known
+    /// to be its leaves' (no check was needed, or it passed).
+    fn finish_hash_check(&mut self, wait: bool) -> bool {
+        let Some(check) = self.hash_check.take() else {
+            return self.broken != Some(Fault::TreeHashMismatch);
+        };
+        if !wait && !check.is_finished() {
+            self.hash_check = Some(check);
+            return false;
+        }
+        match check.finish(&self.role) {
+            hash_check::Checked::Sound => true,
+            hash_check::Checked::Failed(message) => {
+                self.metrics.signing_error(Fault::TreeHashMismatch.code());
+                self.mark_broken(Fault::TreeHashMismatch, &message);
+                false
+            }
+        }
+    }
+
     /// Sets the expiry metrics from the last round, once it is published: they say what
     /// clients see, so a round signed but not yet published must not move them.
     fn note_published_expiry(&self) {
@@ -600,6 +656,8 @@ enum RoundError {
         "timestamp version {0} is already published but this state did not sign it: the state is behind the repository; restore the state that signed it"
     )]
     VersionTaken(u64),
+    #[error("{0}")]
+    TreeHashes(String),
 }
 
 impl RoundError {

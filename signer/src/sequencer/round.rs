@@ -13,12 +13,13 @@ use crate::state::{Fault, SignedVersion};
 
 /// The faults a failed round sets ([`Sequencer::note_failure`]): their error counters show
 /// from the start.
-pub(super) const ROUND_FAULTS: [Fault; 5] = [
+pub(super) const ROUND_FAULTS: [Fault; 6] = [
     Fault::SigningFailed,
     Fault::PublishFailed,
     Fault::StorageFull,
     Fault::LogFailed,
     Fault::StateBehind,
+    Fault::TreeHashMismatch,
 ];
 
 impl Sequencer {
@@ -37,6 +38,7 @@ impl Sequencer {
             RoundError::Log(w) if w.is_storage_full() => Fault::StorageFull,
             RoundError::Log(_) => Fault::LogFailed,
             RoundError::VersionTaken(_) => Fault::StateBehind,
+            RoundError::TreeHashes(_) => Fault::TreeHashMismatch,
         };
         tracing::error!(
             role = self.role,
@@ -86,6 +88,12 @@ impl Sequencer {
 
     /// Signs and publishes a new round with everything pending.
     pub(super) async fn sign_round(&mut self) -> Result<(), RoundError> {
+        // Nothing is signed over stored tree hashes before they are checked (hash_check).
+        if !self.finish_hash_check(true) {
+            return Err(RoundError::TreeHashes(
+                "the tree's stored hashes do not match its leaves; see the signer's log".into(),
+            ));
+        }
         let started = Instant::now();
         let version = self.burned_version + 1;
         if self.publisher.has_timestamp(version).await {

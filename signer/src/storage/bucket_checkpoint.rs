@@ -180,6 +180,7 @@ mod tests {
                     name: Some((*n).to_owned()),
                 })
                 .collect(),
+            hashes: Vec::new(),
         }
     }
 

@@ -3,11 +3,19 @@
 //! Binary, little-endian, checked by a CRC-32 over everything before it:
 //!
 //! ```text
-//! "TUFCKPT1" | u64 seq | u64 timestamp_version | u64 count |
+//! "TUFCKPT2" | u64 seq | u64 timestamp_version | u64 count |
 //!   count × ( [32] key | u64 version | u64 length (u64::MAX: tombstone) | [32] sha256 |
 //!             u16 name_len | name bytes ) |
+//!   u64 hash_count | hash_count × [32] branch hash |
 //! u32 crc32
 //! ```
+//!
+//! Version 2 adds the tree's branch hashes (`count - 1` of them, in the pre-order of
+//! `Tree::for_each_branch_hash`; none for fewer than two leaves), with the leaves in key order,
+//! so that a start rebuilds the tree without hashing ten million leaves first
+//! (`Tree::from_stored`); the rehash that checks them runs in the background
+//! ([`crate::sequencer`]'s recovery). A version 1 base (`"TUFCKPT1"`, the same without the
+//! hashes) still loads, and is rehashed at start as before; the next base written is version 2.
 //!
 //! # Incremental checkpoints (in the data directory)
 //!
@@ -39,11 +47,14 @@
 //! head (the crash came before the head was removed). A listed delta that is missing, of
 //! another size, with a bad checksum, or not chained to its predecessor is refused with an error
 //! that names it, never skipped: the log no longer holds its records. A checkpoint whose
-//! checksum fails is refused, never half-loaded. Names are kept where the role knows them
+//! checksum fails is refused, never half-loaded; so is a version 2 base whose hash count is not
+//! its leaves' count less one. Stored hashes are taken on trust only until the background
+//! rehash has checked them (see [`crate::sequencer`]). Names are kept where the role knows them
 //! (classic roles need them for `targets.json`); the tree itself needs only keys.
 
 use std::path::{Path, PathBuf};
 
+use tuf_merkle::Digest;
 use tuf_repo_format::leaves::{self, SequenceError};
 
 use crate::round::Round;
@@ -52,7 +63,10 @@ use crate::round::Round;
 /// published for mirrors use it too, so a leaf-format change is made there once).
 pub use tuf_repo_format::LeafEntry as Entry;
 
-const MAGIC: &[u8; 8] = b"TUFCKPT1";
+/// A base with its tree's branch hashes (written since issue 13).
+const MAGIC: &[u8; 8] = b"TUFCKPT2";
+/// A base of leaves only (read, never written).
+const MAGIC_V1: &[u8; 8] = b"TUFCKPT1";
 const DELTA_MAGIC: &[u8; 8] = b"TUFDELT1";
 const HEAD_MAGIC: &[u8; 8] = b"TUFHEAD1";
 
@@ -69,8 +83,11 @@ pub struct Checkpoint {
     pub seq: u64,
     /// The last timestamp version published when it was taken (0: none).
     pub timestamp_version: u64,
-    /// Every leaf.
+    /// Every leaf; in key order when `hashes` is not empty.
     pub entries: Vec<Entry>,
+    /// The tree's branch hashes in pre-order (`entries.len() - 1` of them), or none: a
+    /// version 1 base, or a base written without them (then the tree is rebuilt by hashing).
+    pub hashes: Vec<Digest>,
 }
 
 /// Why a checkpoint cannot be read or written.
@@ -107,13 +124,17 @@ pub enum CheckpointError {
 }
 
 impl Checkpoint {
-    /// Encodes the checkpoint.
+    /// Encodes the checkpoint (version 2).
     pub fn encode(&self) -> Result<Vec<u8>, CheckpointError> {
-        let mut out = Vec::with_capacity(32 + self.entries.len() * 96);
+        let mut out = Vec::with_capacity(40 + self.entries.len() * 96 + self.hashes.len() * 32);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&self.seq.to_le_bytes());
         out.extend_from_slice(&self.timestamp_version.to_le_bytes());
         leaves::encode_sequence(&self.entries, &mut out)?;
+        out.extend_from_slice(&(self.hashes.len() as u64).to_le_bytes());
+        for h in &self.hashes {
+            out.extend_from_slice(h.as_bytes());
+        }
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         Ok(out)
@@ -134,7 +155,19 @@ impl Checkpoint {
             path: path.to_owned(),
             reason,
         };
-        if bytes.len() < MAGIC.len() + 28 || &bytes[..8] != MAGIC {
+        let version = match bytes.get(..8) {
+            Some(m) if m == MAGIC => 2,
+            Some(m) if m == MAGIC_V1 => 1,
+            Some(m) if m.starts_with(b"TUFCKPT") => {
+                return Err(damaged(format!(
+                    "a checkpoint of another format ({:?}) than this signer reads (TUFCKPT1, \
+                     TUFCKPT2): run the signer version that wrote it, or import the role again",
+                    String::from_utf8_lossy(m)
+                )));
+            }
+            _ => return Err(damaged("not a checkpoint".into())),
+        };
+        if bytes.len() < MAGIC.len() + 28 {
             return Err(damaged("not a checkpoint".into()));
         }
         let (body, crc) = bytes.split_at(bytes.len() - 4);
@@ -153,6 +186,33 @@ impl Checkpoint {
         let mut rest = &body[24..];
         let entries = leaves::decode_sequence_with(&mut rest, keep_names)
             .map_err(|e| damaged(e.to_string()))?;
+        let hashes = if version == 2 {
+            let mut f = Fields(rest);
+            let count = f
+                .u64()
+                .ok_or_else(|| damaged("truncated hash count".into()))?;
+            // Checked against the bytes before anything is allocated.
+            if usize::try_from(count).ok() != Some(f.0.len() / 32) || f.0.len() % 32 != 0 {
+                return Err(damaged(format!(
+                    "{count} branch hashes claimed in {} bytes",
+                    f.0.len()
+                )));
+            }
+            if count != 0 && count as usize != entries.len().saturating_sub(1) {
+                return Err(damaged(format!(
+                    "{count} branch hashes for {} leaves (a tree of n leaves has n - 1 branches)",
+                    entries.len()
+                )));
+            }
+            let hashes =
+                f.0.chunks_exact(32)
+                    .map(|c| Digest(c.try_into().unwrap_or([0; 32])))
+                    .collect();
+            rest = &[];
+            hashes
+        } else {
+            Vec::new()
+        };
         if !rest.is_empty() {
             return Err(damaged("trailing bytes".into()));
         }
@@ -160,6 +220,7 @@ impl Checkpoint {
             seq,
             timestamp_version,
             entries,
+            hashes,
         })
     }
 
@@ -423,7 +484,7 @@ impl CheckpointFiles {
         let len = file.metadata().map_err(io)?.len();
         let mut header = [0u8; 16];
         file.read_exact(&mut header).map_err(io)?;
-        if &header[..8] != MAGIC {
+        if &header[..8] != MAGIC && &header[..8] != MAGIC_V1 {
             return Err(CheckpointError::Damaged {
                 path: path.clone(),
                 reason: "not a checkpoint".into(),
@@ -656,12 +717,89 @@ mod tests {
                     name: None,
                 },
             ],
+            hashes: vec![Digest([7; 32])],
         };
         c.store(&path).unwrap();
         assert_eq!(Checkpoint::load(&path).unwrap(), c);
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[20] ^= 1;
         assert!(Checkpoint::decode(&bytes, &path).is_err());
+    }
+
+    /// A base as the signer writes it: the leaves of a tree in key order and its hashes.
+    fn base_of(n: usize) -> Checkpoint {
+        let tree = tuf_merkle::Tree::from_leaves(
+            (0..n).map(|i| (key_of(&format!("n{i}")), entry("x", i as u64 + 1).contents)),
+        )
+        .unwrap();
+        let mut entries = Vec::new();
+        tree.for_each_leaf(|key, contents| {
+            entries.push(Entry {
+                key: *key,
+                contents,
+                name: None,
+            })
+        });
+        let mut hashes = Vec::new();
+        tree.for_each_branch_hash(|h| hashes.push(*h));
+        Checkpoint {
+            seq: 3,
+            timestamp_version: 2,
+            entries,
+            hashes,
+        }
+    }
+
+    #[test]
+    fn a_version_2_base_keeps_the_tree_hashes_and_a_version_1_base_still_loads() {
+        let path = Path::new("checkpoint.bin");
+        let c = base_of(50);
+        assert_eq!(c.hashes.len(), 49);
+        let bytes = c.encode().unwrap();
+        assert_eq!(&bytes[..8], b"TUFCKPT2");
+        let back = Checkpoint::decode(&bytes, path).unwrap();
+        assert_eq!(back, c);
+        let rebuilt = tuf_merkle::Tree::from_stored(
+            back.entries.iter().map(|e| (e.key, e.contents)),
+            &back.hashes,
+        )
+        .unwrap();
+        rebuilt.check_hashes().unwrap();
+
+        // Version 1, as signers before it wrote: the same without the hash section.
+        let mut v1 = b"TUFCKPT1".to_vec();
+        v1.extend_from_slice(&c.seq.to_le_bytes());
+        v1.extend_from_slice(&c.timestamp_version.to_le_bytes());
+        leaves::encode_sequence(&c.entries, &mut v1).unwrap();
+        v1.extend_from_slice(&crc32fast::hash(&v1).to_le_bytes());
+        let old = Checkpoint::decode(&v1, path).unwrap();
+        assert_eq!(old.entries, c.entries);
+        assert!(old.hashes.is_empty());
+
+        // A hash count that is not the leaves' less one, or that the bytes do not hold.
+        let with_crc = |mut body: Vec<u8>| {
+            body.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+            body
+        };
+        let body = &bytes[..bytes.len() - 4];
+        let count_at = body.len() - 49 * 32 - 8;
+        let mut short = body[..body.len() - 32].to_vec();
+        short[count_at..count_at + 8].copy_from_slice(&48u64.to_le_bytes());
+        let e = Checkpoint::decode(&with_crc(short), path).unwrap_err();
+        assert!(
+            e.to_string().contains("48 branch hashes for 50 leaves"),
+            "{e}"
+        );
+        let mut huge = body.to_vec();
+        huge[count_at..count_at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        let e = Checkpoint::decode(&with_crc(huge), path).unwrap_err();
+        assert!(e.to_string().contains("claimed"), "{e}");
+        // A format this signer does not know is named, with what to do.
+        let mut v9 = body.to_vec();
+        v9[7] = b'9';
+        let e = Checkpoint::decode(&with_crc(v9), path).unwrap_err();
+        assert!(e.to_string().contains("TUFCKPT9"), "{e}");
+        assert!(e.to_string().contains("import the role again"), "{e}");
     }
 
     fn entry(name: &str, version: u64) -> Entry {
@@ -726,6 +864,7 @@ mod tests {
             seq: 4,
             timestamp_version: 2,
             entries: (0..100).map(|i| entry(&format!("n{i}"), 1)).collect(),
+            hashes: Vec::new(),
         };
         let base_bytes = files.store_base(&base).unwrap();
         // A quarter of the base fits; more does not.

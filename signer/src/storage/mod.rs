@@ -163,6 +163,17 @@ pub struct Opened {
     pub log: RoleLog,
     /// Bytes cut off a torn tail of the file log.
     pub truncated: u64,
+    /// How long reading the checkpoint (base and deltas) and the log took.
+    pub timings: OpenTimings,
+}
+
+/// Where opening a role's state spent its time (reported at start, for operators).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenTimings {
+    /// Reading, checking and decoding the base and its deltas.
+    pub checkpoint: std::time::Duration,
+    /// Reading the log's records after the checkpoint.
+    pub log: std::time::Duration,
 }
 
 /// What a checkpoint wrote.
@@ -202,8 +213,10 @@ impl StateStore {
                 tuf_files::dir::create_private_dir(&paths.state_dir)?;
                 let stored_round = load_round(&paths.round())?;
                 let keep_names = keep_names || stored_round.is_none();
+                let started = std::time::Instant::now();
                 let chain = CheckpointFiles::new(&paths.state_dir).load(keep_names)?;
                 let checkpoint = chain.base;
+                let read = started.elapsed();
                 let opened = Wal::open(&paths.wal(), checkpoint.seq).map_err(LogError::from)?;
                 Ok(Opened {
                     checkpoint,
@@ -212,10 +225,16 @@ impl StateStore {
                     records: opened.records,
                     log: RoleLog::File(opened.wal),
                     truncated: opened.truncated,
+                    timings: OpenTimings {
+                        checkpoint: read,
+                        log: started.elapsed() - read,
+                    },
                 })
             }
             StateStore::Bucket { bucket, guard } => {
+                let started = std::time::Instant::now();
                 let (checkpoint, stored_round) = bucket_checkpoint::load(bucket).await?;
+                let read = started.elapsed();
                 let (log, records) = BucketLog::open(bucket.clone(), guard.clone(), checkpoint.seq)
                     .await
                     .map_err(LogError::from)?;
@@ -226,6 +245,10 @@ impl StateStore {
                     records,
                     log: RoleLog::Bucket(log),
                     truncated: 0,
+                    timings: OpenTimings {
+                        checkpoint: read,
+                        log: started.elapsed() - read,
+                    },
                 })
             }
         }
@@ -242,7 +265,7 @@ impl StateStore {
         timestamp_version: u64,
         round: Option<&Round>,
         changed: impl FnOnce() -> Vec<Entry>,
-        all: impl FnOnce() -> Vec<Entry>,
+        all: impl FnOnce() -> (Vec<Entry>, Vec<tuf_merkle::Digest>),
     ) -> Result<Stored, StateError> {
         match self {
             StateStore::Dir(paths) => {
@@ -260,10 +283,12 @@ impl StateStore {
                     }),
                     Plan::Base => {
                         drop(changed);
+                        let (entries, hashes) = all();
                         let checkpoint = Checkpoint {
                             seq,
                             timestamp_version,
-                            entries: all(),
+                            entries,
+                            hashes,
                         };
                         Ok(Stored {
                             leaves: checkpoint.entries.len(),
@@ -274,10 +299,12 @@ impl StateStore {
                 }
             }
             StateStore::Bucket { bucket, guard } => {
+                let (entries, hashes) = all();
                 let checkpoint = Checkpoint {
                     seq,
                     timestamp_version,
-                    entries: all(),
+                    entries,
+                    hashes,
                 };
                 let bytes = bucket_checkpoint::store(bucket, guard, &checkpoint, round).await?;
                 Ok(Stored {
