@@ -141,7 +141,7 @@ impl Checkpoint {
     }
 
     /// Decodes a checkpoint; `path` is for errors.
-    #[cfg(test)] // the signer reads through `decode_with` / `load_with`
+    #[cfg(any(test, feature = "test-support"))] // the signer reads through `*_with`
     pub fn decode(bytes: &[u8], path: &Path) -> Result<Self, CheckpointError> {
         Self::decode_with(bytes, path, true)
     }
@@ -226,7 +226,7 @@ impl Checkpoint {
     }
 
     /// Reads the checkpoint at `path`, or an empty one (seq 0) if there is none.
-    #[cfg(test)] // the signer reads through `decode_with` / `load_with`
+    #[cfg(any(test, feature = "test-support"))] // the signer reads through `*_with`
     pub fn load(path: &Path) -> Result<Self, CheckpointError> {
         Self::load_with(path, true)
     }
