@@ -153,8 +153,8 @@ pub enum StateStore {
 /// A role's state as found when it is opened.
 #[derive(Debug)]
 pub struct Opened {
-    /// The newest checkpoint (empty if none): in the data directory the base, with the
-    /// sequence number and timestamp version of the last delta after it.
+    /// The newest checkpoint (empty if none): the base, with the sequence number and timestamp
+    /// version of the last delta of its chain (in the data directory or the bucket).
     pub checkpoint: Checkpoint,
     /// The leaves of the deltas after the base, to apply in order.
     pub deltas: Vec<Vec<Entry>>,
