@@ -111,6 +111,7 @@ impl Leadership {
             parts.store = StateStore::Bucket {
                 bucket: self.state_bucket.clone(),
                 guard: guard.clone(),
+                chain: Default::default(),
             };
             let led = async {
                 // The repository is prepared (its timestamp.json's ETag read) by recovery, after

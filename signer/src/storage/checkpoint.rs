@@ -141,6 +141,7 @@ impl Checkpoint {
     }
 
     /// Decodes a checkpoint; `path` is for errors.
+    #[cfg(any(test, feature = "test-support"))] // the signer reads through `*_with`
     pub fn decode(bytes: &[u8], path: &Path) -> Result<Self, CheckpointError> {
         Self::decode_with(bytes, path, true)
     }
@@ -225,6 +226,7 @@ impl Checkpoint {
     }
 
     /// Reads the checkpoint at `path`, or an empty one (seq 0) if there is none.
+    #[cfg(any(test, feature = "test-support"))] // the signer reads through `*_with`
     pub fn load(path: &Path) -> Result<Self, CheckpointError> {
         Self::load_with(path, true)
     }
@@ -409,6 +411,16 @@ impl Head {
         }
         Ok(Head { base_seq, deltas })
     }
+}
+
+/// Whether a delta of `delta_bytes` may follow a chain of `chain_len` deltas of `chain_bytes`
+/// after a base of `base_bytes` (0: no base, so not): the chain, this delta included, stays
+/// within `1 / DELTA_SHARE` of the base and at most [`MAX_DELTAS`] long. The same rule in the
+/// data directory and in a bucket ([`super::bucket_checkpoint`]).
+pub fn delta_fits(base_bytes: u64, chain_bytes: u64, chain_len: usize, delta_bytes: u64) -> bool {
+    base_bytes != 0
+        && (chain_bytes + delta_bytes).saturating_mul(DELTA_SHARE) <= base_bytes
+        && chain_len < MAX_DELTAS
 }
 
 /// A role's checkpoint files in its state directory: the base, the head and the deltas.
@@ -598,8 +610,12 @@ impl CheckpointFiles {
             base_seq,
             deltas: Vec::new(),
         });
-        let fits = (head.delta_bytes() + delta_bytes).saturating_mul(DELTA_SHARE) <= base_bytes
-            && head.deltas.len() < MAX_DELTAS;
+        let fits = delta_fits(
+            base_bytes,
+            head.delta_bytes(),
+            head.deltas.len(),
+            delta_bytes,
+        );
         Ok(if fits { Plan::Delta(head) } else { Plan::Base })
     }
 

@@ -144,14 +144,17 @@ pub enum StateStore {
         bucket: Bucket,
         /// This node's leadership of the role.
         guard: Arc<LeaseGuard>,
+        /// The checkpoint chain in force, as [`StateStore::open`] found it and each checkpoint
+        /// since extended it (shared by the store's clones; a new term starts a new one).
+        chain: Arc<std::sync::Mutex<bucket_checkpoint::Chain>>,
     },
 }
 
 /// A role's state as found when it is opened.
 #[derive(Debug)]
 pub struct Opened {
-    /// The newest checkpoint (empty if none): in the data directory the base, with the
-    /// sequence number and timestamp version of the last delta after it.
+    /// The newest checkpoint (empty if none): the base, with the sequence number and timestamp
+    /// version of the last delta of its chain (in the data directory or the bucket).
     pub checkpoint: Checkpoint,
     /// The leaves of the deltas after the base, to apply in order.
     pub deltas: Vec<Vec<Entry>>,
@@ -185,6 +188,15 @@ pub struct Stored {
     pub bytes: u64,
     /// Whether it was a delta.
     pub delta: bool,
+}
+
+/// The chain's lock (a panic while it was held left a whole value: every write is one store).
+fn lock(
+    chain: &std::sync::Mutex<bucket_checkpoint::Chain>,
+) -> std::sync::MutexGuard<'_, bucket_checkpoint::Chain> {
+    chain
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Why a role's state could not be opened or checkpointed.
@@ -231,17 +243,23 @@ impl StateStore {
                     },
                 })
             }
-            StateStore::Bucket { bucket, guard } => {
+            StateStore::Bucket {
+                bucket,
+                guard,
+                chain,
+            } => {
                 let started = std::time::Instant::now();
-                let (checkpoint, stored_round) = bucket_checkpoint::load(bucket).await?;
+                let loaded = bucket_checkpoint::load(bucket, keep_names).await?;
+                let checkpoint = loaded.checkpoint;
+                *lock(chain) = loaded.chain;
                 let read = started.elapsed();
                 let (log, records) = BucketLog::open(bucket.clone(), guard.clone(), checkpoint.seq)
                     .await
                     .map_err(LogError::from)?;
                 Ok(Opened {
                     checkpoint,
-                    deltas: Vec::new(),
-                    stored_round,
+                    deltas: loaded.deltas,
+                    stored_round: loaded.round,
                     records,
                     log: RoleLog::Bucket(log),
                     truncated: 0,
@@ -257,8 +275,8 @@ impl StateStore {
     /// Makes a checkpoint at `seq` durable: the round first, then the leaves, each durable
     /// before the next. In the directory: `round.json`, then a delta of the `changed` leaves
     /// when the chain has room for it ([`checkpoint`]'s module documentation), else a base of
-    /// `all` the leaves. In the bucket: always all the leaves, as new immutable objects named
-    /// by the sequence number (the newest one wins).
+    /// `all` the leaves. In the bucket the same plan, each checkpoint as new immutable objects
+    /// ([`bucket_checkpoint`]'s module documentation); a delta only once a round is stored.
     pub async fn store_checkpoint(
         &self,
         seq: u64,
@@ -298,7 +316,38 @@ impl StateStore {
                     }
                 }
             }
-            StateStore::Bucket { bucket, guard } => {
+            StateStore::Bucket {
+                bucket,
+                guard,
+                chain,
+            } => {
+                let current = lock(chain).clone();
+                let changed = changed();
+                let estimate = 48 + changed.iter().map(Entry::encoded_len).sum::<usize>();
+                // Recovery refuses deltas without a stored round, so the first checkpoint
+                // with one is a base.
+                if let Some(round) = round
+                    && current.fits(estimate as u64)
+                {
+                    let leaves = changed.len();
+                    let (next, bytes) = bucket_checkpoint::store_delta(
+                        bucket,
+                        guard,
+                        &current,
+                        seq,
+                        timestamp_version,
+                        changed,
+                        round,
+                    )
+                    .await?;
+                    *lock(chain) = next;
+                    return Ok(Stored {
+                        leaves,
+                        bytes,
+                        delta: true,
+                    });
+                }
+                drop(changed);
                 let (entries, hashes) = all();
                 let checkpoint = Checkpoint {
                     seq,
@@ -306,7 +355,9 @@ impl StateStore {
                     entries,
                     hashes,
                 };
-                let bytes = bucket_checkpoint::store(bucket, guard, &checkpoint, round).await?;
+                let next = bucket_checkpoint::store(bucket, guard, &checkpoint, round).await?;
+                let bytes = next.base_bytes;
+                *lock(chain) = next;
                 Ok(Stored {
                     leaves: checkpoint.entries.len(),
                     bytes,
