@@ -235,6 +235,8 @@ struct Row {
     start: Vec<Duration>,
     /// For a proxy: from its start until the lockfile is written (`start` plus the run).
     total: Vec<Duration>,
+    /// Connections the index accepted during each run (from cargo, or from the proxy).
+    connections: Vec<u64>,
 }
 
 impl Row {
@@ -246,17 +248,22 @@ impl Row {
             cargo: Vec::new(),
             start: Vec::new(),
             total: Vec::new(),
+            connections: Vec::new(),
         }
     }
 
     fn print(&self) {
+        if self.times.is_empty() {
+            return;
+        }
         println!(
-            "  {:<50} median {:>6.0} ms   (runs: {:?}; CPU: servers {:.0} ms, cargo {:.0} ms)",
+            "  {:<50} median {:>6.0} ms   (runs: {:?}; CPU: servers {:.0} ms, cargo {:.0} ms; index connections {:?})",
             self.label,
             ms(median(self.times.clone())),
             self.times.iter().map(|t| t.as_millis()).collect::<Vec<_>>(),
             ms(median(self.servers.clone())),
             ms(median(self.cargo.clone())),
+            self.connections,
         );
         if !self.start.is_empty() {
             println!(
@@ -279,6 +286,9 @@ fn ratio(label: &str, direct: &Row, proxied: &Row, from_start: bool) {
     } else {
         &proxied.times
     };
+    if direct.times.is_empty() || p.is_empty() {
+        return;
+    }
     let (d, p) = (median(direct.times.clone()), median(p.clone()));
     let r = p.as_secs_f64() / d.as_secs_f64();
     println!(
@@ -393,9 +403,17 @@ fn main() {
     let warm = tmp.path().join("warm");
     std::fs::create_dir_all(&warm).unwrap();
     std::fs::copy(proj.join("Cargo.toml"), warm.join("Cargo.toml")).unwrap();
+    // `CARGO_PROXY_ROWS=2,3`: only those rows (to profile one way; the `--warm Cargo.lock`
+    // row needs a row before it that writes the lockfile). All by default.
+    let only: Option<Vec<usize>> = std::env::var("CARGO_PROXY_ROWS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
     let mut locks = Vec::new();
     for i in 0..RUNS {
         for (row, r) in rows.iter_mut().enumerate() {
+            if only.as_ref().is_some_and(|o| !o.contains(&row)) {
+                continue;
+            }
             // (what cargo and the proxy read, direct?, the proxy's index if another, memory,
             // the project file the proxy is warmed with)
             let recent = tuf_client::proxy::prefetch::RECENT;
@@ -417,6 +435,7 @@ fn main() {
             // than a second on this machine, and is no part of a resolution).
             let _ = std::fs::remove_dir_all(&home);
             let before = cpu();
+            let connections = proxy_index.index.connections.load(Ordering::Relaxed);
             let (t, lock) = if direct {
                 resolve(&proj, &home, &upstream.index.url(), upstream.cainfo())
             } else {
@@ -450,6 +469,8 @@ fn main() {
                 r.cargo.push(after.1 - before.1);
             }
             r.times.push(t);
+            r.connections
+                .push(proxy_index.index.connections.load(Ordering::Relaxed) - connections);
             if !warm.join("Cargo.lock").exists() {
                 // A project's committed lockfile, for --warm Cargo.lock.
                 std::fs::write(warm.join("Cargo.lock"), &lock).unwrap();
@@ -505,6 +526,9 @@ fn main() {
     ratio("  --warm Cargo.toml:", &rows[2], &rows[6], true);
     ratio("  --warm Cargo.lock:", &rows[2], &rows[7], true);
 
+    if only.is_some() {
+        return;
+    }
     // 2. What verification fetched, per protocol.
     println!("\nfetched for verification in one cold resolution ({packages} packages)");
     for tls in [false, true] {

@@ -446,12 +446,19 @@ impl HttpTransport {
             }
             let result = match body {
                 None => {
-                    let mut get = self
-                        .agent
-                        .get(&url)
-                        .config()
-                        .timeout_global(Some(remaining))
-                        .build();
+                    // The first hop runs under the agent's own configuration (its timeout is
+                    // the whole deadline): a request-level configuration makes ureq build a
+                    // fresh rustls configuration for every connection it opens, which neither
+                    // is cached nor resumes TLS sessions. Later hops get what remains.
+                    let mut get = if hops == 0 {
+                        self.agent.get(&url)
+                    } else {
+                        self.agent
+                            .get(&url)
+                            .config()
+                            .timeout_global(Some(remaining))
+                            .build()
+                    };
                     if let Some(tag) = headers.if_none_match {
                         get = get.header("if-none-match", tag);
                     }
@@ -461,13 +468,16 @@ impl HttpTransport {
                     get.call()
                 }
                 Some(b) => {
-                    let mut post = self
-                        .agent
-                        .post(&url)
-                        .config()
-                        .timeout_global(Some(remaining))
-                        .build()
-                        .content_type("application/json");
+                    let post = if hops == 0 {
+                        self.agent.post(&url)
+                    } else {
+                        self.agent
+                            .post(&url)
+                            .config()
+                            .timeout_global(Some(remaining))
+                            .build()
+                    };
+                    let mut post = post.content_type("application/json");
                     if let Some(accept) = headers.accept {
                         post = post.header("accept", accept);
                     }

@@ -12,6 +12,7 @@ use std::io::{BufRead, BufReader, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
@@ -24,6 +25,8 @@ pub struct StaticIndex {
     /// Over HTTPS: the PEM certificate authority that signed its certificate (for cargo's
     /// `http.cainfo`, or a client's CA bundle). `None`: plain HTTP.
     pub ca_pem: Option<String>,
+    /// TCP connections accepted so far (a benchmark checks that its clients keep them alive).
+    pub connections: Arc<AtomicU64>,
 }
 
 impl StaticIndex {
@@ -32,15 +35,22 @@ impl StaticIndex {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let dir = dir.to_owned();
+        let connections = Arc::new(AtomicU64::new(0));
+        let counted = connections.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
+                counted.fetch_add(1, Ordering::Relaxed);
                 let dir = dir.clone();
                 std::thread::spawn(move || {
                     let _ = serve(stream, &dir);
                 });
             }
         });
-        StaticIndex { addr, ca_pem: None }
+        StaticIndex {
+            addr,
+            ca_pem: None,
+            connections,
+        }
     }
 
     /// Serves `dir` over HTTPS (ALPN `h2`, then `http/1.1`) with a certificate for 127.0.0.1
@@ -64,6 +74,8 @@ impl StaticIndex {
         let addr = listener.local_addr().expect("addr");
         listener.set_nonblocking(true).expect("nonblocking");
         let dir = Arc::new(dir.to_owned());
+        let connections = Arc::new(AtomicU64::new(0));
+        let counted = connections.clone();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -76,6 +88,7 @@ impl StaticIndex {
                     let Ok((tcp, _)) = listener.accept().await else {
                         continue;
                     };
+                    counted.fetch_add(1, Ordering::Relaxed);
                     let _ = tcp.set_nodelay(true);
                     let (acceptor, dir) = (acceptor.clone(), dir.clone());
                     tokio::spawn(async move {
@@ -103,6 +116,7 @@ impl StaticIndex {
         StaticIndex {
             addr,
             ca_pem: Some(generated.ca_pem),
+            connections,
         }
     }
 

@@ -41,6 +41,10 @@ use std::time::Duration;
 use crate::error::ClientError;
 use crate::transport::HttpOptions;
 
+/// The most requests served at once on blocking threads: the index reads in flight, and as
+/// many waiting for their proofs.
+pub const BLOCKING_THREADS: usize = 2 * index::PARALLEL;
+
 /// How the proxy runs.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -129,6 +133,11 @@ pub fn run(options: Options) -> Result<(), ProxyError> {
     let index = index::Index::new(&options.index, options.http.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Each request is served on a blocking thread (the index read, the proof's wait). cargo
+        // over HTTP/2 asks for hundreds of files at once; a thread for each (tokio's default
+        // allows 512) costs more in thread starts, wake-ups and page faults than it saves, as
+        // at most `index::PARALLEL` index reads run at once anyway. The others queue.
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
         .map_err(ProxyError::Runtime)?;
     runtime.block_on(server::serve(

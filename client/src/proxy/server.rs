@@ -209,8 +209,17 @@ async fn handle(State(s): State<Arc<Shared>>, request: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let head = request.method() == axum::http::Method::HEAD;
+    // Verified moments ago against the pinned view (by a prefetch, or another request).
+    if let Some(served) = remembered(&s, &name) {
+        return served.into_response(inm.as_deref(), head);
+    }
+    // The proof is asked here, as the request arrives, rather than from the blocking thread:
+    // a level of cargo's resolution (hundreds of requests at once over HTTP/2) then reaches
+    // the verifier in one burst and shares one multi-proof, however the blocking threads are
+    // scheduled.
+    let proof = s.verifier.prove(&name);
     let shared = s.clone();
-    let outcome = tokio::task::spawn_blocking(move || fetch_verified(&shared, &name)).await;
+    let outcome = tokio::task::spawn_blocking(move || fetch_verified(&shared, &name, proof)).await;
     let served = match outcome {
         Ok(served) => served,
         Err(e) => {
@@ -290,26 +299,29 @@ fn refused(name: &str, why: &str) -> Served {
     }
 }
 
-/// Fetches `name` from the index and serves it once it verified; waits (within the bound)
-/// for a tree that covers the index's bytes.
-fn fetch_verified(s: &Shared, name: &str) -> Served {
-    // Verified moments ago against the pinned view (by a prefetch, or another request).
+/// The answer for `name` verified moments ago against the pinned view (by a prefetch, or
+/// another request), if there is one.
+fn remembered(s: &Shared, name: &str) -> Option<Served> {
     let view = s.verifier.info().version;
-    match s.recent.get(name, view) {
-        Some(Known::File(entry)) => {
-            return Served::File {
-                bytes: entry.bytes,
-                meta: entry.meta,
-                offline: None,
-            };
-        }
-        Some(Known::Absent) => return Served::Absent { version: view },
-        None => {}
+    match s.recent.get(name, view)? {
+        Known::File(entry) => Some(Served::File {
+            bytes: entry.bytes,
+            meta: entry.meta,
+            offline: None,
+        }),
+        Known::Absent => Some(Served::Absent { version: view }),
     }
+}
+
+/// Fetches `name` from the index and serves it once it verified against `proof` (asked by the
+/// caller against the current view); waits (within the bound) for a tree that covers the
+/// index's bytes, with a new proof each time.
+fn fetch_verified(s: &Shared, name: &str, proof: Pending) -> Served {
     let deadline = Instant::now() + s.wait;
+    let mut first = Some(proof);
     loop {
-        // The proof is asked for while the file is fetched.
-        let proof = s.verifier.prove(name);
+        // The proof travels while the file is fetched.
+        let proof = first.take().unwrap_or_else(|| s.verifier.prove(name));
         let cached = s.cache.get(name);
         let etag = cached.as_ref().and_then(|c| c.meta.upstream_etag.clone());
         let (bytes, upstream_etag) = match s.index.get(name, etag.as_deref()) {
@@ -342,9 +354,7 @@ fn fetch_verified(s: &Shared, name: &str) -> Served {
                     bytes: bytes.unwrap_or_default(),
                     meta,
                 };
-                if let Err(e) = s.cache.put(name, &entry.bytes, &entry.meta) {
-                    eprintln!("tuf-verify proxy: cannot cache {name}: {e}");
-                }
+                s.cache.put(name, &entry.bytes, &entry.meta);
                 s.verified(name, &entry);
                 return Served::File {
                     bytes: entry.bytes,
@@ -463,7 +473,7 @@ fn verify_ahead(s: &Shared, name: &str, view: u64, proof: Pending, dependencies:
                     upstream_etag,
                 },
             };
-            let _ = s.cache.put(name, &entry.bytes, &entry.meta);
+            s.cache.put(name, &entry.bytes, &entry.meta);
             if dependencies {
                 s.verified(name, &entry);
             } else {
