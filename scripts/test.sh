@@ -38,6 +38,10 @@ echo "test: cargo fmt --check"
 cargo fmt --all --check
 echo "test: cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The verifier a client embeds without its default features (no HTTP stack, no C compiler):
+# nothing else builds it that way, and it once stopped compiling unnoticed.
+echo "test: tuf-client without default features"
+cargo clippy -p tuf-client --no-default-features --lib --quiet -- -D warnings
 echo "test: cargo test"
 cargo test --workspace "$@"
 
