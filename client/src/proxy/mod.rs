@@ -140,7 +140,15 @@ pub fn run(options: Options) -> Result<(), ProxyError> {
         .max_blocking_threads(BLOCKING_THREADS)
         .build()
         .map_err(ProxyError::Runtime)?;
-    runtime.block_on(server::serve(
-        options, identity, warm_paths, verifier, cache, index,
-    ))
+    let served = runtime.block_on(server::serve(
+        options,
+        identity,
+        warm_paths,
+        verifier,
+        cache.clone(),
+        index,
+    ));
+    // A clean stop leaves on disk every file that verified (the writes run behind the answers).
+    cache.flush();
+    served
 }
