@@ -277,8 +277,31 @@ pub(crate) fn try_spawn_logged(mut command: Command, log: &Path) -> Result<Child
     }
 }
 
-/// A free port on 127.0.0.1 (bound and released: a node keeps it across restarts).
+/// A free port on 127.0.0.1 that a node keeps across restarts.
+///
+/// It is taken from below the kernel's ephemeral range (`ip_local_port_range`): a port-0 bind
+/// or an outbound connection of any process (moto, proxies, other tests' clients) gets its port
+/// from that range, so between a node's kill and its restart nothing else can take a port from
+/// outside it. (A port-0 port, bound and released, was taken by such a connection under CI.)
+/// Ports are handed out from a per-process start and a counter, and each is checked free.
 pub(crate) fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u32, ephemeral_low.clamp(12_000, 65_535));
+    let span = high - low;
+    let start = (std::process::id().wrapping_mul(7_919)) % span;
+    for _ in 0..span {
+        let port = low + (start + NEXT.fetch_add(1, Ordering::Relaxed) * 13) % span;
+        let port = u16::try_from(port).expect("port below 65536");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    // No port free below the ephemeral range: fall back to the kernel's choice.
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
