@@ -693,3 +693,41 @@ fn offline_the_proxy_serves_verified_copies_and_says_so() {
         "{body}"
     );
 }
+
+/// A proxy stopped with SIGTERM right after a resolution (its cache writes wait for a pause in
+/// the requests) leaves every verified file on disk: started again with the index gone, it
+/// resolves the same lockfile from them, saying so.
+#[test]
+fn a_clean_stop_keeps_every_verified_file_for_the_next_start() {
+    let Some(s) = setup() else { return };
+    let proj = project(&s.tmp.path().join("proj"));
+    let state = s.tmp.path().join("state");
+    let gate = Proxy::start(s.index.addr);
+    let mut proxy =
+        VerifyingProxy::start_with_repo(&s, &state, &gate.url(), "1", &s.signer.url(), "0");
+    let (ok, err, online) = generate_lockfile(&proj, &s.tmp.path().join("home-1"), &proxy.url);
+    assert!(ok, "{err}");
+    // At once: within the writer's pause, so the files are still in memory.
+    let term = Command::new("kill")
+        .args(["-TERM", &proxy.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let stopped = proxy.child.wait().unwrap();
+    assert!(stopped.success(), "{stopped:?}\n{}", proxy.log());
+    let cached = std::fs::read_dir(state.join("index-cache"))
+        .unwrap()
+        .count();
+    let packages = online.matches("[[package]]").count();
+    assert!(
+        cached >= packages,
+        "{cached} files cached for {packages} packages"
+    );
+    drop(proxy);
+    gate.set(|_, _| Action::Respond(502, b"down".to_vec()));
+    let proxy = VerifyingProxy::start_with_repo(&s, &state, &gate.url(), "1", &s.signer.url(), "0");
+    let (ok, err, offline) = generate_lockfile(&proj, &s.tmp.path().join("home-2"), &proxy.url);
+    assert!(ok, "{err}\n{}", proxy.log());
+    assert_eq!(offline, online);
+    assert!(proxy.logged("offline"), "{}", proxy.log());
+}

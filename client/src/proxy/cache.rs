@@ -1,27 +1,44 @@
 //! Verified index files, kept on disk with what they verified against, so that cargo's
 //! conditional requests are answered without a body and the proxy can serve offline.
 //!
-//! Writes happen behind the requests, on one writer thread: a request's answer does not wait
-//! for two file creations and renames, and the files of a level of cargo's resolution (hundreds
-//! at once) are not created by many threads that contend for the same directories' locks
-//! (which cost more CPU than the writes themselves). Until its write is done, an entry is
-//! served from memory, so a read sees every write made before it.
+//! One file per entry, in one flat directory: its record (one JSON line: length, SHA-256, the
+//! timestamp version, the index's entity tag), then the bytes. The name is the index path with
+//! `/` written `+` (`se/rd/serde` is `se+rd+serde`), which no index path holds. A cold
+//! resolution caches hundreds of files; one new inode each, with no parent directories and no
+//! renames, is what a cold proxy's cache costs (a file, its record and its directory, each
+//! created through a temporary file, were most of a cold proxy's CPU).
+//!
+//! Writes happen behind the requests, on one writer thread, and **only once requests pause**
+//! ([`QUIET_BEFORE_WRITING`]; at most [`MAX_DEFER`] later, or sooner once [`MAX_PENDING_BYTES`]
+//! are waiting): a resolution's files are written after cargo has them, not on the cores cargo
+//! resolves on. Until its write is done an entry is served from memory, so a read sees every
+//! change made before it. A crash loses at most the unwritten entries: cache misses.
 //!
 //! Property kept: an entry is written only after its bytes verified, and is read back only
-//! with its recorded length and SHA-256 checked again (a file changed on disk is a miss, never
-//! served).
+//! with its recorded length and SHA-256 checked again (a file changed on disk, or cut short by
+//! a crash, is a miss, never served).
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tuf_files::FsError;
-use tuf_files::atomic::{self, WriteOptions};
 use tuf_merkle::Digest;
 
 /// The most writes waiting for the writer thread; a request that would queue more waits.
 const QUEUED: usize = 4096;
+/// The writer waits until no entry was cached for this long...
+pub const QUIET_BEFORE_WRITING: Duration = Duration::from_millis(100);
+/// ... but not longer than this after the first change it holds...
+pub const MAX_DEFER: Duration = Duration::from_secs(5);
+/// ... nor while this many bytes wait in memory.
+pub const MAX_PENDING_BYTES: usize = 64 << 20;
+/// The longest record line read back (a record is about 200 bytes).
+const MAX_RECORD: usize = 4096;
 
 /// One verified file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +49,7 @@ pub struct Entry {
     pub meta: Meta,
 }
 
-/// The record beside an entry.
+/// The record an entry's file starts with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Meta {
@@ -61,7 +78,14 @@ pub struct Cache {
 struct Files {
     dir: PathBuf,
     pending: Mutex<HashMap<String, (u64, Option<Entry>)>>,
-    sequence: std::sync::atomic::AtomicU64,
+    sequence: AtomicU64,
+    /// The bytes of the entries in `pending`.
+    pending_bytes: AtomicUsize,
+    /// When the last change was queued, in microseconds since `opened`.
+    last_change: AtomicU64,
+    opened: Instant,
+    /// Set by [`Cache::flush`]: write now, without waiting for a pause.
+    flushing: AtomicBool,
 }
 
 impl Cache {
@@ -72,15 +96,24 @@ impl Cache {
         let files = Arc::new(Files {
             dir: dir.to_owned(),
             pending: Mutex::new(HashMap::new()),
-            sequence: std::sync::atomic::AtomicU64::new(0),
+            sequence: AtomicU64::new(0),
+            pending_bytes: AtomicUsize::new(0),
+            last_change: AtomicU64::new(0),
+            opened: Instant::now(),
+            flushing: AtomicBool::new(false),
         });
         let (writes, queued) = mpsc::sync_channel::<String>(QUEUED);
         let writer = files.clone();
         std::thread::Builder::new()
             .name("tuf-proxy-cache".into())
             .spawn(move || {
-                for name in queued {
+                while let Ok(name) = queued.recv() {
+                    writer.wait_for_a_pause();
                     writer.write_pending(&name);
+                    // Everything queued meanwhile, in the same pause.
+                    while let Ok(name) = queued.try_recv() {
+                        writer.write_pending(&name);
+                    }
                 }
             })
             .map_err(|e| FsError::new(dir, "start the cache writer", e))?;
@@ -95,7 +128,7 @@ impl Cache {
         self.files.read(name)
     }
 
-    /// Records verified bytes (the bytes first, then their record), behind the caller.
+    /// Records verified bytes, behind the caller.
     pub fn put(&self, name: &str, bytes: &[u8], meta: &Meta) {
         self.queue(
             name,
@@ -112,23 +145,49 @@ impl Cache {
     }
 
     fn queue(&self, name: &str, change: Option<Entry>) {
-        let n = self
-            .files
-            .sequence
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.files.pending().insert(name.to_owned(), (n, change));
+        if file_name(name).is_none() {
+            // Not an index path: nothing to keep (the server asks only for index paths).
+            return;
+        }
+        let files = &self.files;
+        let n = files.sequence.fetch_add(1, Ordering::Relaxed);
+        let size = change.as_ref().map_or(0, |e| e.bytes.len());
+        files.pending_bytes.fetch_add(size, Ordering::Relaxed);
+        let replaced = files.pending().insert(name.to_owned(), (n, change));
+        if let Some((_, Some(old))) = replaced {
+            files
+                .pending_bytes
+                .fetch_sub(old.bytes.len(), Ordering::Relaxed);
+        }
+        files.touch();
         if self.writes.send(name.to_owned()).is_err() {
             // No writer (its thread is gone): write here.
-            self.files.write_pending(name);
+            files.write_pending(name);
         }
     }
 
-    /// Waits until every change queued so far is on disk (tests; a clean stop).
+    /// Waits until every change queued so far is on disk, without waiting for a pause (a
+    /// clean stop; tests).
     pub fn flush(&self) {
+        self.files.flushing.store(true, Ordering::Relaxed);
         while !self.files.pending().is_empty() {
-            std::thread::sleep(std::time::Duration::from_millis(1));
+            std::thread::sleep(Duration::from_millis(1));
         }
+        self.files.flushing.store(false, Ordering::Relaxed);
     }
+}
+
+/// The file an index path is kept in, `None` for anything that is not one.
+fn file_name(name: &str) -> Option<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 256
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_./".contains(&b))
+        && name
+            .split('/')
+            .all(|part| !part.is_empty() && !part.starts_with('.'));
+    ok.then(|| name.replace('/', "+"))
 }
 
 impl Files {
@@ -136,17 +195,44 @@ impl Files {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn paths(&self, name: &str) -> (PathBuf, PathBuf) {
-        (
-            self.dir.join(name),
-            self.dir.join(format!("{name}.tuf-meta.json")),
-        )
+    fn now(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    fn touch(&self) {
+        self.last_change.store(self.now(), Ordering::Relaxed);
+    }
+
+    /// Returns once no change was queued for [`QUIET_BEFORE_WRITING`], or [`MAX_DEFER`] has
+    /// passed, or too many bytes wait, or a flush asks.
+    fn wait_for_a_pause(&self) {
+        let quiet = u64::try_from(QUIET_BEFORE_WRITING.as_micros()).unwrap_or(u64::MAX);
+        let give_up = Instant::now() + MAX_DEFER;
+        loop {
+            let since = self
+                .now()
+                .saturating_sub(self.last_change.load(Ordering::Relaxed));
+            if since >= quiet
+                || Instant::now() >= give_up
+                || self.flushing.load(Ordering::Relaxed)
+                || self.pending_bytes.load(Ordering::Relaxed) >= MAX_PENDING_BYTES
+            {
+                return;
+            }
+            // Short sleeps, so that a flush is not kept waiting long.
+            std::thread::sleep(Duration::from_micros(quiet - since).min(Duration::from_millis(10)));
+        }
+    }
+
+    fn path(&self, name: &str) -> Option<PathBuf> {
+        file_name(name).map(|f| self.dir.join(f))
     }
 
     fn read(&self, name: &str) -> Option<Entry> {
-        let (file, meta) = self.paths(name);
-        let meta: Meta = serde_json::from_slice(&std::fs::read(meta).ok()?).ok()?;
-        let bytes = std::fs::read(file).ok()?;
+        let data = std::fs::read(self.path(name)?).ok()?;
+        let split = data.iter().take(MAX_RECORD).position(|&b| b == b'\n')?;
+        let meta: Meta = serde_json::from_slice(&data[..split]).ok()?;
+        let bytes = data[split + 1..].to_vec();
         (bytes.len() as u64 == meta.length && tuf_merkle::hash::sha256(&bytes) == meta.sha256)
             .then_some(Entry { bytes, meta })
     }
@@ -157,50 +243,41 @@ impl Files {
         let Some((n, change)) = self.pending().get(name).cloned() else {
             return;
         };
-        match &change {
-            Some(entry) => {
-                if let Err(e) = self.write(name, entry) {
-                    eprintln!("tuf-verify proxy: cannot cache {name}: {e}");
+        if let Some(path) = self.path(name) {
+            match &change {
+                Some(entry) => {
+                    if let Err(e) = write_entry(&path, entry) {
+                        eprintln!("tuf-verify proxy: cannot cache {name}: {e}");
+                    }
                 }
-            }
-            None => {
-                let (file, meta) = self.paths(name);
-                let _ = std::fs::remove_file(meta);
-                let _ = std::fs::remove_file(file);
+                None => {
+                    let _ = std::fs::remove_file(path);
+                }
             }
         }
         let mut pending = self.pending();
         if pending.get(name).is_some_and(|(m, _)| *m == n) {
             pending.remove(name);
+            let size = change.as_ref().map_or(0, |e| e.bytes.len());
+            self.pending_bytes.fetch_sub(size, Ordering::Relaxed);
         }
     }
+}
 
-    fn write(&self, name: &str, entry: &Entry) -> Result<(), FsError> {
-        let (file, record) = self.paths(name);
-        // Private; not fsynced: a lost entry is a cache miss. Parents are created only when
-        // missing (creating them every time takes the directory's lock for each file).
-        let options = WriteOptions {
-            create_parents: false,
-            ..WriteOptions::PRIVATE.durability(atomic::Durability::Deferred)
-        };
-        let written = atomic::write(&file, &entry.bytes, options);
-        match written {
-            Err(e) if e.source.kind() == std::io::ErrorKind::NotFound => atomic::write(
-                &file,
-                &entry.bytes,
-                WriteOptions {
-                    create_parents: true,
-                    ..options
-                },
-            )?,
-            other => other?,
-        }
-        atomic::write(
-            &record,
-            &serde_json::to_vec(&entry.meta).unwrap_or_default(),
-            options,
-        )
-    }
+/// Writes an entry's file in place: private, not fsynced, not through a temporary file. A
+/// write cut short fails the length or SHA-256 check when read: a miss, like a lost one.
+fn write_entry(path: &Path, entry: &Entry) -> Result<(), FsError> {
+    let mut data = serde_json::to_vec(&entry.meta).unwrap_or_default();
+    data.push(b'\n');
+    data.extend_from_slice(&entry.bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(&data))
+        .map_err(|e| FsError::new(path, "write", e))
 }
 
 #[cfg(test)]
@@ -224,17 +301,100 @@ mod tests {
         assert_eq!(c.get("se/rd/serde").unwrap().meta, meta);
         c.flush();
         assert_eq!(c.get("se/rd/serde").unwrap().meta, meta);
-        std::fs::write(d.path().join("c/se/rd/serde"), b"evil").unwrap();
+        let file = d.path().join("c/se+rd+serde");
+        let on_disk = std::fs::read(&file).unwrap();
+        assert!(on_disk.ends_with(bytes), "the record, then the bytes");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "private: {mode:o}");
+        }
+        // Cut short (a crash mid-write), then altered: misses.
+        std::fs::write(&file, &on_disk[..on_disk.len() - 3]).unwrap();
+        assert!(c.get("se/rd/serde").is_none());
+        std::fs::write(&file, b"evil").unwrap();
         assert!(c.get("se/rd/serde").is_none());
         c.remove("se/rd/serde");
         assert!(c.get("se/rd/serde").is_none());
         c.flush();
-        assert!(!d.path().join("c/se/rd/serde").exists());
+        assert!(!file.exists());
         assert!(c.get("se/rd/serde").is_none());
         // A new cache on the same directory reads what the first one wrote.
         c.put("se/rd/serde", bytes, &meta);
         c.flush();
         let again = Cache::open(&d.path().join("c")).unwrap();
         assert_eq!(again.get("se/rd/serde").unwrap().bytes, bytes);
+    }
+
+    fn meta_of(bytes: &[u8]) -> Meta {
+        Meta {
+            sha256: tuf_merkle::hash::sha256(bytes),
+            length: bytes.len() as u64,
+            timestamp_version: 1,
+            upstream_etag: None,
+        }
+    }
+
+    #[test]
+    fn writes_wait_for_a_pause_in_the_changes() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Cache::open(&d.path().join("c")).unwrap();
+        let on_disk = |n: usize| d.path().join(format!("c/3+a+a{n}")).exists();
+        // A burst: a change every 10 ms for about half a second; nothing is written meanwhile.
+        let started = Instant::now();
+        for n in 0..50 {
+            c.put(&format!("3/a/a{n}"), b"x", &meta_of(b"x"));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let burst = started.elapsed();
+        assert!(
+            burst < MAX_DEFER,
+            "the burst ({burst:?}) is shorter than MAX_DEFER"
+        );
+        assert!((0..50).all(|n| !on_disk(n)), "written during the burst");
+        // Every entry is served from memory meanwhile.
+        assert!((0..50).all(|n| c.get(&format!("3/a/a{n}")).is_some()));
+        // Once the changes pause, all of them are written.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !(0..50).all(on_disk) {
+            assert!(Instant::now() < deadline, "not written after the pause");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(c.files.pending().is_empty());
+        assert_eq!(c.files.pending_bytes.load(Ordering::Relaxed), 0);
+        // A flush writes at once, without waiting for a pause.
+        c.put("3/b/b", b"y", &meta_of(b"y"));
+        let started = Instant::now();
+        c.flush();
+        assert!(d.path().join("c/3+b+b").exists());
+        assert!(
+            started.elapsed() < QUIET_BEFORE_WRITING,
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn only_index_paths_are_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Cache::open(&d.path().join("c")).unwrap();
+        for bad in [
+            "",
+            "../x",
+            "a/../../x",
+            "se/rd/.hidden",
+            "a+b",
+            "Serde",
+            "a\0b",
+        ] {
+            c.put(bad, b"x", &meta_of(b"x"));
+            assert!(c.get(bad).is_none(), "{bad:?}");
+        }
+        c.flush();
+        assert_eq!(std::fs::read_dir(d.path().join("c")).unwrap().count(), 0);
+        assert!(!d.path().join("x").exists());
+        assert_eq!(file_name("config.json").unwrap(), "config.json");
+        assert_eq!(file_name("1/a").unwrap(), "1+a");
     }
 }
