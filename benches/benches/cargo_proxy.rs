@@ -39,6 +39,7 @@ use tuf_client::{Client, Mode};
 use tuf_testkit::MERKLE;
 use tuf_testkit::data::real_index;
 use tuf_testkit::index::StaticIndex;
+use tuf_testkit::latency::Latency;
 use tuf_testkit::signer::Background;
 use tuf_testkit::tamper::{Action, Proxy};
 
@@ -117,6 +118,8 @@ fn free_addr() -> SocketAddr {
 /// The index cargo and the proxy read, over one protocol.
 struct Upstream<'a> {
     index: &'a StaticIndex,
+    /// Its base URL (the index's own, or a [`Latency`] relay's in front of it).
+    url: String,
     /// The index's CA (HTTPS), as a file for cargo and as a bundle for the proxy.
     ca: Option<(PathBuf, CaBundle)>,
 }
@@ -129,7 +132,24 @@ impl<'a> Upstream<'a> {
             let bundle = CaBundle::from_pem(&path, pem.as_bytes()).unwrap();
             (path, bundle)
         });
-        Upstream { index, ca }
+        Upstream {
+            index,
+            url: index.url(),
+            ca,
+        }
+    }
+
+    /// The same index seen through `relay` (a round trip away).
+    fn behind(&self, relay: &Latency) -> Self {
+        Upstream {
+            index: self.index,
+            url: if self.ca.is_some() {
+                relay.https_url()
+            } else {
+                relay.url()
+            },
+            ca: self.ca.clone(),
+        }
     }
 
     fn cainfo(&self) -> Option<&Path> {
@@ -280,7 +300,7 @@ impl Row {
 /// The ratio of the medians of `proxied` to `direct`: of cargo's wall time, or with
 /// `from_start` from the proxy's start (its state, certificate, first timestamp and any
 /// warming) to the lockfile.
-fn ratio(label: &str, direct: &Row, proxied: &Row, from_start: bool) {
+fn ratio(label: &str, direct: &Row, proxied: &Row, from_start: bool, round_trip: Duration) {
     let p = if from_start {
         &proxied.total
     } else {
@@ -291,10 +311,15 @@ fn ratio(label: &str, direct: &Row, proxied: &Row, from_start: bool) {
     }
     let (d, p) = (median(direct.times.clone()), median(p.clone()));
     let r = p.as_secs_f64() / d.as_secs_f64();
+    let added = ms(p) - ms(d);
     println!(
-        "  {label:<50} {r:.2}x, +{:.1} ms   goal <= 1.10x (or one round trip): {}",
-        ms(p) - ms(d),
-        if r <= 1.10 { "met" } else { "MISSED" }
+        "  {label:<50} {r:.2}x, +{added:.1} ms   goal <= 1.10x (or one round trip, {:.0} ms): {}",
+        ms(round_trip),
+        if r <= 1.10 || added <= ms(round_trip) {
+            "met"
+        } else {
+            "MISSED"
+        }
     );
 }
 
@@ -388,6 +413,19 @@ fn main() {
     let https = Upstream::new(&tls_index, tmp.path());
     let proj = tmp.path().join("project");
     project(&proj);
+    // The index and the signer a round trip away (`CARGO_PROXY_RTT_MS`, 20 by default), as
+    // they are from a developer's machine or a CI runner; cargo and the proxy side by side.
+    let rtt = Duration::from_millis(
+        std::env::var("CARGO_PROXY_RTT_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20),
+    );
+    let far_index_relay = Latency::start(tls_index.addr, rtt);
+    let far_signer_relay = Latency::start(signer.addr, rtt);
+    let far = https.behind(&far_index_relay);
+    let far_signer = far_signer_relay.url();
+    let rtt_ms = rtt.as_millis();
 
     // 1. Wall time, alternated.
     let mut rows = [
@@ -399,6 +437,9 @@ fn main() {
         Row::new("HTTPS, HTTP/2: the same, index over plain HTTP"),
         Row::new("HTTPS, HTTP/2: proxy --warm Cargo.toml"),
         Row::new("HTTPS, HTTP/2: proxy --warm Cargo.lock"),
+        Row::new("RTT: HTTPS, HTTP/2: cargo -> index, direct"),
+        Row::new("RTT: HTTPS, HTTP/2: cargo -> proxy -> index + signer"),
+        Row::new("RTT: HTTPS, HTTP/2: proxy --warm Cargo.lock"),
     ];
     let warm = tmp.path().join("warm");
     std::fs::create_dir_all(&warm).unwrap();
@@ -426,7 +467,15 @@ fn main() {
                 4 => (&https, false, None, recent, None),
                 5 => (&https, false, Some(&plain), Duration::ZERO, None),
                 6 => (&https, false, None, warmed, Some(warm.join("Cargo.toml"))),
-                _ => (&https, false, None, warmed, Some(warm.join("Cargo.lock"))),
+                7 => (&https, false, None, warmed, Some(warm.join("Cargo.lock"))),
+                8 => (&far, true, None, Duration::ZERO, None),
+                9 => (&far, false, None, Duration::ZERO, None),
+                _ => (&far, false, None, warmed, Some(warm.join("Cargo.lock"))),
+            };
+            let repo = if row >= 8 {
+                far_signer.clone()
+            } else {
+                signer.url()
             };
             let tls = upstream.ca.is_some();
             let proxy_index = proxy_index.unwrap_or(upstream);
@@ -434,17 +483,20 @@ fn main() {
             // The last run's CARGO_HOME goes before any clock starts (removing it took more
             // than a second on this machine, and is no part of a resolution).
             let _ = std::fs::remove_dir_all(&home);
+            // The last proxy writes its cache once requests pause (`cache::QUIET_BEFORE_WRITING`):
+            // let it finish, so that no run pays for the one before it.
+            std::thread::sleep(Duration::from_millis(500));
             let before = cpu();
             let connections = proxy_index.index.connections.load(Ordering::Relaxed);
             let (t, lock) = if direct {
-                resolve(&proj, &home, &upstream.index.url(), upstream.cainfo())
+                resolve(&proj, &home, &upstream.url, upstream.cainfo())
             } else {
                 let started = Instant::now();
                 let p = start_proxy(
                     &signer,
                     &tmp.path().join(format!("state-{row}-{i}")),
-                    &signer.url(),
-                    &proxy_index.index.url(),
+                    &repo,
+                    &proxy_index.url,
                     proxy_index.ca.as_ref().map(|(_, b)| b.clone()),
                     How {
                         remember,
@@ -493,38 +545,103 @@ fn main() {
     for r in &rows {
         r.print();
     }
-    ratio("proxy/direct over HTTP/1.1:", &rows[0], &rows[1], false);
+    ratio(
+        "proxy/direct over HTTP/1.1:",
+        &rows[0],
+        &rows[1],
+        false,
+        Duration::ZERO,
+    );
     ratio(
         "proxy/direct over HTTPS + HTTP/2:",
         &rows[2],
         &rows[3],
         false,
+        Duration::ZERO,
     );
-    ratio("  (memory and prefetch on):", &rows[2], &rows[4], false);
+    ratio(
+        "  (memory and prefetch on):",
+        &rows[2],
+        &rows[4],
+        false,
+        Duration::ZERO,
+    );
     ratio(
         "  (the proxy's index over plain HTTP):",
         &rows[2],
         &rows[5],
         false,
+        Duration::ZERO,
     );
     ratio(
         "  (--warm Cargo.toml, cargo's run):",
         &rows[2],
         &rows[6],
         false,
+        Duration::ZERO,
     );
     ratio(
         "  (--warm Cargo.lock, cargo's run):",
         &rows[2],
         &rows[7],
         false,
+        Duration::ZERO,
     );
     println!(
         "  from the proxy's start (fresh state, certificate, timestamp, warming) to the lockfile:"
     );
-    ratio("  proxy over HTTPS + HTTP/2:", &rows[2], &rows[3], true);
-    ratio("  --warm Cargo.toml:", &rows[2], &rows[6], true);
-    ratio("  --warm Cargo.lock:", &rows[2], &rows[7], true);
+    ratio(
+        "  proxy over HTTPS + HTTP/2:",
+        &rows[2],
+        &rows[3],
+        true,
+        Duration::ZERO,
+    );
+    ratio(
+        "  --warm Cargo.toml:",
+        &rows[2],
+        &rows[6],
+        true,
+        Duration::ZERO,
+    );
+    ratio(
+        "  --warm Cargo.lock:",
+        &rows[2],
+        &rows[7],
+        true,
+        Duration::ZERO,
+    );
+    println!(
+        "  the index and the signer {rtt_ms} ms away (round trip), cargo and the proxy side by side:"
+    );
+    ratio(
+        "  proxy over HTTPS + HTTP/2, cargo's run:",
+        &rows[8],
+        &rows[9],
+        false,
+        rtt,
+    );
+    ratio(
+        "  proxy over HTTPS + HTTP/2, from its start:",
+        &rows[8],
+        &rows[9],
+        true,
+        rtt,
+    );
+    ratio(
+        "  --warm Cargo.lock, cargo's run:",
+        &rows[8],
+        &rows[10],
+        false,
+        rtt,
+    );
+    ratio(
+        "  --warm Cargo.lock, from its start:",
+        &rows[8],
+        &rows[10],
+        true,
+        rtt,
+    );
 
     if only.is_some() {
         return;

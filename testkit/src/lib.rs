@@ -25,6 +25,7 @@ pub mod config;
 pub mod data;
 pub mod http;
 pub mod index;
+pub mod latency;
 pub mod mirror;
 pub mod proxy;
 pub mod repo;
