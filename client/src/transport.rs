@@ -259,6 +259,12 @@ impl CaBundle {
         self.certs.is_empty()
     }
 
+    /// Its certificates, DER-encoded.
+    #[cfg(feature = "http")]
+    pub(crate) fn der(&self) -> &[Vec<u8>] {
+        &self.certs
+    }
+
     #[cfg(feature = "http")]
     fn root_certs(&self) -> ureq::tls::RootCerts {
         let certs: Vec<ureq::tls::Certificate<'static>> = self

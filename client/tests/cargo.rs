@@ -731,3 +731,46 @@ fn a_clean_stop_keeps_every_verified_file_for_the_next_start() {
     assert_eq!(offline, online);
     assert!(proxy.logged("offline"), "{}", proxy.log());
 }
+
+/// Over an HTTPS index that speaks HTTP/2 the proxy reads a whole resolution on one connection
+/// (every file a stream of it), as cargo reads the index directly; an HTTPS index without
+/// HTTP/2 is read over HTTP/1.1, saying so once, with the same lockfile.
+#[test]
+fn the_proxy_reads_an_https_index_on_one_http2_connection() {
+    let Some(s) = setup() else { return };
+    let proj = project(&s.tmp.path().join("proj"));
+    let (ok, err, direct) =
+        generate_lockfile(&proj, &s.tmp.path().join("home-direct"), &s.index.url());
+    assert!(ok, "{err}");
+    let alpn_h2: &[&[u8]] = &[b"h2", b"http/1.1"];
+    let alpn_h1: &[&[u8]] = &[b"http/1.1"];
+    for (i, (alpn, h2)) in [(alpn_h2, true), (alpn_h1, false)].into_iter().enumerate() {
+        let index = StaticIndex::start_tls_offering(&s.index_dir, alpn);
+        let ca = s.tmp.path().join(format!("index-ca-{i}.pem"));
+        std::fs::write(&ca, index.ca_pem.as_ref().unwrap()).unwrap();
+        let url = format!("https://{}", index.addr);
+        let ca_arg = ca.display().to_string();
+        let proxy = VerifyingProxy::start_with_args(
+            &s,
+            &s.tmp.path().join(format!("state-{i}")),
+            &url,
+            "1",
+            &s.signer.url(),
+            "0",
+            &["--ca-bundle", &ca_arg],
+        );
+        let (ok, err, through) =
+            generate_lockfile(&proj, &s.tmp.path().join(format!("home-{i}")), &proxy.url);
+        assert!(ok, "{err}\n{}", proxy.log());
+        assert_eq!(through, direct);
+        let connections = index.connections.load(std::sync::atomic::Ordering::Relaxed);
+        let fell_back = "reading the index over HTTP/1.1 (the index does not speak HTTP/2)";
+        if h2 {
+            assert_eq!(connections, 1, "{}", proxy.log());
+            assert!(!proxy.log().contains(fell_back), "{}", proxy.log());
+        } else {
+            assert!(connections > 1, "{connections}");
+            assert!(proxy.logged(fell_back), "{}", proxy.log());
+        }
+    }
+}

@@ -56,6 +56,12 @@ impl StaticIndex {
     /// Serves `dir` over HTTPS (ALPN `h2`, then `http/1.1`) with a certificate for 127.0.0.1
     /// signed by [`StaticIndex::ca_pem`].
     pub fn start_tls(dir: &Path) -> StaticIndex {
+        Self::start_tls_offering(dir, &[b"h2", b"http/1.1"])
+    }
+
+    /// [`StaticIndex::start_tls`] offering only the protocols in `alpn` (`&[b"http/1.1"]`: an
+    /// HTTPS index without HTTP/2).
+    pub fn start_tls_offering(dir: &Path, alpn: &[&[u8]]) -> StaticIndex {
         let generated = tuf_client::proxy::tls::generate(&[]).expect("certificate");
         let chain = CertificateDer::pem_slice_iter(generated.cert_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
@@ -68,7 +74,7 @@ impl StaticIndex {
             .with_no_client_auth()
             .with_single_cert(chain, key)
             .expect("TLS configuration");
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");

@@ -2,13 +2,16 @@
 //! requests. Nothing read here is trusted; the bound on each read is the largest index file
 //! the proxy accepts.
 //!
-//! At most [`PARALLEL`] reads are in flight, on as many kept-alive connections. cargo over
+//! Over HTTPS, cargo's requests read the index on one HTTP/2 connection first
+//! ([`super::multiplex`]). Otherwise (and for warming, prefetching and whatever that path cannot
+//! read) at most [`PARALLEL`] reads are in flight, on as many kept-alive connections. cargo over
 //! HTTP/2 asks for a whole level of its resolution at once (a hundred files and more); one
 //! connection per file, each closed after its request, would cost a TCP connection (and over
 //! HTTPS a TLS handshake) per file.
 
 use std::sync::{Condvar, Mutex, PoisonError};
 
+use super::multiplex::Multiplexed;
 use crate::transport::{Conditional, HttpOptions, HttpTransport};
 
 /// The largest index file read (crates.io's largest is about 1 MiB; leave room).
@@ -30,6 +33,8 @@ pub enum Answer {
 /// The upstream index.
 pub struct Index {
     http: HttpTransport,
+    /// Over HTTPS: the same index on one HTTP/2 connection, tried first by cargo's requests.
+    multiplexed: Option<Multiplexed>,
     base: String,
     /// Reads in flight, and a signal when one ends.
     busy: (Mutex<usize>, Condvar),
@@ -39,10 +44,16 @@ impl Index {
     /// The index at `base`.
     pub fn new(base: &str, http: HttpOptions) -> Self {
         Index {
+            multiplexed: Multiplexed::new(base, &http),
             http: HttpTransport::with_idle_connections(base, http, PARALLEL),
             base: base.trim_end_matches('/').to_owned(),
             busy: (Mutex::new(0), Condvar::new()),
         }
+    }
+
+    /// The index on one HTTP/2 connection, if it is HTTPS ([`Multiplexed`]).
+    pub fn multiplexed(&self) -> Option<&Multiplexed> {
+        self.multiplexed.as_ref()
     }
 
     /// Its base URL.

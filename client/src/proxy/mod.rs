@@ -28,6 +28,7 @@
 
 pub mod cache;
 pub mod index;
+pub mod multiplex;
 pub mod prefetch;
 pub mod server;
 pub mod tls;

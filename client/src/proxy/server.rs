@@ -21,6 +21,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::cache::{Cache, Entry, Meta};
 use super::index::{Answer, Index};
+use super::multiplex::Fallback;
 use super::prefetch::{Known, Prefetcher, Recent};
 use super::tls::{self, Identity};
 use super::view::{Candidate, Outcome, Pending, Verifier, ViewInfo};
@@ -33,6 +34,8 @@ struct Shared {
     wait: std::time::Duration,
     recent: Arc<Recent>,
     prefetcher: OnceLock<Prefetcher>,
+    /// Set once the first read over HTTP/2 fell back to HTTP/1.1 (logged once).
+    fallback_logged: OnceLock<()>,
 }
 
 impl Shared {
@@ -66,6 +69,7 @@ pub async fn serve(
         index,
         recent: recent.clone(),
         prefetcher: OnceLock::new(),
+        fallback_logged: OnceLock::new(),
     });
     let weak = Arc::downgrade(&shared);
     let _ = shared
@@ -218,8 +222,34 @@ async fn handle(State(s): State<Arc<Shared>>, request: Request) -> Response {
     // the verifier in one burst and shares one multi-proof, however the blocking threads are
     // scheduled.
     let proof = s.verifier.prove(&name);
+    // Over HTTPS the file is read here, as a stream of the index's one HTTP/2 connection: a
+    // level of cargo's resolution then costs one round trip to the index, as it does cargo
+    // directly, not one per `index::PARALLEL` files. What that cannot read is read on the
+    // blocking thread over HTTP/1.1.
+    let mut first = None;
+    if let Some(index) = s.index.multiplexed() {
+        let cached = s.cache.get(&name);
+        let etag = cached.as_ref().and_then(|c| c.meta.upstream_etag.clone());
+        match index.get(&name, etag.as_deref()).await {
+            Ok(answer) => {
+                first = Some(Read {
+                    cached,
+                    etag,
+                    answer,
+                })
+            }
+            Err(Fallback(why)) => {
+                if s.fallback_logged.set(()).is_ok() {
+                    eprintln!(
+                        "tuf-verify proxy: reading the index over HTTP/1.1 ({why}); said once"
+                    );
+                }
+            }
+        }
+    }
     let shared = s.clone();
-    let outcome = tokio::task::spawn_blocking(move || fetch_verified(&shared, &name, proof)).await;
+    let outcome =
+        tokio::task::spawn_blocking(move || fetch_verified(&shared, &name, proof, first)).await;
     let served = match outcome {
         Ok(served) => served,
         Err(e) => {
@@ -313,18 +343,38 @@ fn remembered(s: &Shared, name: &str) -> Option<Served> {
     }
 }
 
-/// Fetches `name` from the index and serves it once it verified against `proof` (asked by the
+/// What the index answered for a file, read before the blocking thread (over HTTP/2), with
+/// the cached entry and entity tag the read was made with.
+struct Read {
+    cached: Option<Entry>,
+    etag: Option<String>,
+    answer: Answer,
+}
+
+/// Fetches `name` from the index (unless `read` has its first answer already) and serves it once it verified against `proof` (asked by the
 /// caller against the current view); waits (within the bound) for a tree that covers the
 /// index's bytes, with a new proof each time.
-fn fetch_verified(s: &Shared, name: &str, proof: Pending) -> Served {
+fn fetch_verified(s: &Shared, name: &str, proof: Pending, read: Option<Read>) -> Served {
     let deadline = Instant::now() + s.wait;
     let mut first = Some(proof);
+    let mut read = read;
     loop {
         // The proof travels while the file is fetched.
         let proof = first.take().unwrap_or_else(|| s.verifier.prove(name));
-        let cached = s.cache.get(name);
-        let etag = cached.as_ref().and_then(|c| c.meta.upstream_etag.clone());
-        let (bytes, upstream_etag) = match s.index.get(name, etag.as_deref()) {
+        let (cached, etag, answer) = match read.take() {
+            Some(Read {
+                cached,
+                etag,
+                answer,
+            }) => (cached, etag, Ok(answer)),
+            None => {
+                let cached = s.cache.get(name);
+                let etag = cached.as_ref().and_then(|c| c.meta.upstream_etag.clone());
+                let answer = s.index.get(name, etag.as_deref());
+                (cached, etag, answer)
+            }
+        };
+        let (bytes, upstream_etag) = match answer {
             Ok(Answer::Found(b, tag)) => (Some(b), tag),
             Ok(Answer::Unchanged) => match &cached {
                 Some(c) => (Some(c.bytes.clone()), etag.clone()),
