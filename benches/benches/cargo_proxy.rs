@@ -18,7 +18,10 @@
 //!    warmed with the project's `Cargo.toml` or `Cargo.lock` (`--warm`). For a proxy, cargo's run
 //!    and the time from the proxy's start (state, certificate, first timestamp, warm-up) to the
 //!    lockfile, each as a ratio to the direct run. Goal: the proxy adds at most 10% of wall time,
-//!    or one round trip.
+//!    or one round trip. The same again with the index and the signer a round trip away
+//!    (`tuf_testkit::latency`, `CARGO_PROXY_RTT_MS`, 20 ms by default), as seen from a
+//!    developer's machine or a CI runner, and with the proxy's index over HTTP/1.1 (as before
+//!    the proxy read it over HTTP/2).
 //! 2. **What verification fetched per resolution**, per protocol: one more run with a counting
 //!    proxy between the verifying proxy and the signer: requests, proof requests (each one
 //!    multi-proof for the names asked together) and bytes, against the bytes of the index files.
@@ -424,6 +427,12 @@ fn main() {
     let far_index_relay = Latency::start(tls_index.addr, rtt);
     let far_signer_relay = Latency::start(signer.addr, rtt);
     let far = https.behind(&far_index_relay);
+    // The same index over HTTPS without HTTP/2: the proxy then reads it over HTTP/1.1, as it
+    // read every index before it spoke HTTP/2 upstream (`proxy::multiplex`).
+    let tls1_index = StaticIndex::start_tls_offering(&index, &[b"http/1.1"]);
+    let https1 = Upstream::new(&tls1_index, tmp.path());
+    let far1_relay = Latency::start(tls1_index.addr, rtt);
+    let far1 = https1.behind(&far1_relay);
     let far_signer = far_signer_relay.url();
     let rtt_ms = rtt.as_millis();
 
@@ -440,6 +449,7 @@ fn main() {
         Row::new("RTT: HTTPS, HTTP/2: cargo -> index, direct"),
         Row::new("RTT: HTTPS, HTTP/2: cargo -> proxy -> index + signer"),
         Row::new("RTT: HTTPS, HTTP/2: proxy --warm Cargo.lock"),
+        Row::new("RTT: the proxy's index without HTTP/2 (as before)"),
     ];
     let warm = tmp.path().join("warm");
     std::fs::create_dir_all(&warm).unwrap();
@@ -470,7 +480,8 @@ fn main() {
                 7 => (&https, false, None, warmed, Some(warm.join("Cargo.lock"))),
                 8 => (&far, true, None, Duration::ZERO, None),
                 9 => (&far, false, None, Duration::ZERO, None),
-                _ => (&far, false, None, warmed, Some(warm.join("Cargo.lock"))),
+                10 => (&far, false, None, warmed, Some(warm.join("Cargo.lock"))),
+                _ => (&far, false, Some(&far1), Duration::ZERO, None),
             };
             let repo = if row >= 8 {
                 far_signer.clone()
@@ -640,6 +651,13 @@ fn main() {
         &rows[8],
         &rows[10],
         true,
+        rtt,
+    );
+    ratio(
+        "  the proxy's index without HTTP/2 (as before):",
+        &rows[8],
+        &rows[11],
+        false,
         rtt,
     );
 
