@@ -107,6 +107,12 @@ impl Multiplexed {
         })
     }
 
+    /// Opens the connection ahead of the first read (a failure is left for that read to
+    /// meet, and to fall back from).
+    pub async fn connect_ahead(&self) {
+        let _ = tokio::time::timeout(self.timeout, self.sender()).await;
+    }
+
     /// Reads `name` unless it still has `etag`, within the timeout.
     pub async fn get(&self, name: &str, etag: Option<&str>) -> Result<Answer, Fallback> {
         match tokio::time::timeout(self.timeout, self.read(name, etag)).await {

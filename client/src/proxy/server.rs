@@ -60,7 +60,6 @@ pub async fn serve(
     cache: Cache,
     index: Index,
 ) -> Result<(), ProxyError> {
-    let view = verifier.info();
     let recent = Arc::new(Recent::new(options.remember));
     let shared = Arc::new(Shared {
         verifier,
@@ -80,14 +79,27 @@ pub async fn serve(
             }
         }));
     eprintln!(
-        "tuf-verify proxy: index {}, verified against timestamp {} of {}",
+        "tuf-verify proxy: index {}, repositories {}",
         shared.index.base(),
-        view.version,
         options.repositories.join(", ")
     );
+    // The index's HTTP/2 connection is opened now, while cargo starts and connects: its
+    // handshakes (two round trips to a far index) are then not on the first file's path.
+    if shared.index.multiplexed().is_some() {
+        let s = shared.clone();
+        tokio::spawn(async move {
+            if let Some(index) = s.index.multiplexed() {
+                index.connect_ahead().await;
+            }
+        });
+    }
     if !warm_paths.is_empty() {
         let started = Instant::now();
         let s = shared.clone();
+        // Warming is against the first view: wait for it (a refresh asked now is answered
+        // once the first view is made, without a second round trip).
+        let v = shared.clone();
+        let _ = tokio::task::spawn_blocking(move || v.verifier.refresh()).await;
         let paths = warm_paths.clone();
         // A warm-up that failed leaves cargo's requests to the ordinary path: said, not fatal.
         let verified = match tokio::task::spawn_blocking(move || warm(&s, &paths)).await {

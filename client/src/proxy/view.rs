@@ -5,7 +5,11 @@
 //! - Every check of one batch is made against one timestamp version (one multi-proof).
 //! - A name waits for its batch at most [`MAX_LINGER`] beyond the proof before it: a batch
 //!   waits for more names only when [`BURST`] or more were already queued, and only while they
-//!   keep coming ([`QUIET`]).
+//!   keep coming ([`QUIET`]). With the repositories [`FAR`] away or more, every batch waits, at
+//!   most half the proofs' round trip ([`MAX_FAR_LINGER`] at most), as a level split in two
+//!   batches costs a round trip more.
+//! - The first view is made on the verifier's thread before it takes any request, so every
+//!   check is against a refreshed timestamp (or, the repositories unreachable, the trusted one).
 //! - The view moves only forward, through the client's own refresh (root chain, signature,
 //!   expiry, rollback checks): at the start of a resolution (after `idle` without requests)
 //!   once it is older than `max_age`, or when asked because the index is ahead of it (at most
@@ -41,6 +45,13 @@ const BURST: usize = 3;
 const QUIET: Duration = Duration::from_micros(500);
 /// ... or this long after it started to wait.
 const MAX_LINGER: Duration = Duration::from_millis(5);
+/// With the repositories far away (a proof's round trip, [`Thread::round_trip`], of this or
+/// more), every batch waits for more names, a slice of the round trip: a level of cargo's
+/// resolution cut in two batches pays a whole round trip more, as the second batch is asked
+/// only once the first is proved.
+const FAR: Duration = Duration::from_millis(4);
+/// The longest wait for more names, however far the repositories are.
+const MAX_FAR_LINGER: Duration = Duration::from_millis(25);
 
 /// What is known of a file: its length and SHA-256, or that the index has none.
 pub type Candidate = Option<(u64, Digest)>;
@@ -121,17 +132,10 @@ impl Verifier {
             .collect();
         // Leaf floors are written once a second rather than after every batch (an fsync per
         // batch would cost more than the proof); roots and timestamps are written at once.
-        let mut client =
+        let client =
             Client::open_repositories(&options.state, transports)?.with_deferred_leaf_saves();
         if client.state().mode != Mode::Merkle {
             return Err(ProxyError::NotMerkle(options.state.clone()));
-        }
-        // The first view: the latest timestamp, or (offline) the one the state trusts.
-        let refreshed = client.refresh();
-        if let Err(e) = &refreshed {
-            eprintln!(
-                "tuf-verify proxy: cannot refresh the timestamp ({e}); starting from the trusted one"
-            );
         }
         let info = Arc::new(RwLock::new(view_of(&client)));
         let (tx, rx) = mpsc::channel();
@@ -141,8 +145,9 @@ impl Verifier {
             idle: options.idle,
             max_age: options.max_age,
             last_request: None,
-            last_refresh: refreshed.is_ok().then(Instant::now),
+            last_refresh: None,
             last_save: Instant::now(),
+            round_trip: Duration::ZERO,
         };
         std::thread::Builder::new()
             .name("tuf-proxy-verifier".into())
@@ -237,10 +242,27 @@ struct Thread {
     last_request: Option<Instant>,
     last_refresh: Option<Instant>,
     last_save: Instant,
+    /// How long proving a batch took lately (mostly the repository's round trip): a moving
+    /// average, from which the wait for more names is set ([`Thread::linger`]).
+    round_trip: Duration,
 }
 
 impl Thread {
+    /// How long a batch waits for more names: none to start with for one or two names nearby
+    /// (cargo over HTTP/1.1 keeps two requests in flight), `(quiet, at most)` otherwise.
+    fn linger(&self, queued: usize) -> Option<(Duration, Duration)> {
+        if self.round_trip >= FAR {
+            Some((
+                (self.round_trip / 8).clamp(QUIET, MAX_LINGER),
+                (self.round_trip / 2).clamp(MAX_LINGER, MAX_FAR_LINGER),
+            ))
+        } else {
+            (queued >= BURST).then_some((QUIET, MAX_LINGER))
+        }
+    }
+
     fn run(&mut self, rx: &mpsc::Receiver<Request>) {
+        self.first_view();
         loop {
             let first = match rx.recv_timeout(LEAF_SAVE_EVERY) {
                 Ok(r) => r,
@@ -272,10 +294,10 @@ impl Thread {
             // A burst (cargo over HTTP/2 asks for a whole level of its resolution at once, and
             // its requests reach this thread one by one as their handlers start): keep taking
             // while they keep coming, so that the level shares one multi-proof.
-            if checks.len() >= BURST {
-                let until = Instant::now() + MAX_LINGER;
+            if let Some((quiet, most)) = self.linger(checks.len()) {
+                let until = Instant::now() + most;
                 while checks.len() < MAX_BATCH {
-                    let wait = QUIET.min(until.saturating_duration_since(Instant::now()));
+                    let wait = quiet.min(until.saturating_duration_since(Instant::now()));
                     match rx.recv_timeout(wait) {
                         Ok(r) => take(r, &mut checks, &mut refreshes),
                         Err(_) => break,
@@ -291,12 +313,39 @@ impl Thread {
             if !checks.is_empty() {
                 self.maybe_move_view();
                 self.last_request = Some(Instant::now());
+                let started = Instant::now();
                 self.check(checks);
+                // A quarter of the newest: a slow outlier moves it, one fast answer does not
+                // undo a far repository.
+                self.round_trip = (self.round_trip * 3 + started.elapsed()) / 4;
             }
             if self.last_save.elapsed() >= LEAF_SAVE_EVERY {
                 self.save_leaves();
             }
         }
+    }
+
+    /// The first view: the latest timestamp, or (offline) the one the state trusts. Made here,
+    /// once the proxy listens, so that its round trips to the repositories overlap cargo's
+    /// start; requests queue behind it (this thread takes them only after).
+    fn first_view(&mut self) {
+        match self.client.refresh() {
+            Ok(r) => {
+                self.last_refresh = Some(Instant::now());
+                eprintln!(
+                    "tuf-verify proxy: verified against timestamp {}",
+                    r.timestamp_version
+                );
+            }
+            Err(e) => eprintln!(
+                "tuf-verify proxy: cannot refresh the timestamp ({e}); verifying against the trusted one, {}",
+                self.client.state().proof_version
+            ),
+        }
+        *self
+            .info
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = view_of(&self.client);
     }
 
     fn save_leaves(&mut self) {
