@@ -768,6 +768,24 @@ fn the_proxy_reads_an_https_index_on_one_http2_connection() {
         if h2 {
             assert_eq!(connections, 1, "{}", proxy.log());
             assert!(!proxy.log().contains(fell_back), "{}", proxy.log());
+            // A file altered in the index after it verified: refused on this path too, the
+            // altered bytes not served.
+            let file = s.index_dir.join(HEX);
+            let original = std::fs::read(&file).unwrap();
+            let mut altered = original.clone();
+            altered.extend_from_slice(b"{\"name\":\"hex\",\"vers\":\"99.0.0\",\"deps\":[],\"cksum\":\"00\",\"features\":{},\"yanked\":false}\n");
+            std::fs::write(&file, &altered).unwrap();
+            let r = ureq::get(&format!("{}/{HEX}", proxy.url))
+                .config()
+                .http_status_as_error(false)
+                .build()
+                .call()
+                .unwrap();
+            assert_eq!(r.status(), 503);
+            let body = r.into_body().read_to_string().unwrap();
+            assert!(body.contains(&format!("refused {HEX}")), "{body}");
+            assert!(!body.contains("99.0.0"), "{body}");
+            std::fs::write(&file, &original).unwrap();
         } else {
             assert!(connections > 1, "{connections}");
             assert!(proxy.logged(fell_back), "{}", proxy.log());

@@ -236,19 +236,40 @@ async fn handle(State(s): State<Arc<Shared>>, request: Request) -> Response {
     let proof = s.verifier.prove(&name);
     // Over HTTPS the file is read here, as a stream of the index's one HTTP/2 connection: a
     // level of cargo's resolution then costs one round trip to the index, as it does cargo
-    // directly, not one per `index::PARALLEL` files. What that cannot read is read on the
-    // blocking thread over HTTP/1.1.
+    // directly, not one per `index::PARALLEL` files. A file that verifies (or a name proved
+    // absent) is answered here too, without a blocking thread; anything else (another
+    // outcome, or a read that falls back to HTTP/1.1) goes on on one.
     let mut first = None;
+    let mut proof = Some(proof);
     if let Some(index) = s.index.multiplexed() {
         let cached = s.cache.get(&name);
         let etag = cached.as_ref().and_then(|c| c.meta.upstream_etag.clone());
         match index.get(&name, etag.as_deref()).await {
             Ok(answer) => {
-                first = Some(Read {
-                    cached,
-                    etag,
-                    answer,
-                })
+                if let Some((bytes, upstream_etag)) = served_bytes(answer, cached.as_ref(), &etag) {
+                    let candidate = candidate_of(bytes.as_deref());
+                    if let Some(pending) = proof.take() {
+                        let outcome = pending.judged(&name, candidate).await;
+                        let attempt = Attempt {
+                            cached,
+                            bytes,
+                            upstream_etag,
+                            outcome,
+                        };
+                        if matches!(
+                            attempt.outcome,
+                            Outcome::Present { .. } | Outcome::Absent { .. }
+                        ) {
+                            let served = match settle(&s, &name, attempt) {
+                                Settled::Done(served) => served,
+                                // (Not for these outcomes.)
+                                Settled::Wait(reason) => refused(&name, &reason),
+                            };
+                            return served.into_response(inm.as_deref(), head);
+                        }
+                        first = Some(attempt);
+                    }
+                }
             }
             Err(Fallback(why)) => {
                 if s.fallback_logged.set(()).is_ok() {
@@ -355,81 +376,155 @@ fn remembered(s: &Shared, name: &str) -> Option<Served> {
     }
 }
 
-/// What the index answered for a file, read before the blocking thread (over HTTP/2), with
-/// the cached entry and entity tag the read was made with.
-struct Read {
+/// One read of a file from the index, judged by a proof.
+struct Attempt {
+    /// The cached entry the read was made with (its entity tag sent).
     cached: Option<Entry>,
-    etag: Option<String>,
-    answer: Answer,
+    /// What the index serves (`None`: it has no such file), and its entity tag.
+    bytes: Option<Vec<u8>>,
+    upstream_etag: Option<String>,
+    /// What the proof says of them.
+    outcome: Outcome,
 }
 
-/// Fetches `name` from the index (unless `read` has its first answer already) and serves it once it verified against `proof` (asked by the
-/// caller against the current view); waits (within the bound) for a tree that covers the
-/// index's bytes, with a new proof each time.
-fn fetch_verified(s: &Shared, name: &str, proof: Pending, read: Option<Read>) -> Served {
-    let deadline = Instant::now() + s.wait;
-    let mut first = Some(proof);
-    let mut read = read;
-    loop {
-        // The proof travels while the file is fetched.
-        let proof = first.take().unwrap_or_else(|| s.verifier.prove(name));
-        let (cached, etag, answer) = match read.take() {
-            Some(Read {
-                cached,
-                etag,
-                answer,
-            }) => (cached, etag, Ok(answer)),
-            None => {
-                let cached = s.cache.get(name);
-                let etag = cached.as_ref().and_then(|c| c.meta.upstream_etag.clone());
-                let answer = s.index.get(name, etag.as_deref());
-                (cached, etag, answer)
-            }
-        };
-        let (bytes, upstream_etag) = match answer {
+/// Where an attempt leaves the request.
+enum Settled {
+    /// Answered.
+    Done(Served),
+    /// The index is ahead of the signed tree: move the view and try again (within the bound).
+    Wait(String),
+}
+
+/// The bytes an index answer stands for (`None`: the index has no such file) and their
+/// entity tag; `None` when the index said "unchanged" to a tag whose bytes are no longer held
+/// (read again, plainly).
+#[allow(clippy::type_complexity)]
+fn served_bytes(
+    answer: Answer,
+    cached: Option<&Entry>,
+    etag: &Option<String>,
+) -> Option<(Option<Vec<u8>>, Option<String>)> {
+    match answer {
+        Answer::Found(b, tag) => Some((Some(b), tag)),
+        Answer::Unchanged => cached.map(|c| (Some(c.bytes.clone()), etag.clone())),
+        Answer::NotFound => Some((None, None)),
+    }
+}
+
+fn candidate_of(bytes: Option<&[u8]>) -> Candidate {
+    bytes.map(|b| (b.len() as u64, tuf_merkle::hash::sha256(b)))
+}
+
+/// Reads `name` from the index (over HTTP/1.1, or HTTP/2 from a blocking thread) and judges
+/// it by `proof`; `Err` is the answer when the index cannot be read.
+fn attempt(s: &Shared, name: &str, proof: Pending) -> Result<Attempt, Served> {
+    let cached = s.cache.get(name);
+    let etag = cached.as_ref().and_then(|c| c.meta.upstream_etag.clone());
+    let unreachable = |e: String, cached: Option<Entry>| {
+        offline(s, name, cached, &format!("the index ({e})"), false)
+    };
+    let read = match s.index.get(name, etag.as_deref()) {
+        Ok(answer) => served_bytes(answer, cached.as_ref(), &etag),
+        Err(e) => return Err(unreachable(e, cached)),
+    };
+    let (bytes, upstream_etag) = match read {
+        Some(read) => read,
+        // The index said "unchanged" to a tag we no longer hold: ask plainly.
+        None => match s.index.get(name, None) {
             Ok(Answer::Found(b, tag)) => (Some(b), tag),
-            Ok(Answer::Unchanged) => match &cached {
-                Some(c) => (Some(c.bytes.clone()), etag.clone()),
-                // The index said "unchanged" to a tag we no longer hold: ask plainly.
-                None => match s.index.get(name, None) {
-                    Ok(Answer::Found(b, tag)) => (Some(b), tag),
-                    Ok(_) => (None, None),
-                    Err(e) => return offline(s, name, cached, &format!("the index ({e})"), false),
-                },
-            },
-            Ok(Answer::NotFound) => (None, None),
-            Err(e) => return offline(s, name, cached, &format!("the index ({e})"), false),
-        };
-        let candidate: Candidate = bytes
-            .as_ref()
-            .map(|b| (b.len() as u64, tuf_merkle::hash::sha256(b)));
-        match proof.judge(name, candidate) {
-            Outcome::Present { version } => {
-                let (length, sha256) = candidate.unwrap_or_default();
-                let meta = Meta {
+            Ok(_) => (None, None),
+            Err(e) => return Err(unreachable(e, cached)),
+        },
+    };
+    let outcome = proof.judge(name, candidate_of(bytes.as_deref()));
+    Ok(Attempt {
+        cached,
+        bytes,
+        upstream_etag,
+        outcome,
+    })
+}
+
+/// What `attempt` means for the request: a verified file is cached and served, a name proved
+/// absent forgotten and answered 404, a failure refused or served offline.
+fn settle(s: &Shared, name: &str, attempt: Attempt) -> Settled {
+    let Attempt {
+        cached,
+        bytes,
+        upstream_etag,
+        outcome,
+    } = attempt;
+    match outcome {
+        Outcome::Present { version } => {
+            let (length, sha256) = candidate_of(bytes.as_deref()).unwrap_or_default();
+            let entry = Entry {
+                bytes: bytes.unwrap_or_default(),
+                meta: Meta {
                     sha256,
                     length,
                     timestamp_version: version,
                     upstream_etag,
-                };
-                let entry = Entry {
-                    bytes: bytes.unwrap_or_default(),
-                    meta,
-                };
-                s.cache.put(name, &entry.bytes, &entry.meta);
-                s.verified(name, &entry);
-                return Served::File {
-                    bytes: entry.bytes,
-                    meta: entry.meta,
-                    offline: None,
-                };
+                },
+            };
+            s.cache.put(name, &entry.bytes, &entry.meta);
+            s.verified(name, &entry);
+            Settled::Done(Served::File {
+                bytes: entry.bytes,
+                meta: entry.meta,
+                offline: None,
+            })
+        }
+        Outcome::Absent { version } => {
+            s.cache.remove(name);
+            s.recent.put(name, version, Known::Absent);
+            Settled::Done(Served::Absent { version })
+        }
+        Outcome::NotCovered { reason, .. } => Settled::Wait(reason),
+        Outcome::Failed {
+            reason,
+            unreachable: true,
+        } => Settled::Done(offline(
+            s,
+            name,
+            cached,
+            &format!("the repositories ({reason})"),
+            true,
+        )),
+        Outcome::Failed { reason, .. } => {
+            eprintln!("tuf-verify proxy: refused {name}: {reason}");
+            Settled::Done(refused(name, &reason))
+        }
+    }
+}
+
+/// Serves `name` once it verified: `first` (an attempt already made) is settled, then (or
+/// without it) the file is read and judged by `proof` (asked by the caller against the current
+/// view); while the index is ahead of the signed tree, waits (within the bound) with a new view
+/// and a new proof each time.
+fn fetch_verified(
+    s: &Shared,
+    name: &str,
+    proof: Option<Pending>,
+    first: Option<Attempt>,
+) -> Served {
+    let deadline = Instant::now() + s.wait;
+    let mut proof = proof;
+    let mut first = first;
+    loop {
+        let attempt = match first.take() {
+            Some(a) => a,
+            None => {
+                // The proof travels while the file is fetched.
+                let pending = proof.take().unwrap_or_else(|| s.verifier.prove(name));
+                match attempt(s, name, pending) {
+                    Ok(a) => a,
+                    Err(served) => return served,
+                }
             }
-            Outcome::Absent { version } => {
-                s.cache.remove(name);
-                s.recent.put(name, version, Known::Absent);
-                return Served::Absent { version };
-            }
-            Outcome::NotCovered { reason, .. } => {
+        };
+        match settle(s, name, attempt) {
+            Settled::Done(served) => return served,
+            Settled::Wait(reason) => {
                 if Instant::now() >= deadline {
                     eprintln!("tuf-verify proxy: refused {name}: {reason}");
                     return refused(
@@ -445,22 +540,6 @@ fn fetch_verified(s: &Shared, name: &str, proof: Pending, read: Option<Read>) ->
                     eprintln!("tuf-verify proxy: refresh while waiting for {name}: {e}");
                 }
                 std::thread::sleep(super::view::MIN_REFRESH_GAP);
-            }
-            Outcome::Failed {
-                reason,
-                unreachable: true,
-            } => {
-                return offline(
-                    s,
-                    name,
-                    cached,
-                    &format!("the repositories ({reason})"),
-                    true,
-                );
-            }
-            Outcome::Failed { reason, .. } => {
-                eprintln!("tuf-verify proxy: refused {name}: {reason}");
-                return refused(name, &reason);
             }
         }
     }

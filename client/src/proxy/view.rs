@@ -21,8 +21,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::mpsc;
+
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
 use tuf_merkle::{Digest, LeafContents};
 
@@ -108,7 +110,7 @@ type Proved = Result<(Status, u64), (String, bool)>;
 enum Request {
     Check {
         name: String,
-        reply: mpsc::Sender<Proved>,
+        reply: oneshot::Sender<Proved>,
     },
     Refresh {
         reply: mpsc::Sender<Result<u64, String>>,
@@ -169,7 +171,7 @@ impl Verifier {
     /// Starts proving `name` against the current view; the caller fetches the file meanwhile
     /// and judges it with [`Pending::judge`] (the proof and the file travel at the same time).
     pub fn prove(&self, name: &str) -> Pending {
-        let (reply, rx) = mpsc::channel();
+        let (reply, rx) = oneshot::channel();
         let _ = self.tx.send(Request::Check {
             name: name.to_owned(),
             reply,
@@ -198,22 +200,36 @@ impl Verifier {
 }
 
 /// A proof on its way ([`Verifier::prove`]).
-pub struct Pending(mpsc::Receiver<Proved>);
+pub struct Pending(oneshot::Receiver<Proved>);
 
 impl Pending {
     /// Waits for the proof and judges `candidate` (the file of `name`, or its absence) by it.
+    /// Blocks: not for an async task (use [`Pending::judged`]).
     pub fn judge(self, name: &str, candidate: Candidate) -> Outcome {
-        match self.0.recv() {
-            Ok(Ok((status, version))) => judge(name, candidate, &status, version),
-            Ok(Err((reason, unreachable))) => Outcome::Failed {
-                reason,
-                unreachable,
-            },
-            Err(_) => Outcome::Failed {
-                reason: "the verifier stopped".into(),
-                unreachable: false,
-            },
-        }
+        outcome(name, candidate, self.0.blocking_recv())
+    }
+
+    /// [`Pending::judge`] for an async task.
+    pub async fn judged(self, name: &str, candidate: Candidate) -> Outcome {
+        outcome(name, candidate, self.0.await)
+    }
+}
+
+fn outcome(
+    name: &str,
+    candidate: Candidate,
+    proved: Result<Proved, oneshot::error::RecvError>,
+) -> Outcome {
+    match proved {
+        Ok(Ok((status, version))) => judge(name, candidate, &status, version),
+        Ok(Err((reason, unreachable))) => Outcome::Failed {
+            reason,
+            unreachable,
+        },
+        Err(_) => Outcome::Failed {
+            reason: "the verifier stopped".into(),
+            unreachable: false,
+        },
     }
 }
 
@@ -386,7 +402,7 @@ impl Thread {
         result.map(|r| r.timestamp_version)
     }
 
-    fn check(&mut self, checks: Vec<(String, mpsc::Sender<Proved>)>) {
+    fn check(&mut self, checks: Vec<(String, oneshot::Sender<Proved>)>) {
         let names: Vec<String> = checks.iter().map(|(n, _)| n.clone()).collect();
         let verified = match self.client.verify_many(&names, &BTreeMap::new()) {
             Ok(v) => v,
@@ -400,7 +416,7 @@ impl Thread {
         };
         let by_name: BTreeMap<&str, &crate::client::Verified> =
             verified.iter().map(|v| (v.name.as_str(), v)).collect();
-        for (name, reply) in &checks {
+        for (name, reply) in checks {
             let proved = match by_name.get(name.as_str()) {
                 None => Err((format!("{name}: no proof came back"), false)),
                 Some(v) => Ok((v.status.clone(), v.timestamp_version)),
