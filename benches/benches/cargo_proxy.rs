@@ -12,7 +12,7 @@
 //!    proxy, each over the same protocol: plain HTTP/1.1 (cargo keeps two requests in flight),
 //!    and HTTPS with HTTP/2 (what `https://index.crates.io/` speaks; cargo multiplexes its whole
 //!    queue on one connection; the proxy with `--tls`, its upstream the HTTPS index). Alternated,
-//!    [`RUNS`] times each, every run with an empty `CARGO_HOME` and (for the proxy) a fresh
+//!    seven times each (`CARGO_PROXY_RUNS`), every run with an empty `CARGO_HOME` and (for the proxy) a fresh
 //!    client state, cache and certificate: medians and the ratio proxy/direct per protocol; over
 //!    HTTPS also with the proxy's memory and prefetching on, with its index over plain HTTP, and
 //!    warmed with the project's `Cargo.toml` or `Cargo.lock` (`--warm`). For a proxy, cargo's run
@@ -46,7 +46,13 @@ use tuf_testkit::latency::Latency;
 use tuf_testkit::signer::Background;
 use tuf_testkit::tamper::{Action, Proxy};
 
-const RUNS: usize = 7;
+/// Runs of each way (`CARGO_PROXY_RUNS` to change).
+fn runs() -> usize {
+    std::env::var("CARGO_PROXY_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7)
+}
 
 fn deps() -> Vec<String> {
     let list = include_str!("../data/cargo-proxy-deps.txt");
@@ -227,6 +233,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+fn median_f64(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -315,8 +326,22 @@ fn ratio(label: &str, direct: &Row, proxied: &Row, from_start: bool, round_trip:
     let (d, p) = (median(direct.times.clone()), median(p.clone()));
     let r = p.as_secs_f64() / d.as_secs_f64();
     let added = ms(p) - ms(d);
+    // Each proxied run against the direct run next to it in time (the ways alternate): the
+    // median of those ratios follows the machine's drift less than the ratio of medians.
+    let paired = median_f64(
+        direct
+            .times
+            .iter()
+            .zip(if from_start {
+                &proxied.total
+            } else {
+                &proxied.times
+            })
+            .map(|(d, p)| p.as_secs_f64() / d.as_secs_f64())
+            .collect(),
+    );
     println!(
-        "  {label:<50} {r:.2}x, +{added:.1} ms   goal <= 1.10x (or one round trip, {:.0} ms): {}",
+        "  {label:<50} {r:.2}x (paired {paired:.2}x), +{added:.1} ms   goal <= 1.10x (or one round trip, {:.0} ms): {}",
         ms(round_trip),
         if r <= 1.10 || added <= ms(round_trip) {
             "met"
@@ -460,7 +485,8 @@ fn main() {
         .ok()
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
     let mut locks = Vec::new();
-    for i in 0..RUNS {
+    let runs = runs();
+    for i in 0..runs {
         for (row, r) in rows.iter_mut().enumerate() {
             if only.as_ref().is_some_and(|o| !o.contains(&row)) {
                 continue;
@@ -550,7 +576,7 @@ fn main() {
     };
     assert!(locks.iter().all(|l| strip(l) == strip(&locks[0])));
     println!(
-        "\ncold cargo generate-lockfile, {} direct dependencies, {packages} packages locked ({RUNS} runs each, alternated)",
+        "\ncold cargo generate-lockfile, {} direct dependencies, {packages} packages locked ({runs} runs each, alternated)",
         deps().len()
     );
     for r in &rows {
