@@ -34,10 +34,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,13 +44,22 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tuf_benches::report::{fmt_ms, loadavg, machine, percentile, rss_mib};
+use tuf_benches::signer_process::{ChildLog, SignerChild, SignerProcess};
 use tuf_merkle::Proof;
 use tuf_merkle::multiproof::MultiProof;
 use tuf_testkit::data::index_name;
 use tuf_testkit::http::Conn;
 use tuf_testkit::sha256_hex;
 
-const CHILD_ENV: &str = "TUF_SCALE_CHILD_CONFIG";
+/// The signer in a child process: its log (INFO, to `signer.log`) is read back for checkpoints
+/// and the hash check; a start at 10M leaves recovers for minutes.
+const SIGNER: SignerChild = SignerChild {
+    config_var: "TUF_SCALE_CHILD_CONFIG",
+    log: ChildLog::Info,
+    start_within: Duration::from_secs(1800),
+};
+/// How long a clean stop (the final checkpoint) may take.
+const STOP_WITHIN: Duration = Duration::from_secs(600);
 const ROLE: &str = "crates.io";
 const SEED: u64 = 13;
 const RATE: usize = 1_000;
@@ -59,8 +67,7 @@ const CHECKPOINT_EVERY: u64 = 10_000;
 const BULK_CHANGES: usize = 100_000;
 
 fn main() {
-    if let Ok(config) = std::env::var(CHILD_ENV) {
-        child_main(Path::new(&config));
+    if SIGNER.run_if_child() {
         return;
     }
     // The import runs in this process: its phases (`manifest read and parsed`, `leaves sorted
@@ -78,111 +85,10 @@ fn main() {
     rt.block_on(run());
 }
 
-/// The signer process: starts on the config, prints its address, stops when stdin closes.
-fn child_main(config: &Path) {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .init();
-    let config = tuf_signer::Config::load(config).expect("config");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let running = tuf_signer::start(config).await.expect("signer start");
-        println!("LISTENING {}", running.local_addr());
-        std::io::stdout().flush().unwrap();
-        let _ = tokio::task::spawn_blocking(|| {
-            let mut sink = Vec::new();
-            let _ = std::io::stdin().read_to_end(&mut sink);
-        })
-        .await;
-        running.shutdown().await;
-    });
-}
-
-struct SignerProcess {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    addr: SocketAddr,
-    started_in: Duration,
-}
-
-impl SignerProcess {
-    /// Starts the signer, its log appended to `log`; returns once it listens (after recovery
-    /// and its first round).
-    fn start(config: &Path, log: &Path) -> SignerProcess {
-        let t = Instant::now();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env(CHILD_ENV, config)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(1800));
-        let started_in = t.elapsed();
-        let addr = match line
-            .ok()
-            .and_then(|l| l.strip_prefix("LISTENING ").map(|a| a.trim().parse()))
-        {
-            Some(Ok(addr)) => addr,
-            other => panic!("the signer did not start: {other:?}"),
-        };
-        SignerProcess {
-            child,
-            stdin,
-            addr,
-            started_in,
-        }
-    }
-
-    fn rss_mib(&self) -> (f64, f64) {
-        rss_mib(self.child.id())
-    }
-
-    /// A clean stop (the final checkpoint is written); returns how long it took.
-    fn stop(mut self) -> Duration {
-        let t = Instant::now();
-        self.stdin.take();
-        let deadline = Instant::now() + Duration::from_secs(600);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return t.elapsed();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("the signer did not stop within 600 s");
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for SignerProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// A clean stop; how long it took.
+fn stop(p: SignerProcess) -> Duration {
+    p.stop(STOP_WITHIN)
+        .unwrap_or_else(|| panic!("the signer did not stop within {} s", STOP_WITHIN.as_secs()))
 }
 
 async fn get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
@@ -428,18 +334,18 @@ async fn run_size(root: &Path, n: usize, paced_secs: u64) -> Row {
 
     // 2. First start: the import rounds.
     let log = dir.join("signer.log");
-    let p = SignerProcess::start(&config_path, &log);
-    row.first_start_s = p.started_in.as_secs_f64();
+    let p = SIGNER.start(&config_path, &[], Some(&log));
+    row.first_start_s = p.started_in().as_secs_f64();
     println!(
         "  n={n}: first start (import rounds) {:.1} s, RSS {:?}",
         row.first_start_s,
         p.rss_mib()
     );
     // 3. Clean stop, start.
-    row.clean_stop_s = p.stop().as_secs_f64();
+    row.clean_stop_s = stop(p).as_secs_f64();
     row.load.push(loadavg());
-    let p = SignerProcess::start(&config_path, &log);
-    row.start_s = p.started_in.as_secs_f64();
+    let p = SIGNER.start(&config_path, &[], Some(&log));
+    row.start_s = p.started_in().as_secs_f64();
     // The start served from the base's stored tree hashes and checks them in the background
     // (both cores, seconds at 10M): wait for it, so that the latencies below are not measured
     // beside it, and report how long it took.
@@ -452,7 +358,7 @@ async fn run_size(root: &Path, n: usize, paced_secs: u64) -> Row {
         "  n={n}: start after clean stop {:.2} s, RSS {:?}",
         row.start_s, row.rss
     );
-    let addr = p.addr;
+    let addr = p.addr();
     let (status, body) = get(addr, &format!("/api/v1/{ROLE}/status")).await;
     assert_eq!(status, 200);
     let status: Value = serde_json::from_slice(&body).unwrap();
@@ -624,14 +530,14 @@ async fn run_size(root: &Path, n: usize, paced_secs: u64) -> Row {
     row.recovered_changes = lat.len();
     row.load.push(loadavg());
     p.kill9();
-    let p = SignerProcess::start(&config_path, &log);
-    row.recovery_s = p.started_in.as_secs_f64();
+    let p = SIGNER.start(&config_path, &[], Some(&log));
+    row.recovery_s = p.started_in().as_secs_f64();
     row.rss_recovered = p.rss_mib();
     println!(
         "  n={n}: recovery after kill -9 {:.2} s, RSS {:?}",
         row.recovery_s, row.rss_recovered
     );
-    p.stop();
+    stop(p);
     if std::env::var_os("TUF_SCALE_KEEP").is_none() {
         std::fs::remove_dir_all(&dir).unwrap();
     }

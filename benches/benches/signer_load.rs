@@ -21,11 +21,9 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::num::NonZeroU64;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,7 +33,8 @@ use serde_json::{Value, json};
 use tough::editor::signed::SignedRole;
 use tough::key_source::KeySource;
 use tough::schema::{KeyHolder, Metafile, Snapshot};
-use tuf_benches::report::{fmt_ms, loadavg, machine, percentile, rss_mib};
+use tuf_benches::report::{fmt_ms, loadavg, machine, percentile};
+use tuf_benches::signer_process::{ChildLog, SignerChild};
 use tuf_keys::test_support::{KeySpec, MotoKms, REGION};
 use tuf_keys::{FileKeySource, FileSigner, KeyAlgorithm, KmsSigner};
 use tuf_merkle::LeafContents;
@@ -58,11 +57,17 @@ const SMALL_DELAY_MS: u64 = 2;
 const GOAL_RATE: f64 = 5_000.0;
 const GOAL_SIGNED_SLACK_MS: f64 = 20.0;
 const GOAL_IMPORT_SECS: f64 = 10.0;
-const CHILD_ENV: &str = "TUF_SIGNER_LOAD_CHILD_CONFIG";
+/// The signer in a child process (its memory its own), silent, its stderr this process's.
+const SIGNER: SignerChild = SignerChild {
+    config_var: "TUF_SIGNER_LOAD_CHILD_CONFIG",
+    log: ChildLog::Silent,
+    start_within: Duration::from_secs(180),
+};
+/// How long a clean stop may take; after it, the signer is killed.
+const STOP_WITHIN: Duration = Duration::from_secs(60);
 
 fn main() {
-    if let Ok(config) = std::env::var(CHILD_ENV) {
-        child_main(Path::new(&config));
+    if SIGNER.run_if_child() {
         return;
     }
     // `cargo bench` passes `--bench` (and a filter); this run has nothing to filter.
@@ -72,96 +77,6 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(run());
-}
-
-/// The signer process: starts on the config, prints its address, stops when stdin closes.
-fn child_main(config: &Path) {
-    let config = tuf_signer::Config::load(config).expect("config");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let running = tuf_signer::start(config).await.expect("signer start");
-        println!("LISTENING {}", running.local_addr());
-        std::io::stdout().flush().unwrap();
-        let _ = tokio::task::spawn_blocking(|| {
-            let mut sink = Vec::new();
-            let _ = std::io::stdin().read_to_end(&mut sink);
-        })
-        .await;
-        running.shutdown().await;
-    });
-}
-
-struct SignerProcess {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    addr: SocketAddr,
-    started_in: Duration,
-}
-
-impl SignerProcess {
-    fn start(config: &Path, env: &[(&str, &str)]) -> SignerProcess {
-        let t = Instant::now();
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env(CHILD_ENV, config)
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(180));
-        let started_in = t.elapsed();
-        let mut p = SignerProcess {
-            child,
-            stdin,
-            addr: "127.0.0.1:1".parse().unwrap(),
-            started_in,
-        };
-        match line
-            .ok()
-            .and_then(|l| l.strip_prefix("LISTENING ").map(|a| a.trim().parse()))
-        {
-            Some(Ok(addr)) => p.addr = addr,
-            other => panic!("the signer did not start: {other:?}"),
-        }
-        p
-    }
-
-    /// (VmRSS, VmHWM) in MiB from /proc.
-    fn rss_mib(&self) -> (f64, f64) {
-        rss_mib(self.child.id())
-    }
-
-    fn stop(mut self) {
-        self.stdin.take();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("the signer did not stop within 60 s; killing it");
-    }
-}
-
-impl Drop for SignerProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 struct Resp {
@@ -361,21 +276,21 @@ async fn scenario(
         .batch(max_changes, delay_ms)
         .merkle_role(online_key)
         .write(&dir, &data);
-    let p = SignerProcess::start(&config, env);
+    let p = SIGNER.start(&config, env, None);
     let rss_start = p.rss_mib();
     let token = std::fs::read_to_string(data.join("dev-tokens/crates.io"))
         .unwrap()
         .trim()
         .to_owned();
     let status: Value = serde_json::from_slice(
-        &request(p.addr, "GET", "/api/v1/crates.io/status", "", b"")
+        &request(p.addr(), "GET", "/api/v1/crates.io/status", "", b"")
             .await
             .body,
     )
     .unwrap();
     assert_eq!(status["leaves"], LEAVES, "{status}");
     if let Some(sizes) = sizes {
-        merkle_sizes(p.addr, names, sizes).await;
+        merkle_sizes(p.addr(), names, sizes).await;
     }
     let mut phases = Vec::new();
     // A phase during which the sequencer wrote a checkpoint (every `checkpoint_every` changes,
@@ -391,7 +306,7 @@ async fn scenario(
     };
     for (i, wait) in ["durable", "signed"].into_iter().enumerate() {
         let ph = paced_phase(
-            p.addr,
+            p.addr(),
             &token,
             names,
             GOAL_RATE as usize,
@@ -403,7 +318,7 @@ async fn scenario(
         phases.push((mark(format!("paced {GOAL_RATE:.0}/s x 1, {wait}")), ph));
     }
     let cap = load_phase(
-        p.addr,
+        p.addr(),
         &token,
         names,
         CAPACITY_WRITERS,
@@ -419,7 +334,7 @@ async fn scenario(
     ));
     for (i, wait) in ["durable", "signed"].into_iter().enumerate() {
         let ph = load_phase(
-            p.addr,
+            p.addr(),
             &token,
             names,
             BATCH_WRITERS,
@@ -435,7 +350,7 @@ async fn scenario(
         ));
     }
     let ph = paced_phase(
-        p.addr,
+        p.addr(),
         &token,
         names,
         GOAL_RATE as usize,
@@ -449,14 +364,19 @@ async fn scenario(
         ph,
     ));
     let metrics =
-        String::from_utf8(request(p.addr, "GET", "/metrics", "", b"").await.body).unwrap();
+        String::from_utf8(request(p.addr(), "GET", "/metrics", "", b"").await.body).unwrap();
     let rounds = metric(&metrics, "tuf_signer_rounds_total");
     let changes = metric(&metrics, "tuf_signer_changes_total");
     let sign_sum = metric(&metrics, "tuf_signer_sign_seconds_sum");
     let sign_count = metric(&metrics, "tuf_signer_sign_seconds_count");
     let rss_end = p.rss_mib();
-    let start_s = p.started_in.as_secs_f64();
-    p.stop();
+    let start_s = p.started_in().as_secs_f64();
+    if p.stop(STOP_WITHIN).is_none() {
+        eprintln!(
+            "the signer did not stop within {} s; killing it",
+            STOP_WITHIN.as_secs()
+        );
+    }
     Scenario {
         key,
         delay_ms,

@@ -6,7 +6,9 @@
 //!
 //! [`index_files`] writes synthetic index files for the benchmarks that import a role, and
 //! [`report`] has what the load benchmarks print beside their numbers (machine, percentiles,
-//! a process's memory and CPU time).
+//! a process's memory and CPU time). [`signer_process`] (feature `signer-process`, on for the
+//! benches) runs the signer in a child process of the benchmark's own executable: its start,
+//! clean stop, `kill -9` and memory.
 //!
 //! The rs_merkle baseline lives here too: [`Rfc6962`] is an `rs_merkle::Hasher` with RFC 6962
 //! domain separation (leaf `H(0x00 || data)`, node `H(0x01 || l || r)`), the same hash costs per
@@ -16,6 +18,8 @@
 
 pub mod index_files;
 pub mod report;
+#[cfg(feature = "signer-process")]
+pub mod signer_process;
 
 use rand::rngs::StdRng;
 use rand::seq::index;
