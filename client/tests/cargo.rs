@@ -791,4 +791,43 @@ fn the_proxy_reads_an_https_index_on_one_http2_connection() {
             assert!(proxy.logged(fell_back), "{}", proxy.log());
         }
     }
+    // Warmed with the lockfile over HTTP/2: every file on the one connection, then cargo's
+    // resolution answered from memory (no more reads of the index).
+    let index = StaticIndex::start_tls(&s.index_dir);
+    let ca = s.tmp.path().join("index-ca-warm.pem");
+    std::fs::write(&ca, index.ca_pem.as_ref().unwrap()).unwrap();
+    let lockfile = s.tmp.path().join("Cargo.lock");
+    std::fs::write(&lockfile, &direct).unwrap();
+    let (ca_arg, lock_arg) = (ca.display().to_string(), lockfile.display().to_string());
+    let proxy = VerifyingProxy::start_with_args(
+        &s,
+        &s.tmp.path().join("state-warm"),
+        &format!("https://{}", index.addr),
+        "1",
+        &s.signer.url(),
+        "60",
+        &["--ca-bundle", &ca_arg, "--warm", &lock_arg],
+    );
+    let n = DEPENDENCIES.len() + 1;
+    assert!(
+        proxy
+            .log()
+            .contains(&format!("warmed {n} of {n} index files")),
+        "{}",
+        proxy.log()
+    );
+    let (ok, err, through) = generate_lockfile(&proj, &s.tmp.path().join("home-warm"), &proxy.url);
+    assert!(
+        ok,
+        "{err}
+{}",
+        proxy.log()
+    );
+    assert_eq!(through, direct);
+    assert_eq!(
+        index.connections.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "{}",
+        proxy.log()
+    );
 }

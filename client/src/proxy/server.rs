@@ -102,11 +102,15 @@ pub async fn serve(
         let _ = tokio::task::spawn_blocking(move || v.verifier.refresh()).await;
         let paths = warm_paths.clone();
         // A warm-up that failed leaves cargo's requests to the ordinary path: said, not fatal.
-        let verified = match tokio::task::spawn_blocking(move || warm(&s, &paths)).await {
-            Ok(n) => n,
-            Err(e) => {
-                eprintln!("tuf-verify proxy: warming stopped: {e}");
-                0
+        let verified = if shared.index.multiplexed().is_some() {
+            warm_multiplexed(&s, &paths).await
+        } else {
+            match tokio::task::spawn_blocking(move || warm(&s, &paths)).await {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("tuf-verify proxy: warming stopped: {e}");
+                    0
+                }
             }
         };
         eprintln!(
@@ -590,21 +594,31 @@ fn warm(s: &Shared, paths: &[String]) -> usize {
 fn verify_ahead(s: &Shared, name: &str, view: u64, proof: Pending, dependencies: bool) -> bool {
     let cached = s.cache.get(name);
     let etag = cached.as_ref().and_then(|c| c.meta.upstream_etag.clone());
-    let (bytes, upstream_etag) = match s.index.get(name, etag.as_deref()) {
-        Ok(Answer::Found(b, tag)) => (Some(b), tag),
-        Ok(Answer::Unchanged) => match cached {
-            Some(c) => (Some(c.bytes), etag),
-            None => return false,
-        },
-        Ok(Answer::NotFound) => (None, None),
+    let read = match s.index.get(name, etag.as_deref()) {
+        Ok(answer) => served_bytes(answer, cached.as_ref(), &etag),
         Err(_) => return false,
     };
-    let candidate: Candidate = bytes
-        .as_ref()
-        .map(|b| (b.len() as u64, tuf_merkle::hash::sha256(b)));
-    match proof.judge(name, candidate) {
+    let Some((bytes, upstream_etag)) = read else {
+        return false;
+    };
+    let outcome = proof.judge(name, candidate_of(bytes.as_deref()));
+    keep_ahead(s, name, view, bytes, upstream_etag, outcome, dependencies)
+}
+
+/// Keeps what was verified ahead of cargo's request if it verified against `view`: cached and
+/// remembered (with `dependencies`, theirs queued too). Whether it did.
+fn keep_ahead(
+    s: &Shared,
+    name: &str,
+    view: u64,
+    bytes: Option<Vec<u8>>,
+    upstream_etag: Option<String>,
+    outcome: Outcome,
+    dependencies: bool,
+) -> bool {
+    match outcome {
         Outcome::Present { version } if version == view => {
-            let (length, sha256) = candidate.unwrap_or_default();
+            let (length, sha256) = candidate_of(bytes.as_deref()).unwrap_or_default();
             let entry = Entry {
                 bytes: bytes.unwrap_or_default(),
                 meta: Meta {
@@ -628,6 +642,50 @@ fn verify_ahead(s: &Shared, name: &str, view: u64, proof: Pending, dependencies:
         }
         _ => false,
     }
+}
+
+/// [`warm`] over the index's HTTP/2 connection: every proof asked first (one multi-proof),
+/// then every file at once, each a stream of the connection (a far index costs the warm-up one
+/// round trip, not one per [`super::index::PARALLEL`] files). A file that cannot be read so is
+/// read over HTTP/1.1.
+async fn warm_multiplexed(s: &Arc<Shared>, paths: &[String]) -> usize {
+    let view = s.verifier.info().version;
+    let proofs: Vec<(String, Pending)> = paths
+        .iter()
+        .map(|p| (p.clone(), s.verifier.prove(p)))
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, proof) in proofs {
+        let s = s.clone();
+        tasks.spawn(async move {
+            let Some(index) = s.index.multiplexed() else {
+                return false;
+            };
+            let cached = s.cache.get(&name);
+            let etag = cached.as_ref().and_then(|c| c.meta.upstream_etag.clone());
+            match index.get(&name, etag.as_deref()).await {
+                Ok(answer) => {
+                    let Some((bytes, tag)) = served_bytes(answer, cached.as_ref(), &etag) else {
+                        return false;
+                    };
+                    let outcome = proof.judged(&name, candidate_of(bytes.as_deref())).await;
+                    keep_ahead(&s, &name, view, bytes, tag, outcome, false)
+                }
+                Err(_) => {
+                    tokio::task::spawn_blocking(move || verify_ahead(&s, &name, view, proof, false))
+                        .await
+                        .unwrap_or(false)
+                }
+            }
+        });
+    }
+    let mut verified = 0;
+    while let Some(done) = tasks.join_next().await {
+        if done.unwrap_or(false) {
+            verified += 1;
+        }
+    }
+    verified
 }
 
 /// Something could not be reached. With the index down but the repositories up, what the cache
