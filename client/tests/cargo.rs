@@ -786,6 +786,33 @@ fn the_proxy_reads_an_https_index_on_one_http2_connection() {
             assert!(body.contains(&format!("refused {HEX}")), "{body}");
             assert!(!body.contains("99.0.0"), "{body}");
             std::fs::write(&file, &original).unwrap();
+            // A hostile index: files larger than the proxy reads (16 MiB), on either protocol.
+            // Their bytes are never served: a name the signed tree does not hold is proved
+            // absent (404); one it holds is served from its verified copy, saying the index
+            // could not be read.
+            let big = s.index_dir.join("3/b/big");
+            std::fs::create_dir_all(big.parent().unwrap()).unwrap();
+            std::fs::write(&big, vec![b'x'; 17 << 20]).unwrap();
+            let get = |path: &str| {
+                ureq::get(&format!("{}/{path}", proxy.url))
+                    .config()
+                    .http_status_as_error(false)
+                    .build()
+                    .call()
+                    .unwrap()
+            };
+            let r = get("3/b/big");
+            assert_eq!(r.status(), 404);
+            let body = r.into_body().read_to_string().unwrap();
+            assert!(body.contains("proved absent"), "{body}");
+            std::fs::write(&file, vec![b'x'; 17 << 20]).unwrap();
+            let r = get(HEX);
+            assert_eq!(r.status(), 200);
+            let why = r.headers().get("x-tuf-offline").unwrap().to_str().unwrap();
+            assert!(why.contains("the index"), "{why}");
+            assert_eq!(r.into_body().read_to_vec().unwrap(), original);
+            std::fs::write(&file, &original).unwrap();
+            std::fs::remove_file(&big).unwrap();
         } else {
             assert!(connections > 1, "{connections}");
             assert!(proxy.logged(fell_back), "{}", proxy.log());
