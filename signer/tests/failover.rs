@@ -402,7 +402,13 @@ fn kill_9_of_the_leader_fails_over_without_a_fork_or_a_lost_write() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let Some((s3, proxy, mut cluster, _dir)) = setup("kill_9_of_the_leader", spec(3)) else {
+    // Checkpoints every 40 changes: each new leader recovers from a chain of bucket checkpoints
+    // (a base and deltas, some written by the leader just killed) and the log after it.
+    let checkpointing = ClusterSpec {
+        role: vec!["checkpoint_every = 40".to_owned()],
+        ..spec(3)
+    };
+    let Some((s3, proxy, mut cluster, _dir)) = setup("kill_9_of_the_leader", checkpointing) else {
         return;
     };
     let lease = cluster.lease();
@@ -469,6 +475,17 @@ fn kill_9_of_the_leader_fails_over_without_a_fork_or_a_lost_write() {
         tally.refused
     );
     final_checks(&s3, &proxy, &cluster, &tally.acked, &seen);
+    let checkpoints = s3.list(&format!("{PREFIX}/state/{MERKLE}/checkpoints/"));
+    let count = |suffix: &str| checkpoints.iter().filter(|k| k.ends_with(suffix)).count();
+    eprintln!(
+        "bucket checkpoints: {} bases, {} deltas",
+        count(".bin"),
+        count(".delta")
+    );
+    assert!(
+        count(".bin") >= 1 && count(".delta") >= 1,
+        "the failovers did not run over checkpoints in the bucket: {checkpoints:?}"
+    );
 }
 
 /// A request written to a socket before the server reads it; the answer comes when it does.
