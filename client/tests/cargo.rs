@@ -227,13 +227,33 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-#[test]
-fn cargo_resolves_through_the_proxy_as_it_does_directly() {
-    let Some(s) = setup() else { return };
+/// The test project, and its lockfile resolved directly against the index (no proxy).
+fn project_resolved_directly(s: &Setup) -> (PathBuf, String) {
     let proj = project(&s.tmp.path().join("proj"));
     let (ok, err, direct) =
         generate_lockfile(&proj, &s.tmp.path().join("home-direct"), &s.index.url());
     assert!(ok, "{err}");
+    (proj, direct)
+}
+
+/// `GET url` (with `headers`), whatever its status.
+fn get_any(url: &str, headers: &[(&str, &str)]) -> ureq::http::Response<ureq::Body> {
+    let mut request = ureq::get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap()
+}
+
+#[test]
+fn cargo_resolves_through_the_proxy_as_it_does_directly() {
+    let Some(s) = setup() else { return };
+    let (proj, direct) = project_resolved_directly(&s);
     let proxy = VerifyingProxy::start(&s, &s.tmp.path().join("state"), &s.index.url(), "5");
     let (ok, err, through) = generate_lockfile(&proj, &s.tmp.path().join("home-proxy"), &proxy.url);
     assert!(ok, "{err}\n{}", proxy.log());
@@ -264,29 +284,16 @@ fn cargo_resolves_through_the_proxy_as_it_does_directly() {
         .unwrap()
         .to_owned();
     assert!(r.headers().get("x-tuf-timestamp-version").is_some());
-    let r = ureq::get(&format!("{}/{HEX}", proxy.url))
-        .header("if-none-match", &etag)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .unwrap();
+    let r = get_any(
+        &format!("{}/{HEX}", proxy.url),
+        &[("if-none-match", etag.as_str())],
+    );
     assert_eq!(r.status(), 304);
     // A name the index does not have: 404, after a proof of absence.
-    let r = ureq::get(&format!("{}/no/th/nothere", proxy.url))
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .unwrap();
+    let r = get_any(&format!("{}/no/th/nothere", proxy.url), &[]);
     assert_eq!(r.status(), 404);
     // Paths that are no index file are refused before anything is asked.
-    let r = ureq::get(&format!("{}/..%2Fx", proxy.url))
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .unwrap();
+    let r = get_any(&format!("{}/..%2Fx", proxy.url), &[]);
     assert_eq!(r.status(), 400);
 }
 
@@ -296,10 +303,7 @@ fn cargo_resolves_through_the_proxy_as_it_does_directly() {
 #[test]
 fn cargo_resolves_through_the_proxy_over_https_with_http2() {
     let Some(s) = setup() else { return };
-    let proj = project(&s.tmp.path().join("proj"));
-    let (ok, err, direct) =
-        generate_lockfile(&proj, &s.tmp.path().join("home-direct"), &s.index.url());
-    assert!(ok, "{err}");
+    let (proj, direct) = project_resolved_directly(&s);
     let evil = Proxy::start(s.index.addr);
     let state = s.tmp.path().join("state");
     let proxy = VerifyingProxy::start_with_args(
@@ -389,10 +393,7 @@ fn cargo_resolves_through_the_proxy_over_https_with_http2() {
 #[test]
 fn a_proxy_warmed_with_the_lockfile_answers_cargo_from_memory() {
     let Some(s) = setup() else { return };
-    let proj = project(&s.tmp.path().join("proj"));
-    let (ok, err, direct) =
-        generate_lockfile(&proj, &s.tmp.path().join("home-direct"), &s.index.url());
-    assert!(ok, "{err}");
+    let (proj, direct) = project_resolved_directly(&s);
     let lockfile = s.tmp.path().join("Cargo.lock");
     std::fs::write(&lockfile, &direct).unwrap();
     let counting = Proxy::start(s.index.addr);
@@ -680,12 +681,7 @@ fn offline_the_proxy_serves_verified_copies_and_says_so() {
         why.contains("the index and the repositories unreachable"),
         "{why}"
     );
-    let r = ureq::get(&format!("{}/se/rd/serde_json", proxy.url))
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .unwrap();
+    let r = get_any(&format!("{}/se/rd/serde_json", proxy.url), &[]);
     assert_eq!(r.status(), 503);
     let body = r.into_body().read_to_string().unwrap();
     assert!(
@@ -738,10 +734,7 @@ fn a_clean_stop_keeps_every_verified_file_for_the_next_start() {
 #[test]
 fn the_proxy_reads_an_https_index_on_one_http2_connection() {
     let Some(s) = setup() else { return };
-    let proj = project(&s.tmp.path().join("proj"));
-    let (ok, err, direct) =
-        generate_lockfile(&proj, &s.tmp.path().join("home-direct"), &s.index.url());
-    assert!(ok, "{err}");
+    let (proj, direct) = project_resolved_directly(&s);
     let alpn_h2: &[&[u8]] = &[b"h2", b"http/1.1"];
     let alpn_h1: &[&[u8]] = &[b"http/1.1"];
     for (i, (alpn, h2)) in [(alpn_h2, true), (alpn_h1, false)].into_iter().enumerate() {
@@ -775,12 +768,7 @@ fn the_proxy_reads_an_https_index_on_one_http2_connection() {
             let mut altered = original.clone();
             altered.extend_from_slice(b"{\"name\":\"hex\",\"vers\":\"99.0.0\",\"deps\":[],\"cksum\":\"00\",\"features\":{},\"yanked\":false}\n");
             std::fs::write(&file, &altered).unwrap();
-            let r = ureq::get(&format!("{}/{HEX}", proxy.url))
-                .config()
-                .http_status_as_error(false)
-                .build()
-                .call()
-                .unwrap();
+            let r = get_any(&format!("{}/{HEX}", proxy.url), &[]);
             assert_eq!(r.status(), 503);
             let body = r.into_body().read_to_string().unwrap();
             assert!(body.contains(&format!("refused {HEX}")), "{body}");
@@ -793,14 +781,7 @@ fn the_proxy_reads_an_https_index_on_one_http2_connection() {
             let big = s.index_dir.join("3/b/big");
             std::fs::create_dir_all(big.parent().unwrap()).unwrap();
             std::fs::write(&big, vec![b'x'; 17 << 20]).unwrap();
-            let get = |path: &str| {
-                ureq::get(&format!("{}/{path}", proxy.url))
-                    .config()
-                    .http_status_as_error(false)
-                    .build()
-                    .call()
-                    .unwrap()
-            };
+            let get = |path: &str| get_any(&format!("{}/{path}", proxy.url), &[]);
             let r = get("3/b/big");
             assert_eq!(r.status(), 404);
             let body = r.into_body().read_to_string().unwrap();
