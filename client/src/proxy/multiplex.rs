@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::sync::Mutex;
@@ -31,6 +31,12 @@ use crate::transport::HttpOptions;
 /// After a failed connection, reads go over HTTP/1.1 for this long before HTTP/2 is tried
 /// again.
 const RETRY_CONNECT_AFTER: Duration = Duration::from_secs(5);
+/// The most bytes the reads in flight on the connection hold at once, in KiB. Every file of a
+/// wave is read at once (300 and more), and an index may answer each with up to
+/// [`MAX_INDEX_FILE`]: a read that would pass this budget falls back to HTTP/1.1, whose
+/// [`super::index::PARALLEL`] reads bound the memory as before. Real index files are a few KiB
+/// (the largest of crates.io's about 1 MiB), so a wave of them stays well within it.
+pub const READ_BUDGET_KIB: u32 = 64 * 1024;
 
 /// This read is for the HTTP/1.1 transport (the reason, for the log).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +52,8 @@ pub struct Multiplexed {
     tls: tokio_rustls::TlsConnector,
     timeout: Duration,
     connection: Mutex<Connection>,
+    /// [`READ_BUDGET_KIB`] permits, one per KiB a read in flight holds.
+    budget: tokio::sync::Semaphore,
 }
 
 enum Connection {
@@ -104,6 +112,7 @@ impl Multiplexed {
             tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
             timeout: options.timeout,
             connection: Mutex::new(Connection::None),
+            budget: tokio::sync::Semaphore::new(READ_BUDGET_KIB as usize),
         })
     }
 
@@ -149,12 +158,8 @@ impl Multiplexed {
             .map(str::to_owned);
         match status {
             200 => {
-                let limit = usize::try_from(MAX_INDEX_FILE).unwrap_or(usize::MAX);
-                let body = Limited::new(response.into_body(), limit)
-                    .collect()
-                    .await
-                    .map_err(|e| Fallback(format!("HTTP/2 body: {e}")))?;
-                Ok(Answer::Found(body.to_bytes().to_vec(), tag))
+                let body = read_body(response.into_body(), &self.budget).await?;
+                Ok(Answer::Found(body, tag))
             }
             304 => Ok(Answer::Unchanged),
             404 | 410 | 451 => Ok(Answer::NotFound),
@@ -216,5 +221,67 @@ impl Multiplexed {
             let _ = connection.await;
         });
         Ok(sender)
+    }
+}
+
+/// Reads a body of at most [`MAX_INDEX_FILE`] bytes, holding a permit of `budget` per KiB read
+/// until it returns; a body that would pass either bound is [`Fallback`] (never waited for: reads
+/// that each hold part of the budget and wait for more would wait for ever).
+async fn read_body<B>(mut body: B, budget: &tokio::sync::Semaphore) -> Result<Vec<u8>, Fallback>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let limit = usize::try_from(MAX_INDEX_FILE).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    let mut held: Option<tokio::sync::SemaphorePermit<'_>> = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Fallback(format!("HTTP/2 body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if out.len() + data.len() > limit {
+            return Err(Fallback(format!(
+                "HTTP/2 body: larger than {MAX_INDEX_FILE} bytes"
+            )));
+        }
+        let kib = u32::try_from(data.len().div_ceil(1024)).unwrap_or(u32::MAX);
+        let permit = budget.try_acquire_many(kib).map_err(|_| {
+            Fallback(format!(
+                "the reads in flight hold the {READ_BUDGET_KIB} KiB budget for HTTP/2 bodies"
+            ))
+        })?;
+        match &mut held {
+            Some(h) => h.merge(permit),
+            None => held = Some(permit),
+        }
+        out.extend_from_slice(&data);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use http_body_util::Full;
+
+    #[tokio::test]
+    async fn a_body_is_read_within_the_size_and_the_budget() {
+        let budget = tokio::sync::Semaphore::new(8);
+        let small = Full::new(Bytes::from(vec![b'x'; 5000]));
+        assert_eq!(read_body(small, &budget).await.unwrap().len(), 5000);
+        // The permits are given back once the read is done.
+        assert_eq!(budget.available_permits(), 8);
+        // More than the budget leaves (8 KiB): not read here.
+        let large = Full::new(Bytes::from(vec![b'x'; 9 * 1024]));
+        let Fallback(why) = read_body(large, &budget).await.unwrap_err();
+        assert!(why.contains("budget"), "{why}");
+        assert_eq!(budget.available_permits(), 8);
+        // Past the largest index file, whatever the budget.
+        let roomy = tokio::sync::Semaphore::new(READ_BUDGET_KIB as usize);
+        let oversized = Full::new(Bytes::from(vec![0u8; MAX_INDEX_FILE as usize + 1]));
+        let Fallback(why) = read_body(oversized, &roomy).await.unwrap_err();
+        assert!(why.contains("larger than"), "{why}");
     }
 }
