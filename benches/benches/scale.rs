@@ -37,18 +37,17 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+use tuf_benches::open_loop::{Paced, paced_puts};
 use tuf_benches::report::{fmt_ms, loadavg, machine, percentile, rss_mib};
 use tuf_benches::signer_process::{ChildLog, SignerChild, SignerProcess};
 use tuf_merkle::Proof;
 use tuf_merkle::multiproof::MultiProof;
 use tuf_testkit::data::index_name;
-use tuf_testkit::http::Conn;
 use tuf_testkit::sha256_hex;
 
 /// The signer in a child process: its log (INFO, to `signer.log`) is read back for checkpoints
@@ -135,8 +134,8 @@ fn batch_body(names: &[String], salt: u64) -> Vec<u8> {
     json!({ "changes": changes }).to_string().into_bytes()
 }
 
-/// Open loop: `rate` single-change PUTs per second for `secs`, each on its own task, from a
-/// keep-alive pool; returns the sorted latencies in ms.
+/// Open loop: [`RATE`] single-change PUTs per second for `secs` to random names of the `n`
+/// imported ones; the sorted latencies in ms.
 async fn paced(
     addr: SocketAddr,
     auth: &str,
@@ -145,48 +144,16 @@ async fn paced(
     wait: &'static str,
     salt: u64,
 ) -> Vec<f64> {
-    let auth = Arc::new(auth.to_owned());
-    let mut interval = tokio::time::interval(Duration::from_millis(1));
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut rng = StdRng::seed_from_u64(SEED ^ salt);
-    let pool: Arc<Mutex<Vec<Conn>>> = Arc::default();
-    let mut tasks = Vec::with_capacity(RATE * secs as usize);
-    for tick in 0..secs as usize * 1000 {
-        interval.tick().await;
-        let count = (tick + 1) * RATE / 1000 - tick * RATE / 1000;
-        for k in 0..count {
-            let name = index_name(rng.random_range(0..n));
-            let body = json!({ "sha256": sha256_hex(format!("{salt} {tick} {k}").as_bytes()), "length": tick + 1 }).to_string();
-            let (auth, pool) = (auth.clone(), pool.clone());
-            tasks.push(tokio::spawn(async move {
-                let path = format!("/api/v1/{ROLE}/targets/{name}?wait={wait}");
-                let t = Instant::now();
-                let idle = pool.lock().unwrap().pop();
-                let mut conn = match idle {
-                    Some(c) => c,
-                    None => Conn::open(addr).await.expect("connect"),
-                };
-                let headers = [
-                    ("Content-Type", "application/json"),
-                    ("Authorization", auth.as_str()),
-                ];
-                let r = conn
-                    .send("PUT", &path, &headers, body.as_bytes())
-                    .await
-                    .expect("request");
-                let ms = t.elapsed().as_secs_f64() * 1e3;
-                pool.lock().unwrap().push(conn);
-                assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-                ms
-            }));
-        }
-    }
-    let mut lat = Vec::with_capacity(tasks.len());
-    for t in tasks {
-        lat.push(t.await.unwrap());
-    }
-    lat.sort_by(f64::total_cmp);
-    lat
+    let load = Paced {
+        addr,
+        auth,
+        rate: RATE,
+        secs,
+        wait,
+        seed: SEED ^ salt,
+        salt,
+    };
+    paced_puts(load, |rng| index_name(rng.random_range(0..n))).await
 }
 
 /// One `checkpoint written` line of the signer's log.

@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 use tough::editor::signed::SignedRole;
 use tough::key_source::KeySource;
 use tough::schema::{KeyHolder, Metafile, Snapshot};
+use tuf_benches::open_loop::{Paced, paced_puts};
 use tuf_benches::report::{fmt_ms, loadavg, machine, percentile};
 use tuf_benches::signer_process::{ChildLog, SignerChild};
 use tuf_keys::test_support::{KeySpec, MotoKms, REGION};
@@ -181,8 +182,7 @@ async fn load_phase(
     Phase { rate, lat_ms }
 }
 
-/// Open loop: `rate` single-change requests per second (a burst every millisecond), each on its
-/// own task, whether or not earlier ones have been answered.
+/// Open loop: `rate` single-change requests per second to random names of `names`, for `secs`.
 async fn paced_phase(
     addr: SocketAddr,
     token: &str,
@@ -193,45 +193,18 @@ async fn paced_phase(
     salt: usize,
 ) -> Phase {
     let started = Instant::now();
-    let auth = Arc::new(format!("Bearer {token}"));
-    let mut interval = tokio::time::interval(Duration::from_millis(1));
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut rng = StdRng::seed_from_u64(SEED ^ salt as u64);
-    let mut tasks = Vec::with_capacity(rate * secs as usize);
-    let pool: Arc<Mutex<Vec<Conn>>> = Arc::default();
-    for tick in 0..secs as usize * 1000 {
-        interval.tick().await;
-        // Spread `rate` over 1,000 ticks exactly.
-        let n = (tick + 1) * rate / 1000 - tick * rate / 1000;
-        for k in 0..n {
-            let name = names[rng.random_range(0..names.len())].clone();
-            let body = json!({ "sha256": sha256_hex(format!("{salt} {tick} {k}").as_bytes()), "length": tick + 1 }).to_string();
-            let (auth, pool) = (auth.clone(), pool.clone());
-            tasks.push(tokio::spawn(async move {
-                let path = format!("/api/v1/crates.io/targets/{name}?wait={wait}");
-                let t = Instant::now();
-                let idle = pool.lock().unwrap().pop();
-                let mut conn = match idle {
-                    Some(c) => c,
-                    None => Conn::open(addr).await.expect("connect"),
-                };
-                let r = conn
-                    .send("PUT", &path, &json_auth(&auth), body.as_bytes())
-                    .await
-                    .expect("request");
-                let elapsed = t.elapsed();
-                pool.lock().unwrap().push(conn);
-                assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-                elapsed.as_secs_f64() * 1e3
-            }));
-        }
-    }
-    let mut lat_ms = Vec::with_capacity(tasks.len());
-    for t in tasks {
-        lat_ms.push(t.await.unwrap());
-    }
+    let auth = format!("Bearer {token}");
+    let load = Paced {
+        addr,
+        auth: &auth,
+        rate,
+        secs,
+        wait,
+        seed: SEED ^ salt as u64,
+        salt: salt as u64,
+    };
+    let lat_ms = paced_puts(load, |rng| names[rng.random_range(0..names.len())].clone()).await;
     let rate = lat_ms.len() as f64 / started.elapsed().as_secs_f64();
-    lat_ms.sort_by(f64::total_cmp);
     Phase { rate, lat_ms }
 }
 

@@ -8,7 +8,8 @@
 //! [`report`] has what the load benchmarks print beside their numbers (machine, percentiles,
 //! a process's memory and CPU time). [`signer_process`] (feature `signer-process`, on for the
 //! benches) runs the signer in a child process of the benchmark's own executable: its start,
-//! clean stop, `kill -9` and memory.
+//! clean stop, `kill -9` and memory; [`open_loop`] (the same feature) sends it writes at a fixed
+//! rate.
 //!
 //! The rs_merkle baseline lives here too: [`Rfc6962`] is an `rs_merkle::Hasher` with RFC 6962
 //! domain separation (leaf `H(0x00 || data)`, node `H(0x01 || l || r)`), the same hash costs per
@@ -17,6 +18,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod index_files;
+#[cfg(feature = "signer-process")]
+pub mod open_loop;
 pub mod report;
 #[cfg(feature = "signer-process")]
 pub mod signer_process;
