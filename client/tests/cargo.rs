@@ -227,6 +227,16 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// A lockfile without its `source = ` lines: a lockfile names the registry it was resolved
+/// from; the packages, versions and checksums are what must agree.
+fn without_sources(lockfile: &str) -> String {
+    lockfile
+        .lines()
+        .filter(|l| !l.starts_with("source = "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The test project, and its lockfile resolved directly against the index (no proxy).
 fn project_resolved_directly(s: &Setup) -> (PathBuf, String) {
     let proj = project(&s.tmp.path().join("proj"));
@@ -259,13 +269,7 @@ fn cargo_resolves_through_the_proxy_as_it_does_directly() {
     assert!(ok, "{err}\n{}", proxy.log());
     // The lockfile names the source it was resolved from; the packages, versions and
     // checksums are the same.
-    let strip = |l: &str| {
-        l.lines()
-            .filter(|l| !l.starts_with("source = "))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    assert_eq!(strip(&direct), strip(&through));
+    assert_eq!(without_sources(&direct), without_sources(&through));
     assert_eq!(
         through.matches("[[package]]").count(),
         DEPENDENCIES.len() + 1
@@ -342,13 +346,7 @@ fn cargo_resolves_through_the_proxy_over_https_with_http2() {
         &debug,
     );
     assert!(ok, "{err}\n{}", proxy.log());
-    let strip = |l: &str| {
-        l.lines()
-            .filter(|l| !l.starts_with("source = "))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    assert_eq!(strip(&direct), strip(&through));
+    assert_eq!(without_sources(&direct), without_sources(&through));
     let h2 = err.matches("HTTP/2 200").count();
     assert!(h2 > DEPENDENCIES.len(), "{h2} answers over HTTP/2:\n{err}");
     assert!(!err.contains("HTTP/1.1 200"), "{err}");
@@ -434,13 +432,7 @@ fn a_proxy_warmed_with_the_lockfile_answers_cargo_from_memory() {
     let (ok, err, through) =
         generate_lockfile_with(&proj, &s.tmp.path().join("home"), &proxy.url, &trust, &[]);
     assert!(ok, "{err}\n{}", proxy.log());
-    let strip = |l: &str| {
-        l.lines()
-            .filter(|l| !l.starts_with("source = "))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    assert_eq!(strip(&direct), strip(&through));
+    assert_eq!(without_sources(&direct), without_sources(&through));
     // No warmed file was asked of the index again. cargo may still ask for files the lockfile
     // does not name (utf8_iter 1.1.0 depends on utf_types, which the sample does not have: the
     // resolver asks, gets a proven 404 and settles on 1.0.4): those take the full path.

@@ -419,6 +419,20 @@ fn candidate_of(bytes: Option<&[u8]>) -> Candidate {
     bytes.map(|b| (b.len() as u64, tuf_merkle::hash::sha256(b)))
 }
 
+/// The entry of bytes that verified as the leaf at timestamp `version`.
+fn verified_entry(bytes: Option<Vec<u8>>, upstream_etag: Option<String>, version: u64) -> Entry {
+    let (length, sha256) = candidate_of(bytes.as_deref()).unwrap_or_default();
+    Entry {
+        bytes: bytes.unwrap_or_default(),
+        meta: Meta {
+            sha256,
+            length,
+            timestamp_version: version,
+            upstream_etag,
+        },
+    }
+}
+
 /// Reads `name` from the index (over HTTP/1.1, or HTTP/2 from a blocking thread) and judges
 /// it by `proof`; `Err` is the answer when the index cannot be read.
 fn attempt(s: &Shared, name: &str, proof: Pending) -> Result<Attempt, Served> {
@@ -460,16 +474,7 @@ fn settle(s: &Shared, name: &str, attempt: Attempt) -> Settled {
     } = attempt;
     match outcome {
         Outcome::Present { version } => {
-            let (length, sha256) = candidate_of(bytes.as_deref()).unwrap_or_default();
-            let entry = Entry {
-                bytes: bytes.unwrap_or_default(),
-                meta: Meta {
-                    sha256,
-                    length,
-                    timestamp_version: version,
-                    upstream_etag,
-                },
-            };
+            let entry = verified_entry(bytes, upstream_etag, version);
             s.cache.put(name, &entry.bytes, &entry.meta);
             s.verified(name, &entry);
             Settled::Done(Served::File {
@@ -508,12 +513,10 @@ fn settle(s: &Shared, name: &str, attempt: Attempt) -> Settled {
 fn fetch_verified(
     s: &Shared,
     name: &str,
-    proof: Option<Pending>,
-    first: Option<Attempt>,
+    mut proof: Option<Pending>,
+    mut first: Option<Attempt>,
 ) -> Served {
     let deadline = Instant::now() + s.wait;
-    let mut proof = proof;
-    let mut first = first;
     loop {
         let attempt = match first.take() {
             Some(a) => a,
@@ -618,16 +621,7 @@ fn keep_ahead(
 ) -> bool {
     match outcome {
         Outcome::Present { version } if version == view => {
-            let (length, sha256) = candidate_of(bytes.as_deref()).unwrap_or_default();
-            let entry = Entry {
-                bytes: bytes.unwrap_or_default(),
-                meta: Meta {
-                    sha256,
-                    length,
-                    timestamp_version: version,
-                    upstream_etag,
-                },
-            };
+            let entry = verified_entry(bytes, upstream_etag, version);
             s.cache.put(name, &entry.bytes, &entry.meta);
             if dependencies {
                 s.verified(name, &entry);

@@ -479,6 +479,20 @@ mod tests {
     use tuf_keys::test_support::MotoKms;
     use tuf_merkle::{LeafContents, key_of};
 
+    /// This node holding the role's lease in `b` (node `a`).
+    async fn leader(b: &Bucket) -> crate::lease::Taken {
+        Lease::new(
+            b.clone(),
+            "a".into(),
+            "http://a".into(),
+            Duration::from_secs(60),
+        )
+        .try_take()
+        .await
+        .unwrap()
+        .unwrap()
+    }
+
     fn checkpoint(seq: u64, names: &[&str]) -> Checkpoint {
         Checkpoint {
             seq,
@@ -504,13 +518,7 @@ mod tests {
             .await
             .under("state/r");
         assert_eq!(load(&b, true).await.unwrap(), Loaded::default());
-        let lease = Lease::new(
-            b.clone(),
-            "a".into(),
-            "http://a".into(),
-            Duration::from_secs(60),
-        );
-        let taken = lease.try_take().await.unwrap().unwrap();
+        let taken = leader(&b).await;
         let five = checkpoint(5, &["a"]);
         store(&b, &taken.guard, &five, None).await.unwrap();
         // Storing the same checkpoint again (a retry) is fine; another one at 5 is not.
@@ -617,13 +625,7 @@ mod tests {
             return;
         };
         let b = moto_bucket(&moto, "delta-test", "t").await.under("state/r");
-        let lease = Lease::new(
-            b.clone(),
-            "a".into(),
-            "http://a".into(),
-            Duration::from_secs(60),
-        );
-        let taken = lease.try_take().await.unwrap().unwrap();
+        let taken = leader(&b).await;
         let names: Vec<String> = (0..100).map(|i| format!("n{i}")).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let base = checkpoint(4, &names);
